@@ -1,0 +1,93 @@
+"""lambda_batch: send to AWS in full batches, and process Lambda batches record by record.
+
+Everything public is importable from here; modules load on first use, so
+``import lambda_batch`` costs almost nothing and never imports boto3.
+
+Example::
+
+    from lambda_batch import sqs_batch_processor
+
+    def record_handler(record):
+        return do_something_with(record["body"])
+
+    @sqs_batch_processor(record_handler=record_handler)
+    def lambda_handler(event, context):
+        return {"statusCode": 200}
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Dict, List
+
+__version__ = "0.1.0"
+
+# Public name -> module that defines it (relative to this package).
+_EXPORTS: Dict[str, str] = {
+    # shared
+    "Deadline": ".deadline",
+    "RetryPolicy": ".retry",
+    "LambdaBatchError": ".exceptions",
+    "MalformedEventError": ".exceptions",
+    "ConfigurationError": ".exceptions",
+    "PayloadError": ".exceptions",
+    "BatchProcessingError": ".exceptions",
+    "SQSBatchProcessingError": ".exceptions",
+    # partial processing
+    "BasePartialProcessor": ".base_processor",
+    "batch_processor": ".base_processor",
+    "PartialSQSProcessor": ".sqs_processor",
+    "sqs_batch_processor": ".sqs_processor",
+    "BatchProcessor": ".batch_processor",
+    "EventType": ".event_types",
+    "process_partial_response": ".batch_processor",
+    # dispatchers
+    "BaseDispatcher": ".dispatchers.base",
+    "SQSBatchDispatcher": ".dispatchers.sqs",
+    "SQSFifoBatchDispatcher": ".dispatchers.sqs",
+    "SNSBatchDispatcher": ".dispatchers.sns",
+    "KinesisBatchDispatcher": ".dispatchers.kinesis",
+    "FirehoseBatchDispatcher": ".dispatchers.firehose",
+    "DynamoBatchDispatcher": ".dispatchers.dynamodb",
+    "CloudwatchBatchDispatcher": ".dispatchers.cloudwatch",
+    "EventBridgeBatchDispatcher": ".dispatchers.eventbridge",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .base_processor import BasePartialProcessor, batch_processor
+    from .batch_processor import BatchProcessor, process_partial_response
+    from .deadline import Deadline
+    from .dispatchers.base import BaseDispatcher
+    from .dispatchers.cloudwatch import CloudwatchBatchDispatcher
+    from .dispatchers.dynamodb import DynamoBatchDispatcher
+    from .dispatchers.eventbridge import EventBridgeBatchDispatcher
+    from .dispatchers.firehose import FirehoseBatchDispatcher
+    from .dispatchers.kinesis import KinesisBatchDispatcher
+    from .dispatchers.sns import SNSBatchDispatcher
+    from .dispatchers.sqs import SQSBatchDispatcher, SQSFifoBatchDispatcher
+    from .event_types import EventType
+    from .exceptions import (
+        BatchProcessingError,
+        ConfigurationError,
+        LambdaBatchError,
+        MalformedEventError,
+        PayloadError,
+        SQSBatchProcessingError,
+    )
+    from .retry import RetryPolicy
+    from .sqs_processor import PartialSQSProcessor, sqs_batch_processor
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'lambda_batch' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name, __name__), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,0 +1,151 @@
+"""The retry policy: which errors are worth retrying, and how long to wait between attempts.
+
+One policy serves every AWS call the layer makes (batch sends and DeleteMessageBatch):
+up to ``max_attempts`` attempts in all, capped exponential backoff with full jitter, and
+never past a deadline.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple, Optional
+
+from .deadline import Deadline
+
+#: Error codes that mean "try again later": throttling and transient server faults.
+RETRYABLE_ERROR_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+        "KMSThrottlingException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "InternalServiceError",
+        "InternalServiceErrorException",
+        "InternalException",
+        "ServiceException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "RequestExpired",
+        "IDPCommunicationError",
+        "KMS.ThrottlingException",
+        "KMS.KMSThrottlingException",
+    }
+)
+
+#: botocore exception class names that are transient (the connection, not the request, failed).
+RETRYABLE_BOTOCORE_ERRORS = frozenset(
+    {
+        "ConnectionError",
+        "EndpointConnectionError",
+        "ConnectionClosedError",
+        "ConnectTimeoutError",
+        "ReadTimeoutError",
+        "HTTPClientError",
+        "ProxyConnectionError",
+        "ResponseStreamingError",
+        "IncompleteReadError",
+    }
+)
+
+
+class ErrorInfo(NamedTuple):
+    """Why a call or an entry failed: the service's error code and message, and whether to retry."""
+
+    code: str
+    message: str
+    retryable: bool
+
+
+def is_retryable_code(code: str, http_status: Optional[int] = None, sender_fault: Optional[bool] = None) -> bool:
+    """Whether an error code (with its HTTP status or SenderFault flag, when known) is worth retrying."""
+    if code in RETRYABLE_ERROR_CODES:
+        return True
+    if sender_fault is not None:
+        return not sender_fault
+    return http_status is not None and (http_status >= 500 or http_status == 429)
+
+
+def classify_exception(exc: BaseException) -> ErrorInfo:
+    """Classify an exception raised by a botocore call.
+
+    ``ClientError`` is retryable for throttling codes and 5xx/429 statuses; botocore's
+    connection and timeout errors are retryable; everything else (access denied,
+    validation, missing resource, parameter errors) is not.
+    """
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and "Error" in response:
+        error = response.get("Error") or {}
+        code = str(error.get("Code") or type(exc).__name__)
+        message = str(error.get("Message") or exc)
+        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+        return ErrorInfo(code, message, is_retryable_code(code, status if isinstance(status, int) else None))
+    for klass in type(exc).__mro__:
+        if klass.__name__ in RETRYABLE_BOTOCORE_ERRORS:
+            return ErrorInfo(type(exc).__name__, str(exc), True)
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return ErrorInfo(type(exc).__name__, str(exc), True)
+    return ErrorInfo(type(exc).__name__, str(exc), False)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Capped exponential backoff with full jitter.
+
+    Attempt ``n`` (1-based) that failed is followed by a wait drawn uniformly from
+    ``[0, min(max_delay, base_delay * 2 ** (n - 1))]``.
+
+    Example::
+
+        policy = RetryPolicy(max_attempts=5, base_delay=0.05, max_delay=2.0)
+        SQSBatchDispatcher("jobs", retry_policy=policy)
+    """
+
+    max_attempts: int = 5
+    base_delay: float = 0.05
+    max_delay: float = 2.0
+    #: Time kept in hand before the deadline: no wait may end later than this.
+    deadline_margin: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.base_delay < 0 or self.max_delay < 0:
+            raise ValueError("delays must not be negative")
+
+    def backoff(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        """The wait after failed attempt number ``attempt`` (1-based)."""
+        ceiling = min(self.max_delay, self.base_delay * (2 ** max(0, attempt - 1)))
+        return ceiling * rand()
+
+    def can_retry(self, attempt: int, delay: float, deadline: Optional[Deadline] = None) -> bool:
+        """Whether another attempt may follow attempt ``attempt`` after waiting ``delay``."""
+        if attempt >= self.max_attempts:
+            return False
+        return deadline is None or deadline.remaining() - delay > self.deadline_margin
+
+    def sleep(self, seconds: float, sleeper: Callable[[float], Any] = time.sleep) -> None:
+        """Wait ``seconds`` (a hook for tests that must not really sleep)."""
+        if seconds > 0:
+            sleeper(seconds)
+
+
+#: The default policy: 5 attempts in all, 50 ms base, 2 s cap, 1 s kept before any deadline.
+DEFAULT_RETRY_POLICY = RetryPolicy()

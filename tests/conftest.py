@@ -1,0 +1,59 @@
+"""Shared fixtures: a moto server on loopback (started once per test session) and clients for it."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from emulator import MotoServer, start_moto_server
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """A moto server on 127.0.0.1 and a free port, for the whole test session."""
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+    server = start_moto_server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def endpoint_url(moto_server: MotoServer) -> str:
+    """The moto server's URL."""
+    return moto_server.endpoint_url
+
+
+@pytest.fixture()
+def boto3_session() -> Any:
+    """A fresh boto3 session with fake credentials (event hooks registered on it stay local)."""
+    import boto3
+
+    return boto3.session.Session(
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        aws_session_token="testing",
+        region_name=REGION,
+    )
+
+
+@pytest.fixture()
+def aws_client(boto3_session: Any, endpoint_url: str) -> Callable[..., Any]:
+    """``aws_client("sqs", region_name=...)``: a client of the moto server."""
+
+    def make(service: str, region_name: str = REGION, **kwargs: Any) -> Any:
+        return boto3_session.client(service, endpoint_url=endpoint_url, region_name=region_name, **kwargs)
+
+    return make
+
+
+@pytest.fixture()
+def unique_name() -> Callable[[str], str]:
+    """``unique_name("jobs")`` -> ``jobs-1a2b3c4d``: resource names that never collide between tests."""
+    return lambda prefix: f"{prefix}-{uuid.uuid4().hex[:8]}"
