@@ -1,0 +1,178 @@
+"""Lambda events and their records: the checks made before any record is handled, and record ids.
+
+A malformed event must never look like a success (a success deletes messages), so
+every problem is found up front and reported in one :class:`MalformedEventError`
+that names each bad record by position and id.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from .event_types import EventType
+from .exceptions import MalformedEventError
+
+#: At most this many problems are spelled out in one error message.
+_MAX_REPORTED_PROBLEMS = 10
+
+
+def extract_records(event: Any) -> List[Dict[str, Any]]:
+    """The ``Records`` list of a Lambda event; :class:`MalformedEventError` when there is none.
+
+    >>> extract_records({"Records": []})
+    []
+    """
+    if not isinstance(event, Mapping):
+        raise MalformedEventError(f"the event is a {type(event).__name__}, not an object with 'Records'")
+    if "Records" not in event:
+        keys = ", ".join(sorted(str(k) for k in event)[:10]) or "none"
+        raise MalformedEventError(f"the event has no 'Records' list (its keys: {keys})")
+    records = event["Records"]
+    if not isinstance(records, list):
+        raise MalformedEventError(f"the event's 'Records' is a {type(records).__name__}, not a list")
+    return records
+
+
+def record_id(record: Any, event_type: EventType) -> Optional[str]:
+    """The item identifier Lambda expects back for ``record``, or ``None`` when it has none.
+
+    SQS: ``messageId``; Kinesis: ``kinesis.sequenceNumber``; DynamoDB: ``dynamodb.SequenceNumber``.
+
+    >>> record_id({"messageId": "m-1"}, EventType.SQS)
+    'm-1'
+    """
+    if not isinstance(record, Mapping):
+        return None
+    if event_type is EventType.SQS:
+        value = record.get("messageId")
+    else:
+        inner = record.get("kinesis" if event_type is EventType.KinesisDataStreams else "dynamodb")
+        if not isinstance(inner, Mapping):
+            return None
+        value = inner.get("sequenceNumber" if event_type is EventType.KinesisDataStreams else "SequenceNumber")
+    return value if isinstance(value, str) and value else None
+
+
+def _id_field(event_type: EventType) -> str:
+    if event_type is EventType.SQS:
+        return "messageId"
+    if event_type is EventType.KinesisDataStreams:
+        return "kinesis.sequenceNumber"
+    return "dynamodb.SequenceNumber"
+
+
+def validate_records(
+    records: Any,
+    event_type: EventType,
+    *,
+    need_receipt_handle: bool = False,
+) -> List[str]:
+    """Check every record and return their item identifiers, in order.
+
+    Raises :class:`MalformedEventError` naming each record that is not a mapping, carries
+    another ``eventSource``, lacks its id, or (``need_receipt_handle``) lacks the
+    ``receiptHandle`` or SQS ``eventSourceARN`` a delete needs. Nothing is handled or
+    deleted when this raises.
+
+    >>> validate_records([{"eventSource": "aws:sqs", "messageId": "m-1"}], EventType.SQS)
+    ['m-1']
+    """
+    if not isinstance(records, Sequence) or isinstance(records, (str, bytes)):
+        raise MalformedEventError(f"records must be a list, not a {type(records).__name__}")
+    source = event_type.event_source
+    ids: List[str] = []
+    problems: List[str] = []
+    count = 0
+    append_id = ids.append
+    for index, record in enumerate(records):
+        # Fast path: a well-formed record costs three look-ups.
+        try:
+            if event_type is EventType.SQS:
+                rid = record["messageId"]
+                ok = (
+                    record["eventSource"] == source
+                    and type(rid) is str
+                    and rid != ""
+                    and (
+                        not need_receipt_handle
+                        or (_non_empty_str(record.get("receiptHandle")) and _is_sqs_arn(record.get("eventSourceARN")))
+                    )
+                )
+            elif event_type is EventType.KinesisDataStreams:
+                rid = record["kinesis"]["sequenceNumber"]
+                ok = record["eventSource"] == source and type(rid) is str and rid != ""
+            else:
+                rid = record["dynamodb"]["SequenceNumber"]
+                ok = record["eventSource"] == source and type(rid) is str and rid != ""
+        except (KeyError, TypeError, IndexError):
+            ok = False
+        if ok:
+            append_id(rid)
+            continue
+        count += 1
+        if len(problems) < _MAX_REPORTED_PROBLEMS:
+            problems.append(_describe_problem(index, record, event_type, need_receipt_handle))
+    if count:
+        more = f" (and {count - len(problems)} more)" if count > len(problems) else ""
+        raise MalformedEventError(
+            f"{count} of {len(records)} records are malformed{more}; nothing was processed: " + "; ".join(problems)
+        )
+    return ids
+
+
+def _non_empty_str(value: Any) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def _is_sqs_arn(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    parts = value.split(":", 5)
+    return len(parts) == 6 and parts[0] == "arn" and parts[2] == "sqs" and bool(parts[3] and parts[4] and parts[5])
+
+
+def _describe_problem(index: int, record: Any, event_type: EventType, need_receipt_handle: bool) -> str:
+    if not isinstance(record, Mapping):
+        return f"record {index} is a {type(record).__name__}, not an object"
+    rid = record_id(record, event_type)
+    name = f"record {index}" + (f" ({_id_field(event_type)} {rid!r})" if rid else "")
+    source = record.get("eventSource")
+    if source != event_type.event_source:
+        return f"{name} has eventSource {source!r}, expected {event_type.event_source!r}"
+    if rid is None:
+        return f"{name} has no {_id_field(event_type)}"
+    if need_receipt_handle and not _non_empty_str(record.get("receiptHandle")):
+        return f"{name} has no receiptHandle"
+    return f"{name} has no SQS queue ARN in eventSourceARN (got {record.get('eventSourceARN')!r})"
+
+
+def is_fifo_queue_arn(arn: Any) -> bool:
+    """True when ``arn`` names an SQS FIFO queue (its name ends in ``.fifo``).
+
+    >>> is_fifo_queue_arn("arn:aws:sqs:eu-west-1:123456789012:orders.fifo")
+    True
+    """
+    return isinstance(arn, str) and arn.endswith(".fifo")
+
+
+def message_group_id(record: Mapping[str, Any]) -> Optional[str]:
+    """The ``MessageGroupId`` of an SQS FIFO record, or ``None``."""
+    attributes = record.get("attributes")
+    if isinstance(attributes, Mapping):
+        value = attributes.get("MessageGroupId")
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def shard_id(record: Mapping[str, Any], event_type: EventType) -> str:
+    """The shard a stream record came from.
+
+    Kinesis writes it at the front of ``eventID`` (``shardId-000000000000:<sequence>``);
+    a DynamoDB stream batch comes from one shard of the stream named by ``eventSourceARN``.
+    """
+    if event_type is EventType.KinesisDataStreams:
+        event_id = record.get("eventID")
+        if isinstance(event_id, str) and ":" in event_id:
+            return event_id.split(":", 1)[0]
+    return str(record.get("eventSourceARN", ""))
