@@ -81,7 +81,10 @@ def moto_config(server_url: str, config: Optional[Dict[str, object]] = None) -> 
     """Apply moto's runtime configuration (``/moto-api/config``) to a running server."""
     body = json.dumps(config or {}).encode()
     request = urllib.request.Request(
-        f"{server_url}/moto-api/config", data=body, method="POST", headers={"Content-Type": "application/json"}
+        f"{server_url}/moto-api/config",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         response.read()

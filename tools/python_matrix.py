@@ -63,7 +63,16 @@ def ensure_venv(version: str, interpreter: str) -> Path:
     shutil.rmtree(venv, ignore_errors=True)
     subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
     subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(REQUIREMENTS)],
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            str(REQUIREMENTS),
+        ],
         check=True,
     )
     stamp.write_text(digest)

@@ -53,7 +53,32 @@ _EXPORTS: Dict[str, str] = {
     "EventBridgeBatchDispatcher": ".dispatchers.eventbridge",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "BaseDispatcher",
+    "BasePartialProcessor",
+    "BatchProcessingError",
+    "BatchProcessor",
+    "CloudwatchBatchDispatcher",
+    "ConfigurationError",
+    "Deadline",
+    "DynamoBatchDispatcher",
+    "EventBridgeBatchDispatcher",
+    "EventType",
+    "FirehoseBatchDispatcher",
+    "KinesisBatchDispatcher",
+    "LambdaBatchError",
+    "MalformedEventError",
+    "PartialSQSProcessor",
+    "PayloadError",
+    "RetryPolicy",
+    "SNSBatchDispatcher",
+    "SQSBatchDispatcher",
+    "SQSBatchProcessingError",
+    "SQSFifoBatchDispatcher",
+    "batch_processor",
+    "process_partial_response",
+    "sqs_batch_processor",
+]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .base_processor import BasePartialProcessor, batch_processor

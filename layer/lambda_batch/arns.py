@@ -48,4 +48,3 @@ def sqs_queue_url(arn: str) -> str:
         raise ValueError(f"not an SQS queue ARN: {arn!r}")
     suffix = _DNS_SUFFIX.get(parsed.partition, "amazonaws.com")
     return f"https://sqs.{parsed.region}.{suffix}/{parsed.account}/{parsed.resource}"
-

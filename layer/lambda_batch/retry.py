@@ -74,7 +74,9 @@ class ErrorInfo(NamedTuple):
     retryable: bool
 
 
-def is_retryable_code(code: str, http_status: Optional[int] = None, sender_fault: Optional[bool] = None) -> bool:
+def is_retryable_code(
+    code: str, http_status: Optional[int] = None, sender_fault: Optional[bool] = None
+) -> bool:
     """Whether an error code (with its HTTP status or SenderFault flag, when known) is worth retrying."""
     if code in RETRYABLE_ERROR_CODES:
         return True
@@ -132,7 +134,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """The wait after failed attempt number ``attempt`` (1-based)."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** max(0, attempt - 1)))
+        ceiling = min(self.max_delay, self.base_delay * float(2 ** max(0, attempt - 1)))
         return ceiling * rand()
 
     def can_retry(self, attempt: int, delay: float, deadline: Optional[Deadline] = None) -> bool:
