@@ -62,3 +62,55 @@ demo: $(STAMP) ## The whole system end to end on the embedded AWS emulator (DEMO
 .PHONY: clean
 clean: ## Remove build output and virtual environments
 	rm -rf .aws-sam build $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# --- SAM application ---
+# The layer and both functions build with `BuildMethod: makefile` (a copy: pure Python),
+# so `sam build` needs neither Docker nor the runtime's Python on this machine.
+SAM := $(BIN)/sam
+SAM_BUILD_DIR ?= .aws-sam/build
+FUNCTION ?= ConsumerFunction
+EVENT ?= events/sqs-batch-with-failures.json
+ENDPOINT_URL ?=
+LAYER_NAME ?= lambda-batch
+PRINCIPAL ?=
+ORG_ID ?=
+REGION ?= us-east-1
+
+.PHONY: build
+build: $(STAMP) ## sam build: the layer (python/lambda_batch) and the sample functions into .aws-sam/build
+	SAM_CLI_TELEMETRY=0 $(SAM) build --build-dir $(SAM_BUILD_DIR)
+
+.PHONY: validate
+validate: $(STAMP) ## sam validate --lint, then cfn-lint with the serverless rules
+	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region $(REGION)
+	$(BIN)/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
+
+.PHONY: deploy
+deploy: build ## sam deploy the reference stack to AWS (samconfig.toml [default]: no prompts)
+	SAM_CLI_TELEMETRY=0 $(SAM) deploy --template-file $(SAM_BUILD_DIR)/template.yaml
+
+.PHONY: deploy-emulator
+deploy-emulator: build ## Deploy the stack to a moto server (ENDPOINT_URL=..., else one is started and kept up)
+	$(BIN)/python -m emulator.stack deploy --build-dir $(SAM_BUILD_DIR) $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
+
+.PHONY: invoke
+invoke: build ## sam local invoke FUNCTION=... EVENT=... (needs Docker; else use make invoke-local)
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
+		SAM_CLI_TELEMETRY=0 $(SAM) local invoke $(FUNCTION) --event $(EVENT) --template $(SAM_BUILD_DIR)/template.yaml; \
+	else \
+		echo "sam local invoke needs Docker, which is not available here."; \
+		echo "Run the same function and event locally instead, without Docker:"; \
+		echo "  make invoke-local FUNCTION=$(FUNCTION) EVENT=$(EVENT)"; \
+		exit 2; \
+	fi
+
+.PHONY: invoke-local
+invoke-local: build ## Run FUNCTION's built handler with EVENT as Lambda would, on moto (or ENDPOINT_URL)
+	$(BIN)/python -m local_lambda invoke $(FUNCTION) --event $(EVENT) --build-dir $(SAM_BUILD_DIR) \
+		$(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
+
+.PHONY: publish-layer
+publish-layer: $(STAMP) ## Build and publish the layer alone; print its ARN (PRINCIPAL=account|* ORG_ID=o-... to share)
+	$(BIN)/python tools/publish_layer.py --layer-name $(LAYER_NAME) --region $(REGION) \
+		$(if $(PRINCIPAL),--principal $(PRINCIPAL)) $(if $(ORG_ID),--org-id $(ORG_ID)) \
+		$(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))

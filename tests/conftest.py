@@ -7,10 +7,18 @@ import uuid
 from typing import Any, Callable, Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from emulator import MotoServer, start_moto_server
 
 REGION = "us-east-1"
+
+# The machines that run the tests are shared and noisy: no per-example deadline, and no
+# health check that fails a test for being slow. Example counts are set per test.
+settings.register_profile(
+    "lambda-batch", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("lambda-batch")
 
 
 @pytest.fixture(scope="session")

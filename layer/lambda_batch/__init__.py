@@ -38,9 +38,12 @@ _EXPORTS: Dict[str, str] = {
     "batch_processor": ".base_processor",
     "PartialSQSProcessor": ".sqs_processor",
     "sqs_batch_processor": ".sqs_processor",
-    "BatchProcessor": ".batch_processor",
+    "BatchProcessor": ".partial_response",
     "EventType": ".event_types",
-    "process_partial_response": ".batch_processor",
+    "process_partial_response": ".partial_response",
+    "RecordSkippedError": ".skipped_records",
+    "PreviousRecordFailedError": ".skipped_records",
+    "DeadlineReachedError": ".skipped_records",
     # dispatchers
     "BaseDispatcher": ".dispatchers.base",
     "SQSBatchDispatcher": ".dispatchers.sqs",
@@ -51,6 +54,8 @@ _EXPORTS: Dict[str, str] = {
     "DynamoBatchDispatcher": ".dispatchers.dynamodb",
     "CloudwatchBatchDispatcher": ".dispatchers.cloudwatch",
     "EventBridgeBatchDispatcher": ".dispatchers.eventbridge",
+    "DispatcherStats": ".dispatchers.base",
+    "UnprocessedItem": ".unprocessed",
 }
 
 __all__ = [
@@ -61,6 +66,7 @@ __all__ = [
     "CloudwatchBatchDispatcher",
     "ConfigurationError",
     "Deadline",
+    "DeadlineReachedError",
     "DynamoBatchDispatcher",
     "EventBridgeBatchDispatcher",
     "EventType",
@@ -70,6 +76,8 @@ __all__ = [
     "MalformedEventError",
     "PartialSQSProcessor",
     "PayloadError",
+    "PreviousRecordFailedError",
+    "RecordSkippedError",
     "RetryPolicy",
     "SNSBatchDispatcher",
     "SQSBatchDispatcher",
@@ -82,9 +90,8 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .base_processor import BasePartialProcessor, batch_processor
-    from .batch_processor import BatchProcessor, process_partial_response
     from .deadline import Deadline
-    from .dispatchers.base import BaseDispatcher
+    from .dispatchers.base import BaseDispatcher, DispatcherStats
     from .dispatchers.cloudwatch import CloudwatchBatchDispatcher
     from .dispatchers.dynamodb import DynamoBatchDispatcher
     from .dispatchers.eventbridge import EventBridgeBatchDispatcher
@@ -101,8 +108,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         PayloadError,
         SQSBatchProcessingError,
     )
+    from .partial_response import BatchProcessor, process_partial_response
     from .retry import RetryPolicy
+    from .skipped_records import DeadlineReachedError, PreviousRecordFailedError, RecordSkippedError
     from .sqs_processor import PartialSQSProcessor, sqs_batch_processor
+    from .unprocessed import UnprocessedItem
 
 
 def __getattr__(name: str) -> Any:

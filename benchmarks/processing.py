@@ -1,0 +1,297 @@
+"""Partial processing benchmark: lambda_batch against aws-lambda-powertools, in one run.
+
+Two figures, both as ratios measured side by side in this process and its children:
+
+* import cost: CPU time of importing the batch API in a fresh interpreter (bytecode
+  cached, best of N, runs interleaved), ``lambda_batch`` against
+  ``aws_lambda_powertools.utilities.batch``;
+* per-record overhead: time per record of a no-op handler on a 10,000-record batch
+  (best of N, interleaved), lambda_batch's ``BatchProcessor`` on a FIFO queue event with
+  the deadline guard on, against Powertools' ``BatchProcessor`` on the same records.
+
+Run: ``python -m benchmarks.processing`` (``make bench``). The figures are printed and
+written to the "Partial processing" section of docs/BENCHMARKS.md (``--no-docs`` skips that).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Tuple
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "BENCHMARKS.md"
+SECTION = "## Partial processing"
+COMMAND = "python -m benchmarks.processing"
+
+IMPORT_SNIPPETS = {
+    "lambda_batch (package only)": "import lambda_batch",
+    "lambda_batch BatchProcessor API": (
+        "from lambda_batch import BatchProcessor, EventType, process_partial_response; BatchProcessor"
+    ),
+    "lambda_batch PartialSQSProcessor API": "from lambda_batch import PartialSQSProcessor, sqs_batch_processor",
+    "Powertools batch API": (
+        "from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response"
+    ),
+}
+
+_CHILD = """
+import sys, time
+c0 = time.process_time(); w0 = time.perf_counter()
+{snippet}
+c1 = time.process_time(); w1 = time.perf_counter()
+print(c1 - c0, w1 - w0, 'boto3' in sys.modules)
+"""
+
+
+def _child_env() -> Dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "layer"), str(ROOT), env.get("PYTHONPATH", "")]).rstrip(
+        os.pathsep
+    )
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["POWERTOOLS_DEV"] = "false"
+    return env
+
+
+def measure_import(snippet: str, env: Dict[str, str]) -> Tuple[float, float, bool]:
+    """CPU seconds, wall seconds, and whether boto3 got imported, for one fresh interpreter."""
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD.format(snippet=snippet)],
+        env=env,
+        cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return float(out[0]), float(out[1]), out[2] == "True"
+
+
+def import_costs(rounds: int) -> Dict[str, Dict[str, Any]]:
+    """Best-of-``rounds`` import cost of each snippet, runs interleaved."""
+    env = _child_env()
+    for snippet in IMPORT_SNIPPETS.values():  # warm-up: writes the bytecode caches
+        measure_import(snippet, env)
+    samples: Dict[str, List[Tuple[float, float, bool]]] = {name: [] for name in IMPORT_SNIPPETS}
+    for _ in range(rounds):
+        for name, snippet in IMPORT_SNIPPETS.items():
+            samples[name].append(measure_import(snippet, env))
+    return {
+        name: {
+            "cpu_ms": min(s[0] for s in runs) * 1000,
+            "wall_ms": min(s[1] for s in runs) * 1000,
+            "median_cpu_ms": statistics.median(s[0] for s in runs) * 1000,
+            "imports_boto3": any(s[2] for s in runs),
+        }
+        for name, runs in samples.items()
+    }
+
+
+class FakeContext:
+    """A Lambda context with 15 minutes left: the deadline guard is on but never fires."""
+
+    function_name = "benchmark"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+
+    def __init__(self, remaining_ms: int = 900_000) -> None:
+        self._end = time.monotonic() + remaining_ms / 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self._end - time.monotonic()) * 1000)
+
+
+def sqs_event(count: int, fifo: bool) -> Dict[str, Any]:
+    """An SQS event of ``count`` records shaped like Lambda's (FIFO: 10 message groups)."""
+    queue = "bench.fifo" if fifo else "bench"
+    records = []
+    for i in range(count):
+        attributes = {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1700000000000",
+            "SenderId": "123456789012",
+            "ApproximateFirstReceiveTimestamp": "1700000000001",
+        }
+        if fifo:
+            attributes.update(MessageGroupId=f"group-{i % 10}", SequenceNumber=str(10**19 + i))
+            attributes["MessageDeduplicationId"] = f"dedupe-{i}"
+        records.append(
+            {
+                "messageId": f"0b0b0b0b-0000-4000-8000-{i:012d}",
+                "receiptHandle": f"AQEB{i:08d}receipthandle",
+                "body": f'{{"n": {i}}}',
+                "attributes": attributes,
+                "messageAttributes": {},
+                "md5OfBody": "d41d8cd98f00b204e9800998ecf8427e",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{queue}",
+                "awsRegion": "us-east-1",
+            }
+        )
+    return {"Records": records}
+
+
+def noop(record: Any) -> None:
+    return None
+
+
+def per_record_contenders(
+    event_fifo: Dict[str, Any], event_std: Dict[str, Any]
+) -> Dict[str, Callable[[], Any]]:
+    import aws_lambda_powertools.utilities.batch as pt
+    from aws_lambda_powertools.utilities.batch.sqs_fifo_partial_processor import SqsFifoPartialProcessor
+
+    import lambda_batch as lb
+
+    ours_fifo = lb.BatchProcessor(lb.EventType.SQS)  # FIFO rule + deadline guard (1 s margin)
+    ours_std = lb.BatchProcessor(lb.EventType.SQS)
+    ours_delete = lb.PartialSQSProcessor()  # all succeed: no client, no call
+    pt_processor = pt.BatchProcessor(pt.EventType.SQS)
+    pt_fifo = SqsFifoPartialProcessor()
+
+    def run_ours_fifo() -> Any:
+        return lb.process_partial_response(event_fifo, noop, ours_fifo, FakeContext())
+
+    def run_ours_std() -> Any:
+        return lb.process_partial_response(event_std, noop, ours_std, FakeContext())
+
+    def run_ours_delete() -> Any:
+        with ours_delete(event_fifo["Records"], noop, lambda_context=FakeContext()) as proc:
+            return proc.process()
+
+    def run_pt() -> Any:
+        return pt.process_partial_response(event_fifo, noop, pt_processor, FakeContext())
+
+    def run_pt_fifo() -> Any:
+        return pt.process_partial_response(event_fifo, noop, pt_fifo, FakeContext())
+
+    return {
+        "lambda_batch BatchProcessor, FIFO + deadline guard": run_ours_fifo,
+        "lambda_batch BatchProcessor, standard queue + deadline guard": run_ours_std,
+        "lambda_batch PartialSQSProcessor (delete mode), FIFO + deadline guard": run_ours_delete,
+        "Powertools BatchProcessor": run_pt,
+        "Powertools SqsFifoPartialProcessor": run_pt_fifo,
+    }
+
+
+def per_record_costs(records: int, rounds: int) -> Dict[str, float]:
+    """Best-of-``rounds`` microseconds per record of each contender, runs interleaved."""
+    event_fifo = sqs_event(records, fifo=True)
+    event_std = sqs_event(records, fifo=False)
+    contenders = per_record_contenders(event_fifo, event_std)
+    for run in contenders.values():  # warm-up, and a check that every record succeeded
+        run()
+    best = {name: float("inf") for name in contenders}
+    gc_was_enabled = gc.isenabled()
+    try:
+        for _ in range(rounds):
+            for name, run in contenders.items():
+                gc.collect()
+                gc.disable()
+                start = time.perf_counter()
+                run()
+                elapsed = time.perf_counter() - start
+                gc.enable()
+                best[name] = min(best[name], elapsed)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return {name: seconds / records * 1e6 for name, seconds in best.items()}
+
+
+def render(imports: Dict[str, Dict[str, Any]], per_record: Dict[str, float], args: argparse.Namespace) -> str:
+    pt_import = imports["Powertools batch API"]["cpu_ms"]
+    pt_record = per_record["Powertools BatchProcessor"]
+    lines = [
+        SECTION,
+        "",
+        f"Command: `{COMMAND}` (`make bench`); {args.import_rounds} import rounds and "
+        f"{args.rounds} processing rounds of a {args.records:,}-record batch, best of each, "
+        "contenders interleaved in one run.",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+        "absolute times vary between runs and machines, the ratios are the result.",
+        "",
+        "### Import cost (fresh interpreter, bytecode cached, CPU time)",
+        "",
+        "| Import | CPU ms | ratio to Powertools | imports boto3 |",
+        "|---|---:|---:|---|",
+    ]
+    for name, row in imports.items():
+        lines.append(
+            f"| {name} | {row['cpu_ms']:.1f} | {row['cpu_ms'] / pt_import:.3f} | {'yes' if row['imports_boto3'] else 'no'} |"
+        )
+    lines += [
+        "",
+        "Goal: at most 0.25 of Powertools' batch import.",
+        "",
+        f"### Per-record overhead (no-op handler, {args.records:,} records)",
+        "",
+        "| Processor | µs per record | ratio to Powertools BatchProcessor |",
+        "|---|---:|---:|",
+    ]
+    for name, micros in per_record.items():
+        lines.append(f"| {name} | {micros:.3f} | {micros / pt_record:.3f} |")
+    lines += [
+        "",
+        "Goal: ratio at most 1.0 with the FIFO rule and the deadline guard on (first row).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def update_doc(section: str) -> None:
+    """Replace (or add) this benchmark's section of docs/BENCHMARKS.md, leaving the others alone."""
+    header = (
+        "# Benchmarks\n\nEvery figure here is a ratio measured in one run against the alternative named beside it; "
+        "`make bench` reproduces them.\n"
+    )
+    text = DOC.read_text(encoding="utf-8") if DOC.exists() else header
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def main(argv: List[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=15, help="processing rounds (best of)")
+    parser.add_argument(
+        "--import-rounds", type=int, default=15, help="fresh interpreters per import (best of)"
+    )
+    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
+    args = parser.parse_args(argv)
+
+    imports = import_costs(args.import_rounds)
+    per_record = per_record_costs(args.records, args.rounds)
+    section = render(imports, per_record, args)
+    print(section)
+
+    import_ratio = (
+        imports["lambda_batch BatchProcessor API"]["cpu_ms"] / imports["Powertools batch API"]["cpu_ms"]
+    )
+    record_ratio = (
+        per_record["lambda_batch BatchProcessor, FIFO + deadline guard"]
+        / per_record["Powertools BatchProcessor"]
+    )
+    print(
+        f"import ratio {import_ratio:.3f} (goal <= 0.25); per-record ratio {record_ratio:.3f} (goal <= 1.0)"
+    )
+    if not args.no_docs:
+        update_doc(section)
+        print(f"written to {DOC.relative_to(ROOT)}")
+    return 0 if import_ratio <= 0.25 and record_ratio <= 1.0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""The command line of ``make demo``: options, progress while it runs, and the final summary.
+
+Example::
+
+    python -m demo --messages 1000 --poison-rate 0.05
+    python -m demo --fifo --messages 200
+    python -m demo --endpoint-url http://localhost:4566      # LocalStack, stack deployed there
+    python -m demo --json > summary.json
+
+Exit status: 0 when every message is accounted for (lost 0, the DLQ holds exactly the
+poison messages, nothing left on the queue); 1 otherwise; 2 for a bad option or set-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from demo.pipeline import CallCounts, DemoError, DemoOptions, DemoResult, run_demo
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m demo",
+        description=(
+            "The whole system end to end: the producer fills the work queue in batches, the consumer "
+            "takes Lambda-shaped batches, failures retry and land in the DLQ, and every message is "
+            "accounted for. Without --endpoint-url everything runs on a moto server on loopback."
+        ),
+    )
+    parser.add_argument("--messages", "-n", type=int, default=500, help="messages to send (default 500)")
+    parser.add_argument(
+        "--poison-rate",
+        type=float,
+        default=0.05,
+        help="share of messages that fail every time (default 0.05)",
+    )
+    parser.add_argument("--fifo", action="store_true", help="use the FIFO work queue (WorkFifoQueue)")
+    parser.add_argument(
+        "--endpoint-url",
+        help="an AWS endpoint where the stack is already deployed (LocalStack: http://localhost:4566; "
+        "real AWS: https://sqs.<region>.amazonaws.com is not needed - give 'aws'); default: an embedded moto server",
+    )
+    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument(
+        "--stack-name", default="lambda-batch", help="the stack to use or create (default lambda-batch)"
+    )
+    parser.add_argument(
+        "--wave-size",
+        type=int,
+        default=250,
+        help="messages per producer invocation; keeps the queue shallow (250)",
+    )
+    parser.add_argument(
+        "--visibility-timeout",
+        type=int,
+        help="work queue visibility timeout for the run, seconds (emulator default 2: retries in seconds, "
+        "not the template's minutes)",
+    )
+    parser.add_argument("--message-groups", type=int, default=10, help="FIFO message groups (default 10)")
+    parser.add_argument(
+        "--targets",
+        help="producer targets, comma-separated (default: the sample event's: sqs,dynamodb,cloudwatch)",
+    )
+    parser.add_argument("--build-dir", type=Path, help="sam build output folder (default .aws-sam/build)")
+    parser.add_argument("--skip-build", action="store_true", help="reuse the existing sam build output")
+    parser.add_argument(
+        "--max-seconds", type=float, default=900.0, help="give up after this long (default 900)"
+    )
+    parser.add_argument(
+        "--no-count", action="store_true", help="no counting proxy (calls counted in the functions)"
+    )
+    parser.add_argument("--run-id", help="prefix of this run's item ids (default: demo<time>)")
+    parser.add_argument(
+        "--json", action="store_true", help="print the summary as JSON (progress goes to stderr)"
+    )
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress, only the summary")
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="log every failed batch (ids and reason)"
+    )
+    return parser.parse_args(argv)
+
+
+def _progress_printer(quiet: bool, stream: Any) -> Any:
+    def show(stage: str, data: Dict[str, Any]) -> None:
+        if quiet:
+            return
+        if stage == "emulator":
+            line = f"emulator   moto server on {data['endpoint']}"
+        elif stage == "build":
+            line = f"build      sam build -> {data['build_dir']}, then template.yaml deployed to the endpoint"
+        elif stage == "stack":
+            visibility = f"{data['visibility_timeout']} s"
+            if data["visibility_timeout"] != data["template_visibility_timeout"]:
+                visibility += f" (template: {data['template_visibility_timeout']} s; shortened for the run)"
+            line = (
+                f"stack      {data['queue']}: batch size {data['batch_size']}, batching window "
+                f"{data['maximum_batching_window']} s, maxReceiveCount {data['max_receive_count']}, "
+                f"visibility timeout {visibility}, consumer timeout {data['consumer_timeout']} s"
+            )
+        elif stage == "wave":
+            line = f"producer   wave {data['wave']}/{data['waves']}: sent {data['sent']}, returned unsent {data['unsent']}"
+        elif stage == "progress":
+            line = (
+                f"progress   {data['elapsed']:6.1f} s  sent {data['sent']:>6}  processed {data['processed']:>6}  "
+                f"retried {data['retried']:>5}  failed batches {data['failed_batches']:>4}  on the queue {data['queue']:>5}"
+            )
+        elif stage == "timeout":
+            line = f"timeout    stopped after {data['max_seconds']:.0f} s (--max-seconds)"
+        else:
+            line = f"{stage}: {data}"
+        print(line, file=stream, flush=True)
+
+    return show
+
+
+def _calls_line(name: str, calls: CallCounts) -> str:
+    if calls.one_per_message:
+        ratio = f"{calls.one_per_message / calls.calls:.1f}x fewer" if calls.calls else "-"
+    else:
+        ratio = "-"
+    return (
+        f"  {name:<22}{calls.calls:>8} calls   one call per message: {calls.one_per_message:>8}   ({ratio})"
+    )
+
+
+def format_summary(result: DemoResult) -> str:
+    c = result.counts
+    t = result.times
+    lines = [
+        "",
+        "summary"
+        + (
+            ""
+            if result.counted_on_wire
+            else "   (no proxy: processed is inferred, calls counted in the functions)"
+        ),
+        f"  requested             {c.requested:>8}",
+        f"  sent                  {c.sent:>8}   (returned unsent by the producer: {c.returned_unsent})",
+        f"  processed             {c.processed:>8}",
+        f"  retried               {c.retried:>8}   ({c.deliveries} deliveries in all)",
+        f"  in the DLQ            {c.dlq:>8}   (poison sent: {c.poison_sent}; poison in the DLQ: {c.poison_in_dlq}; "
+        f"good in the DLQ: {c.good_in_dlq})",
+        f"  still in flight       {c.in_queue:>8}",
+        f"  lost                  {c.lost:>8}",
+        "api calls",
+        _calls_line("producer", result.producer_calls),
+        _calls_line("consumer function", result.consumer_calls),
+        _calls_line("event source (Lambda)", result.event_source_calls),
+        f"  invocations: producer {result.invocations['producer']}, consumer {result.invocations['consumer']} "
+        f"({result.invocations['consumer_errors']} ended in an error: the batches with poison)",
+        "time",
+        f"  total {t.total:.1f} s = emulator start {t.emulator_start:.1f} + build {t.build:.1f} + deploy {t.deploy:.1f} "
+        f"+ produce {t.produce:.1f} + consume {t.consume:.1f} + read DLQ {t.drain_dlq:.1f}",
+        f"  consume: receive {t.receive:.1f} s, consumer invocations {t.consumer_invoke:.1f} s, "
+        f"event source deletes {t.delete:.1f} s",
+        f"  answering the calls, the endpoint took: producer's {result.producer_calls.endpoint_seconds:.1f} s, "
+        f"consumer's {result.consumer_calls.endpoint_seconds:.1f} s, event source's "
+        f"{result.event_source_calls.endpoint_seconds:.1f} s",
+        "",
+        "OK: every message is accounted for" if result.ok else "NOT OK: see lost / in flight / DLQ above",
+    ]
+    if c.lost_ids:
+        lines.append(f"  lost items (first 20): {', '.join(c.lost_ids[:20])}")
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    options = DemoOptions(
+        messages=args.messages,
+        poison_rate=args.poison_rate,
+        fifo=args.fifo,
+        endpoint_url=args.endpoint_url,
+        region=args.region,
+        stack_name=args.stack_name,
+        wave_size=args.wave_size,
+        visibility_timeout=args.visibility_timeout,
+        message_groups=args.message_groups,
+        targets=[t.strip() for t in args.targets.split(",") if t.strip()] if args.targets else None,
+        build_dir=args.build_dir,
+        skip_build=args.skip_build,
+        max_seconds=args.max_seconds,
+        count_calls=not args.no_count,
+        run_id=args.run_id,
+    )
+    progress_stream = sys.stderr if args.json else sys.stdout
+    # The event source logs each failed batch (ids and reason) at WARNING: the progress lines
+    # count them instead, unless --verbose.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        logging.getLogger("lambda_batch.local_lambda").setLevel(logging.ERROR)
+    try:
+        result = run_demo(options, _progress_printer(args.quiet, progress_stream))
+    except DemoError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2, default=str))
+    else:
+        print(format_summary(result))
+    return 0 if result.ok else 1

@@ -1,0 +1,221 @@
+"""The demo's ledger: where every message is, kept from what was seen on the wire and read back.
+
+Facts come from three independent places:
+
+* the counting proxy (``emulator.call_counter``) sees every ``SendMessageBatch`` /
+  ``SendMessage`` of the producer with the message ids SQS gave, every ``ReceiveMessage``
+  of the event source (message id, receipt handle, receive count) and every
+  ``DeleteMessageBatch`` / ``DeleteMessage`` of the consumer function and of the event
+  source, with which entries SQS reported deleted;
+* the producer's own response: how many items it was asked for and which it returned
+  unsent (those are accounted for: the caller has them back);
+* at the end, real reads: the dead-letter queue is received in full, and the work
+  queue's message counts are read.
+
+``lost`` is every message SQS accepted that was neither deleted after processing, nor
+read from the DLQ, nor still on the work queue: it must be 0.
+
+Example::
+
+    ledger = Ledger()
+    ledger.observe(record)            # a CallRecord of the proxy
+    ledger.summary(dlq_ids, in_queue) # counts, lost, and the checks
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Set
+
+
+@dataclass
+class MessageState:
+    """What is known of one message accepted by SQS."""
+
+    message_id: str
+    item_id: Optional[str] = None
+    poison: bool = False
+    deliveries: int = 0
+    deleted_by: Optional[str] = None
+
+
+def item_of(body: Any) -> tuple[Optional[str], bool]:
+    """The producer's item id and poison flag from a message body (``None, False`` if it is not one of its items)."""
+    try:
+        payload = json.loads(body) if isinstance(body, str) else None
+    except ValueError:
+        return None, False
+    if not isinstance(payload, dict):
+        return None, False
+    item_id = payload.get("id")
+    return (str(item_id) if item_id is not None else None), payload.get("poison") is True
+
+
+@dataclass
+class LedgerCounts:
+    """The final accounting (see :meth:`Ledger.summary`)."""
+
+    requested: int
+    returned_unsent: int
+    sent: int
+    processed: int
+    retried: int
+    deliveries: int
+    dlq: int
+    in_queue: int
+    lost: int
+    poison_sent: int
+    poison_in_dlq: int
+    poison_processed: int
+    good_in_dlq: int
+    lost_ids: List[str] = field(default_factory=list)
+    dlq_item_ids: List[str] = field(default_factory=list)
+    poison_item_ids: List[str] = field(default_factory=list)
+
+
+class Ledger:
+    """Every message of a run, from the wire (thread-safe: the proxy calls :meth:`observe` from its threads)."""
+
+    def __init__(self, work_queue_url: str, dlq_url: Optional[str] = None) -> None:
+        self.work_queue = _queue_path(work_queue_url)
+        self.dlq = _queue_path(dlq_url) if dlq_url else None
+        self.messages: Dict[str, MessageState] = {}
+        self.receipts: Dict[str, str] = {}
+        self.requested = 0
+        self.returned_unsent = 0
+        self.duplicate_deliveries = 0
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ facts
+
+    def add_request(self, requested: int, unsent: int) -> None:
+        """A producer invocation asked for ``requested`` items and returned ``unsent`` of them unsent."""
+        with self._lock:
+            self.requested += requested
+            self.returned_unsent += unsent
+
+    def observe(self, record: Any) -> None:
+        """Take the facts of one proxied call (a :class:`emulator.call_counter.CallRecord`)."""
+        if record.service != "sqs" or record.status >= 400 or not isinstance(record.request, dict):
+            return
+        if _queue_path(record.request.get("QueueUrl", "")) != self.work_queue:
+            return
+        response = record.response if isinstance(record.response, dict) else {}
+        with self._lock:
+            if record.operation == "SendMessageBatch":
+                bodies = {
+                    entry["Id"]: entry.get("MessageBody") for entry in record.request.get("Entries", [])
+                }
+                for entry in response.get("Successful", []):
+                    self._sent(entry["MessageId"], bodies.get(entry["Id"]))
+            elif record.operation == "SendMessage" and "MessageId" in response:
+                self._sent(response["MessageId"], record.request.get("MessageBody"))
+            elif record.operation == "ReceiveMessage":
+                for message in response.get("Messages", []):
+                    self._delivered(message)
+            elif record.operation == "DeleteMessageBatch":
+                handles = {entry["Id"]: entry["ReceiptHandle"] for entry in record.request.get("Entries", [])}
+                for entry in response.get("Successful", []):
+                    self._deleted(handles.get(entry["Id"], ""), record.role)
+            elif record.operation == "DeleteMessage":
+                self._deleted(record.request.get("ReceiptHandle", ""), record.role)
+
+    def _sent(self, message_id: str, body: Any) -> None:
+        item_id, poison = item_of(body)
+        self.messages.setdefault(message_id, MessageState(message_id, item_id, poison))
+
+    def _delivered(self, message: Dict[str, Any]) -> None:
+        state = self.messages.get(message["MessageId"])
+        if state is None:  # sent before the ledger started (or by someone else): learn it now
+            item_id, poison = item_of(message.get("Body"))
+            state = self.messages.setdefault(
+                message["MessageId"], MessageState(message["MessageId"], item_id, poison)
+            )
+        state.deliveries += 1
+        if state.deleted_by is not None:
+            self.duplicate_deliveries += 1
+        self.receipts[message["ReceiptHandle"]] = message["MessageId"]
+
+    def _deleted(self, receipt_handle: str, role: str) -> None:
+        message_id = self.receipts.get(receipt_handle)
+        if message_id is not None and self.messages[message_id].deleted_by is None:
+            self.messages[message_id].deleted_by = role
+
+    # ------------------------------------------------------------ views
+
+    def outstanding(self) -> int:
+        """Messages sent and not yet deleted (still queued, in flight, or moved to the DLQ)."""
+        with self._lock:
+            return sum(1 for state in self.messages.values() if state.deleted_by is None)
+
+    def progress(self) -> Dict[str, int]:
+        """Counts so far: sent, delivered (distinct), processed, retried."""
+        with self._lock:
+            states = list(self.messages.values())
+        return {
+            "sent": len(states),
+            "delivered": sum(1 for s in states if s.deliveries),
+            "processed": sum(1 for s in states if s.deleted_by is not None),
+            "retried": sum(1 for s in states if s.deliveries > 1),
+        }
+
+    def summary(
+        self,
+        dlq_message_ids: Set[str],
+        in_queue: int,
+        dlq_items: Optional[Dict[str, Any]] = None,
+        wire: bool = True,
+    ) -> LedgerCounts:
+        """The final accounting, given the message ids read from the DLQ and the work queue's remaining count.
+
+        ``dlq_items`` maps a DLQ message id to its body (messages the ledger never saw sent
+        are recognised by it). Without ``wire`` (no proxy: sends and the function's own
+        deletes were not seen), the sent count is the producer's (requested - returned
+        unsent), and a message delivered, not in the DLQ, with the queue empty, counts as
+        processed by the function: the only other place it could be is lost.
+        """
+        with self._lock:
+            states = dict(self.messages)
+        for message_id in dlq_message_ids:
+            if message_id not in states and dlq_items is not None:
+                item_id, poison = item_of(dlq_items.get(message_id))
+                states[message_id] = MessageState(message_id, item_id, poison)
+        processed = {m for m, s in states.items() if s.deleted_by is not None}
+        in_dlq = {m for m in dlq_message_ids if m in states}
+        if not wire and in_queue == 0:
+            processed |= {m for m, s in states.items() if s.deliveries and m not in in_dlq}
+        unaccounted = sorted(set(states) - processed - in_dlq)
+        lost = max(0, len(unaccounted) - in_queue)
+        sent = len(states)
+        if not wire:
+            sent = max(sent, self.requested - self.returned_unsent)
+            lost = max(lost, sent - len(processed) - len(in_dlq) - in_queue)
+        poison = {m for m, s in states.items() if s.poison}
+        return LedgerCounts(
+            requested=self.requested,
+            returned_unsent=self.returned_unsent,
+            sent=sent,
+            processed=len(processed),
+            retried=sum(1 for s in states.values() if s.deliveries > 1),
+            deliveries=sum(s.deliveries for s in states.values()),
+            dlq=len(in_dlq),
+            in_queue=in_queue,
+            lost=lost,
+            poison_sent=len(poison),
+            poison_in_dlq=len(poison & in_dlq),
+            poison_processed=len(poison & processed),
+            good_in_dlq=len(in_dlq - poison),
+            lost_ids=[states[m].item_id or m for m in unaccounted] if lost else [],
+            dlq_item_ids=sorted(states[m].item_id or m for m in in_dlq),
+            poison_item_ids=sorted(states[m].item_id or m for m in poison),
+        )
+
+
+def _queue_path(url: str) -> str:
+    """``/<account>/<name>`` of a queue URL (the host differs between the proxy's ports)."""
+    if "://" in url:
+        url = url.split("://", 1)[1]
+        url = url[url.find("/") :] if "/" in url else ""
+    return url.rstrip("/")

@@ -1,0 +1,56 @@
+"""ConsumerFunction: handles each SQS record of a batch on its own.
+
+Fed by the work queues (standard and FIFO) through Lambda event source mappings.
+Records are handled by lambda_batch's ``sqs_batch_processor``:
+
+* every record succeeds: the handler returns and Lambda deletes the batch;
+* some fail: the successes are deleted at once with ``sqs:DeleteMessageBatch`` and
+  ``SQSBatchProcessingError`` is raised, so only the failures return to the queue
+  (and, after the queue's maxReceiveCount, go to its dead-letter queue);
+* the event is malformed (no ``Records``, a record without ``messageId``,
+  ``receiptHandle`` or ``eventSourceARN``...): ``MalformedEventError`` is raised before
+  anything is handled or deleted - never a silent success.
+
+Which records fail is decided by :func:`record_rules.handle_record` (a body that is not a
+JSON object, or one with ``"poison": true``). Logs carry message ids and reasons, never
+bodies; metrics (``RecordsSucceeded``, ``RecordsFailed``) go out as CloudWatch EMF.
+
+Example event: ``events/sqs-batch-with-failures.json``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from record_rules import RecordRejectedError, handle_record
+
+from lambda_batch import sqs_batch_processor
+
+logger = Logger()
+metrics = Metrics()
+
+
+def record_handler(record: Dict[str, Any]) -> Dict[str, Any]:
+    """Handle one SQS record; raise to have it returned to the queue."""
+    message_id = record.get("messageId")
+    try:
+        result = handle_record(record)
+    except RecordRejectedError as exc:
+        metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=1)
+        logger.warning("record rejected", extra={"message_id": message_id, "reason": str(exc)})
+        raise
+    metrics.add_metric(name="RecordsSucceeded", unit=MetricUnit.Count, value=1)
+    logger.debug("record handled", extra={"message_id": message_id})
+    return result
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(log_event=False)
+@sqs_batch_processor(record_handler=record_handler)
+def lambda_handler(event: Dict[str, Any], context: Any) -> Dict[str, Any]:
+    """Reached only when every record succeeded (the decorator raises otherwise)."""
+    count = len(event["Records"])
+    logger.info("batch handled", extra={"records": count})
+    return {"batchItemFailures": [], "processed": count}

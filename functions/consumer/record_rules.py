@@ -1,0 +1,40 @@
+"""The consumer's rule for one SQS record, kept apart from Lambda so it is easy to test.
+
+A record succeeds when its body is a JSON object without ``"poison": true``. It fails
+(raises :class:`RecordRejectedError`) when:
+
+* the body is not valid JSON, or is JSON but not an object;
+* the object has ``"poison": true`` - the way the sample events and the producer mark
+  a message that must fail every time and end in the dead-letter queue.
+
+Example::
+
+    >>> handle_record({"messageId": "m-1", "body": '{"id": "job-1"}'})
+    {'message_id': 'm-1', 'id': 'job-1'}
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict
+
+
+class RecordRejectedError(Exception):
+    """The record cannot be handled; the message says why, never what the body holds."""
+
+
+def handle_record(record: Dict[str, Any]) -> Dict[str, Any]:
+    """Decide one record: return a small summary, or raise :class:`RecordRejectedError`."""
+    message_id = record.get("messageId")
+    body = record.get("body")
+    if not isinstance(body, str):
+        raise RecordRejectedError(f"message {message_id}: body is missing")
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise RecordRejectedError(f"message {message_id}: body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise RecordRejectedError(f"message {message_id}: body is JSON but not an object")
+    if payload.get("poison") is True:
+        raise RecordRejectedError(f"message {message_id}: marked poison")
+    return {"message_id": message_id, "id": payload.get("id")}

@@ -1,0 +1,133 @@
+"""The producer's request: what to send, checked in full before anything is sent.
+
+A request is a JSON object; every field is optional::
+
+    {
+      "count": 20,                     # items to produce, 1 to 5000 (default 10)
+      "targets": ["sqs", "dynamodb"],  # any of sqs, dynamodb, kinesis, cloudwatch
+                                       #   (default: every target the stack deployed)
+      "queue": "standard",             # "standard" or "fifo": the work queue sqs sends to
+      "poison_rate": 0.25,             # share of SQS messages marked {"poison": true}, 0 to 1;
+                                       #   the consumer rejects those, so they end in the DLQ
+      "message_groups": 2,             # FIFO message groups the items are spread over, 1 to 100
+      "run_id": "demo-1"               # names this run's items (default: the request id)
+    }
+
+Poison items are spread evenly: item ``i`` is poison when ``floor((i + 1) * rate)``
+exceeds ``floor(i * rate)``, so exactly ``floor(count * rate)`` items are poison and the
+same request always marks the same items.
+
+Example::
+
+    >>> parse_request({"count": 4, "targets": ["sqs"], "poison_rate": 0.5}, {"sqs"}).poison_ids()
+    ['run-00001', 'run-00003']
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+
+TARGETS = ("sqs", "dynamodb", "kinesis", "cloudwatch")
+MAX_COUNT = 5000
+_FIELDS = {"count", "targets", "queue", "poison_rate", "message_groups", "run_id"}
+_RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class InvalidRequestError(ValueError):
+    """The request cannot be carried out; nothing has been sent. The message names the field."""
+
+
+@dataclass(frozen=True)
+class ProducerRequest:
+    """A checked request (see the module's documentation for each field)."""
+
+    count: int
+    targets: Tuple[str, ...]
+    fifo: bool
+    poison_rate: float
+    message_groups: int
+    run_id: str
+
+    def item_id(self, index: int) -> str:
+        """The id of item ``index``: ``<run_id>-<index, 5 digits>``."""
+        return f"{self.run_id}-{index:05d}"
+
+    def is_poison(self, index: int) -> bool:
+        """True when item ``index`` is marked poison."""
+        return math.floor((index + 1) * self.poison_rate) > math.floor(index * self.poison_rate)
+
+    def poison_ids(self) -> List[str]:
+        """The ids of the poison items, in order."""
+        return [self.item_id(i) for i in range(self.count) if self.is_poison(i)]
+
+    def items(self) -> List[Dict[str, Any]]:
+        """The items to send, in order."""
+        produced = []
+        for index in range(self.count):
+            item: Dict[str, Any] = {"id": self.item_id(index), "run_id": self.run_id, "seq": index}
+            if self.is_poison(index):
+                item["poison"] = True
+            produced.append(item)
+        return produced
+
+    def message_group(self, index: int) -> str:
+        """The FIFO message group of item ``index``."""
+        return f"{self.run_id}-g{index % self.message_groups}"
+
+
+def parse_request(event: Any, deployed: Set[str], default_run_id: str = "run") -> ProducerRequest:
+    """Check ``event`` against the targets the stack ``deployed``; raise :class:`InvalidRequestError`."""
+    if event is None:
+        event = {}
+    if not isinstance(event, Mapping):
+        raise InvalidRequestError(f"the request must be a JSON object, not {type(event).__name__}")
+    unknown = sorted(set(event) - _FIELDS)
+    if unknown:
+        raise InvalidRequestError(f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(_FIELDS))}")
+
+    count = event.get("count", 10)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_COUNT:
+        raise InvalidRequestError(f"count must be an integer from 1 to {MAX_COUNT}, not {count!r}")
+
+    targets_value: Optional[Any] = event.get("targets")
+    if targets_value is None:
+        targets = tuple(t for t in TARGETS if t in deployed)
+    else:
+        if not isinstance(targets_value, list) or not targets_value:
+            raise InvalidRequestError("targets must be a non-empty list")
+        bad = [t for t in targets_value if t not in TARGETS]
+        if bad:
+            raise InvalidRequestError(f"unknown target(s) {bad}; known: {', '.join(TARGETS)}")
+        missing = [t for t in targets_value if t not in deployed]
+        if missing:
+            hint = " (deploy with EnableKinesis=true)" if "kinesis" in missing else ""
+            raise InvalidRequestError(f"target(s) {missing} are not deployed in this stack{hint}")
+        targets = tuple(t for t in TARGETS if t in targets_value)
+
+    queue = event.get("queue", "standard")
+    if queue not in ("standard", "fifo"):
+        raise InvalidRequestError(f"queue must be 'standard' or 'fifo', not {queue!r}")
+
+    rate = event.get("poison_rate", 0)
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+        raise InvalidRequestError(f"poison_rate must be a number from 0 to 1, not {rate!r}")
+
+    groups = event.get("message_groups", 1)
+    if isinstance(groups, bool) or not isinstance(groups, int) or not 1 <= groups <= 100:
+        raise InvalidRequestError(f"message_groups must be an integer from 1 to 100, not {groups!r}")
+
+    run_id = event.get("run_id", default_run_id)
+    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+        raise InvalidRequestError("run_id must be 1 to 64 letters, digits, '-' or '_'")
+
+    return ProducerRequest(
+        count=count,
+        targets=targets,
+        fifo=queue == "fifo",
+        poison_rate=float(rate),
+        message_groups=groups,
+        run_id=run_id,
+    )

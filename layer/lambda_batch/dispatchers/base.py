@@ -1,0 +1,541 @@
+"""What every dispatcher shares: buffering, packing, sending, retrying, and handing back what failed.
+
+Packing is next-fit under two caps, the entry count and the byte size: items keep the order
+they were submitted in, and a batch is sent the moment the next item would not fit (or it is
+full), so no order-keeping packing makes fewer calls and memory stays bounded by one batch.
+Each item is measured once, when it is submitted; the batch's size is kept as a running total,
+so submitting is O(1).
+
+Sending retries what is worth retrying, whole calls and single entries alike, with capped
+exponential backoff and full jitter (:class:`~lambda_batch.retry.RetryPolicy`), never past the
+deadline; what cannot be delivered is handed back by :meth:`BaseDispatcher.flush_payloads`,
+each item the very object that was submitted, with its reason beside it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Dict, Hashable, List, Optional, Sequence, Set, Tuple
+
+from ..clients import ClientProvider
+from ..deadline import Deadline
+from ..exceptions import ConfigurationError, PayloadError
+from ..limits import ServiceLimits
+from ..retry import DEFAULT_RETRY_POLICY, ErrorInfo, RetryPolicy, classify_exception
+from ..unprocessed import UnprocessedItem
+
+if TYPE_CHECKING:  # pragma: no cover
+    from types import TracebackType
+
+logger = logging.getLogger("lambda_batch.dispatchers")
+
+#: Whole-call errors caused by one bad entry: the batch is split in halves to isolate it, so the
+#: other entries still go through. Other non-retryable errors (access denied, missing resource)
+#: would fail every half alike, so they are not split.
+SPLITTABLE_ERROR_CODES = frozenset(
+    {
+        "ValidationException",
+        "ValidationError",
+        "SerializationException",
+        "InvalidParameterValue",
+        "InvalidParameterValueException",
+        "InvalidParameterException",
+        "InvalidParameterCombination",
+        "InvalidArgumentException",
+        "ParamValidationError",
+        "BatchRequestTooLong",
+        "AWS.SimpleQueueService.BatchRequestTooLong",
+        "RequestEntityTooLarge",
+        "RequestEntityTooLargeException",
+        "TotalRecordsSizeExceedsLimit",
+        "InvalidAttributeValue",
+        "InvalidMessageContents",
+    }
+)
+
+
+class Entry:
+    """One submitted item on its way: the submitted object, the request entry made from it, its size."""
+
+    __slots__ = ("attempts", "done", "order_key", "payload", "record_id", "request", "seq", "size")
+
+    def __init__(
+        self,
+        payload: Any,
+        request: Dict[str, Any],
+        size: int,
+        *,
+        seq: int,
+        record_id: str,
+        order_key: Optional[Hashable],
+    ) -> None:
+        self.payload = payload
+        self.request = request
+        self.size = size
+        self.seq = seq
+        self.record_id = record_id
+        self.order_key = order_key
+        self.attempts = 0
+        self.done = False
+
+
+@dataclass(frozen=True)
+class DispatcherStats:
+    """Counters of one dispatcher since it was made.
+
+    ``calls`` counts batch calls made (retries included), ``retries`` the calls that were
+    retries, ``entries_sent`` the items delivered, ``failures`` the items handed back,
+    ``superseded`` the DynamoDB writes replaced by a later write of the same key in one batch.
+    """
+
+    submitted: int = 0
+    calls: int = 0
+    entries_sent: int = 0
+    retries: int = 0
+    failures: int = 0
+    superseded: int = 0
+    splits: int = 0
+
+
+class BaseDispatcher:
+    """Buffers submitted items and sends them in full batches; subclasses speak to one service.
+
+    Common keyword arguments of every dispatcher:
+
+    - ``boto3_session``, ``client``, ``config`` and extra keyword arguments for the client
+      (``endpoint_url``, ``region_name``...). Without ``client`` and ``config``, the client
+      makes one attempt per call (botocore's own retries are off) so that the dispatcher's
+      ``retry_policy`` alone decides, and can keep to the deadline.
+    - ``retry_policy``: a :class:`~lambda_batch.retry.RetryPolicy` (default: 5 attempts in all).
+    - ``context`` or ``deadline``: a Lambda context, a :class:`~lambda_batch.deadline.Deadline`
+      or seconds from now; retries stop in time to return. :meth:`set_deadline` changes it
+      per invocation.
+    - ``max_batch_bytes``: a byte cap per call below the service's.
+    - ``max_workers``: send up to this many batches at once (default 1: sequential). Order is
+      kept per Kinesis partition key, FIFO message group and DynamoDB item key.
+
+    Example::
+
+        with SQSBatchDispatcher("jobs", max_workers=4) as sqs:
+            for job in jobs:
+                sqs.submit_payload(job)
+        failed = sqs.unprocessed_items       # what could not be sent, as submitted
+    """
+
+    #: Shown in logs and errors, e.g. "SQS queue jobs".
+    target_description = "target"
+
+    def __init__(
+        self,
+        service: str,
+        limits: ServiceLimits,
+        *,
+        max_batch_size: int,
+        max_batch_bytes: Optional[int] = None,
+        boto3_session: Any = None,
+        client: Any = None,
+        config: Any = None,
+        retry_policy: Optional[RetryPolicy] = None,
+        context: Any = None,
+        deadline: Any = None,
+        max_workers: int = 1,
+        region: Optional[str] = None,
+        **client_kwargs: Any,
+    ) -> None:
+        if isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int) or max_batch_size < 1:
+            raise ConfigurationError(f"max_batch_size must be a positive integer, not {max_batch_size!r}")
+        if max_batch_size > limits.max_entries:
+            raise ConfigurationError(
+                f"max_batch_size {max_batch_size} is above the {limits.operation} limit of "
+                f"{limits.max_entries} entries per call"
+            )
+        if max_batch_bytes is None:
+            max_batch_bytes = limits.max_batch_bytes
+        if isinstance(max_batch_bytes, bool) or not isinstance(max_batch_bytes, int) or max_batch_bytes < 1:
+            raise ConfigurationError(f"max_batch_bytes must be a positive integer, not {max_batch_bytes!r}")
+        if max_batch_bytes > limits.max_batch_bytes:
+            raise ConfigurationError(
+                f"max_batch_bytes {max_batch_bytes} is above the {limits.operation} limit of "
+                f"{limits.max_batch_bytes} bytes per call"
+            )
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise ConfigurationError(f"max_workers must be a positive integer, not {max_workers!r}")
+        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+            raise ConfigurationError("retry_policy must be a lambda_batch.RetryPolicy")
+        self.limits = limits
+        self.max_batch_size = max_batch_size
+        self.max_batch_bytes = max_batch_bytes
+        self.max_workers = max_workers
+        self.retry_policy = retry_policy or DEFAULT_RETRY_POLICY
+        self._deadline = Deadline.coerce(deadline if deadline is not None else context)
+        if client is None and config is None:
+            config = _default_client_config(max_workers)
+        self._clients = ClientProvider(
+            service, boto3_session=boto3_session, config=config, client=client, **client_kwargs
+        )
+        self._region = region
+
+        self._lock = threading.RLock()  # the open batch and the sequence
+        self._results_lock = threading.Lock()  # failures and counters
+        self._seq = itertools.count()
+        self._open: List[Entry] = []
+        self._open_bytes = 0
+        self._open_keys: Dict[Hashable, Entry] = {}
+        self._failed: List[Tuple[int, UnprocessedItem]] = []
+        self._last_unprocessed: List[UnprocessedItem] = []
+        self._stats = DispatcherStats()
+
+        self._executor: Optional[ThreadPoolExecutor] = None
+        self._slots = threading.BoundedSemaphore(2 * max_workers)
+        self._order_lock = threading.Lock()
+        self._last_by_key: Dict[Hashable, Future[None]] = {}
+        self._inflight: Set[Future[None]] = set()
+        self._closed = False
+
+    # ------------------------------------------------------------------ public API
+
+    def flush_payloads(self) -> List[Any]:
+        """Send everything buffered; return the items not delivered since the last flush.
+
+        Each returned item is the very object that was submitted; the reasons are in
+        :attr:`unprocessed_details`. Delivery failures are never raised.
+
+        Example::
+
+            failed = dispatcher.flush_payloads()
+            if failed:
+                dead_letter(failed)
+        """
+        with self._lock:
+            if self._open:
+                self._seal()
+        with self._order_lock:
+            pending = list(self._inflight)
+        if pending:
+            wait_futures(pending)
+        with self._results_lock:
+            failed = self._failed
+            self._failed = []
+        failed.sort(key=lambda pair: pair[0])
+        self._last_unprocessed = [item for _, item in failed]
+        return [item.item for item in self._last_unprocessed]
+
+    @property
+    def unprocessed_items(self) -> List[Any]:
+        """The items the last :meth:`flush_payloads` returned (the submitted objects)."""
+        return [item.item for item in self._last_unprocessed]
+
+    @property
+    def unprocessed_details(self) -> List[UnprocessedItem]:
+        """The items the last flush returned, each with its error code, message and attempts."""
+        return list(self._last_unprocessed)
+
+    @property
+    def stats(self) -> DispatcherStats:
+        """A snapshot of the counters (calls, entries sent, retries, failures...)."""
+        with self._results_lock:
+            return self._stats
+
+    @property
+    def deadline(self) -> Deadline:
+        """The deadline retries keep to."""
+        return self._deadline
+
+    def set_deadline(self, context_or_deadline: Any) -> None:
+        """Keep retries within a new deadline: a Lambda context, a Deadline, seconds, or ``None``.
+
+        Example::
+
+            def handler(event, context):
+                dispatcher.set_deadline(context)
+        """
+        self._deadline = Deadline.coerce(context_or_deadline)
+
+    @property
+    def client(self) -> Any:
+        """The boto3 client the dispatcher sends with (made on first use)."""
+        return self._clients.get(self._region)
+
+    def close(self) -> None:
+        """Flush, then stop the sending threads (if ``max_workers`` > 1)."""
+        self.flush_payloads()
+        self._closed = True
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+
+    def __enter__(self) -> BaseDispatcher:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.target_description}, max_batch_size={self.max_batch_size})"
+
+    # ------------------------------------------------------------------ for subclasses
+
+    def _item_limit(self) -> int:
+        """The largest item accepted now (subclasses lower or raise it from the resource's settings)."""
+        return min(self.limits.max_item_bytes, self.max_batch_bytes)
+
+    def _check_size(self, size: int, record_id: str) -> None:
+        limit = self._item_limit()
+        if size > limit:
+            if size <= self.limits.max_item_bytes and limit == self.max_batch_bytes:
+                name = f"max_batch_bytes setting ({limit} bytes)"
+            else:
+                name = f"{self.limits.item_limit_name}: {limit} bytes"
+            raise PayloadError(f"{record_id} is {size} bytes, over the {name}")
+
+    def _add(
+        self,
+        payload: Any,
+        request: Dict[str, Any],
+        size: int,
+        *,
+        record_id: Optional[str] = None,
+        order_key: Optional[Hashable] = None,
+        dedupe_key: Optional[Hashable] = None,
+    ) -> None:
+        """Buffer one measured item; send the open batch when the item does not fit or it is full."""
+        if self._closed:
+            raise ConfigurationError(f"{type(self).__name__} is closed")
+        with self._lock:
+            seq = next(self._seq)
+            rid = record_id if record_id is not None else f"item #{seq}"
+            self._check_size(size, rid)
+            entry = Entry(
+                payload,
+                request,
+                size,
+                seq=seq,
+                record_id=rid,
+                order_key=dedupe_key if dedupe_key is not None else order_key,
+            )
+            superseded = 0
+            if dedupe_key is not None:
+                old = self._open_keys.pop(dedupe_key, None)
+                if old is not None:
+                    self._open.remove(old)  # at most max_batch_size entries: bounded work
+                    self._open_bytes -= old.size
+                    superseded = 1
+                    logger.debug(
+                        "%s: %s supersedes %s (same key)", self.target_description, rid, old.record_id
+                    )
+            with self._results_lock:
+                self._stats = replace(
+                    self._stats,
+                    submitted=self._stats.submitted + 1,
+                    superseded=self._stats.superseded + superseded,
+                )
+            if self._open and (
+                len(self._open) >= self.max_batch_size or self._open_bytes + size > self.max_batch_bytes
+            ):
+                self._seal()
+            self._open.append(entry)
+            self._open_bytes += size
+            if dedupe_key is not None:
+                self._open_keys[dedupe_key] = entry
+            if len(self._open) >= self.max_batch_size or self._open_bytes >= self.max_batch_bytes:
+                self._seal()
+
+    def _send(self, client: Any, entries: Sequence[Entry]) -> List[Optional[ErrorInfo]]:
+        """Make one batch call for ``entries``; return, per entry and in order, None or its error.
+
+        Raise for a whole-call failure (the exception is classified by the base class).
+        """
+        raise NotImplementedError
+
+    def _prepare(self) -> None:
+        """Resolve whatever sending needs (a queue URL...) before a call; raise to fail the batch."""
+
+    # ------------------------------------------------------------------ internals
+
+    def _seal(self) -> None:
+        batch = self._open
+        self._open = []
+        self._open_bytes = 0
+        self._open_keys = {}
+        if self.max_workers == 1:
+            self._deliver(batch)
+        else:
+            self._submit_concurrent(batch)
+
+    def _submit_concurrent(self, batch: List[Entry]) -> None:
+        self._slots.acquire()  # bounded: at most 2 * max_workers batches waiting or in flight
+        try:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self.max_workers, thread_name_prefix="lambda-batch-dispatch"
+                )
+            keys = {entry.order_key for entry in batch if entry.order_key is not None}
+            with self._order_lock:
+                deps = {self._last_by_key[key] for key in keys if key in self._last_by_key}
+                future = self._executor.submit(self._run_after, batch, list(deps))
+                for key in keys:
+                    self._last_by_key[key] = future
+                self._inflight.add(future)
+        except BaseException:
+            self._slots.release()
+            raise
+
+        def done(fut: Future[None], keys: Set[Hashable] = keys) -> None:
+            with self._order_lock:
+                self._inflight.discard(fut)
+                for key in keys:
+                    if self._last_by_key.get(key) is fut:
+                        del self._last_by_key[key]
+
+        future.add_done_callback(done)
+
+    def _run_after(self, batch: List[Entry], deps: List[Future[None]]) -> None:
+        # Earlier batches sharing a partition key / message group / item key go first. They were
+        # submitted earlier to a FIFO pool, so they are already running: waiting cannot deadlock.
+        try:
+            if deps:
+                wait_futures(deps)
+            self._deliver(batch)
+        finally:
+            self._slots.release()
+
+    def _deliver(self, batch: List[Entry]) -> None:
+        """Send one batch, retrying what is worth retrying; record what is delivered and what is not."""
+        policy = self.retry_policy
+        pending = batch
+        attempt = 1
+        try:
+            while pending:
+                results = self._attempt(pending)
+                retry: List[Tuple[Entry, ErrorInfo]] = []
+                final: List[Tuple[Entry, ErrorInfo]] = []
+                delivered = 0
+                split: Optional[ErrorInfo] = None
+                for entry, error in zip(pending, results):
+                    if error is None:
+                        delivered += 1
+                        entry.done = True
+                    elif error.retryable:
+                        retry.append((entry, error))
+                    elif (
+                        error.code in SPLITTABLE_ERROR_CODES
+                        and len(pending) > 1
+                        and all(other is error for other in results)
+                    ):
+                        split = error
+                        break
+                    else:
+                        final.append((entry, error))
+                if split is not None:
+                    # One entry may have spoiled the whole call: isolate it by halves.
+                    self._count(splits=1)
+                    middle = len(pending) // 2
+                    self._deliver(pending[:middle])
+                    self._deliver(pending[middle:])
+                    return
+                self._count(entries_sent=delivered)
+                self._fail(final)
+                if not retry:
+                    return
+                delay = policy.backoff(attempt)
+                if not policy.can_retry(attempt, delay, self._deadline):
+                    why = "deadline near" if attempt < policy.max_attempts else f"{attempt} attempts"
+                    self._fail(
+                        [
+                            (entry, error._replace(message=f"{error.message} (gave up: {why})"))
+                            for entry, error in retry
+                        ]
+                    )
+                    return
+                logger.info(
+                    "%s: retrying %d of %d entries in %.3fs (attempt %d failed: %s)",
+                    self.target_description,
+                    len(retry),
+                    len(pending),
+                    delay,
+                    attempt,
+                    retry[0][1].code,
+                )
+                policy.sleep(delay)
+                attempt += 1
+                pending = [entry for entry, _ in retry]
+                self._count(retries=1)
+        except BaseException as exc:  # never lose an item, whatever went wrong
+            info = ErrorInfo(type(exc).__name__, str(exc), False)
+            self._fail([(entry, info) for entry in pending if not entry.done])
+            if not isinstance(exc, Exception):
+                raise
+
+    def _attempt(self, entries: List[Entry]) -> List[Optional[ErrorInfo]]:
+        for entry in entries:
+            entry.attempts += 1
+        try:
+            self._prepare()
+            client = self.client
+        except Exception as exc:
+            return [classify_exception(exc)] * len(entries)
+        self._count(calls=1)
+        try:
+            results = self._send(client, entries)
+        except Exception as exc:
+            error = classify_exception(exc)
+            return [error] * len(entries)
+        if len(results) != len(entries):  # pragma: no cover - a service response out of shape
+            raise RuntimeError(f"{len(results)} results for {len(entries)} entries")
+        return results
+
+    def _count(self, **increments: int) -> None:
+        with self._results_lock:
+            self._stats = replace(
+                self._stats,
+                **{name: getattr(self._stats, name) + value for name, value in increments.items()},
+            )
+
+    def _fail(self, failures: Sequence[Tuple[Entry, ErrorInfo]]) -> None:
+        if not failures:
+            return
+        records = []
+        for entry, error in failures:
+            entry.attempts = max(entry.attempts, 1)
+            logger.warning(
+                "%s: %s not delivered after %d attempt(s): %s: %s",
+                self.target_description,
+                entry.record_id,
+                entry.attempts,
+                error.code,
+                error.message,
+            )
+            records.append(
+                (
+                    entry.seq,
+                    UnprocessedItem(
+                        item=entry.payload,
+                        code=error.code,
+                        message=error.message,
+                        retryable=error.retryable,
+                        attempts=entry.attempts,
+                        record_id=entry.record_id,
+                    ),
+                )
+            )
+            entry.done = True
+        with self._results_lock:
+            self._failed.extend(records)
+            self._stats = replace(self._stats, failures=self._stats.failures + len(records))
+
+
+def _default_client_config(max_workers: int) -> Any:
+    """One attempt per call (the dispatcher retries) and enough pooled connections for the workers."""
+    from botocore.config import Config  # deferred: botocore is provided by the Lambda runtime
+
+    return Config(retries={"total_max_attempts": 1}, max_pool_connections=max(10, max_workers))

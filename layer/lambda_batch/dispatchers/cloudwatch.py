@@ -1,0 +1,171 @@
+"""CloudWatch metrics: PutMetricData, 1,000 metrics and 1 MB per call."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import math
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from urllib.parse import quote
+
+from ..exceptions import ConfigurationError, PayloadError
+from ..limits import CLOUDWATCH_MAX_DIMENSIONS, CLOUDWATCH_MAX_VALUES_PER_METRIC, SERVICE_LIMITS
+from ..retry import ErrorInfo
+from .base import BaseDispatcher, Entry
+
+#: CloudWatch rejects values outside -2^360..2^360 (and NaN, infinities).
+_VALUE_LIMIT = 2.0**360
+#: The longest prefix a field of one metric takes in a query-encoded request ("MetricData.member.1000.").
+_FIELD_PREFIX = len("MetricData.member.1000.")
+
+Number = Union[int, float, decimal.Decimal]
+
+
+class CloudwatchBatchDispatcher(BaseDispatcher):
+    """Publishes metrics to one CloudWatch namespace with PutMetricData: 1,000 metrics per call.
+
+    :meth:`submit_metric` takes a single ``value`` or ``values`` with ``counts`` (up to 150),
+    dimensions as a dict or the API's list, and a timezone-aware ``timestamp`` (default: now,
+    UTC). :meth:`submit_payload` takes a ready ``MetricDatum`` mapping. PutMetricData succeeds
+    or fails as a whole, so a failed call hands back all its metrics.
+
+    Example::
+
+        metrics = CloudwatchBatchDispatcher("Shop")
+        metrics.submit_metric("Orders", 1, dimensions={"Country": "FR"})
+        metrics.submit_metric("Latency", values=[12.0, 15.5], counts=[3, 1], unit="Milliseconds")
+        metrics.flush_payloads()
+    """
+
+    def __init__(self, namespace: str, max_batch_size: int = 1000, **kwargs: Any) -> None:
+        if not isinstance(namespace, str) or not 1 <= len(namespace) <= 255:
+            raise ConfigurationError("namespace must be 1 to 255 characters")
+        if namespace.startswith("AWS/"):
+            raise ConfigurationError("namespaces starting with 'AWS/' are reserved for AWS")
+        self.namespace = namespace
+        self.target_description = f"CloudWatch namespace {namespace}"
+        super().__init__("cloudwatch", SERVICE_LIMITS["cloudwatch"], max_batch_size=max_batch_size, **kwargs)
+
+    def submit_metric(
+        self,
+        metric_name: str,
+        value: Optional[Number] = None,
+        timestamp: Optional[datetime.datetime] = None,
+        dimensions: Union[Mapping[str, str], Sequence[Mapping[str, str]], None] = None,
+        unit: str = "Count",
+        *,
+        values: Optional[Sequence[Number]] = None,
+        counts: Optional[Sequence[Number]] = None,
+        storage_resolution: Optional[int] = None,
+    ) -> None:
+        """Buffer one metric datum; raise PayloadError for one CloudWatch would reject.
+
+        The datum built here (a dict) is what :meth:`flush_payloads` hands back if it fails.
+        """
+        datum: Dict[str, Any] = {"MetricName": metric_name, "Unit": unit}
+        datum["Timestamp"] = (
+            timestamp if timestamp is not None else datetime.datetime.now(datetime.timezone.utc)
+        )
+        if value is not None:
+            datum["Value"] = value
+        if values is not None:
+            datum["Values"] = list(values)
+        if counts is not None:
+            datum["Counts"] = list(counts)
+        if dimensions:
+            if isinstance(dimensions, Mapping):
+                datum["Dimensions"] = [{"Name": name, "Value": dim} for name, dim in dimensions.items()]
+            else:
+                datum["Dimensions"] = [dict(dim) for dim in dimensions]
+        if storage_resolution is not None:
+            datum["StorageResolution"] = storage_resolution
+        self.submit_payload(datum)
+
+    def submit_payload(self, payload: Mapping[str, Any]) -> None:
+        """Buffer one ``MetricDatum`` mapping (the API's shape), checked and measured.
+
+        Example::
+
+            metrics.submit_payload({"MetricName": "Errors", "Value": 2, "Unit": "Count"})
+        """
+        size = _check_and_measure(payload)
+        request = dict(payload)
+        for key in ("Value", "Values", "Counts"):  # botocore wants floats; Decimals are welcome here
+            if key in request:
+                item = request[key]
+                request[key] = [float(x) for x in item] if key != "Value" else float(item)
+        self._add(payload, request, size, record_id=f"metric {payload['MetricName']}")
+
+    def _send(self, client: Any, entries: Sequence[Entry]) -> List[Optional[ErrorInfo]]:
+        client.put_metric_data(Namespace=self.namespace, MetricData=[entry.request for entry in entries])
+        return [None] * len(entries)
+
+
+def _check_and_measure(datum: Mapping[str, Any]) -> int:
+    if not isinstance(datum, Mapping):
+        raise PayloadError(f"a metric datum must be a mapping, not {type(datum).__name__}")
+    name = datum.get("MetricName")
+    if not isinstance(name, str) or not 1 <= len(name) <= 255:
+        raise PayloadError("a metric needs a MetricName of 1 to 255 characters")
+    label = f"metric {name}"
+    size = _field("MetricName", name)
+    if "Value" in datum:
+        _check_number(datum["Value"], label)
+        size += _field("Value", datum["Value"])
+    values = datum.get("Values")
+    counts = datum.get("Counts")
+    if values is not None:
+        if len(values) > CLOUDWATCH_MAX_VALUES_PER_METRIC:
+            raise PayloadError(
+                f"{label} has {len(values)} values, "
+                f"over the limit of {CLOUDWATCH_MAX_VALUES_PER_METRIC} per metric"
+            )
+        for index, item in enumerate(values):
+            _check_number(item, label)
+            size += _field(f"Values.member.{index + 1}", item)
+    if counts is not None:
+        if values is None or len(counts) != len(values):
+            raise PayloadError(f"{label}: Counts needs Values of the same length")
+        for index, item in enumerate(counts):
+            _check_number(item, label)
+            size += _field(f"Counts.member.{index + 1}", item)
+    if "Value" not in datum and values is None and "StatisticValues" not in datum:
+        raise PayloadError(f"{label} has no Value, Values or StatisticValues")
+    if "StatisticValues" in datum:
+        for key, item in dict(datum["StatisticValues"]).items():
+            _check_number(item, label)
+            size += _field(f"StatisticValues.{key}", item)
+    timestamp = datum.get("Timestamp")
+    if timestamp is not None:
+        if not isinstance(timestamp, datetime.datetime) or timestamp.tzinfo is None:
+            raise PayloadError(f"{label}: Timestamp must be a timezone-aware datetime")
+        size += _field("Timestamp", "2000-01-01T00:00:00.000000Z")
+    dimensions = datum.get("Dimensions") or []
+    if len(dimensions) > CLOUDWATCH_MAX_DIMENSIONS:
+        raise PayloadError(
+            f"{label} has {len(dimensions)} dimensions, over the limit of {CLOUDWATCH_MAX_DIMENSIONS}"
+        )
+    for index, dimension in enumerate(dimensions):
+        if not isinstance(dimension, Mapping) or not dimension.get("Name") or not dimension.get("Value"):
+            raise PayloadError(f"{label}: each dimension needs a Name and a Value")
+        size += _field(f"Dimensions.member.{index + 1}.Name", dimension["Name"])
+        size += _field(f"Dimensions.member.{index + 1}.Value", dimension["Value"])
+    for key in ("Unit", "StorageResolution"):
+        if key in datum:
+            size += _field(key, datum[key])
+    if datum.get("StorageResolution") not in (None, 1, 60):
+        raise PayloadError(f"{label}: StorageResolution must be 1 or 60")
+    return size
+
+
+def _field(path: str, value: Any) -> int:
+    """Bytes one field takes in a query-encoded request (an upper bound of its JSON or CBOR form)."""
+    return _FIELD_PREFIX + len(path) + 2 + len(quote(str(value), safe=""))
+
+
+def _check_number(value: Any, label: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, decimal.Decimal)):
+        raise PayloadError(f"{label}: {value!r} is not a number")
+    number = float(value)
+    if not math.isfinite(number) or abs(number) > _VALUE_LIMIT:
+        raise PayloadError(f"{label}: {value!r} is outside the range CloudWatch accepts (-2^360 to 2^360)")

@@ -1,0 +1,285 @@
+"""SQS: SendMessageBatch, 10 messages and 1 MiB per call, for standard and FIFO queues."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ..arns import parse_arn, sqs_queue_url
+from ..exceptions import ConfigurationError, PayloadError
+from ..limits import SERVICE_LIMITS, SQS_MAX_DELAY_SECONDS
+from ..message_attributes import normalise_message_attributes
+from ..retry import ErrorInfo, classify_exception, is_retryable_code
+from ..serialization import payload_to_text, utf8_len
+from .base import BaseDispatcher, Entry
+
+logger = logging.getLogger("lambda_batch.dispatchers.sqs")
+
+# The characters SQS accepts: #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF
+_INVALID_SQS_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_URL_REGION = re.compile(r"^https?://(?:sqs\.)?([a-z]{2}(?:-[a-z]+)+-\d)\.(?:queue\.)?amazonaws")
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+_QUEUE_ATTRIBUTES = ["MaximumMessageSize", "FifoQueue", "ContentBasedDeduplication"]
+
+
+class _SQSDispatcherBase(BaseDispatcher):
+    _fifo = False
+
+    def __init__(self, queue_name: str, max_batch_size: int = 10, **kwargs: Any) -> None:
+        if not isinstance(queue_name, str) or not queue_name:
+            raise ConfigurationError("queue_name must be a queue name, URL or ARN")
+        self.queue_name = queue_name
+        self._queue_url: Optional[str] = None
+        self._queue_owner: Optional[str] = None
+        region = None
+        if queue_name.startswith("arn:"):
+            try:
+                arn = parse_arn(queue_name)
+                self._queue_url = sqs_queue_url(queue_name)
+            except ValueError as exc:
+                raise ConfigurationError(str(exc)) from None
+            region = arn.region
+            name = arn.resource
+        elif "://" in queue_name:
+            self._queue_url = queue_name
+            match = _URL_REGION.match(queue_name)
+            region = match.group(1) if match else None
+            name = queue_name.rstrip("/").rsplit("/", 1)[-1]
+        else:
+            name = queue_name
+        if name.endswith(".fifo") != self._fifo:
+            other = "SQSFifoBatchDispatcher" if not self._fifo else "SQSBatchDispatcher"
+            kind = "a FIFO" if not self._fifo else "a standard"
+            raise ConfigurationError(f"{queue_name!r} names {kind} queue: use {other}")
+        self.target_description = f"SQS queue {name}"
+        self._max_message_size: Optional[int] = None
+        self._content_based_dedup: Optional[bool] = None
+        self._attributes_read = False
+        self._probed = False
+        self._queue_lock = threading.Lock()
+        super().__init__(
+            "sqs",
+            SERVICE_LIMITS["sqs"],
+            max_batch_size=max_batch_size,
+            region=kwargs.pop("region", region),
+            **kwargs,
+        )
+
+    @property
+    def queue_url(self) -> Optional[str]:
+        """The queue's URL (``None`` until resolved from its name at first use)."""
+        return self._queue_url
+
+    # -- the queue, resolved lazily and once --------------------------------------------
+
+    def _prepare(self) -> None:
+        if self._queue_url is None or not self._attributes_read:
+            self._resolve()
+
+    def _resolve(self) -> None:
+        with self._queue_lock:
+            client = self.client
+            if self._queue_url is None:
+                self._queue_url = str(client.get_queue_url(QueueName=self.queue_name)["QueueUrl"])
+            if not self._attributes_read:
+                try:
+                    response = client.get_queue_attributes(
+                        QueueUrl=self._queue_url, AttributeNames=_QUEUE_ATTRIBUTES
+                    )
+                except Exception as exc:
+                    error = classify_exception(exc)
+                    if error.retryable:
+                        raise
+                    # Without sqs:GetQueueAttributes the service limits apply; sends still work.
+                    logger.info(
+                        "%s: cannot read queue attributes (%s); using the service limits",
+                        self.target_description,
+                        error.code,
+                    )
+                    self._attributes_read = True
+                    return
+                attributes = response.get("Attributes", {})
+                if "MaximumMessageSize" in attributes:
+                    self._max_message_size = int(attributes["MaximumMessageSize"])
+                if "ContentBasedDeduplication" in attributes:
+                    self._content_based_dedup = attributes["ContentBasedDeduplication"] == "true"
+                self._attributes_read = True
+
+    def _probe(self) -> None:
+        """At the first submit, learn the queue's settings (once; failures wait for the first send)."""
+        self._probed = True
+        try:
+            self._resolve()
+        except Exception as exc:
+            logger.debug("%s: queue not resolved yet (%s)", self.target_description, type(exc).__name__)
+
+    def _item_limit(self) -> int:
+        limit = super()._item_limit()
+        if self._max_message_size is not None:
+            limit = min(limit, self._max_message_size)
+        return limit
+
+    # -- building and sending -----------------------------------------------------------
+
+    def _build(
+        self,
+        payload: Any,
+        message_id: Optional[str],
+        message_attributes: Optional[Mapping[str, Any]],
+    ) -> Tuple[Dict[str, Any], int, Optional[str]]:
+        if not self._probed:
+            self._probe()
+        body = payload_to_text(payload)
+        record_id = _record_id(message_id)
+        label = record_id or "message"
+        if not body:
+            raise PayloadError(f"{label}: an SQS message body must not be empty")
+        bad = _INVALID_SQS_CHARS.search(body)
+        if bad is not None:
+            raise PayloadError(
+                f"{label}: character U+{ord(bad.group()):04X} at position {bad.start()} is not allowed in an "
+                "SQS message"
+            )
+        attributes, attributes_size = normalise_message_attributes(message_attributes)
+        request: Dict[str, Any] = {"MessageBody": body}
+        if attributes:
+            request["MessageAttributes"] = attributes
+        return request, utf8_len(body) + attributes_size, record_id
+
+    def _send(self, client: Any, entries: Sequence[Entry]) -> List[Optional[ErrorInfo]]:
+        response = client.send_message_batch(
+            QueueUrl=self._queue_url,
+            Entries=[dict(entry.request, Id=str(index)) for index, entry in enumerate(entries)],
+        )
+        return _batch_results(len(entries), response)
+
+
+class SQSBatchDispatcher(_SQSDispatcherBase):
+    """Sends to a standard SQS queue with SendMessageBatch: 10 messages and 1 MiB per call.
+
+    ``queue_name`` is the queue's name, URL or ARN; a name is resolved with GetQueueUrl at
+    first use, and the queue's MaximumMessageSize is read once (GetQueueAttributes; without
+    that permission the service's 1 MiB applies). Messages are sized as SQS sizes them: body
+    plus attributes.
+
+    Example::
+
+        sqs = SQSBatchDispatcher("jobs")
+        for job in jobs:
+            sqs.submit_payload(job, message_attributes={"tenant": job["tenant"]})
+        not_sent = sqs.flush_payloads()     # the very dicts submitted, if any failed
+    """
+
+    def submit_payload(
+        self,
+        payload: Any,
+        message_id: Optional[str] = None,
+        delay_seconds: Optional[int] = None,
+        message_attributes: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        """Buffer one message: ``payload`` is a ``str`` (sent as is), UTF-8 ``bytes``, or JSON-able.
+
+        ``message_id`` names the message in logs and in :attr:`unprocessed_details` (batch entry
+        ids are assigned internally, so they never clash); ``delay_seconds`` is 0 to 900.
+        Raises :class:`~lambda_batch.exceptions.PayloadError` for a payload that cannot be sent.
+        """
+        request, size, record_id = self._build(payload, message_id, message_attributes)
+        label = record_id or "message"
+        if delay_seconds is not None:
+            if isinstance(delay_seconds, bool) or not isinstance(delay_seconds, int):
+                raise PayloadError(f"{label}: delay_seconds must be an integer")
+            if not 0 <= delay_seconds <= SQS_MAX_DELAY_SECONDS:
+                raise PayloadError(f"{label}: delay_seconds must be 0 to {SQS_MAX_DELAY_SECONDS}")
+            request["DelaySeconds"] = delay_seconds
+        self._add(payload, request, size, record_id=record_id)
+
+
+class SQSFifoBatchDispatcher(_SQSDispatcherBase):
+    """Sends to a FIFO SQS queue; order is kept per message group, even with ``max_workers`` > 1.
+
+    Every message needs a group id (``message_group_id=`` per message, or
+    ``default_message_group_id`` given here). Without a deduplication id, one is made from the
+    SHA-256 of the body, unless the queue uses content-based deduplication (which does the same).
+
+    Example::
+
+        fifo = SQSFifoBatchDispatcher("orders.fifo")
+        fifo.submit_payload({"order": 7}, message_group_id="customer-42")
+        fifo.flush_payloads()
+    """
+
+    _fifo = True
+
+    def __init__(
+        self,
+        queue_name: str,
+        max_batch_size: int = 10,
+        *,
+        default_message_group_id: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(queue_name, max_batch_size, **kwargs)
+        self.default_message_group_id = default_message_group_id
+
+    def submit_payload(
+        self,
+        payload: Any,
+        message_id: Optional[str] = None,
+        message_group_id: Optional[str] = None,
+        message_deduplication_id: Optional[str] = None,
+        message_attributes: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        """Buffer one message of group ``message_group_id``; see :class:`SQSBatchDispatcher`."""
+        request, size, record_id = self._build(payload, message_id, message_attributes)
+        label = record_id or "message"
+        group = message_group_id if message_group_id is not None else self.default_message_group_id
+        if not isinstance(group, str) or not 1 <= len(group) <= 128:
+            raise PayloadError(f"{label}: a FIFO message needs a message_group_id of 1 to 128 characters")
+        request["MessageGroupId"] = group
+        if message_deduplication_id is not None:
+            if not isinstance(message_deduplication_id, str) or not 1 <= len(message_deduplication_id) <= 128:
+                raise PayloadError(f"{label}: message_deduplication_id must be 1 to 128 characters")
+            request["MessageDeduplicationId"] = message_deduplication_id
+        elif self._content_based_dedup is not True:
+            request["MessageDeduplicationId"] = hashlib.sha256(
+                request["MessageBody"].encode("utf-8")
+            ).hexdigest()
+        self._add(payload, request, size, record_id=record_id, order_key=group)
+
+
+def _record_id(message_id: Optional[str]) -> Optional[str]:
+    if message_id is None:
+        return None
+    if not isinstance(message_id, str) or not _ID_PATTERN.match(message_id):
+        raise PayloadError(f"message_id {message_id!r} must be 1 to 80 letters, digits, '-' or '_'")
+    return message_id
+
+
+def _batch_results(count: int, response: Mapping[str, Any]) -> List[Optional[ErrorInfo]]:
+    """Per-entry results of SendMessageBatch / PublishBatch (entries have ids "0", "1", ...)."""
+    failed = {str(item.get("Id")): item for item in response.get("Failed") or []}
+    succeeded = {str(item.get("Id")) for item in response.get("Successful") or []}
+    results: List[Optional[ErrorInfo]] = []
+    for index in range(count):
+        key = str(index)
+        failure = failed.get(key)
+        if failure is not None:
+            code = str(failure.get("Code") or "Failed")
+            sender_fault = failure.get("SenderFault")
+            results.append(
+                ErrorInfo(
+                    code,
+                    str(failure.get("Message") or code),
+                    is_retryable_code(
+                        code, sender_fault=bool(sender_fault) if sender_fault is not None else None
+                    ),
+                )
+            )
+        elif key in succeeded:
+            results.append(None)
+        else:
+            results.append(ErrorInfo("MissingFromResponse", "the response did not mention this entry", True))
+    return results

@@ -1,0 +1,130 @@
+"""Native partial batch responses (``ReportBatchItemFailures``) for SQS, FIFO, Kinesis and DynamoDB.
+
+Lambda reads ``{"batchItemFailures": [{"itemIdentifier": ...}]}`` from the function's
+return value and retries only those records: no delete calls and no
+``sqs:DeleteMessageBatch`` permission. The event source mapping must list
+``ReportBatchItemFailures`` in its ``FunctionResponseTypes``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from .base_processor import RecordHandler, logger
+from .event_types import EventType
+from .exceptions import BatchProcessingError
+from .ordering import KeyFunction
+from .record_processor import DEFAULT_DEADLINE_MARGIN, RecordProcessor
+from .records import extract_records
+
+PartialItemFailureResponse = Dict[str, List[Dict[str, str]]]
+
+
+class BatchProcessor(RecordProcessor):
+    """Process a batch record by record and report only the failures to Lambda.
+
+    ``event_type`` is :class:`EventType` ``SQS`` (standard or FIFO: a queue ARN ending in
+    ``.fifo`` stops at the first failure, or skips only the failed message group with
+    ``skip_group_on_error=True``), ``KinesisDataStreams`` or ``DynamoDBStreams``.
+    When every record fails, :class:`~lambda_batch.BatchProcessingError` is raised
+    (``raise_on_entire_batch_failure=False`` returns the full failure list instead).
+    The other options (``model``, ``deadline_margin``, ``max_concurrency``,
+    ``stop_on_first_failure``, ``concurrency_key``) are described on the shared engine.
+
+    Example::
+
+        from lambda_batch import BatchProcessor, EventType, process_partial_response
+
+        processor = BatchProcessor(event_type=EventType.SQS)
+
+        def record_handler(record):
+            do_something_with(record["body"])
+
+        def lambda_handler(event, context):
+            return process_partial_response(event, record_handler, processor, context)
+    """
+
+    def __init__(
+        self,
+        event_type: EventType,
+        model: Any = None,
+        raise_on_entire_batch_failure: bool = True,
+        *,
+        deadline_margin: Optional[float] = DEFAULT_DEADLINE_MARGIN,
+        max_concurrency: int = 1,
+        skip_group_on_error: bool = False,
+        stop_on_first_failure: bool = False,
+        concurrency_key: Optional[KeyFunction] = None,
+    ) -> None:
+        super().__init__(
+            event_type,
+            model=model,
+            deadline_margin=deadline_margin,
+            max_concurrency=max_concurrency,
+            skip_group_on_error=skip_group_on_error,
+            stop_on_first_failure=stop_on_first_failure,
+            concurrency_key=concurrency_key,
+        )
+        self.raise_on_entire_batch_failure = raise_on_entire_batch_failure
+        self.batch_response: PartialItemFailureResponse = {"batchItemFailures": []}
+
+    def _reset_batch(self) -> None:
+        super()._reset_batch()
+        self.batch_response = {"batchItemFailures": []}
+
+    def response(self) -> PartialItemFailureResponse:
+        """``{"batchItemFailures": [{"itemIdentifier": id}, ...]}`` for the last batch.
+
+        The list is empty when every record succeeded.
+        """
+        return self.batch_response
+
+    def _clean(self) -> None:
+        """Build the response; raise when every record failed (unless told not to)."""
+        if not self.processed:
+            if not self.records:
+                return
+            raise BatchProcessingError(
+                f"process() was not called: none of the {len(self.records)} records was handled"
+            )
+        failed = self._failed_positions()
+        if not failed:
+            logger.debug("all %d records succeeded", len(self.records))
+            return
+        if len(failed) == len(self.records) and self.raise_on_entire_batch_failure:
+            raise BatchProcessingError(
+                f"All records failed processing. {len(self.exceptions)} individual errors"
+                " logged separately below.",
+                self.exceptions,
+            )
+        ids = self._ids
+        self.batch_response = {"batchItemFailures": [{"itemIdentifier": ids[index]} for index in failed]}
+
+
+def process_partial_response(
+    event: Any,
+    record_handler: RecordHandler,
+    processor: BatchProcessor,
+    context: Any = None,
+) -> PartialItemFailureResponse:
+    """Process ``event`` record by record and return the response Lambda expects.
+
+    Raises :class:`~lambda_batch.MalformedEventError` (nothing handled) when the event
+    has no ``Records`` list or a record is not of the processor's event type, and
+    :class:`~lambda_batch.BatchProcessingError` when every record failed (unless the
+    processor was made with ``raise_on_entire_batch_failure=False``).
+
+    Example::
+
+        processor = BatchProcessor(event_type=EventType.KinesisDataStreams, stop_on_first_failure=True)
+
+        def lambda_handler(event, context):
+            return process_partial_response(event, record_handler, processor, context)
+    """
+    records = extract_records(event)
+    with processor(records, record_handler, lambda_context=context):
+        processor.process()
+    return processor.response()
+
+
+__all__ = ["BatchProcessor", "PartialItemFailureResponse", "process_partial_response"]

@@ -1,0 +1,406 @@
+"""The processing engine shared by :class:`BatchProcessor` and :class:`PartialSQSProcessor`.
+
+Per batch it validates the records (a malformed event raises before any record is
+handled), applies the ordering rule (FIFO message groups, stream shards), guards the
+invocation's deadline, runs the record handler sequentially or with bounded
+concurrency (threads, or asyncio for ``async def`` handlers), and keeps one result per
+record, in record order. The subclasses only decide what to do with the failures.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any, Callable, Dict, Hashable, List, Optional, Tuple
+
+from .base_processor import (
+    FAIL,
+    SUCCESS,
+    BasePartialProcessor,
+    ProcessingResult,
+    RecordHandler,
+    is_async_handler,
+    logger,
+)
+from .deadline import Deadline
+from .event_types import EventType
+from .exceptions import ConfigurationError, ExceptionInfo
+from .ordering import CONTINUE, SKIP_KEY, STOP_BATCH, KeyFunction, Ordering, ordering_for
+from .records import message_group_id, validate_records
+from .skipped_records import DeadlineReachedError, PreviousRecordFailedError
+from .typed_records import describe_error, make_converter
+
+#: Seconds kept in hand before the Lambda deadline: no record starts later than this.
+DEFAULT_DEADLINE_MARGIN = 1.0
+
+# Outcome kinds of a record run under concurrency.
+_OK = 0
+_FAILED = 1
+_SKIPPED = 2
+
+Outcome = Tuple[int, Any]
+
+
+class RecordProcessor(BasePartialProcessor):
+    """Handle each record of a batch on its own; the base of the built-in processors.
+
+    Options shared by every built-in processor:
+
+    * ``model``: a pydantic model or data class the handler receives instead of the
+      raw record dict; a record that fails validation is a per-record failure.
+    * ``deadline_margin``: with a Lambda context, records not started when fewer than
+      this many seconds remain are returned as failures instead of the whole batch
+      timing out (``None`` switches the guard off).
+    * ``max_concurrency``: above 1, records run on that many threads (or asyncio
+      tasks for an ``async def`` handler); FIFO message groups and stream shards keep
+      their order, results stay in record order.
+    * ``skip_group_on_error`` (FIFO): return only the later records of a failed message
+      group, instead of every later record.
+    * ``stop_on_first_failure`` (streams, standard queues): return every record after
+      the first failure unprocessed; Lambda would redeliver them anyway.
+    * ``concurrency_key``: a function of the record giving its ordering key under
+      concurrency (default: message group for FIFO, shard for streams, none for
+      standard queues).
+    """
+
+    _needs_receipt_handle = False
+
+    def __init__(
+        self,
+        event_type: EventType,
+        *,
+        model: Any = None,
+        deadline_margin: Optional[float] = DEFAULT_DEADLINE_MARGIN,
+        max_concurrency: int = 1,
+        skip_group_on_error: bool = False,
+        stop_on_first_failure: bool = False,
+        concurrency_key: Optional[KeyFunction] = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(event_type, EventType):
+            raise ConfigurationError(f"event_type must be an EventType, not {event_type!r}")
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
+            raise ConfigurationError(f"max_concurrency must be a positive integer, not {max_concurrency!r}")
+        if deadline_margin is not None and (
+            not isinstance(deadline_margin, (int, float))
+            or deadline_margin < 0
+            or math.isnan(deadline_margin)
+        ):
+            raise ConfigurationError(
+                f"deadline_margin must be a number of seconds >= 0 or None, not {deadline_margin!r}"
+            )
+        if concurrency_key is not None and not callable(concurrency_key):
+            raise ConfigurationError("concurrency_key must be a function of the record")
+        self.event_type = event_type
+        self.model = model
+        self._converter = make_converter(model)
+        self.deadline_margin = deadline_margin
+        self.max_concurrency = max_concurrency
+        self.skip_group_on_error = skip_group_on_error
+        self.stop_on_first_failure = stop_on_first_failure
+        self.concurrency_key = concurrency_key
+        self._reset_batch()
+
+    # -- per-batch state -------------------------------------------------------------
+
+    def _reset_batch(self) -> None:
+        self._ids: List[str] = []
+        self._results: Optional[List[ProcessingResult]] = None
+        self._ordering = Ordering(CONTINUE, None, False)
+        self._deadline = Deadline.never()
+        self._cutoff = math.inf
+        self._reset_run()
+
+    def _reset_run(self) -> None:
+        self._stopped_by: Optional[int] = None
+        self._failed_keys: Dict[Hashable, int] = {}
+        self._skipped = 0
+        self._failures: List[int] = []
+        self._failures_known = True
+
+    def __call__(self, records: List[Any], handler: RecordHandler, lambda_context: Any = None) -> Any:
+        """Bind a batch: validate its records (:class:`MalformedEventError` on any bad one)."""
+        super().__call__(records, handler, lambda_context)
+        self._reset_batch()
+        self._ids = validate_records(records, self.event_type, need_receipt_handle=self._needs_receipt_handle)
+        self._ordering = ordering_for(
+            self.event_type,
+            records,
+            skip_group_on_error=self.skip_group_on_error,
+            stop_on_first_failure=self.stop_on_first_failure,
+            concurrency_key=self.concurrency_key,
+        )
+        self._deadline = Deadline.from_context(lambda_context)
+        if self.deadline_margin is not None:
+            self._cutoff = self._deadline.at - self.deadline_margin
+        return self
+
+    @property
+    def deadline(self) -> Deadline:
+        """The invocation's deadline, read once from the Lambda context of this batch."""
+        return self._deadline
+
+    @property
+    def is_fifo(self) -> bool:
+        """Whether this batch comes from an SQS FIFO queue."""
+        return self._ordering.fifo
+
+    def _prepare(self) -> None:
+        """Nothing to set up: every call of the processor starts from a clean state."""
+
+    # -- processing ------------------------------------------------------------------
+
+    def process(self) -> List[ProcessingResult]:
+        """Handle every record and return one result per record, in record order.
+
+        Each result is ``("success", result, record)`` or
+        ``("fail", "<ExceptionType>:<message>", record)``; records held back by the
+        ordering rule or the deadline guard are failures too
+        (:class:`~lambda_batch.PreviousRecordFailedError`,
+        :class:`~lambda_batch.DeadlineReachedError`).
+        """
+        self._reset_run()
+        if is_async_handler(self.handler):
+            import asyncio  # only async handlers pay for it
+
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return asyncio.run(self.async_process())
+            raise ConfigurationError(
+                "an async record handler inside a running event loop: use `await processor.async_process()`"
+            )
+        if type(self)._process_record is not RecordProcessor._process_record:
+            results = self._process_custom()
+        elif self.max_concurrency > 1 and len(self.records) > 1:
+            results = self._process_threaded()
+        else:
+            results = self._process_sequential()
+        return self._finish(results)
+
+    async def async_process(self) -> List[ProcessingResult]:
+        """Like :meth:`process`, awaited: for an ``async def`` record handler inside a running loop."""
+        if not is_async_handler(self.handler):
+            return self.process()
+        from .concurrency import build_lanes, run_in_tasks
+
+        self._reset_run()
+        records = self.records
+        call = self._record_callable()
+        outcomes: List[Optional[Outcome]] = [None] * len(records)
+
+        async def step(index: int) -> None:
+            record = records[index]
+            if self._must_skip(record):
+                outcomes[index] = (_SKIPPED, None)
+                return
+            try:
+                result = await call(record)
+            except Exception:
+                outcomes[index] = (_FAILED, sys.exc_info())
+                self._note_failure(index, record)
+            else:
+                outcomes[index] = (_OK, result)
+
+        await run_in_tasks(build_lanes(records, self._ordering.key), step, self.max_concurrency)
+        return self._finish(self._settle(outcomes))
+
+    def _process_record(self, record: Any) -> ProcessingResult:
+        """Handle one record: ``success_handler`` with its result, or ``failure_handler``."""
+        try:
+            result = self._record_callable()(record)
+        except Exception:
+            return self.failure_handler(record, sys.exc_info())
+        return self.success_handler(record, result)
+
+    def _record_callable(self) -> Callable[[Any], Any]:
+        handler = self.handler
+        convert = self._converter
+        if convert is None:
+            return handler
+
+        def call(record: Any) -> Any:
+            return handler(convert(record))
+
+        return call
+
+    def _process_sequential(self) -> List[ProcessingResult]:
+        # The hot path: the clock read once per record, ordering checks on locals, and
+        # success_handler inlined unless a subclass overrides it.
+        call = self._record_callable()
+        inline_success = type(self).success_handler is BasePartialProcessor.success_handler
+        on_success = self.success_handler
+        keep_success = self.success_messages.append
+        on_failure = self.failure_handler
+        failures = self._failures
+        clock = time.monotonic
+        cutoff = self._cutoff
+        mode = self._ordering.on_failure
+        key_of = self._ordering.key
+        failed_keys = self._failed_keys
+        results: List[ProcessingResult] = []
+        append = results.append
+        halted = False
+        for index, record in enumerate(self.records):
+            if halted or (failed_keys and key_of(record) in failed_keys) or clock() >= cutoff:  # type: ignore[misc]
+                failures.append(index)
+                append(on_failure(record, self._skip_info(index, record)))
+                continue
+            try:
+                result = call(record)
+            except Exception:
+                info = sys.exc_info()
+                failures.append(index)
+                self._log_failure(index, info)
+                append(on_failure(record, info))
+                if mode is not CONTINUE:
+                    self._note_failure(index, record)
+                    halted = self._stopped_by is not None
+                continue
+            if inline_success:
+                keep_success(record)
+                append((SUCCESS, result, record))
+            else:
+                append(on_success(record, result))
+        return results
+
+    def _process_custom(self) -> List[ProcessingResult]:
+        # A subclass's own _process_record, with the ordering rule and deadline guard around it.
+        self._failures_known = False
+        results: List[ProcessingResult] = []
+        for index, record in enumerate(self.records):
+            if self._must_skip(record):
+                results.append(self.failure_handler(record, self._skip_info(index, record)))
+                continue
+            entry = self._process_record(record)
+            if isinstance(entry, tuple) and entry and entry[0] != SUCCESS:
+                self._note_failure(index, record)
+            results.append(entry)
+        return results
+
+    def _process_threaded(self) -> List[ProcessingResult]:
+        from .concurrency import build_lanes, run_in_threads
+
+        records = self.records
+        call = self._record_callable()
+        outcomes: List[Optional[Outcome]] = [None] * len(records)
+
+        def step(index: int) -> None:
+            record = records[index]
+            if self._must_skip(record):
+                outcomes[index] = (_SKIPPED, None)
+                return
+            try:
+                result = call(record)
+            except Exception:
+                outcomes[index] = (_FAILED, sys.exc_info())
+                self._note_failure(index, record)
+            else:
+                outcomes[index] = (_OK, result)
+
+        run_in_threads(build_lanes(records, self._ordering.key), step, self.max_concurrency)
+        return self._settle(outcomes)
+
+    def _settle(self, outcomes: List[Optional[Outcome]]) -> List[ProcessingResult]:
+        # Results of a concurrent run go through success_handler / failure_handler in record order.
+        results: List[ProcessingResult] = []
+        for index, (record, outcome) in enumerate(zip(self.records, outcomes)):
+            if outcome is None or outcome[0] == _SKIPPED:
+                self._failures.append(index)
+                results.append(self.failure_handler(record, self._skip_info(index, record)))
+            elif outcome[0] == _OK:
+                results.append(self.success_handler(record, outcome[1]))
+            else:
+                self._failures.append(index)
+                self._log_failure(index, outcome[1])
+                results.append(self.failure_handler(record, outcome[1]))
+        return results
+
+    def _finish(self, results: List[ProcessingResult]) -> List[ProcessingResult]:
+        self._results = results
+        if self._skipped:
+            if self._stopped_by is not None or self._failed_keys:
+                cause = "after an earlier failure, to keep order"
+            else:
+                cause = f"with under {self.deadline_margin}s of the invocation left"
+            logger.warning("%d of %d records returned unprocessed %s", self._skipped, len(results), cause)
+        return results
+
+    # -- ordering and deadline -------------------------------------------------------
+
+    def _must_skip(self, record: Any) -> bool:
+        if self._stopped_by is not None:
+            return True
+        if (
+            self._failed_keys
+            and self._ordering.key is not None
+            and self._ordering.key(record) in self._failed_keys
+        ):
+            return True
+        return time.monotonic() >= self._cutoff
+
+    def _note_failure(self, index: int, record: Any) -> None:
+        mode = self._ordering.on_failure
+        if mode == STOP_BATCH:
+            if self._stopped_by is None or index < self._stopped_by:
+                self._stopped_by = index
+        elif mode == SKIP_KEY and self._ordering.key is not None:
+            self._failed_keys.setdefault(self._ordering.key(record), index)
+
+    def _skip_info(self, index: int, record: Any) -> ExceptionInfo:
+        self._skipped += 1
+        exc: Exception
+        if self._stopped_by is not None:
+            failed = self._ids[self._stopped_by]
+            exc = PreviousRecordFailedError(f"not processed: record {failed} failed earlier in this batch")
+        elif (
+            self._failed_keys
+            and self._ordering.key is not None
+            and self._ordering.key(record) in self._failed_keys
+        ):
+            failed = self._ids[self._failed_keys[self._ordering.key(record)]]
+            exc = PreviousRecordFailedError(
+                f"not processed: record {failed} of message group {message_group_id(record)!r} failed earlier"
+            )
+        else:
+            exc = DeadlineReachedError(
+                f"not started: {max(0.0, self._deadline.remaining()):.3f}s of the invocation left, "
+                f"under the deadline margin of {self.deadline_margin}s"
+            )
+        return (type(exc), exc, None)
+
+    def _log_failure(self, index: int, info: ExceptionInfo) -> None:
+        exc_type, exc_value, _ = info
+        logger.warning(
+            "record %s failed: %s: %s",
+            self._ids[index] if index < len(self._ids) else f"#{index}",
+            exc_type.__name__ if exc_type is not None else "Exception",
+            describe_error(exc_value) if exc_value is not None else "",
+        )
+
+    # -- outcomes for subclasses -----------------------------------------------------
+
+    def _failed_positions(self) -> List[int]:
+        """Positions of the failed (or returned unprocessed) records, in order."""
+        if self._failures_known:
+            return self._failures
+        results = self._results if self._results is not None else []
+        return [
+            index
+            for index, entry in enumerate(results)
+            if not (isinstance(entry, tuple) and entry and entry[0] == SUCCESS)
+        ]
+
+    def _succeeded_positions(self, failed: List[int]) -> List[int]:
+        """Positions of the succeeded records, given the failed ones."""
+        failed_set = set(failed)
+        return [index for index in range(len(self.records)) if index not in failed_set]
+
+    @property
+    def processed(self) -> bool:
+        """Whether :meth:`process` ran for the current batch."""
+        return self._results is not None
+
+
+__all__ = ["DEFAULT_DEADLINE_MARGIN", "FAIL", "RecordProcessor"]

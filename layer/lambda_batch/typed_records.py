@@ -1,0 +1,71 @@
+"""Typed records: hand the record handler a pydantic model or a data class instead of a dict.
+
+Nothing is imported here: the model class the caller passes brings its own library.
+A record that fails validation is a per-record failure, like any handler exception.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Optional
+
+from .exceptions import ConfigurationError
+
+Converter = Callable[[Dict[str, Any]], Any]
+
+
+def make_converter(model: Any) -> Optional[Converter]:
+    """The function that turns a raw record into ``model``; ``None`` when ``model`` is ``None``.
+
+    * a pydantic v2 model: ``model.model_validate(record)``;
+    * a pydantic v1 model: ``model.parse_obj(record)``;
+    * any other class or callable taking the record dict, such as Powertools' event
+      source data classes (``SQSRecord``, ``KinesisStreamRecord``, ``DynamoDBRecord``).
+
+    Example::
+
+        from pydantic import BaseModel
+
+        class Order(BaseModel):
+            messageId: str
+            body: str
+
+        processor = BatchProcessor(EventType.SQS, model=Order)
+    """
+    if model is None:
+        return None
+    validate = getattr(model, "model_validate", None)
+    if callable(validate):
+        return validate  # type: ignore[no-any-return]
+    parse_obj = getattr(model, "parse_obj", None)
+    if callable(parse_obj):
+        return parse_obj  # type: ignore[no-any-return]
+    if callable(model):
+        return model  # type: ignore[no-any-return]
+    raise ConfigurationError(
+        f"model must be a pydantic model or a class taking the record dict, not {model!r}"
+    )
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line reason for logs, without the record's content.
+
+    A pydantic ``ValidationError`` names the failing fields and rules but not the
+    input values (they may be a message body); other exceptions give their message.
+    """
+    errors = getattr(exc, "errors", None)
+    if callable(errors) and type(exc).__name__ == "ValidationError":
+        try:
+            details = errors(include_input=False)
+        except TypeError:  # pydantic v1 has no include_input
+            details = errors()
+        except Exception:
+            details = None
+        if isinstance(details, list):
+            parts = []
+            for detail in details[:5]:
+                if isinstance(detail, dict):
+                    loc = ".".join(str(part) for part in detail.get("loc", ()))
+                    parts.append(f"{loc}: {detail.get('msg', '')}")
+            more = f" (+{len(details) - 5} more)" if len(details) > 5 else ""
+            return f"{len(details)} validation error(s): " + "; ".join(parts) + more
+    return str(exc)

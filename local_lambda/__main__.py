@@ -1,0 +1,126 @@
+"""``python -m local_lambda``: invoke a function of template.yaml locally, as Lambda would.
+
+Usage::
+
+    python -m local_lambda invoke ConsumerFunction --event events/sqs-batch-with-failures.json
+    python -m local_lambda invoke ProducerFunction --event events/producer-standard.json \\
+        --endpoint-url http://127.0.0.1:5000 --parameter-overrides EnableKinesis=true
+
+Without ``--endpoint-url`` a moto server is started on loopback and the stack is deployed to
+it (``emulator.stack.deploy_stack``); with it, the stack named ``--stack-name`` is used (and
+deployed there first when missing). The function's built code comes from ``--build-dir``
+(default ``.aws-sam/build``; built with ``sam build`` when missing).
+
+An SQS sample event is first sent to the queue that feeds the function (the FIFO queue for a
+``.fifo`` source ARN) and received back, so the function gets real receipt handles and its
+deletes are real (``--no-seed`` passes the file as it is). The handler's result (or Lambda's
+error object) is printed as JSON on stdout, its logs on stderr; for a seeded SQS event the
+queue's state afterwards is printed on stderr too. Exit status: 0 when the handler returned,
+1 when it raised or timed out, 2 for a usage or set-up error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from emulator.stack import DEFAULT_STACK_NAME, TEMPLATE_PATH, StackError, deploy_stack, load_stack, sam_build
+
+from .invoker import InvocationError, LocalFunction
+from .sqs_events import SeedError, queue_for_event, seed_sqs_event
+
+
+def _overrides(pairs: List[str]) -> Dict[str, str]:
+    values = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise SystemExit(f"--parameter-overrides takes KEY=VALUE, not {pair!r}")
+        key, value = pair.split("=", 1)
+        values[key] = value
+    return values
+
+
+def _queue_state(stack: Any, queue_id: str) -> Dict[str, Any]:
+    sqs = stack.client("sqs")
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attrs = sqs.get_queue_attributes(QueueUrl=stack.queue_url(queue_id), AttributeNames=names)["Attributes"]
+    return {"queue": queue_id, "visible": int(attrs[names[0]]), "in_flight": int(attrs[names[1]])}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local_lambda", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    invoke = commands.add_parser("invoke", help="invoke a function of the template with an event file")
+    invoke.add_argument("function", help="logical id of the function (ConsumerFunction, ProducerFunction)")
+    invoke.add_argument("--event", "-e", required=True, help="JSON event file (events/*.json)")
+    invoke.add_argument("--endpoint-url", help="local AWS endpoint with the stack (default: start a moto server)")
+    invoke.add_argument("--template", "-t", default=str(TEMPLATE_PATH))
+    invoke.add_argument("--build-dir", default=None, help="sam build output (default: .aws-sam/build)")
+    invoke.add_argument("--stack-name", default=DEFAULT_STACK_NAME)
+    invoke.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE")
+    invoke.add_argument("--region", default="us-east-1")
+    invoke.add_argument("--no-seed", action="store_true", help="pass an SQS event as it is, without a queue")
+    args = parser.parse_args(argv)
+
+    template = Path(args.template)
+    build_dir = Path(args.build_dir) if args.build_dir else template.parent / ".aws-sam" / "build"
+    server = None
+    try:
+        event = json.loads(Path(args.event).read_text())
+        if not (build_dir / "template.yaml").exists():
+            print(f"building into {build_dir} (sam build)...", file=sys.stderr)
+            sam_build(template, build_dir)
+        overrides = _overrides(args.parameter_overrides)
+        if args.endpoint_url:
+            endpoint = args.endpoint_url
+        else:
+            from emulator import start_moto_server
+
+            server = start_moto_server()
+            endpoint = server.endpoint_url
+        try:
+            stack = load_stack(endpoint, stack_name=args.stack_name, template=template, region=args.region)
+            stack.build_dir = build_dir
+        except StackError:
+            print(f"deploying stack {args.stack_name} to {endpoint}...", file=sys.stderr)
+            stack = deploy_stack(
+                endpoint,
+                template=template,
+                build_dir=build_dir,
+                stack_name=args.stack_name,
+                parameter_overrides=overrides,
+                region=args.region,
+            )
+
+        seeded_queue = None
+        sources = stack.settings().event_sources_of(args.function)
+        is_sqs = isinstance(event, dict) and any(
+            isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in event.get("Records") or []
+        )
+        if is_sqs and sources and not args.no_seed:
+            fifo = next((s.queue for s in sources if stack.settings().queue(s.queue).fifo), None)
+            standard = next((s.queue for s in sources if not stack.settings().queue(s.queue).fifo), None)
+            seeded_queue = queue_for_event(event, fifo, standard)
+            if seeded_queue is not None:
+                event = seed_sqs_event(event, stack.queue_url(seeded_queue), stack.client("sqs"))
+
+        with LocalFunction(template, args.function, build_dir, stack=stack) as function:
+            result = function.invoke(event)
+        sys.stderr.write(result.logs)
+        if seeded_queue is not None:
+            print(json.dumps({"after": _queue_state(stack, seeded_queue)}), file=sys.stderr)
+        print(json.dumps(result.payload(), indent=2, default=str))
+        return 0 if result.ok else 1
+    except (StackError, InvocationError, SeedError, OSError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if server is not None:
+            server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""The runtime side of the local invoker: runs one function's handler as Lambda's Python runtime does.
+
+Started by :class:`local_lambda.invoker.LocalFunction` as ``python -I _bootstrap.py`` (standard
+library only, nothing of the repository on the path), with its settings in the environment
+variable ``LOCAL_LAMBDA_BOOTSTRAP`` (JSON: handler, task_root, layer_paths, response_fd,
+record_api_calls). Like a Lambda execution environment it:
+
+* puts the function's code (``LAMBDA_TASK_ROOT``) first on ``sys.path``, then each layer's
+  ``python`` folder (``/opt/python``), then the interpreter's own site-packages, which stand
+  in for the runtime's boto3 and for layers of other accounts (Powertools); any other copy
+  of a package a layer ships (an editable install of the repository) is taken off the path;
+* imports the handler once (the cold start) and then serves invocations until stdin closes
+  (warm starts), one JSON line per request on stdin, one JSON line per response on the
+  file descriptor ``response_fd``;
+* gives the handler a context whose ``get_remaining_time_in_millis()`` counts down to the
+  deadline the invoker sends (the function's Timeout);
+* lets the handler's output (stdout and stderr) through, and ends each invocation with a
+  line ``END RequestId: <id>`` on stdout, as Lambda's logs do.
+
+With ``record_api_calls``, every AWS API call made through botocore is recorded (service,
+operation, and the request's target: queue URL, table, stream, namespace) and returned
+with the response.
+"""
+
+import json
+import os
+import sys
+import time
+import traceback
+
+_TARGET_PARAMETERS = ("QueueUrl", "QueueName", "TableName", "StreamName", "StreamARN", "Namespace", "RequestItems")
+
+
+def _configure_path(task_root, layer_paths):
+    shipped = set()
+    for layer in layer_paths:
+        if os.path.isdir(layer):
+            shipped.update(name for name in os.listdir(layer) if not name.endswith((".dist-info", ".egg-info")))
+    kept = []
+    for entry in sys.path:
+        if not entry or os.path.abspath(entry) == os.path.dirname(os.path.abspath(__file__)):
+            continue
+        if any(os.path.exists(os.path.join(entry, name, "__init__.py")) for name in shipped):
+            continue  # another copy of a package a layer ships
+        kept.append(entry)
+    sys.path[:] = [task_root, *layer_paths, *kept]
+
+
+class LambdaContext:
+    """The attributes and method of the Lambda Python runtime's context object."""
+
+    def __init__(self, request_id, deadline_ms):
+        self.aws_request_id = request_id
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        region = os.environ.get("AWS_REGION", "us-east-1")
+        account = os.environ.get("LOCAL_LAMBDA_ACCOUNT_ID", "123456789012")
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:{account}:function:{self.function_name}"
+        self.identity = None
+        self.client_context = None
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        return max(int(self._deadline_ms - time.time() * 1000), 0)
+
+
+class _CallRecorder:
+    def __init__(self):
+        self.calls = []
+
+    def install(self):
+        import botocore.client
+
+        original = botocore.client.BaseClient._make_api_call
+        recorder = self
+
+        def recording(client, operation_name, api_params):
+            target = {}
+            for key in _TARGET_PARAMETERS:
+                if key in api_params:
+                    value = api_params[key]
+                    target[key] = sorted(value) if key == "RequestItems" else value
+            recorder.calls.append(
+                {"service": client.meta.service_model.service_name, "operation": operation_name, "target": target}
+            )
+            return original(client, operation_name, api_params)
+
+        botocore.client.BaseClient._make_api_call = recording
+
+
+def _error(exc, error_type=None):
+    return {
+        "errorType": error_type or type(exc).__name__,
+        "errorMessage": str(exc),
+        "stackTrace": traceback.format_exception(type(exc), exc, exc.__traceback__)[1:],
+    }
+
+
+def main():
+    config = json.loads(os.environ.pop("LOCAL_LAMBDA_BOOTSTRAP"))
+    response = os.fdopen(config["response_fd"], "w", encoding="utf-8")
+    _configure_path(config["task_root"], config["layer_paths"])
+    os.chdir(config["task_root"])
+    recorder = _CallRecorder()
+
+    init_error = None
+    handler = None
+    try:
+        if config.get("record_api_calls"):
+            recorder.install()
+        module_name, _, function_name = config["handler"].rpartition(".")
+        module = __import__(module_name)
+        for part in module_name.split(".")[1:]:
+            module = getattr(module, part)
+        handler = getattr(module, function_name)
+    except Exception as exc:
+        init_error = _error(exc, "Runtime.ImportModuleError")
+        traceback.print_exc()
+
+    for line in sys.stdin:
+        request = json.loads(line)
+        request_id = request["request_id"]
+        recorder.calls = []
+        print(f"START RequestId: {request_id} Version: $LATEST", flush=True)
+        started = time.monotonic()
+        if init_error is not None:
+            reply = {"ok": False, "error": init_error}
+        else:
+            try:
+                result = handler(request["event"], LambdaContext(request_id, request["deadline_ms"]))
+                try:
+                    reply = {"ok": True, "result": json.loads(json.dumps(result))}
+                except (TypeError, ValueError) as exc:
+                    reply = {"ok": False, "error": _error(exc, "Runtime.MarshalError")}
+            except Exception as exc:
+                traceback.print_exc()
+                reply = {"ok": False, "error": _error(exc)}
+        reply["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
+        reply["api_calls"] = recorder.calls
+        sys.stdout.flush()
+        sys.stderr.flush()
+        print(f"END RequestId: {request_id}", flush=True)
+        response.write(json.dumps(reply) + "\n")
+        response.flush()
+
+
+if __name__ == "__main__":
+    main()

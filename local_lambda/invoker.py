@@ -1,0 +1,412 @@
+"""Run a built function's handler locally, as Lambda would, against a local AWS endpoint.
+
+:class:`LocalFunction` is the local stand-in for ``sam local invoke`` (which needs Docker):
+
+* the code is the ``sam build`` output of the function (``<build_dir>/<LogicalId>``) and its
+  layers are the built layers of the template, each ``python`` folder on ``sys.path`` as
+  ``/opt/python`` is in Lambda; layers of other accounts (the Powertools public layer) and
+  the runtime's boto3 come from the interpreter running the function;
+* the handler, memory size and timeout come from the template (Globals merged); the
+  context's ``get_remaining_time_in_millis()`` counts down from the Timeout, and an
+  invocation that outlives it is stopped and reported as ``Sandbox.Timedout``;
+* the environment is the template's (Globals + the function's ``Environment``), with every
+  ``!Ref`` / ``!GetAtt`` resolved to the resources of a stack deployed on the emulator
+  (queue URLs, table and stream names), plus what Lambda sets (``AWS_REGION``,
+  ``AWS_LAMBDA_FUNCTION_NAME``...), fake credentials and ``AWS_ENDPOINT_URL`` (which
+  botocore 1.31+ honours for every client);
+* each function runs in its own process, kept warm between invocations like an execution
+  environment (the first invocation is the cold start), so functions never share imports.
+
+Example::
+
+    from emulator import start_moto_server
+    from emulator.stack import deploy_stack
+    from local_lambda.invoker import LocalFunction
+
+    server = start_moto_server()
+    stack = deploy_stack(server.endpoint_url)
+    with LocalFunction("template.yaml", "ProducerFunction", stack.build_dir, stack=stack) as producer:
+        result = producer.invoke({"count": 5, "targets": ["sqs"]})
+    result.return_value["sent"]      # {'sqs': 5}
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Union
+
+from emulator.stack import (
+    DEFAULT_REGION,
+    TEMPLATE_PATH,
+    Intrinsics,
+    StackError,
+    StackInfo,
+    read_settings,
+    translate_template,
+)
+
+logger = logging.getLogger("local_lambda.invoker")
+
+_BOOTSTRAP = Path(__file__).resolve().parent / "_bootstrap.py"
+#: Seconds an invocation may outlive its Timeout before it is stopped (process start-up slack).
+TIMEOUT_GRACE_SECONDS = 1.0
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class InvocationError(RuntimeError):
+    """The function could not be set up or run (not an error raised by the handler)."""
+
+
+class FunctionError(RuntimeError):
+    """Raised by :meth:`LocalFunction.__call__` when the invocation failed; ``result`` tells how."""
+
+    def __init__(self, result: InvocationResult) -> None:
+        error = result.error or {}
+        super().__init__(f"{error.get('errorType')}: {error.get('errorMessage')}")
+        self.result = result
+
+
+@dataclass
+class InvocationResult:
+    """The outcome of one invocation.
+
+    Exactly one of ``return_value`` (the handler returned) and ``error`` (it raised, timed
+    out, or could not be imported: Lambda's ``{"errorType", "errorMessage", "stackTrace"}``)
+    is set; :attr:`ok` tells which.
+    """
+
+    request_id: str
+    return_value: Any = None
+    error: Optional[Dict[str, Any]] = None
+    #: The invocation's output (stdout and stderr), from ``START`` to ``END``.
+    logs: str = ""
+    duration_ms: float = 0.0
+    cold_start: bool = False
+    #: AWS API calls the handler made: ``{"service", "operation", "target"}`` each.
+    api_calls: List[Dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the handler returned."""
+        return self.error is None
+
+    @property
+    def error_type(self) -> Optional[str]:
+        """``errorType`` of the error (``SQSBatchProcessingError``, ``Sandbox.Timedout``...), or None."""
+        return None if self.error is None else str(self.error.get("errorType"))
+
+    def payload(self) -> Any:
+        """What Lambda's Invoke API returns as the payload: the return value, or the error object."""
+        return self.return_value if self.error is None else self.error
+
+
+class LocalFunction:
+    """One function of the template, built and runnable locally (see the module's documentation).
+
+    ``template`` is the source template (``template.yaml``); ``logical_id`` the function
+    (``ConsumerFunction``); ``build_dir`` a ``sam build`` output of that template.
+    ``stack`` (a :class:`~emulator.stack.StackInfo`) resolves the environment to real
+    resources and sets ``endpoint_url``; without it, ``endpoint_url`` is the local AWS
+    endpoint and ``env_overrides`` must give every variable that names a resource.
+    ``env_overrides`` always win over the template. ``python`` is the interpreter (default:
+    this one; it must have boto3 and aws-lambda-powertools, which stand in for the runtime's
+    SDK and the Powertools layer). ``echo_logs`` copies the function's output to stderr.
+    """
+
+    def __init__(
+        self,
+        template: PathLike = TEMPLATE_PATH,
+        logical_id: str = "ConsumerFunction",
+        build_dir: Optional[PathLike] = None,
+        env_overrides: Optional[Mapping[str, str]] = None,
+        endpoint_url: Optional[str] = None,
+        *,
+        stack: Optional[StackInfo] = None,
+        parameter_overrides: Optional[Mapping[str, Any]] = None,
+        region: Optional[str] = None,
+        python: Optional[str] = None,
+        echo_logs: bool = False,
+        record_api_calls: bool = True,
+    ) -> None:
+        self.template = Path(template)
+        self.logical_id = logical_id
+        self.stack = stack
+        self.region = region or (stack.region if stack else DEFAULT_REGION)
+        self.endpoint_url = endpoint_url or (stack.endpoint_url if stack else None)
+        self.python = python or sys.executable
+        self.echo_logs = echo_logs
+        self.record_api_calls = record_api_calls
+        if build_dir is None:
+            build_dir = stack.build_dir if stack and stack.build_dir else self.template.parent / ".aws-sam" / "build"
+        self.build_dir = Path(build_dir).resolve()
+        parameters = dict(stack.parameters) if stack else dict(parameter_overrides or {})
+        self.settings = read_settings(self.template, parameters, self.region)
+        self.function = self.settings.function(logical_id)
+        self.timeout = float(self.function.timeout)
+        self.code_dir, self.layer_paths, self.external_layers = self._built_paths(parameters)
+        self.environment = self._environment(parameters, dict(env_overrides or {}))
+
+        self.last_result: Optional[InvocationResult] = None
+        self._process: Optional[subprocess.Popen[bytes]] = None
+        self._responses: Any = None
+        self._log_lines: List[str] = []
+        self._log_cond = threading.Condition()
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ set-up
+
+    def _built_paths(self, parameters: Mapping[str, Any]) -> "tuple[Path, List[str], List[str]]":
+        built_template = self.build_dir / "template.yaml"
+        if not built_template.exists():
+            raise InvocationError(f"{self.build_dir} is not a `sam build` output (no template.yaml): run `make build`")
+        translated = translate_template(built_template, parameters, self.region)
+        resources = translated["Resources"]
+        function = resources.get(self.logical_id)
+        if function is None:
+            raise InvocationError(f"{self.logical_id} is not in {built_template}")
+        code_key = function["Properties"]["Code"]["S3Key"]
+        code_dir = self.build_dir / code_key
+        if not code_dir.is_dir():
+            raise InvocationError(f"the built code of {self.logical_id} is missing: {code_dir}")
+        intrinsics = Intrinsics(translated, parameters, region=self.region)
+        layer_paths: List[str] = []
+        external: List[str] = []
+        for layer in function["Properties"].get("Layers") or []:
+            if isinstance(layer, Mapping) and layer.get("Ref") in resources:
+                content = resources[layer["Ref"]]["Properties"]["Content"]["S3Key"]
+                layer_paths.append(str(self.build_dir / content / "python"))
+                continue
+            value = intrinsics.resolve(layer)
+            if value:
+                external.append(str(value))
+        return code_dir, layer_paths, external
+
+    def _environment(self, parameters: Mapping[str, Any], overrides: Dict[str, str]) -> Dict[str, str]:
+        function = self.function
+        if self.stack is not None:
+            intrinsics = self.stack.intrinsics()
+        else:
+            intrinsics = Intrinsics(self.settings.translated, parameters, region=self.region)
+        template_env: Dict[str, str] = {}
+        for name, value in function.environment.items():
+            if name in overrides:
+                continue
+            try:
+                resolved = intrinsics.resolve(value)
+            except StackError as exc:
+                raise InvocationError(
+                    f"environment variable {name} of {self.logical_id}: {exc}; "
+                    "deploy the stack to the emulator or give it in env_overrides"
+                ) from None
+            template_env[name] = "" if resolved is None else str(resolved)
+
+        name = self.stack.function_name(self.logical_id) if self.stack else self.logical_id
+        log_group = f"/aws/lambda/{name}"
+        if self.stack is not None:
+            props = self.stack.translated["Resources"][self.logical_id].get("Properties") or {}
+            configured = (props.get("LoggingConfig") or {}).get("LogGroup")
+            if configured is not None:
+                log_group = str(intrinsics.resolve(configured))
+        env: Dict[str, str] = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "PYTHONUNBUFFERED": "1",
+            "LAMBDA_TASK_ROOT": str(self.code_dir),
+            "LAMBDA_RUNTIME_DIR": str(Path(self.python).parent),
+            "_HANDLER": function.handler,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": log_group,
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}",
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "LOCAL_LAMBDA_ACCOUNT_ID": self.stack.account_id if self.stack else "123456789012",
+            **FAKE_CREDENTIALS,
+        }
+        if self.endpoint_url:
+            env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        env.update(template_env)
+        env.update(overrides)
+        return env
+
+    # ------------------------------------------------------------------ the worker process
+
+    def _start(self) -> None:
+        read_fd, write_fd = os.pipe()
+        env = dict(self.environment)
+        env["LOCAL_LAMBDA_BOOTSTRAP"] = json.dumps(
+            {
+                "handler": self.function.handler,
+                "task_root": str(self.code_dir),
+                "layer_paths": self.layer_paths,
+                "response_fd": write_fd,
+                "record_api_calls": self.record_api_calls,
+            }
+        )
+        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and bootstrap
+            [self.python, "-I", str(_BOOTSTRAP)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=str(self.code_dir),
+            pass_fds=(write_fd,),
+        )
+        os.close(write_fd)
+        self._responses = os.fdopen(read_fd, "rb")
+        self._log_lines = []
+        reader = threading.Thread(target=self._read_logs, args=(self._process,), daemon=True)
+        reader.start()
+
+    def _read_logs(self, process: "subprocess.Popen[bytes]") -> None:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            line = raw.decode("utf-8", "replace")
+            if self.echo_logs:
+                sys.stderr.write(f"[{self.logical_id}] {line}")
+            with self._log_cond:
+                self._log_lines.append(line)
+                self._log_cond.notify_all()
+        with self._log_cond:
+            self._log_cond.notify_all()
+
+    def _take_logs(self, request_id: str, wait: float) -> str:
+        marker = f"END RequestId: {request_id}"
+        deadline = time.monotonic() + wait
+        with self._log_cond:
+            while not any(line.startswith(marker) for line in self._log_lines):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._process is None or self._process.poll() is not None:
+                    break
+                self._log_cond.wait(remaining)
+            lines, self._log_lines = self._log_lines, []
+        return "".join(lines)
+
+    def _stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+        for stream in (process.stdin, self._responses):
+            if stream is not None:
+                stream.close()
+        self._responses = None
+
+    # ------------------------------------------------------------------ public API
+
+    def invoke(self, event: Any, *, timeout: Optional[float] = None) -> InvocationResult:
+        """Invoke the handler with ``event`` (any JSON value) and wait for its outcome.
+
+        ``timeout`` replaces the function's Timeout for this invocation. Invocations of one
+        :class:`LocalFunction` run one at a time, like requests to one execution environment.
+        """
+        with self._lock:
+            result = self._invoke(event, self.timeout if timeout is None else float(timeout))
+        self.last_result = result
+        return result
+
+    def _invoke(self, event: Any, timeout: float) -> InvocationResult:
+        cold = self._process is None or self._process.poll() is not None
+        if cold:
+            self._stop()
+            self._start()
+        process = self._process
+        assert process is not None and process.stdin is not None
+        request_id = str(uuid.uuid4())
+        deadline_ms = time.time() * 1000 + timeout * 1000
+        request = {"request_id": request_id, "event": event, "deadline_ms": deadline_ms}
+        try:
+            process.stdin.write((json.dumps(request) + "\n").encode("utf-8"))
+            process.stdin.flush()
+        except (BrokenPipeError, TypeError, ValueError) as exc:
+            self._stop()
+            raise InvocationError(f"cannot send the event to {self.logical_id}: {exc}") from exc
+
+        wait = timeout + TIMEOUT_GRACE_SECONDS + (3.0 if cold else 0.0)
+        ready, _, _ = select.select([self._responses], [], [], wait)
+        line = self._responses.readline() if ready else b""
+        if not line:
+            exited = process.poll()
+            self._stop()
+            logs = self._take_logs(request_id, 0.5)
+            if exited is None:
+                error = {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": f"Task timed out after {timeout:.2f} seconds",
+                }
+            else:
+                error = {
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status {exited}",
+                }
+            return InvocationResult(request_id, error=error, logs=logs, cold_start=cold)
+        reply = json.loads(line)
+        logs = self._take_logs(request_id, 2.0)
+        return InvocationResult(
+            request_id,
+            return_value=reply.get("result") if reply["ok"] else None,
+            error=None if reply["ok"] else reply["error"],
+            logs=logs,
+            duration_ms=float(reply.get("duration_ms", 0.0)),
+            cold_start=cold,
+            api_calls=list(reply.get("api_calls") or []),
+        )
+
+    def __call__(self, event: Any, context: Any = None) -> Any:
+        """Use the function as a plain ``handler(event, context)`` (for an event source driver).
+
+        The invocation's timeout is what ``context`` has left (else the function's Timeout).
+        Returns the handler's return value; raises :class:`FunctionError` (with the
+        :class:`InvocationResult`) when it raised or timed out. :attr:`last_result` keeps
+        the last outcome either way.
+        """
+        timeout = None
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        if remaining is not None:
+            timeout = max(float(remaining()) / 1000.0, 0.001)
+        result = self.invoke(event, timeout=timeout)
+        self.last_result = result
+        if not result.ok:
+            raise FunctionError(result)
+        return result.return_value
+
+    def close(self) -> None:
+        """Stop the function's process (the next invocation is a cold start)."""
+        with self._lock:
+            self._stop()
+
+    def __enter__(self) -> LocalFunction:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self._stop()
+        except Exception:  # noqa: S110 - interpreter shutdown
+            pass
+
+    def __repr__(self) -> str:
+        return f"LocalFunction({self.logical_id!r}, build_dir={str(self.build_dir)!r})"

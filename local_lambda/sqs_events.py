@@ -1,0 +1,144 @@
+"""Turn a sample SQS event into a real one: its messages sent to a queue of the emulator and received back.
+
+Sample events (``events/sqs-*.json``, shaped as ``sam local generate-event sqs
+receive-message`` makes them) carry made-up message ids and receipt handles, which a
+consumer that deletes its successes cannot use. :func:`seed_sqs_event` sends each record's
+body (and message attributes; group and deduplication ids for FIFO) to a real queue,
+receives the messages, and returns the same event with the real ``messageId``,
+``receiptHandle``, ``eventSourceARN`` and attributes, in the order of the sample: what
+Lambda's event source mapping would deliver.
+
+Example::
+
+    event = json.loads(Path("events/sqs-batch-with-failures.json").read_text())
+    real = seed_sqs_event(event, stack.queue_url("WorkQueue"), stack.client("sqs"))
+    real["Records"][0]["receiptHandle"]      # a handle the queue knows
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any, Dict, List, Mapping, Optional
+
+#: Seconds a seeded message stays invisible to others before the function deletes it or fails.
+DEFAULT_VISIBILITY_TIMEOUT = 30
+
+
+class SeedError(RuntimeError):
+    """The sample event could not be sent to, or received back from, the queue."""
+
+
+def _message_attributes(record: Mapping[str, Any]) -> Dict[str, Any]:
+    attributes: Dict[str, Any] = {}
+    for name, value in (record.get("messageAttributes") or {}).items():
+        data_type = value.get("dataType") or value.get("DataType") or "String"
+        entry: Dict[str, Any] = {"DataType": data_type}
+        if "stringValue" in value:
+            entry["StringValue"] = value["stringValue"]
+        elif "binaryValue" in value:
+            entry["BinaryValue"] = value["binaryValue"]
+        else:
+            continue
+        attributes[name] = entry
+    return attributes
+
+
+def _lambda_record(message: Mapping[str, Any], queue_arn: str, region: str) -> Dict[str, Any]:
+    attributes = dict(message.get("Attributes") or {})
+    message_attributes = {}
+    for name, value in (message.get("MessageAttributes") or {}).items():
+        entry: Dict[str, Any] = {"dataType": value["DataType"], "stringListValues": [], "binaryListValues": []}
+        if "StringValue" in value:
+            entry["stringValue"] = value["StringValue"]
+        if "BinaryValue" in value:
+            entry["binaryValue"] = value["BinaryValue"]
+        message_attributes[name] = entry
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": attributes,
+        "messageAttributes": message_attributes,
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+def seed_sqs_event(
+    event: Mapping[str, Any],
+    queue_url: str,
+    sqs_client: Any,
+    *,
+    visibility_timeout: int = DEFAULT_VISIBILITY_TIMEOUT,
+    receive_timeout: float = 10.0,
+) -> Dict[str, Any]:
+    """Send ``event``'s records to ``queue_url``, receive them, return the event with the real ones.
+
+    The queue should be empty of other visible messages (they would be received too and
+    make this raise :class:`SeedError`). Records keep the sample's order; for a FIFO queue
+    each record's ``attributes.MessageGroupId`` and ``MessageDeduplicationId`` are used.
+    """
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    if not isinstance(records, list) or not records:
+        raise SeedError("the sample event has no Records to send")
+    if len(records) > 10:
+        raise SeedError("at most 10 records can be seeded (one SendMessageBatch)")
+    queue_arn = sqs_client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    fifo = queue_url.endswith(".fifo")
+    entries: List[Dict[str, Any]] = []
+    for index, record in enumerate(records):
+        entry: Dict[str, Any] = {"Id": str(index), "MessageBody": record.get("body", "")}
+        attributes = _message_attributes(record)
+        if attributes:
+            entry["MessageAttributes"] = attributes
+        if fifo:
+            record_attributes = record.get("attributes") or {}
+            entry["MessageGroupId"] = record_attributes.get("MessageGroupId") or "default"
+            entry["MessageDeduplicationId"] = (
+                record_attributes.get("MessageDeduplicationId") or f"{time.time_ns()}-{index}"
+            )
+        entries.append(entry)
+    response = sqs_client.send_message_batch(QueueUrl=queue_url, Entries=entries)
+    if response.get("Failed"):
+        raise SeedError(f"the queue refused records: {response['Failed']}")
+    sent_ids = {item["Id"]: item["MessageId"] for item in response["Successful"]}
+    order = {sent_ids[str(i)]: i for i in range(len(records))}
+
+    received: Dict[str, Dict[str, Any]] = {}
+    deadline = time.monotonic() + receive_timeout
+    while len(received) < len(records) and time.monotonic() < deadline:
+        batch = sqs_client.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=visibility_timeout,
+            WaitTimeSeconds=0,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        for message in batch:
+            if message["MessageId"] not in order:
+                raise SeedError(f"the queue held another message ({message['MessageId']}): use an empty queue")
+            received[message["MessageId"]] = message
+        if not batch:
+            time.sleep(0.05)
+    if len(received) < len(records):
+        raise SeedError(f"only {len(received)} of {len(records)} seeded messages came back")
+
+    region = queue_arn.split(":")[3]
+    seeded = copy.deepcopy(dict(event))
+    seeded["Records"] = [
+        _lambda_record(message, queue_arn, region) for message in sorted(received.values(), key=lambda m: order[m["MessageId"]])
+    ]
+    return seeded
+
+
+def queue_for_event(event: Mapping[str, Any], fifo_queue: Optional[str], standard_queue: Optional[str]) -> Optional[str]:
+    """The queue a sample event belongs to: the FIFO one when its source ARN ends in ``.fifo``."""
+    records = event.get("Records") or []
+    arn = str(records[0].get("eventSourceARN", "")) if records and isinstance(records[0], Mapping) else ""
+    return fifo_queue if arn.endswith(".fifo") else standard_queue

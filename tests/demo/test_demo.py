@@ -1,0 +1,130 @@
+"""`make demo` end to end with a small N: the built functions, the template's stack on moto, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from demo.pipeline import DemoOptions, run_demo
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def build_dir(tmp_path_factory) -> Path:
+    """One `sam build` of template.yaml for the module's demo runs."""
+    from emulator.stack import sam_build
+
+    return sam_build(ROOT / "template.yaml", tmp_path_factory.mktemp("demo") / "build")
+
+
+def expected_poison(run_id: str, messages: int, wave_size: int, rate: float) -> List[str]:
+    """The producer's documented rule (events/producer-*.json, functions/producer/request.py), wave by wave."""
+    ids = []
+    for wave in range(math.ceil(messages / wave_size)):
+        count = min(wave_size, messages - wave * wave_size)
+        for i in range(count):
+            if math.floor((i + 1) * rate) > math.floor(i * rate):
+                ids.append(f"{run_id}-w{wave:03d}-{i:05d}")
+    return sorted(ids)
+
+
+def test_demo_accounts_for_every_message_and_the_dlq_holds_exactly_the_poison(build_dir) -> None:
+    options = DemoOptions(
+        messages=45,
+        poison_rate=0.1,
+        wave_size=20,
+        visibility_timeout=1,
+        build_dir=build_dir,
+        skip_build=True,
+        targets=["sqs"],
+        run_id="t-std",
+        max_seconds=120,
+    )
+    stages: List[str] = []
+    result = run_demo(options, progress=lambda stage, data: stages.append(stage))
+    counts = result.counts
+
+    poison = expected_poison("t-std", 45, 20, 0.1)
+    assert len(poison) == 4  # 2 + 2 + 0 over waves of 20, 20, 5
+    assert counts.lost == 0
+    assert counts.in_queue == 0
+    assert counts.dlq_item_ids == poison
+    assert counts.requested == counts.sent == 45
+    assert counts.processed == 45 - len(poison)
+    assert counts.poison_processed == 0 and counts.good_in_dlq == 0
+    # Each poison message was received maxReceiveCount (3) times before the redrive.
+    assert counts.retried >= len(poison)
+    assert counts.deliveries >= counts.processed + 3 * len(poison)
+    assert result.ok
+    # The producer batched its sends; the event source's receives and deletes carried several messages each.
+    assert result.producer_calls.by_operation.get("sqs:SendMessageBatch", 0) >= 3
+    assert result.producer_calls.calls < result.producer_calls.one_per_message
+    assert result.event_source_calls.calls < result.event_source_calls.one_per_message
+    assert result.settings["batch_size"] == 10 and result.settings["max_receive_count"] == 3
+    assert result.invocations["producer"] == 3
+    assert {"wave", "progress"} <= set(stages)
+
+
+def test_demo_cli_fifo_json_summary(build_dir) -> None:
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "demo",
+            "--fifo",
+            "--messages",
+            "24",
+            "--poison-rate",
+            "0.125",
+            "--message-groups",
+            "4",
+            "--visibility-timeout",
+            "1",
+            "--build-dir",
+            str(build_dir),
+            "--skip-build",
+            "--targets",
+            "sqs",
+            "--run-id",
+            "t-fifo",
+            "--json",
+            "--max-seconds",
+            "120",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    summary = json.loads(completed.stdout)
+    counts = summary["counts"]
+    assert summary["ok"] is True
+    assert counts["lost"] == 0 and counts["in_queue"] == 0
+    assert counts["dlq_item_ids"] == expected_poison("t-fifo", 24, 250, 0.125)
+    assert counts["dlq"] == 3
+    assert summary["settings"]["fifo"] is True
+    assert "progress" in completed.stderr
+
+
+def test_bad_options_exit_2_with_a_clear_message() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "demo", "--messages", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert "--messages must be at least 1" in completed.stderr

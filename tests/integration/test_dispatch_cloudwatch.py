@@ -1,0 +1,89 @@
+"""CloudWatch dispatcher against the moto server: metrics are read back with GetMetricData."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from lambda_batch import CloudwatchBatchDispatcher, PayloadError
+from tests.faults import OK, Fault, FaultInjector, fast_policy
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+@pytest.fixture()
+def cloudwatch(aws_client):
+    return aws_client("cloudwatch")
+
+
+def make(boto3_session, endpoint_url, namespace, **kwargs):
+    kwargs.setdefault("retry_policy", fast_policy())
+    return CloudwatchBatchDispatcher(
+        namespace, boto3_session=boto3_session, endpoint_url=endpoint_url, region_name="us-east-1", **kwargs
+    )
+
+
+def metric_sum(cloudwatch, namespace, name, dimensions):
+    result = cloudwatch.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "q",
+                "MetricStat": {
+                    "Metric": {"Namespace": namespace, "MetricName": name, "Dimensions": dimensions},
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+            }
+        ],
+        StartTime=NOW - datetime.timedelta(minutes=5),
+        EndTime=NOW + datetime.timedelta(minutes=5),
+    )
+    return sum(result["MetricDataResults"][0]["Values"])
+
+
+def test_metrics_arrive_in_calls_of_up_to_1000(boto3_session, endpoint_url, cloudwatch, unique_name):
+    namespace = unique_name("Shop")
+    injector = FaultInjector(boto3_session, "cloudwatch", lambda call, n: OK)
+    dispatcher = make(boto3_session, endpoint_url, namespace)
+    for i in range(1500):
+        dispatcher.submit_metric("Orders", 1, timestamp=NOW, dimensions={"Shard": str(i % 3)})
+    dispatcher.submit_metric(
+        "Latency", values=[10.0, 20.0], counts=[3, 1], unit="Milliseconds", timestamp=NOW
+    )
+    assert dispatcher.flush_payloads() == []
+    assert [c.entries for c in injector.calls] == [1000, 501]
+    names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace=namespace)["Metrics"]}
+    assert names == {"Orders", "Latency"}
+    assert metric_sum(cloudwatch, namespace, "Orders", [{"Name": "Shard", "Value": "0"}]) == 500
+
+
+def test_throttled_put_is_retried_and_a_denied_one_returns_the_metrics(
+    boto3_session, endpoint_url, cloudwatch, unique_name
+):
+    namespace = unique_name("Retry")
+    plan = {0: Fault("throttle"), 2: Fault("denied")}
+    FaultInjector(boto3_session, "cloudwatch", lambda call, n: plan.get(call, OK))
+    dispatcher = make(boto3_session, endpoint_url, namespace)
+    dispatcher.submit_metric("Kept", 2, timestamp=NOW)
+    assert dispatcher.flush_payloads() == []
+    datum = {"MetricName": "Lost", "Value": 1.0, "Unit": "Count"}
+    dispatcher.submit_payload(datum)
+    failed = dispatcher.flush_payloads()
+    assert failed == [datum] and failed[0] is datum
+    assert dispatcher.unprocessed_details[0].code == "AccessDenied"
+    assert metric_sum(cloudwatch, namespace, "Kept", []) == 2
+
+
+def test_bad_metrics_are_refused_at_submit(boto3_session, endpoint_url, unique_name):
+    dispatcher = make(boto3_session, endpoint_url, unique_name("Bad"))
+    with pytest.raises(PayloadError, match="timezone-aware"):
+        dispatcher.submit_metric("Naive", 1, timestamp=datetime.datetime(2024, 1, 1))  # noqa: DTZ001
+    with pytest.raises(PayloadError, match="over the limit of 150"):
+        dispatcher.submit_metric("Many", values=list(range(151)))
+    with pytest.raises(PayloadError, match="outside the range"):
+        dispatcher.submit_metric("Inf", float("inf"))
+    assert dispatcher.flush_payloads() == []
+    assert dispatcher.stats.submitted == 0

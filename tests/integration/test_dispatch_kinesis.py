@@ -1,0 +1,124 @@
+"""Kinesis dispatcher against the moto server: records are read back from the shards."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from lambda_batch import KinesisBatchDispatcher, PayloadError
+from tests.faults import OK, Fault, FaultInjector, fast_policy, min_calls, read_stream
+
+pytestmark = pytest.mark.integration
+
+#: moto refuses PutRecords calls over 5 MiB (AWS allows 10 MiB): tests against it use this cap.
+MOTO_PUT_RECORDS_BYTES = 5 * 1024 * 1024
+
+
+@pytest.fixture()
+def kinesis(aws_client):
+    return aws_client("kinesis")
+
+
+@pytest.fixture()
+def stream(kinesis, unique_name):
+    name = unique_name("clicks")
+    kinesis.create_stream(StreamName=name, ShardCount=2)
+    yield name
+    kinesis.delete_stream(StreamName=name)
+
+
+def make(boto3_session, endpoint_url, target, **kwargs):
+    kwargs.setdefault("retry_policy", fast_policy())
+    kwargs.setdefault("max_batch_bytes", MOTO_PUT_RECORDS_BYTES)
+    return KinesisBatchDispatcher(
+        target, boto3_session=boto3_session, endpoint_url=endpoint_url, region_name="us-east-1", **kwargs
+    )
+
+
+def test_records_arrive_with_their_partition_keys(boto3_session, endpoint_url, kinesis, stream):
+    injector = FaultInjector(boto3_session, "kinesis", lambda call, n: OK)
+    dispatcher = make(boto3_session, endpoint_url, stream, partition_key_identifier="user")
+    payloads = [{"user": f"u{i % 7}", "n": i} for i in range(1234)]
+    for payload in payloads:
+        dispatcher.submit_payload(payload)
+    assert dispatcher.flush_payloads() == []
+    assert [c.entries for c in injector.calls] == [500, 500, 234]
+    records = read_stream(kinesis, stream)
+    assert sorted(json.loads(r["Data"])["n"] for r in records) == list(range(1234))
+    assert all(r["PartitionKey"] == json.loads(r["Data"])["user"] for r in records)
+
+
+def test_stream_named_by_arn_and_explicit_hash_key(boto3_session, endpoint_url, kinesis, stream):
+    arn = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
+    dispatcher = make(boto3_session, endpoint_url, arn)
+    dispatcher.submit_payload(b"\x00raw", partition_key="k", explicit_hash_key="0")
+    dispatcher.submit_payload("text")
+    assert dispatcher.flush_payloads() == []
+    assert sorted(r["Data"] for r in read_stream(kinesis, stream)) == [b"\x00raw", b"text"]
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_order_is_kept_per_partition_key(boto3_session, endpoint_url, kinesis, stream, workers):
+    dispatcher = make(boto3_session, endpoint_url, stream, max_batch_size=20, max_workers=workers)
+    for i in range(300):
+        dispatcher.submit_payload({"seq": i}, partition_key=f"key-{i % 5}")
+    assert dispatcher.flush_payloads() == []
+    dispatcher.close()
+    records = read_stream(kinesis, stream)
+    assert len(records) == 300
+    for key in range(5):
+        seqs = [json.loads(r["Data"])["seq"] for r in records if r["PartitionKey"] == f"key-{key}"]
+        assert seqs == sorted(seqs) and len(seqs) == 60
+
+
+def test_mixed_sizes_take_the_lower_bound_of_calls(boto3_session, endpoint_url, kinesis, stream):
+    injector = FaultInjector(boto3_session, "kinesis", lambda call, n: OK)
+    dispatcher = make(boto3_session, endpoint_url, stream)
+    sizes = ([900_000] * 3 + [100] * 40 + [1_000_000] * 4 + [10] * 300) * 2
+    for i, size in enumerate(sizes):
+        dispatcher.submit_payload(b"d" * size, partition_key=f"{i:04d}")  # 4-byte keys count too
+    assert dispatcher.flush_payloads() == []
+    assert injector.call_count == min_calls([s + 4 for s in sizes], 500, MOTO_PUT_RECORDS_BYTES)
+    assert Counter(len(r["Data"]) for r in read_stream(kinesis, stream)) == Counter(sizes)
+
+
+def test_record_over_one_mib_is_refused_and_nothing_else_is_lost(
+    boto3_session, endpoint_url, kinesis, stream
+):
+    dispatcher = make(boto3_session, endpoint_url, stream)
+    dispatcher.submit_payload("kept", partition_key="a")
+    with pytest.raises(PayloadError, match="1048576 bytes"):
+        dispatcher.submit_payload(b"x" * (1024 * 1024), partition_key="a")  # data + key > 1 MiB
+    with pytest.raises(PayloadError, match="partition key field 'user'"):
+        KinesisBatchDispatcher(stream, partition_key_identifier="user").submit_payload({"other": 1})
+    assert dispatcher.flush_payloads() == []
+    assert [r["Data"] for r in read_stream(kinesis, stream)] == [b"kept"]
+
+
+def test_throughput_exceeded_records_are_retried_and_kms_errors_returned(
+    boto3_session, endpoint_url, kinesis, stream
+):
+    plan = {0: Fault("partial", {0: True, 3: False, 4: True}), 1: Fault("partial", {0: True})}
+    injector = FaultInjector(boto3_session, "kinesis", lambda call, n: plan.get(call, OK))
+    dispatcher = make(boto3_session, endpoint_url, stream)
+    payloads = [{"n": i} for i in range(6)]
+    for payload in payloads:
+        dispatcher.submit_payload(payload)
+    failed = dispatcher.flush_payloads()
+    assert failed == [payloads[3]] and failed[0] is payloads[3]
+    assert dispatcher.unprocessed_details[0].code == "KMSAccessDeniedException"
+    assert [c.entries for c in injector.calls] == [6, 2, 1]
+    assert dispatcher.stats.retries == 2
+    assert sorted(json.loads(r["Data"])["n"] for r in read_stream(kinesis, stream)) == [0, 1, 2, 4, 5]
+
+
+def test_missing_stream_returns_the_records(boto3_session, endpoint_url, unique_name):
+    dispatcher = make(boto3_session, endpoint_url, unique_name("absent"))
+    payloads = [{"n": i} for i in range(3)]
+    for payload in payloads:
+        dispatcher.submit_payload(payload)
+    failed = dispatcher.flush_payloads()
+    assert all(a is b for a, b in zip(failed, payloads)) and len(failed) == 3
+    assert dispatcher.unprocessed_details[0].code == "ResourceNotFoundException"

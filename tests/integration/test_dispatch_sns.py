@@ -1,0 +1,73 @@
+"""SNS dispatcher against the moto server: messages are read back from a subscribed SQS queue."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lambda_batch import ConfigurationError, PayloadError, SNSBatchDispatcher
+from tests.faults import OK, Fault, FaultInjector, drain_queue, fast_policy, queue_arn
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def topic(aws_client, unique_name):
+    sns = aws_client("sns")
+    sqs = aws_client("sqs")
+    arn = sns.create_topic(Name=unique_name("alerts"))["TopicArn"]
+    url = sqs.create_queue(QueueName=unique_name("alerts-sub"))["QueueUrl"]
+    sns.subscribe(
+        TopicArn=arn, Protocol="sqs", Endpoint=queue_arn(sqs, url), Attributes={"RawMessageDelivery": "true"}
+    )
+    yield arn, sqs, url
+    sqs.delete_queue(QueueUrl=url)
+
+
+def make(boto3_session, endpoint_url, arn, **kwargs):
+    kwargs.setdefault("retry_policy", fast_policy())
+    return SNSBatchDispatcher(arn, boto3_session=boto3_session, endpoint_url=endpoint_url, **kwargs)
+
+
+def test_messages_reach_the_subscribed_queue(boto3_session, endpoint_url, topic):
+    arn, sqs, url = topic
+    injector = FaultInjector(boto3_session, "sns", lambda call, n: OK)
+    dispatcher = make(boto3_session, endpoint_url, arn)
+    for i in range(15):
+        dispatcher.submit_payload({"alert": i}, message_attributes={"severity": "high"})
+    assert dispatcher.flush_payloads() == []
+    assert [c.entries for c in injector.calls] == [10, 5]
+    messages = drain_queue(sqs, url, attributes=True)
+    assert sorted(json.loads(m["Body"])["alert"] for m in messages) == list(range(15))
+    assert messages[0]["MessageAttributes"]["severity"]["StringValue"] == "high"
+
+
+def test_256_kib_per_publish_batch(boto3_session, endpoint_url, topic):
+    arn, sqs, url = topic
+    injector = FaultInjector(boto3_session, "sns", lambda call, n: OK)
+    dispatcher = make(boto3_session, endpoint_url, arn)
+    for _ in range(5):
+        dispatcher.submit_payload("m" * 100_000)
+    assert dispatcher.flush_payloads() == []
+    assert [c.entries for c in injector.calls] == [2, 2, 1]
+    assert len(drain_queue(sqs, url)) == 5
+    with pytest.raises(PayloadError, match="262144 bytes"):
+        dispatcher.submit_payload("m" * 262_145)
+
+
+def test_partial_failures(boto3_session, endpoint_url, topic):
+    arn, sqs, url = topic
+    plan = {0: Fault("partial", {0: True, 1: False})}
+    FaultInjector(boto3_session, "sns", lambda call, n: plan.get(call, OK))
+    dispatcher = make(boto3_session, endpoint_url, arn)
+    payloads = ["a", "b", "c"]
+    for payload in payloads:
+        dispatcher.submit_payload(payload)
+    assert dispatcher.flush_payloads() == ["b"]
+    assert sorted(m["Body"] for m in drain_queue(sqs, url)) == ["a", "c"]
+
+
+def test_topic_must_be_an_arn():
+    with pytest.raises(ConfigurationError, match="ARN"):
+        SNSBatchDispatcher("alerts")

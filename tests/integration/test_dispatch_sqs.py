@@ -1,0 +1,245 @@
+"""SQS dispatchers against the moto server: what arrives is read back from the queue."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+
+import pytest
+
+from lambda_batch import (
+    Deadline,
+    PayloadError,
+    RetryPolicy,
+    SQSBatchDispatcher,
+    SQSFifoBatchDispatcher,
+)
+from tests.faults import OK, Fault, FaultInjector, drain_queue, fast_policy, min_calls, queue_arn
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def sqs(aws_client):
+    return aws_client("sqs")
+
+
+@pytest.fixture()
+def queue(sqs, unique_name):
+    url = sqs.create_queue(QueueName=unique_name("jobs"))["QueueUrl"]
+    yield url
+    sqs.delete_queue(QueueUrl=url)
+
+
+def make(boto3_session, endpoint_url, target, cls=SQSBatchDispatcher, **kwargs):
+    kwargs.setdefault("retry_policy", fast_policy())
+    return cls(
+        target, boto3_session=boto3_session, endpoint_url=endpoint_url, region_name="us-east-1", **kwargs
+    )
+
+
+def bodies(messages):
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def test_every_message_arrives_in_the_fewest_calls(boto3_session, endpoint_url, sqs, queue):
+    injector = FaultInjector(boto3_session, "sqs", lambda call, n: OK)
+    dispatcher = make(boto3_session, endpoint_url, queue)
+    payloads = [{"job": i} for i in range(23)]
+    for payload in payloads:
+        dispatcher.submit_payload(payload)
+    assert dispatcher.flush_payloads() == []
+    assert [c.entries for c in injector.calls] == [10, 10, 3]
+    assert sorted(bodies(drain_queue(sqs, queue)), key=lambda b: b["job"]) == payloads
+    stats = dispatcher.stats
+    assert (stats.calls, stats.entries_sent, stats.failures, stats.retries) == (3, 23, 0, 0)
+
+
+@pytest.mark.parametrize("naming", ["name", "url", "arn"])
+def test_queue_named_by_name_url_or_arn(boto3_session, endpoint_url, sqs, unique_name, naming):
+    name = unique_name("named")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    target = {"name": name, "url": url, "arn": queue_arn(sqs, url)}[naming]
+    dispatcher = make(boto3_session, endpoint_url, target)
+    dispatcher.submit_payload("hello")
+    assert dispatcher.flush_payloads() == []
+    assert [m["Body"] for m in drain_queue(sqs, url)] == ["hello"]
+
+
+def test_attributes_and_delay_arrive(boto3_session, endpoint_url, sqs, queue):
+    dispatcher = make(boto3_session, endpoint_url, queue)
+    dispatcher.submit_payload(
+        {"a": 1},
+        message_id="m-1",
+        delay_seconds=0,
+        message_attributes={"tenant": "acme", "n": 3, "raw": b"\x00\x01"},
+    )
+    dispatcher.flush_payloads()
+    (message,) = drain_queue(sqs, queue, attributes=True)
+    attributes = message["MessageAttributes"]
+    assert attributes["tenant"] == {"StringValue": "acme", "DataType": "String"}
+    assert attributes["n"] == {"StringValue": "3", "DataType": "Number"}
+    assert attributes["raw"]["BinaryValue"] == b"\x00\x01"
+
+
+def test_mixed_sizes_take_the_lower_bound_of_calls(boto3_session, endpoint_url, sqs, queue):
+    injector = FaultInjector(boto3_session, "sqs", lambda call, n: OK)
+    dispatcher = make(boto3_session, endpoint_url, queue)
+    sizes = [300_000, 10, 10, 700_000, 500_000, 20, 600_000, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 400_000, 1_000_000]
+    payloads = ["x" * size for size in sizes]
+    for payload in payloads:
+        dispatcher.submit_payload(payload)
+    assert dispatcher.flush_payloads() == []
+    assert injector.call_count == min_calls(sizes, 10, 1024 * 1024) == 5
+    received = drain_queue(sqs, queue)
+    assert Counter(len(m["Body"]) for m in received) == Counter(sizes)
+
+
+def test_message_over_the_queue_limit_is_refused_at_submit_and_nothing_else_is_lost(
+    boto3_session, endpoint_url, sqs, unique_name
+):
+    url = sqs.create_queue(QueueName=unique_name("small"), Attributes={"MaximumMessageSize": "2048"})[
+        "QueueUrl"
+    ]
+    dispatcher = make(boto3_session, endpoint_url, url)
+    dispatcher.submit_payload("before")
+    with pytest.raises(PayloadError, match=r"2048 bytes") as raised:
+        dispatcher.submit_payload("y" * 3000)
+    assert "MaximumMessageSize" in str(raised.value)
+    with pytest.raises(PayloadError, match="JSON"):
+        dispatcher.submit_payload({"not": object()})
+    dispatcher.submit_payload("after")
+    assert dispatcher.flush_payloads() == []
+    assert sorted(m["Body"] for m in drain_queue(sqs, url)) == ["after", "before"]
+
+
+def test_missing_queue_returns_every_item_without_raising(boto3_session, endpoint_url, unique_name):
+    dispatcher = make(boto3_session, endpoint_url, unique_name("absent"))
+    payloads = [{"n": i} for i in range(12)]
+    for payload in payloads:
+        dispatcher.submit_payload(payload)
+    failed = dispatcher.flush_payloads()
+    assert len(failed) == 12
+    assert all(a is b for a, b in zip(failed, payloads))
+    assert dispatcher.unprocessed_items == failed
+    details = dispatcher.unprocessed_details
+    assert {d.code for d in details} == {"AWS.SimpleQueueService.NonExistentQueue"}
+    assert not any(d.retryable for d in details)
+
+
+def test_throttled_calls_are_retried_until_delivered(boto3_session, endpoint_url, sqs, queue):
+    injector = FaultInjector(boto3_session, "sqs", lambda call, n: Fault("throttle") if call < 2 else OK)
+    dispatcher = make(boto3_session, endpoint_url, queue)
+    for i in range(5):
+        dispatcher.submit_payload({"i": i})
+    assert dispatcher.flush_payloads() == []
+    assert [c.kind for c in injector.calls] == ["throttle", "throttle", "ok"]
+    assert dispatcher.stats.retries == 2
+    assert len(drain_queue(sqs, queue)) == 5
+
+
+def test_partial_failures_retry_the_retryable_and_return_the_rest_at_once(
+    boto3_session, endpoint_url, sqs, queue
+):
+    # First call: entry 1 fails for good, entries 2 and 3 fail retryably. Later calls succeed.
+    plan = {0: Fault("partial", {1: False, 2: True, 3: True})}
+    injector = FaultInjector(boto3_session, "sqs", lambda call, n: plan.get(call, OK))
+    dispatcher = make(boto3_session, endpoint_url, queue)
+    payloads = [{"i": i} for i in range(6)]
+    for payload in payloads:
+        dispatcher.submit_payload(payload)
+    failed = dispatcher.flush_payloads()
+    assert len(failed) == 1 and failed[0] is payloads[1]
+    (detail,) = dispatcher.unprocessed_details
+    assert (detail.code, detail.attempts, detail.retryable) == ("InvalidParameterValue", 1, False)
+    assert [c.entries for c in injector.calls] == [6, 2]  # the two retryable ones, re-batched together
+    assert sorted(b["i"] for b in bodies(drain_queue(sqs, queue))) == [0, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("kind", ["connection", "timeout", "server"])
+def test_transient_errors_give_up_after_five_attempts(boto3_session, endpoint_url, sqs, queue, kind):
+    injector = FaultInjector(boto3_session, "sqs", lambda call, n: Fault(kind))
+    dispatcher = make(boto3_session, endpoint_url, queue)
+    payload = {"only": 1}
+    dispatcher.submit_payload(payload)
+    failed = dispatcher.flush_payloads()
+    assert failed == [payload] and failed[0] is payload
+    assert injector.call_count == 5
+    assert dispatcher.unprocessed_details[0].attempts == 5
+    assert drain_queue(sqs, queue) == []
+
+
+def test_access_denied_is_not_retried(boto3_session, endpoint_url, queue):
+    injector = FaultInjector(boto3_session, "sqs", lambda call, n: Fault("denied"))
+    dispatcher = make(boto3_session, endpoint_url, queue)
+    dispatcher.submit_payload("x")
+    assert dispatcher.flush_payloads() == ["x"]
+    assert injector.call_count == 1
+    assert dispatcher.unprocessed_details[0].code == "AccessDenied"
+
+
+def test_retries_stop_before_the_deadline(boto3_session, endpoint_url, queue):
+    FaultInjector(boto3_session, "sqs", lambda call, n: Fault("throttle"))
+    policy = RetryPolicy(max_attempts=5, base_delay=0.4, max_delay=0.4, deadline_margin=1.0)
+    dispatcher = make(boto3_session, endpoint_url, queue, retry_policy=policy, deadline=Deadline.after(1.2))
+    dispatcher.submit_payload("late")
+    started = time.monotonic()
+    assert dispatcher.flush_payloads() == ["late"]
+    assert time.monotonic() - started < 0.8
+    assert "deadline" in dispatcher.unprocessed_details[0].message
+
+
+def test_context_manager_flushes_on_exit(boto3_session, endpoint_url, sqs, queue):
+    with make(boto3_session, endpoint_url, queue) as dispatcher:
+        dispatcher.submit_payload("in the block")
+    assert dispatcher.unprocessed_items == []
+    assert [m["Body"] for m in drain_queue(sqs, queue)] == ["in the block"]
+
+
+def test_concurrent_sending_delivers_everything(boto3_session, endpoint_url, sqs, queue):
+    with make(boto3_session, endpoint_url, queue, max_workers=4) as dispatcher:
+        for i in range(95):
+            dispatcher.submit_payload({"i": i})
+    assert dispatcher.stats.entries_sent == 95
+    assert sorted(b["i"] for b in bodies(drain_queue(sqs, queue))) == list(range(95))
+
+
+@pytest.fixture()
+def fifo_queue(sqs, unique_name):
+    url = sqs.create_queue(QueueName=unique_name("orders") + ".fifo", Attributes={"FifoQueue": "true"})[
+        "QueueUrl"
+    ]
+    yield url
+    sqs.delete_queue(QueueUrl=url)
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_fifo_keeps_order_per_group(boto3_session, endpoint_url, sqs, fifo_queue, workers):
+    dispatcher = make(
+        boto3_session, endpoint_url, fifo_queue, cls=SQSFifoBatchDispatcher, max_workers=workers
+    )
+    for i in range(60):
+        dispatcher.submit_payload({"group": i % 3, "seq": i}, message_group_id=f"g{i % 3}")
+    assert dispatcher.flush_payloads() == []
+    dispatcher.close()
+    received = bodies(drain_queue(sqs, fifo_queue))
+    assert len(received) == 60
+    for group in range(3):
+        seqs = [b["seq"] for b in received if b["group"] == group]
+        assert seqs == sorted(seqs) and len(seqs) == 20
+
+
+def test_fifo_makes_deduplication_ids_from_the_body(boto3_session, endpoint_url, sqs, fifo_queue):
+    dispatcher = make(boto3_session, endpoint_url, fifo_queue, cls=SQSFifoBatchDispatcher)
+    dispatcher.submit_payload("same", message_group_id="g")
+    dispatcher.submit_payload("same", message_group_id="g")
+    dispatcher.submit_payload("same", message_group_id="g", message_deduplication_id="explicit")
+    assert dispatcher.flush_payloads() == []
+    assert [m["Body"] for m in drain_queue(sqs, fifo_queue)] == ["same", "same"]
+
+
+def test_fifo_needs_a_group(boto3_session, endpoint_url, fifo_queue):
+    dispatcher = make(boto3_session, endpoint_url, fifo_queue, cls=SQSFifoBatchDispatcher)
+    with pytest.raises(PayloadError, match="message_group_id"):
+        dispatcher.submit_payload("no group")

@@ -1,0 +1,173 @@
+"""Least privilege, proved by reading the template's IAM policies (and checked against real calls)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, Iterator, List, Set, Tuple
+
+import pytest
+
+from emulator.stack import Intrinsics, iter_policy_statements, load_template, resources_of_type, translate_template
+from local_lambda.sqs_events import seed_sqs_event
+
+from .conftest import TEMPLATE, load_event
+
+# API operation -> the IAM action that authorizes it (SQS batch APIs have no action of their own).
+IAM_ACTION = {
+    ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",
+    ("sqs", "SendMessageBatch"): "sqs:SendMessage",
+    ("sqs", "ReceiveMessage"): "sqs:ReceiveMessage",
+    ("sqs", "GetQueueAttributes"): "sqs:GetQueueAttributes",
+    ("dynamodb", "BatchWriteItem"): "dynamodb:BatchWriteItem",
+    ("kinesis", "PutRecords"): "kinesis:PutRecords",
+    ("cloudwatch", "PutMetricData"): "cloudwatch:PutMetricData",
+}
+#: Calls a dispatcher makes once and survives being denied (it then assumes the service limits).
+TOLERATED_DENIALS = {("ProducerRole", "sqs:GetQueueAttributes")}
+
+
+def as_list(value: Any) -> List[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def statements(template: Dict[str, Any]) -> Iterator[Tuple[str, Dict[str, Any]]]:
+    for role_id in resources_of_type(template, "AWS::IAM::Role"):
+        for statement in iter_policy_statements(template, role_id):
+            if "Fn::If" in statement:  # a conditional statement: check both branches
+                for branch in statement["Fn::If"][1:]:
+                    if isinstance(branch, dict) and "Ref" not in branch:
+                        yield role_id, branch
+                continue
+            yield role_id, statement
+
+
+def resource_ids(statement: Dict[str, Any]) -> Set[str]:
+    """The logical ids a statement's resources name (``*`` stays ``*``)."""
+    ids = set()
+    for resource in as_list(statement["Resource"]):
+        if resource == "*":
+            ids.add("*")
+        elif isinstance(resource, dict) and "Fn::GetAtt" in resource:
+            ids.add(resource["Fn::GetAtt"][0])
+        else:
+            raise AssertionError(f"resource {resource!r} is neither a resource of the stack nor '*'")
+    return ids
+
+
+def grants(template: Dict[str, Any], role_id: str) -> Set[Tuple[str, str]]:
+    return {
+        (action, resource)
+        for role, statement in statements(template)
+        if role == role_id and statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"])
+        for resource in resource_ids(statement)
+    }
+
+
+@pytest.fixture(scope="module")
+def template() -> Dict[str, Any]:
+    return load_template(TEMPLATE)
+
+
+def test_functions_have_their_own_roles_and_no_managed_policies(template) -> None:
+    functions = resources_of_type(template, "AWS::Serverless::Function")
+    assert set(functions) == {"ConsumerFunction", "ProducerFunction"}
+    for logical_id, function in functions.items():
+        props = function["Properties"]
+        assert props["Role"] == {"Fn::GetAtt": [logical_id.replace("Function", "Role"), "Arn"]}
+        assert "Policies" not in props
+    for role in resources_of_type(template, "AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]
+        assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ]
+
+
+def test_no_wildcard_action_anywhere(template) -> None:
+    for role_id, statement in statements(template):
+        assert statement["Effect"] == "Allow", role_id
+        assert "NotAction" not in statement and "NotResource" not in statement
+        for action in as_list(statement["Action"]):
+            assert "*" not in action and "?" not in action, (role_id, action)
+
+
+def test_wildcard_resource_only_for_put_metric_data_limited_to_the_namespace(template) -> None:
+    wildcard = [(role, s) for role, s in statements(template) if "*" in resource_ids(s)]
+    assert [role for role, _ in wildcard] == ["ProducerRole"]
+    (_, statement), = wildcard
+    assert as_list(statement["Action"]) == ["cloudwatch:PutMetricData"]
+    assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": {"Ref": "MetricsNamespace"}}}
+    # the functions' Powertools metrics use the same namespace
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == {"Ref": "MetricsNamespace"}
+
+
+def test_consumer_may_receive_and_delete_on_its_queues_and_nothing_else(template) -> None:
+    queues = {"WorkQueue", "WorkFifoQueue"}
+    expected = {(a, q) for a in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes") for q in queues}
+    expected |= {("logs:CreateLogStream", "ConsumerLogGroup"), ("logs:PutLogEvents", "ConsumerLogGroup")}
+    assert grants(template, "ConsumerRole") == expected
+    # DeleteMessageBatch, which deletes a partial batch's successes, is authorized by sqs:DeleteMessage.
+    assert IAM_ACTION["sqs", "DeleteMessageBatch"] == "sqs:DeleteMessage"
+    # The consumer's event sources read exactly these queues.
+    events = template["Resources"]["ConsumerFunction"]["Properties"]["Events"]
+    assert {e["Properties"]["Queue"]["Fn::GetAtt"][0] for e in events.values()} == queues
+
+
+def test_producer_has_only_each_dispatchers_put_action_on_its_own_target(template) -> None:
+    assert grants(template, "ProducerRole") == {
+        ("sqs:SendMessage", "WorkQueue"),
+        ("sqs:SendMessage", "WorkFifoQueue"),
+        ("dynamodb:BatchWriteItem", "ResultsTable"),
+        ("kinesis:PutRecords", "EventStream"),
+        ("cloudwatch:PutMetricData", "*"),
+        ("logs:CreateLogStream", "ProducerLogGroup"),
+        ("logs:PutLogEvents", "ProducerLogGroup"),
+    }
+    # the dead-letter queues are written by SQS itself, never by a function
+    for role in ("ConsumerRole", "ProducerRole"):
+        assert not {r for _, r in grants(template, role)} & {"DeadLetterQueue", "FifoDeadLetterQueue"}
+
+
+def test_kinesis_grant_exists_only_with_the_stream() -> None:
+    for enabled in ("true", "false"):
+        translated = translate_template(TEMPLATE, {"EnableKinesis": enabled})
+        resolved = Intrinsics(translated, {"EnableKinesis": enabled}, ref=str, get_att=lambda i, a: f"{i}.{a}")
+        role = resolved.resolve(translated["Resources"]["ProducerRole"])
+        actions = json.dumps(role["Properties"]["Policies"])
+        assert ("kinesis:PutRecords" in actions) is (enabled == "true")
+        assert resolved.resource_exists("EventStream") is (enabled == "true")
+
+
+@pytest.mark.integration
+def test_every_call_the_functions_make_is_granted(template, consumer, producer, stack, sqs) -> None:
+    """Run the sample events and check each recorded API call against the role's grants."""
+    consumer_calls = consumer.invoke(
+        seed_sqs_event(load_event("sqs-batch-with-failures.json"), stack.queue_url("WorkQueue"), sqs)
+    ).api_calls
+    producer_calls = []
+    for name in ("producer-standard.json", "producer-fifo.json", "producer-kinesis.json"):
+        result = producer.invoke(load_event(name))
+        assert result.ok, result.error
+        producer_calls += result.api_calls
+    by_physical = {}
+    for logical_id in ("WorkQueue", "WorkFifoQueue"):
+        by_physical[stack.queue_url(logical_id)] = logical_id
+    by_physical[stack.physical_id("ResultsTable")] = "ResultsTable"
+    by_physical[stack.physical_id("EventStream")] = "EventStream"
+
+    for role_id, calls in (("ConsumerRole", consumer_calls), ("ProducerRole", producer_calls)):
+        assert calls, role_id
+        allowed = grants(template, role_id)
+        for call in calls:
+            action = IAM_ACTION[call["service"], call["operation"]]
+            target = call["target"]
+            if "Namespace" in target:
+                assert target["Namespace"] == stack.parameters["MetricsNamespace"]
+                resource = "*"
+            else:
+                physical = target.get("QueueUrl") or target.get("StreamName") or target.get("RequestItems", [None])[0]
+                resource = by_physical[physical]
+            if (role_id, action) in TOLERATED_DENIALS:
+                continue
+            assert (action, resource) in allowed, (role_id, call)
