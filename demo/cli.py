@@ -42,8 +42,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--fifo", action="store_true", help="use the FIFO work queue (WorkFifoQueue)")
     parser.add_argument(
         "--endpoint-url",
-        help="an AWS endpoint where the stack is already deployed (LocalStack: http://localhost:4566; "
-        "real AWS: https://sqs.<region>.amazonaws.com is not needed - give 'aws'); default: an embedded moto server",
+        help="an endpoint serving every AWS service, where the stack is deployed (LocalStack: "
+        "http://localhost:4566); default: an embedded moto server on loopback",
     )
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument(
@@ -103,11 +103,15 @@ def _progress_printer(quiet: bool, stream: Any) -> Any:
                 f"visibility timeout {visibility}, consumer timeout {data['consumer_timeout']} s"
             )
         elif stage == "wave":
-            line = f"producer   wave {data['wave']}/{data['waves']}: sent {data['sent']}, returned unsent {data['unsent']}"
+            line = (
+                f"producer   wave {data['wave']}/{data['waves']}: sent {data['sent']}, "
+                f"returned unsent {data['unsent']}"
+            )
         elif stage == "progress":
             line = (
-                f"progress   {data['elapsed']:6.1f} s  sent {data['sent']:>6}  processed {data['processed']:>6}  "
-                f"retried {data['retried']:>5}  failed batches {data['failed_batches']:>4}  on the queue {data['queue']:>5}"
+                f"progress   {data['elapsed']:6.1f} s  sent {data['sent']:>6}  "
+                f"processed {data['processed']:>6}  retried {data['retried']:>5}  "
+                f"failed batches {data['failed_batches']:>4}  on the queue {data['queue']:>5}"
             )
         elif stage == "timeout":
             line = f"timeout    stopped after {data['max_seconds']:.0f} s (--max-seconds)"
@@ -143,22 +147,25 @@ def format_summary(result: DemoResult) -> str:
         f"  sent                  {c.sent:>8}   (returned unsent by the producer: {c.returned_unsent})",
         f"  processed             {c.processed:>8}",
         f"  retried               {c.retried:>8}   ({c.deliveries} deliveries in all)",
-        f"  in the DLQ            {c.dlq:>8}   (poison sent: {c.poison_sent}; poison in the DLQ: {c.poison_in_dlq}; "
-        f"good in the DLQ: {c.good_in_dlq})",
+        f"  in the DLQ            {c.dlq:>8}   (poison sent: {c.poison_sent}; "
+        f"poison in the DLQ: {c.poison_in_dlq}; good in the DLQ: {c.good_in_dlq})",
         f"  still in flight       {c.in_queue:>8}",
         f"  lost                  {c.lost:>8}",
         "api calls",
         _calls_line("producer", result.producer_calls),
         _calls_line("consumer function", result.consumer_calls),
         _calls_line("event source (Lambda)", result.event_source_calls),
-        f"  invocations: producer {result.invocations['producer']}, consumer {result.invocations['consumer']} "
+        f"  invocations: producer {result.invocations['producer']}, "
+        f"consumer {result.invocations['consumer']} "
         f"({result.invocations['consumer_errors']} ended in an error: the batches with poison)",
         "time",
-        f"  total {t.total:.1f} s = emulator start {t.emulator_start:.1f} + build {t.build:.1f} + deploy {t.deploy:.1f} "
+        f"  total {t.total:.1f} s = emulator start {t.emulator_start:.1f} + build {t.build:.1f} "
+        f"+ deploy {t.deploy:.1f} "
         f"+ produce {t.produce:.1f} + consume {t.consume:.1f} + read DLQ {t.drain_dlq:.1f}",
         f"  consume: receive {t.receive:.1f} s, consumer invocations {t.consumer_invoke:.1f} s, "
         f"event source deletes {t.delete:.1f} s",
-        f"  answering the calls, the endpoint took: producer's {result.producer_calls.endpoint_seconds:.1f} s, "
+        "  answering the calls, the endpoint took: "
+        f"producer's {result.producer_calls.endpoint_seconds:.1f} s, "
         f"consumer's {result.consumer_calls.endpoint_seconds:.1f} s, event source's "
         f"{result.event_source_calls.endpoint_seconds:.1f} s",
         "",
@@ -194,6 +201,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:
         logging.getLogger("lambda_batch.local_lambda").setLevel(logging.ERROR)
+        logging.getLogger("samtranslator").setLevel(logging.ERROR)
     try:
         result = run_demo(options, _progress_printer(args.quiet, progress_stream))
     except DemoError as exc:

@@ -42,7 +42,7 @@ class MessageState:
 
 
 def item_of(body: Any) -> tuple[Optional[str], bool]:
-    """The producer's item id and poison flag from a message body (``None, False`` if it is not one of its items)."""
+    """The producer's item id and poison flag from a message body (``None, False``: not one of its items)."""
     try:
         payload = json.loads(body) if isinstance(body, str) else None
     except ValueError:
@@ -76,7 +76,13 @@ class LedgerCounts:
 
 
 class Ledger:
-    """Every message of a run, from the wire (thread-safe: the proxy calls :meth:`observe` from its threads)."""
+    """Every message of a run, from the wire (thread-safe: the proxy calls :meth:`observe` from its threads).
+
+    Example::
+
+        ledger = Ledger(work_queue_url, dlq_url)
+        counter = CallCounter(endpoint, ["producer", "consumer"], observers=[ledger.observe])
+    """
 
     def __init__(self, work_queue_url: str, dlq_url: Optional[str] = None) -> None:
         self.work_queue = _queue_path(work_queue_url)
@@ -180,8 +186,8 @@ class Ledger:
             states = dict(self.messages)
         for message_id in dlq_message_ids:
             if message_id not in states and dlq_items is not None:
-                item_id, poison = item_of(dlq_items.get(message_id))
-                states[message_id] = MessageState(message_id, item_id, poison)
+                item_id, is_poison = item_of(dlq_items.get(message_id))
+                states[message_id] = MessageState(message_id, item_id, is_poison)
         processed = {m for m, s in states.items() if s.deleted_by is not None}
         in_dlq = {m for m in dlq_message_ids if m in states}
         if not wire and in_queue == 0:

@@ -61,7 +61,7 @@ class DemoOptions:
     stack_name: str = "lambda-batch"
     #: Messages per producer invocation; the next wave goes out once fewer than this many are outstanding.
     wave_size: int = 250
-    #: The work queue's visibility timeout for the run (emulator only; ``None``: 2 s on the emulator, else the queue's).
+    #: The work queue's visibility timeout for the run (``None``: 2 s on the emulator, else the queue's own).
     visibility_timeout: Optional[int] = None
     message_groups: int = 10
     targets: Optional[List[str]] = None

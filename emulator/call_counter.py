@@ -81,7 +81,7 @@ Observer = Callable[[CallRecord], None]
 
 
 def _service(headers: Any) -> str:
-    target = headers.get("X-Amz-Target", "")
+    target = str(headers.get("X-Amz-Target", ""))
     match = _CREDENTIAL_SCOPE.search(headers.get("Authorization", ""))
     if match:
         return match.group(1)
@@ -298,7 +298,7 @@ class CallCounter:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _record(
+    def _record(  # noqa: PLR0917 - internal, called from one place
         self,
         role: str,
         method: str,

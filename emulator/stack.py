@@ -70,7 +70,7 @@ class StackError(RuntimeError):
 
 
 def load_template(source: TemplateSource = TEMPLATE_PATH) -> Dict[str, Any]:
-    """The template as a dict: a path to YAML/JSON (CloudFormation short tags understood) or a mapping (copied).
+    """The template as a dict, from a YAML/JSON path (CloudFormation short tags understood) or a mapping.
 
     >>> load_template()["Transform"]
     'AWS::Serverless-2016-10-31'
@@ -86,7 +86,9 @@ def load_template(source: TemplateSource = TEMPLATE_PATH) -> Dict[str, Any]:
         raise StackError(f"cannot read template {path}: {exc}") from exc
 
 
-def parameter_values(template: Mapping[str, Any], overrides: Optional[Mapping[str, Any]] = None) -> Dict[str, str]:
+def parameter_values(
+    template: Mapping[str, Any], overrides: Optional[Mapping[str, Any]] = None
+) -> Dict[str, str]:
     """Every parameter's value: ``overrides``, else its Default (as CloudFormation passes them: strings).
 
     Raises :class:`StackError` for an unknown override or a parameter left without a value.
@@ -95,7 +97,9 @@ def parameter_values(template: Mapping[str, Any], overrides: Optional[Mapping[st
     overrides = dict(overrides or {})
     unknown = sorted(set(overrides) - set(declared))
     if unknown:
-        raise StackError(f"unknown template parameter(s): {', '.join(unknown)} (known: {', '.join(declared)})")
+        raise StackError(
+            f"unknown template parameter(s): {', '.join(unknown)} (known: {', '.join(declared)})"
+        )
     values: Dict[str, str] = {}
     for name, spec in declared.items():
         if name in overrides:
@@ -216,7 +220,7 @@ class Intrinsics:
 
     def _condition_value(self, spec: Any) -> Any:
         if isinstance(spec, Mapping) and len(spec) == 1:
-            (key, arg), = spec.items()
+            ((key, arg),) = spec.items()
             if key == "Fn::Equals":
                 left, right = (self.resolve(v) for v in arg)
                 return str(left) == str(right)
@@ -250,7 +254,7 @@ class Intrinsics:
         if not isinstance(value, Mapping):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self._ref_value(arg)
             if key == "Fn::GetAtt":
@@ -370,7 +374,9 @@ class TemplateSettings:
         try:
             return self.queues[logical_id]
         except KeyError:
-            raise KeyError(f"no queue {logical_id!r} in the template (queues: {', '.join(self.queues)})") from None
+            raise KeyError(
+                f"no queue {logical_id!r} in the template (queues: {', '.join(self.queues)})"
+            ) from None
 
     def function(self, logical_id: str) -> FunctionSettings:
         """The function ``logical_id``; :class:`KeyError` naming the known ones otherwise."""
@@ -439,7 +445,8 @@ def read_settings(
             fifo=str(intrinsics.resolve(props.get("FifoQueue", False))).lower() == "true",
             visibility_timeout=int(intrinsics.resolve(props.get("VisibilityTimeout", 30))),
             message_retention_period=int(intrinsics.resolve(props.get("MessageRetentionPeriod", 345600))),
-            sqs_managed_sse=str(intrinsics.resolve(props.get("SqsManagedSseEnabled", True))).lower() == "true",
+            sqs_managed_sse=str(intrinsics.resolve(props.get("SqsManagedSseEnabled", True))).lower()
+            == "true",
             dead_letter_queue=logical_id_of(redrive.get("deadLetterTargetArn")) if redrive else None,
             max_receive_count=int(max_receive) if max_receive is not None else None,
         )
@@ -503,8 +510,8 @@ def sam_executable() -> str:
 
 
 def sam_build(
-    template: Union[str, "os.PathLike[str]"] = TEMPLATE_PATH,
-    build_dir: Union[str, "os.PathLike[str]", None] = None,
+    template: Union[str, os.PathLike[str]] = TEMPLATE_PATH,
+    build_dir: Union[str, os.PathLike[str], None] = None,
     *,
     timeout: float = 300.0,
 ) -> Path:
@@ -514,7 +521,9 @@ def sam_build(
     ``make``; SAM's cache goes into the build folder's parent, never the repository.
     """
     template_path = Path(template).resolve()
-    target = Path(build_dir) if build_dir is not None else Path(tempfile.mkdtemp(prefix="lambda-batch-build-"))
+    target = (
+        Path(build_dir) if build_dir is not None else Path(tempfile.mkdtemp(prefix="lambda-batch-build-"))
+    )
     target = target.resolve()
     cache_dir = target.parent / f".{target.name}-sam-cache"
     command = [
@@ -537,11 +546,13 @@ def sam_build(
         env=env,
     )
     if completed.returncode != 0:
-        raise StackError(f"sam build failed ({completed.returncode}):\n{completed.stdout}\n{completed.stderr}")
+        raise StackError(
+            f"sam build failed ({completed.returncode}):\n{completed.stdout}\n{completed.stderr}"
+        )
     return target
 
 
-def zip_folder(folder: Union[str, "os.PathLike[str]"]) -> bytes:
+def zip_folder(folder: Union[str, os.PathLike[str]]) -> bytes:
     """The zip (deflated, sorted entries, fixed timestamps) of everything under ``folder``."""
     root = Path(folder)
     buffer = io.BytesIO()
@@ -557,7 +568,11 @@ def zip_folder(folder: Union[str, "os.PathLike[str]"]) -> bytes:
 def _artifact_ids(template: Mapping[str, Any]) -> List[str]:
     """Logical ids of the template's functions and layers that `sam build` builds."""
     buildable = ("AWS::Serverless::Function", "AWS::Serverless::LayerVersion")
-    return [logical_id for logical_id, r in (template.get("Resources") or {}).items() if r.get("Type") in buildable]
+    return [
+        logical_id
+        for logical_id, r in (template.get("Resources") or {}).items()
+        if r.get("Type") in buildable
+    ]
 
 
 # --------------------------------------------------------------------------- moto adaptations
@@ -593,7 +608,6 @@ def adapt_for_moto(translated: Dict[str, Any], intrinsics: Intrinsics) -> MotoAd
       so unnamed FIFO queues get a name as CloudFormation would make it.
     """
     adaptations = MotoAdaptations()
-    resources = translated.get("Resources") or {}
     layer_ids = set(resources_of_type(translated, "AWS::Lambda::LayerVersion"))
     for logical_id, resource in resources_of_type(translated, "AWS::Lambda::Function").items():
         props = resource.setdefault("Properties", {})
@@ -618,7 +632,10 @@ def adapt_for_moto(translated: Dict[str, Any], intrinsics: Intrinsics) -> MotoAd
         adaptations.disabled_event_sources.append(logical_id)
     for logical_id, resource in resources_of_type(translated, "AWS::SQS::Queue").items():
         props = resource.setdefault("Properties", {})
-        if str(intrinsics.resolve(props.get("FifoQueue", False))).lower() == "true" and "QueueName" not in props:
+        if (
+            str(intrinsics.resolve(props.get("FifoQueue", False))).lower() == "true"
+            and "QueueName" not in props
+        ):
             # CloudFormation names a FIFO queue <stack>-<logical id>-<suffix>.fifo; moto forgets the suffix.
             stack = intrinsics.parameters["AWS::StackName"]
             props["QueueName"] = f"{stack}-{logical_id}-{uuid.uuid4().hex[:12].upper()}.fifo"
@@ -670,7 +687,9 @@ class StackInfo:
             return self.resources[logical_id]
         except KeyError:
             known = ", ".join(sorted(self.resources))
-            raise KeyError(f"no resource {logical_id!r} in stack {self.stack_name} (resources: {known})") from None
+            raise KeyError(
+                f"no resource {logical_id!r} in stack {self.stack_name} (resources: {known})"
+            ) from None
 
     def ref(self, logical_id: str) -> str:
         """What ``Ref`` of ``logical_id`` gives on AWS (a layer's version ARN, otherwise the physical id)."""
@@ -678,8 +697,8 @@ class StackInfo:
             return self.layer_version_arns[logical_id]
         return self.physical_id(logical_id)
 
-    def get_att(self, logical_id: str, attribute: str) -> Any:  # noqa: PLR0911 - one branch per type
-        """``Fn::GetAtt`` of ``logical_id`` read from the emulator (``Arn``, ``QueueName``, ``QueueUrl``...)."""
+    def get_att(self, logical_id: str, attribute: str) -> Any:
+        """``Fn::GetAtt`` of ``logical_id``, read from the emulator (``Arn``, ``QueueName``...)."""
         key = (logical_id, attribute)
         if key in self._attributes:
             return self._attributes[key]
@@ -692,15 +711,17 @@ class StackInfo:
             elif attribute == "QueueName":
                 value = physical.rstrip("/").rsplit("/", 1)[-1]
             else:
-                attributes = self.client("sqs").get_queue_attributes(QueueUrl=physical, AttributeNames=["QueueArn"])
+                attributes = self.client("sqs").get_queue_attributes(
+                    QueueUrl=physical, AttributeNames=["QueueArn"]
+                )
                 value = attributes["Attributes"]["QueueArn"]
         elif kind == "AWS::DynamoDB::Table":
             table = self.client("dynamodb").describe_table(TableName=physical)["Table"]
             value = table["LatestStreamArn"] if attribute == "StreamArn" else table["TableArn"]
         elif kind == "AWS::Kinesis::Stream":
-            value = self.client("kinesis").describe_stream_summary(StreamName=physical)["StreamDescriptionSummary"][
-                "StreamARN"
-            ]
+            value = self.client("kinesis").describe_stream_summary(StreamName=physical)[
+                "StreamDescriptionSummary"
+            ]["StreamARN"]
         elif kind == "AWS::IAM::Role":
             value = self.client("iam").get_role(RoleName=physical)["Role"]["Arn"]
         elif kind == "AWS::Lambda::Function":
@@ -708,7 +729,9 @@ class StackInfo:
         elif kind == "AWS::Logs::LogGroup":
             value = f"arn:aws:logs:{self.region}:{self.account_id}:log-group:{physical}:*"
         else:
-            raise StackError(f"Fn::GetAtt {logical_id}.{attribute} ({kind or 'unknown type'}) is not supported")
+            raise StackError(
+                f"Fn::GetAtt {logical_id}.{attribute} ({kind or 'unknown type'}) is not supported"
+            )
         self._attributes[key] = value
         return value
 
@@ -779,8 +802,8 @@ def _wait_for_stack(cloudformation: Any, stack_name: str, timeout: float = 120.0
 def deploy_stack(
     endpoint_url: str,
     *,
-    template: Union[str, "os.PathLike[str]"] = TEMPLATE_PATH,
-    build_dir: Union[str, "os.PathLike[str]", None] = None,
+    template: Union[str, os.PathLike[str]] = TEMPLATE_PATH,
+    build_dir: Union[str, os.PathLike[str], None] = None,
     stack_name: str = DEFAULT_STACK_NAME,
     parameter_overrides: Optional[Mapping[str, Any]] = None,
     region: str = DEFAULT_REGION,
@@ -883,7 +906,7 @@ def load_stack(
     stack_name: str = DEFAULT_STACK_NAME,
     template: TemplateSource = TEMPLATE_PATH,
     region: str = DEFAULT_REGION,
-    build_dir: Union[str, "os.PathLike[str]", None] = None,
+    build_dir: Union[str, os.PathLike[str], None] = None,
     boto3_session: Any = None,
 ) -> StackInfo:
     """The :class:`StackInfo` of a stack :func:`deploy_stack` created earlier on ``endpoint_url``.
@@ -910,7 +933,10 @@ def load_stack(
         for summary in page["StackResourceSummaries"]:
             resources[summary["LogicalResourceId"]] = summary["PhysicalResourceId"]
             resource_types[summary["LogicalResourceId"]] = summary["ResourceType"]
-    account_id = session.client("sts", endpoint_url=endpoint_url, region_name=region).get_caller_identity()["Account"]
+    translated = _align_layer_ids(translated, resource_types)
+    account_id = session.client("sts", endpoint_url=endpoint_url, region_name=region).get_caller_identity()[
+        "Account"
+    ]
     info = StackInfo(
         stack_name=stack_name,
         region=region,
@@ -924,14 +950,28 @@ def load_stack(
         build_dir=Path(build_dir) if build_dir is not None else None,
         boto3_session=session,
     )
-    # The layer's logical id carries a content hash that changes with the code: match by prefix.
     lambda_client = session.client("lambda", endpoint_url=endpoint_url, region_name=region)
     for layer_id in resources_of_type(translated, "AWS::Lambda::LayerVersion"):
-        base = layer_id[:-10]
         for layer in lambda_client.list_layers()["Layers"]:
-            if f"{stack_name}-{base}" in layer["LayerName"]:
+            if f"{stack_name}-{layer_id}" in layer["LayerName"]:
                 info.layer_version_arns[layer_id] = str(layer["LatestMatchingVersion"]["LayerVersionArn"])
     return info
+
+
+def _align_layer_ids(translated: Dict[str, Any], deployed_types: Mapping[str, str]) -> Dict[str, Any]:
+    """Rename the translated layers' logical ids to the deployed ones.
+
+    The transform suffixes a layer's logical id with a hash of its content location, which
+    differs between the deployed (uploaded) template and a fresh translation of the source.
+    """
+    deployed = [i for i, kind in deployed_types.items() if kind == "AWS::Lambda::LayerVersion"]
+    text = json.dumps(translated)
+    for layer_id in resources_of_type(translated, "AWS::Lambda::LayerVersion"):
+        base = layer_id[:-10]
+        match = [i for i in deployed if i[:-10] == base]
+        if len(match) == 1 and match[0] != layer_id:
+            text = text.replace(f'"{layer_id}"', f'"{match[0]}"')
+    return dict(json.loads(text))
 
 
 def _attach_own_layers(info: StackInfo, lambda_client: Any) -> None:
@@ -948,7 +988,7 @@ def _attach_own_layers(info: StackInfo, lambda_client: Any) -> None:
         name = info.intrinsics().resolve(props.get("LayerName")) or physical
         versions: List[Dict[str, Any]] = []
         for layer in lambda_client.list_layers()["Layers"]:
-            if name and name in (layer["LayerName"], layer["LayerArn"]) or layer_id in layer["LayerName"]:
+            if (name and name in (layer["LayerName"], layer["LayerArn"])) or layer_id in layer["LayerName"]:
                 versions.append(layer["LatestMatchingVersion"])
         if not versions:
             raise StackError(f"the layer {layer_id} ({physical}) was not found on the emulator")
@@ -956,10 +996,16 @@ def _attach_own_layers(info: StackInfo, lambda_client: Any) -> None:
     for function_id, layer_ids in info.adaptations.own_layers.items():
         name = info.physical_id(function_id)
         current = lambda_client.get_function_configuration(FunctionName=name).get("Layers", [])
-        arns = [info.layer_version_arns[layer_id] for layer_id in layer_ids] + [layer["Arn"] for layer in current]
+        arns = [info.layer_version_arns[layer_id] for layer_id in layer_ids] + [
+            layer["Arn"] for layer in current
+        ]
         lambda_client.update_function_configuration(FunctionName=name, Layers=arns)
     if "LambdaBatchLayerArn" in info.outputs:
-        own = [arn for layer_id, arn in info.layer_version_arns.items() if layer_id.startswith("LambdaBatchLayer")]
+        own = [
+            arn
+            for layer_id, arn in info.layer_version_arns.items()
+            if layer_id.startswith("LambdaBatchLayer")
+        ]
         if own:
             info.outputs["LambdaBatchLayerArn"] = own[0]
 
@@ -974,7 +1020,9 @@ def iter_policy_statements(template: Mapping[str, Any], role_logical_id: str) ->
 # --------------------------------------------------------------------------- samconfig and command line
 
 
-def samconfig_parameters(config_env: str = "emulator", path: Union[str, "os.PathLike[str]", None] = None) -> Dict[str, Any]:
+def samconfig_parameters(
+    config_env: str = "emulator", path: Union[str, os.PathLike[str], None] = None
+) -> Dict[str, Any]:
     """The ``deploy`` parameters of ``config_env`` in samconfig.toml, with ``stack_name`` from its globals.
 
     ``parameter_overrides`` comes back as a dict (``{"EnableKinesis": "true"}``).
@@ -1004,7 +1052,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     """
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m emulator.stack", description="Deploy template.yaml to moto")
+    parser = argparse.ArgumentParser(
+        prog="python -m emulator.stack", description="Deploy template.yaml to moto"
+    )
     parser.add_argument("command", choices=["deploy"])
     parser.add_argument("--endpoint-url")
     parser.add_argument("--config-env", default="emulator")

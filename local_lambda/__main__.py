@@ -56,7 +56,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     invoke = commands.add_parser("invoke", help="invoke a function of the template with an event file")
     invoke.add_argument("function", help="logical id of the function (ConsumerFunction, ProducerFunction)")
     invoke.add_argument("--event", "-e", required=True, help="JSON event file (events/*.json)")
-    invoke.add_argument("--endpoint-url", help="local AWS endpoint with the stack (default: start a moto server)")
+    invoke.add_argument(
+        "--endpoint-url", help="local AWS endpoint with the stack (default: start a moto server)"
+    )
     invoke.add_argument("--template", "-t", default=str(TEMPLATE_PATH))
     invoke.add_argument("--build-dir", default=None, help="sam build output (default: .aws-sam/build)")
     invoke.add_argument("--stack-name", default=DEFAULT_STACK_NAME)

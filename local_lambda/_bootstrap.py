@@ -22,20 +22,33 @@ operation, and the request's target: queue URL, table, stream, namespace) and re
 with the response.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import sys
 import time
 import traceback
+from typing import Any, Dict, List, Optional
 
-_TARGET_PARAMETERS = ("QueueUrl", "QueueName", "TableName", "StreamName", "StreamARN", "Namespace", "RequestItems")
+_TARGET_PARAMETERS = (
+    "QueueUrl",
+    "QueueName",
+    "TableName",
+    "StreamName",
+    "StreamARN",
+    "Namespace",
+    "RequestItems",
+)
 
 
-def _configure_path(task_root, layer_paths):
+def _configure_path(task_root: str, layer_paths: List[str]) -> None:
     shipped = set()
     for layer in layer_paths:
         if os.path.isdir(layer):
-            shipped.update(name for name in os.listdir(layer) if not name.endswith((".dist-info", ".egg-info")))
+            shipped.update(
+                name for name in os.listdir(layer) if not name.endswith((".dist-info", ".egg-info"))
+            )
     kept = []
     for entry in sys.path:
         if not entry or os.path.abspath(entry) == os.path.dirname(os.path.abspath(__file__)):
@@ -49,7 +62,7 @@ def _configure_path(task_root, layer_paths):
 class LambdaContext:
     """The attributes and method of the Lambda Python runtime's context object."""
 
-    def __init__(self, request_id, deadline_ms):
+    def __init__(self, request_id: str, deadline_ms: float) -> None:
         self.aws_request_id = request_id
         self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
         self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -63,35 +76,39 @@ class LambdaContext:
         self.client_context = None
         self._deadline_ms = deadline_ms
 
-    def get_remaining_time_in_millis(self):
+    def get_remaining_time_in_millis(self) -> int:
         return max(int(self._deadline_ms - time.time() * 1000), 0)
 
 
 class _CallRecorder:
-    def __init__(self):
-        self.calls = []
+    def __init__(self) -> None:
+        self.calls: List[Dict[str, Any]] = []
 
-    def install(self):
+    def install(self) -> None:
         import botocore.client
 
         original = botocore.client.BaseClient._make_api_call
         recorder = self
 
-        def recording(client, operation_name, api_params):
+        def recording(client: Any, operation_name: str, api_params: Dict[str, Any]) -> Any:
             target = {}
             for key in _TARGET_PARAMETERS:
                 if key in api_params:
                     value = api_params[key]
                     target[key] = sorted(value) if key == "RequestItems" else value
             recorder.calls.append(
-                {"service": client.meta.service_model.service_name, "operation": operation_name, "target": target}
+                {
+                    "service": client.meta.service_model.service_name,
+                    "operation": operation_name,
+                    "target": target,
+                }
             )
             return original(client, operation_name, api_params)
 
         botocore.client.BaseClient._make_api_call = recording
 
 
-def _error(exc, error_type=None):
+def _error(exc: BaseException, error_type: Optional[str] = None) -> Dict[str, Any]:
     return {
         "errorType": error_type or type(exc).__name__,
         "errorMessage": str(exc),
@@ -99,7 +116,7 @@ def _error(exc, error_type=None):
     }
 
 
-def main():
+def main() -> None:
     config = json.loads(os.environ.pop("LOCAL_LAMBDA_BOOTSTRAP"))
     response = os.fdopen(config["response_fd"], "w", encoding="utf-8")
     _configure_path(config["task_root"], config["layer_paths"])

@@ -78,7 +78,7 @@ class LambdaContext:
         context.get_remaining_time_in_millis()   # about 30000
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - mirrors the context's attributes
         self,
         function_name: str = "function",
         timeout_seconds: float = 3.0,
@@ -261,7 +261,7 @@ class SQSEventSourceMapping:
         self._stop.set()
 
     def receive_batch(self, wait_seconds: int) -> List[Dict[str, Any]]:
-        """Gather up to ``batch_size`` messages: a long poll for the first, then more until the window closes."""
+        """Up to ``batch_size`` messages: a long poll for the first, then more until the window closes."""
         messages = self._receive(self.batch_size, wait_seconds)
         if not messages:
             return messages
@@ -279,11 +279,11 @@ class SQSEventSourceMapping:
         return messages
 
     def build_event(self, messages: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
-        """The Lambda event for ``messages`` (as returned by ReceiveMessage), record for record as Lambda builds it."""
+        """The Lambda event for ``messages`` (as ReceiveMessage returned them), built as Lambda builds it."""
         return {"Records": [self._record(message) for message in messages]}
 
     def deliver(self, messages: Sequence[Dict[str, Any]]) -> BatchOutcome:
-        """Invoke the handler with ``messages`` and apply the outcome (delete all, none, or all but the failures)."""
+        """Invoke the handler with ``messages``; apply the outcome (delete all, none, or all but failures)."""
         event = self.build_event(messages)
         ids = [message["MessageId"] for message in messages]
         outcome = BatchOutcome(message_ids=ids, outcome=SUCCESS)
@@ -380,7 +380,9 @@ class SQSEventSourceMapping:
         return record
 
     @staticmethod
-    def _reported_failures(response: Any, ids: Sequence[str]) -> Optional[set]:  # type: ignore[type-arg]
+    def _reported_failures(  # noqa: PLR0911 - one return per rule of Lambda's
+        response: Any, ids: Sequence[str]
+    ) -> Optional[set]:  # type: ignore[type-arg]
         """The ids reported as failed; ``None`` when the response is malformed (whole batch fails)."""
         if isinstance(response, (str, bytes)):
             try:

@@ -32,6 +32,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -153,7 +154,9 @@ class LocalFunction:
         self.echo_logs = echo_logs
         self.record_api_calls = record_api_calls
         if build_dir is None:
-            build_dir = stack.build_dir if stack and stack.build_dir else self.template.parent / ".aws-sam" / "build"
+            build_dir = (
+                stack.build_dir if stack and stack.build_dir else self.template.parent / ".aws-sam" / "build"
+            )
         self.build_dir = Path(build_dir).resolve()
         parameters = dict(stack.parameters) if stack else dict(parameter_overrides or {})
         self.settings = read_settings(self.template, parameters, self.region)
@@ -171,10 +174,12 @@ class LocalFunction:
 
     # ------------------------------------------------------------------ set-up
 
-    def _built_paths(self, parameters: Mapping[str, Any]) -> "tuple[Path, List[str], List[str]]":
+    def _built_paths(self, parameters: Mapping[str, Any]) -> tuple[Path, List[str], List[str]]:
         built_template = self.build_dir / "template.yaml"
         if not built_template.exists():
-            raise InvocationError(f"{self.build_dir} is not a `sam build` output (no template.yaml): run `make build`")
+            raise InvocationError(
+                f"{self.build_dir} is not a `sam build` output (no template.yaml): run `make build`"
+            )
         translated = translate_template(built_template, parameters, self.region)
         resources = translated["Resources"]
         function = resources.get(self.logical_id)
@@ -262,7 +267,7 @@ class LocalFunction:
                 "record_api_calls": self.record_api_calls,
             }
         )
-        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and bootstrap
+        self._process = subprocess.Popen(
             [self.python, "-I", str(_BOOTSTRAP)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -277,7 +282,7 @@ class LocalFunction:
         reader = threading.Thread(target=self._read_logs, args=(self._process,), daemon=True)
         reader.start()
 
-    def _read_logs(self, process: "subprocess.Popen[bytes]") -> None:
+    def _read_logs(self, process: subprocess.Popen[bytes]) -> None:
         assert process.stdout is not None
         for raw in process.stdout:
             line = raw.decode("utf-8", "replace")
@@ -358,7 +363,9 @@ class LocalFunction:
             else:
                 error = {
                     "errorType": "Runtime.ExitError",
-                    "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status {exited}",
+                    "errorMessage": (
+                        f"RequestId: {request_id} Error: Runtime exited with error: exit status {exited}"
+                    ),
                 }
             return InvocationResult(request_id, error=error, logs=logs, cold_start=cold)
         reply = json.loads(line)
@@ -403,10 +410,8 @@ class LocalFunction:
         self.close()
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # interpreter shutdown
             self._stop()
-        except Exception:  # noqa: S110 - interpreter shutdown
-            pass
 
     def __repr__(self) -> str:
         return f"LocalFunction({self.logical_id!r}, build_dir={str(self.build_dir)!r})"

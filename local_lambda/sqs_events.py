@@ -48,7 +48,11 @@ def _lambda_record(message: Mapping[str, Any], queue_arn: str, region: str) -> D
     attributes = dict(message.get("Attributes") or {})
     message_attributes = {}
     for name, value in (message.get("MessageAttributes") or {}).items():
-        entry: Dict[str, Any] = {"dataType": value["DataType"], "stringListValues": [], "binaryListValues": []}
+        entry: Dict[str, Any] = {
+            "dataType": value["DataType"],
+            "stringListValues": [],
+            "binaryListValues": [],
+        }
         if "StringValue" in value:
             entry["stringValue"] = value["StringValue"]
         if "BinaryValue" in value:
@@ -86,9 +90,9 @@ def seed_sqs_event(
         raise SeedError("the sample event has no Records to send")
     if len(records) > 10:
         raise SeedError("at most 10 records can be seeded (one SendMessageBatch)")
-    queue_arn = sqs_client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    queue_arn = sqs_client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
     fifo = queue_url.endswith(".fifo")
     entries: List[Dict[str, Any]] = []
     for index, record in enumerate(records):
@@ -122,7 +126,9 @@ def seed_sqs_event(
         ).get("Messages", [])
         for message in batch:
             if message["MessageId"] not in order:
-                raise SeedError(f"the queue held another message ({message['MessageId']}): use an empty queue")
+                raise SeedError(
+                    f"the queue held another message ({message['MessageId']}): use an empty queue"
+                )
             received[message["MessageId"]] = message
         if not batch:
             time.sleep(0.05)
@@ -132,12 +138,15 @@ def seed_sqs_event(
     region = queue_arn.split(":")[3]
     seeded = copy.deepcopy(dict(event))
     seeded["Records"] = [
-        _lambda_record(message, queue_arn, region) for message in sorted(received.values(), key=lambda m: order[m["MessageId"]])
+        _lambda_record(message, queue_arn, region)
+        for message in sorted(received.values(), key=lambda m: order[m["MessageId"]])
     ]
     return seeded
 
 
-def queue_for_event(event: Mapping[str, Any], fifo_queue: Optional[str], standard_queue: Optional[str]) -> Optional[str]:
+def queue_for_event(
+    event: Mapping[str, Any], fifo_queue: Optional[str], standard_queue: Optional[str]
+) -> Optional[str]:
     """The queue a sample event belongs to: the FIFO one when its source ARN ends in ``.fifo``."""
     records = event.get("Records") or []
     arn = str(records[0].get("eventSourceARN", "")) if records and isinstance(records[0], Mapping) else ""

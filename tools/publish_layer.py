@@ -42,8 +42,15 @@ def layer_properties(template: Path = ROOT / "template.yaml") -> Dict[str, Any]:
 
 def build_layer(artifacts_dir: Path) -> Path:
     """Run the layer's makefile build into ``artifacts_dir``; return it (it holds ``python/``)."""
-    subprocess.run(  # noqa: S603
-        ["make", "--no-print-directory", "-C", str(ROOT / "layer"), "build-LambdaBatchLayer", f"ARTIFACTS_DIR={artifacts_dir}"],  # noqa: S607
+    subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "-C",
+            str(ROOT / "layer"),
+            "build-LambdaBatchLayer",
+            f"ARTIFACTS_DIR={artifacts_dir}",
+        ],
         check=True,
         stdout=subprocess.DEVNULL,
     )
@@ -55,6 +62,7 @@ def publish(
     layer_name: str,
     zip_bytes: bytes,
     properties: Dict[str, Any],
+    *,
     principals: List[str],
     org_id: Optional[str],
 ) -> Dict[str, Any]:
@@ -92,10 +100,16 @@ def publish(
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--layer-name", default="lambda-batch")
-    parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+    parser.add_argument(
+        "--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    )
     parser.add_argument("--endpoint-url", default=None, help="a local AWS endpoint (default: AWS itself)")
-    parser.add_argument("--principal", action="append", default=[], help="account id, or '*': may use the layer")
-    parser.add_argument("--org-id", default=None, help="AWS Organization id (o-...) whose accounts may use it")
+    parser.add_argument(
+        "--principal", action="append", default=[], help="account id, or '*': may use the layer"
+    )
+    parser.add_argument(
+        "--org-id", default=None, help="AWS Organization id (o-...) whose accounts may use it"
+    )
     parser.add_argument("--build-dir", default=None, help="where to build (default: a temporary folder)")
     args = parser.parse_args(argv)
 
@@ -113,9 +127,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         zip_bytes = zip_folder(artifacts)
         size = len(zip_bytes)
         client = boto3.client("lambda", region_name=args.region, endpoint_url=args.endpoint_url)
-        version = publish(client, args.layer_name, zip_bytes, layer_properties(), principals, args.org_id)
+        version = publish(
+            client, args.layer_name, zip_bytes, layer_properties(), principals=principals, org_id=args.org_id
+        )
     grants = [*principals, *([f"organization {args.org_id}"] if args.org_id else [])]
-    print(json.dumps({"zip_bytes": size, "version": version["Version"], "shared_with": grants}), file=sys.stderr)
+    print(
+        json.dumps({"zip_bytes": size, "version": version["Version"], "shared_with": grants}), file=sys.stderr
+    )
     print(version["LayerVersionArn"])
     return 0
 

@@ -92,13 +92,17 @@ def _send_dynamodb(items: List[Dict[str, Any]], context: Any) -> Any:
     table = DynamoBatchDispatcher(os.environ["RESULTS_TABLE_NAME"], partition_key="pk", context=context)
     expires_at = int(time.time()) + ITEM_TTL_SECONDS
     for item in items:
-        table.submit_payload({"pk": item["id"], "run_id": item["run_id"], "seq": item["seq"], "expires_at": expires_at})
+        table.submit_payload(
+            {"pk": item["id"], "run_id": item["run_id"], "seq": item["seq"], "expires_at": expires_at}
+        )
     table.flush_payloads()
     return table
 
 
 def _send_kinesis(items: List[Dict[str, Any]], context: Any) -> Any:
-    stream = KinesisBatchDispatcher(os.environ["EVENT_STREAM_NAME"], partition_key_identifier="id", context=context)
+    stream = KinesisBatchDispatcher(
+        os.environ["EVENT_STREAM_NAME"], partition_key_identifier="id", context=context
+    )
     for item in items:
         stream.submit_payload(item)
     stream.flush_payloads()
@@ -109,7 +113,10 @@ def _send_metrics(sent: Dict[str, int], context: Any) -> Any:
     cloudwatch = CloudwatchBatchDispatcher(os.environ["POWERTOOLS_METRICS_NAMESPACE"], context=context)
     for target, count in sent.items():
         cloudwatch.submit_metric(
-            metric_name="ItemsSent", value=count, unit="Count", dimensions=[{"Name": "Target", "Value": target}]
+            metric_name="ItemsSent",
+            value=count,
+            unit="Count",
+            dimensions=[{"Name": "Target", "Value": target}],
         )
     cloudwatch.flush_payloads()
     return cloudwatch
@@ -119,11 +126,18 @@ def _send_metrics(sent: Dict[str, int], context: Any) -> Any:
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: Any, context: Any) -> Dict[str, Any]:
     """Send the request's items to its targets; return the counts and the unprocessed ids."""
-    request = parse_request(event, deployed_targets(), default_run_id=getattr(context, "aws_request_id", "run"))
+    request = parse_request(
+        event, deployed_targets(), default_run_id=getattr(context, "aws_request_id", "run")
+    )
     items = request.items()
     logger.info(
         "producing",
-        extra={"run_id": request.run_id, "count": request.count, "targets": list(request.targets), "fifo": request.fifo},
+        extra={
+            "run_id": request.run_id,
+            "count": request.count,
+            "targets": list(request.targets),
+            "fifo": request.fifo,
+        },
     )
     sent: Dict[str, int] = {}
     unprocessed: Dict[str, List[Dict[str, Any]]] = {}

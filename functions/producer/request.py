@@ -86,7 +86,9 @@ def parse_request(event: Any, deployed: Set[str], default_run_id: str = "run") -
         raise InvalidRequestError(f"the request must be a JSON object, not {type(event).__name__}")
     unknown = sorted(set(event) - _FIELDS)
     if unknown:
-        raise InvalidRequestError(f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(_FIELDS))}")
+        raise InvalidRequestError(
+            f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(_FIELDS))}"
+        )
 
     count = event.get("count", 10)
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_COUNT:

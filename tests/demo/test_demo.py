@@ -27,7 +27,7 @@ def build_dir(tmp_path_factory) -> Path:
 
 
 def expected_poison(run_id: str, messages: int, wave_size: int, rate: float) -> List[str]:
-    """The producer's documented rule (events/producer-*.json, functions/producer/request.py), wave by wave."""
+    """The producer's documented poison rule (functions/producer/request.py), wave by wave."""
     ids = []
     for wave in range(math.ceil(messages / wave_size)):
         count = min(wave_size, messages - wave * wave_size)

@@ -30,15 +30,26 @@ faults = st.one_of(
 )
 
 
-def session():
+def _session():
     return boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
     )
 
 
+# One session per service, its fault hooks registered once; each example swaps in its own plan.
+SESSIONS = {service: _session() for service in ("sqs", "kinesis", "dynamodb")}
+INJECTORS = {service: FaultInjector(s, service, lambda call, n: OK) for service, s in SESSIONS.items()}
+
+
+def prepared(service, plan):
+    injector = INJECTORS[service]
+    injector.plan = plan
+    injector.calls = []
+    return SESSIONS[service], injector
+
+
 def run_sqs(server, plan, count, batch, workers, attempts):
-    s = session()
-    injector = FaultInjector(s, "sqs", plan)
+    s, injector = prepared("sqs", plan)
     sqs = s.client("sqs", endpoint_url=server.endpoint_url)
     url = sqs.create_queue(QueueName=f"prop-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     try:
@@ -62,8 +73,7 @@ def run_sqs(server, plan, count, batch, workers, attempts):
 
 
 def run_kinesis(server, plan, count, batch, workers, attempts):
-    s = session()
-    injector = FaultInjector(s, "kinesis", plan)
+    s, injector = prepared("kinesis", plan)
     kinesis = s.client("kinesis", endpoint_url=server.endpoint_url)
     name = f"prop-{uuid.uuid4().hex[:8]}"
     kinesis.create_stream(StreamName=name, ShardCount=1)
@@ -88,8 +98,7 @@ def run_kinesis(server, plan, count, batch, workers, attempts):
 
 
 def run_dynamodb(server, plan, count, batch, workers, attempts):
-    s = session()
-    injector = FaultInjector(s, "dynamodb", plan)
+    s, injector = prepared("dynamodb", plan)
     dynamodb = s.client("dynamodb", endpoint_url=server.endpoint_url)
     name = f"prop-{uuid.uuid4().hex[:8]}"
     dynamodb.create_table(

@@ -20,7 +20,7 @@ CLIENT = SESSION.client("kinesis")
 @given(
     sizes=st.lists(st.one_of(st.integers(1, 40), st.integers(200, 600)), max_size=80),
     max_batch_size=st.integers(1, 25),
-    max_batch_bytes=st.integers(601, 2500),
+    max_batch_bytes=st.integers(602, 2500),
 )
 def test_calls_equal_the_lower_bound_and_order_is_kept(sizes, max_batch_size, max_batch_bytes):
     NETWORK.batches.clear()

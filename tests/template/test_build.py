@@ -22,7 +22,10 @@ def test_layer_is_built_as_python_lambda_batch(build_dir: Path) -> None:
     layer = build_dir / "LambdaBatchLayer"
     assert sorted(p.name for p in layer.iterdir()) == ["python"]
     assert sorted(p.name for p in (layer / "python").iterdir()) == ["lambda_batch"]
-    built = {p.relative_to(layer / "python" / "lambda_batch") for p in (layer / "python" / "lambda_batch").rglob("*")}
+    built = {
+        p.relative_to(layer / "python" / "lambda_batch")
+        for p in (layer / "python" / "lambda_batch").rglob("*")
+    }
     source = {
         p.relative_to(ROOT / "layer" / "lambda_batch")
         for p in (ROOT / "layer" / "lambda_batch").rglob("*")
@@ -33,7 +36,10 @@ def test_layer_is_built_as_python_lambda_batch(build_dir: Path) -> None:
 
 
 def test_layer_has_no_sdk_and_no_bytecode(build_dir: Path) -> None:
-    names = [str(p.relative_to(build_dir / "LambdaBatchLayer")) for p in (build_dir / "LambdaBatchLayer").rglob("*")]
+    names = [
+        str(p.relative_to(build_dir / "LambdaBatchLayer"))
+        for p in (build_dir / "LambdaBatchLayer").rglob("*")
+    ]
     assert not [n for n in names if "boto3" in n or "botocore" in n or "s3transfer" in n]
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo")) or ".egg-info" in n]
 
@@ -42,7 +48,10 @@ def test_layer_zip_size_is_reported_and_under_the_goal(build_dir: Path, record_p
     data = zip_folder(build_dir / "LambdaBatchLayer")
     unzipped = sum(p.stat().st_size for p in (build_dir / "LambdaBatchLayer").rglob("*") if p.is_file())
     record_property("layer_zip_bytes", len(data))
-    print(f"\nlambda_batch layer: {len(data)} bytes zipped ({len(data) / 1024:.1f} KiB), {unzipped} bytes unzipped")
+    print(
+        f"\nlambda_batch layer: {len(data)} bytes zipped ({len(data) / 1024:.1f} KiB),"
+        f" {unzipped} bytes unzipped"
+    )
     assert len(data) < LAYER_ZIP_GOAL_BYTES
     with zipfile.ZipFile(BytesIO(data)) as archive:
         assert "python/lambda_batch/__init__.py" in archive.namelist()

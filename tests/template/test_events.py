@@ -30,9 +30,13 @@ def release_in_flight(sqs: Any, event: Dict[str, Any]) -> None:
     """End the visibility timeout of the event's messages still in the queue (as a timeout would)."""
     queue_url = None
     for record in event["Records"]:
-        queue_url = queue_url or sqs.get_queue_url(QueueName=record["eventSourceARN"].rsplit(":", 1)[-1])["QueueUrl"]
+        queue_url = (
+            queue_url or sqs.get_queue_url(QueueName=record["eventSourceARN"].rsplit(":", 1)[-1])["QueueUrl"]
+        )
         try:
-            sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0)
+            sqs.change_message_visibility(
+                QueueUrl=queue_url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0
+            )
         except ClientError as exc:  # a deleted message: nothing to release
             assert exc.response["Error"]["Code"] in ("ReceiptHandleIsInvalid", "InvalidParameterValue"), exc
 
@@ -128,7 +132,9 @@ def test_producer_standard_request_arrives_in_queue_table_and_metrics(producer, 
     table = stack.client("dynamodb").scan(TableName=stack.physical_id("ResultsTable"))["Items"]
     stored = {i["pk"]["S"] for i in table if i["run_id"]["S"] == "sample-standard"}
     assert stored == {f"sample-standard-{i:05d}" for i in range(20)}
-    metrics = stack.client("cloudwatch").list_metrics(Namespace="LambdaBatch", MetricName="ItemsSent")["Metrics"]
+    metrics = stack.client("cloudwatch").list_metrics(Namespace="LambdaBatch", MetricName="ItemsSent")[
+        "Metrics"
+    ]
     assert {d["Value"] for m in metrics for d in m["Dimensions"]} >= {"sqs", "dynamodb"}
 
 

@@ -7,7 +7,13 @@ from typing import Any, Dict, Iterator, List, Set, Tuple
 
 import pytest
 
-from emulator.stack import Intrinsics, iter_policy_statements, load_template, resources_of_type, translate_template
+from emulator.stack import (
+    Intrinsics,
+    iter_policy_statements,
+    load_template,
+    resources_of_type,
+    translate_template,
+)
 from local_lambda.sqs_events import seed_sqs_event
 
 from .conftest import TEMPLATE, load_event
@@ -94,7 +100,7 @@ def test_no_wildcard_action_anywhere(template) -> None:
 def test_wildcard_resource_only_for_put_metric_data_limited_to_the_namespace(template) -> None:
     wildcard = [(role, s) for role, s in statements(template) if "*" in resource_ids(s)]
     assert [role for role, _ in wildcard] == ["ProducerRole"]
-    (_, statement), = wildcard
+    ((_, statement),) = wildcard
     assert as_list(statement["Action"]) == ["cloudwatch:PutMetricData"]
     assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": {"Ref": "MetricsNamespace"}}}
     # the functions' Powertools metrics use the same namespace
@@ -104,7 +110,9 @@ def test_wildcard_resource_only_for_put_metric_data_limited_to_the_namespace(tem
 
 def test_consumer_may_receive_and_delete_on_its_queues_and_nothing_else(template) -> None:
     queues = {"WorkQueue", "WorkFifoQueue"}
-    expected = {(a, q) for a in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes") for q in queues}
+    expected = {
+        (a, q) for a in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes") for q in queues
+    }
     expected |= {("logs:CreateLogStream", "ConsumerLogGroup"), ("logs:PutLogEvents", "ConsumerLogGroup")}
     assert grants(template, "ConsumerRole") == expected
     # DeleteMessageBatch, which deletes a partial batch's successes, is authorized by sqs:DeleteMessage.
@@ -132,7 +140,9 @@ def test_producer_has_only_each_dispatchers_put_action_on_its_own_target(templat
 def test_kinesis_grant_exists_only_with_the_stream() -> None:
     for enabled in ("true", "false"):
         translated = translate_template(TEMPLATE, {"EnableKinesis": enabled})
-        resolved = Intrinsics(translated, {"EnableKinesis": enabled}, ref=str, get_att=lambda i, a: f"{i}.{a}")
+        resolved = Intrinsics(
+            translated, {"EnableKinesis": enabled}, ref=str, get_att=lambda i, a: f"{i}.{a}"
+        )
         role = resolved.resolve(translated["Resources"]["ProducerRole"])
         actions = json.dumps(role["Properties"]["Policies"])
         assert ("kinesis:PutRecords" in actions) is (enabled == "true")
@@ -166,7 +176,11 @@ def test_every_call_the_functions_make_is_granted(template, consumer, producer, 
                 assert target["Namespace"] == stack.parameters["MetricsNamespace"]
                 resource = "*"
             else:
-                physical = target.get("QueueUrl") or target.get("StreamName") or target.get("RequestItems", [None])[0]
+                physical = (
+                    target.get("QueueUrl")
+                    or target.get("StreamName")
+                    or target.get("RequestItems", [None])[0]
+                )
                 resource = by_physical[physical]
             if (role_id, action) in TOLERATED_DENIALS:
                 continue

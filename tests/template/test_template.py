@@ -16,7 +16,7 @@ BIN = Path(sys.executable).parent
 
 
 def run(*command: str) -> subprocess.CompletedProcess:
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180, env={
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False, timeout=180, env={
         "PATH": f"{BIN}:/usr/bin:/bin", "SAM_CLI_TELEMETRY": "0", "HOME": str(Path.home()),
         "AWS_DEFAULT_REGION": "us-east-1",
     })  # fmt: skip

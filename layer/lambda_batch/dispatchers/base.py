@@ -262,8 +262,14 @@ class BaseDispatcher:
         return self._clients.get(self._region)
 
     def close(self) -> None:
-        """Flush, then stop the sending threads (if ``max_workers`` > 1)."""
-        self.flush_payloads()
+        """Flush what is left, then stop the sending threads (if ``max_workers`` > 1).
+
+        After a flush with nothing left, :attr:`unprocessed_items` keeps that flush's result.
+        """
+        with self._order_lock:
+            busy = bool(self._inflight)
+        if self._open or busy or self._failed:
+            self.flush_payloads()
         self._closed = True
         executor, self._executor = self._executor, None
         if executor is not None:

@@ -1,0 +1,119 @@
+"""The counting proxy on the wire (real moto server), and the ledger's accounting, which must catch a loss."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from demo.ledger import Ledger
+from emulator.call_counter import CallCounter, CallRecord
+
+QUEUE = "http://127.0.0.1:1/123456789012/work"
+
+
+@pytest.mark.integration
+def test_proxy_counts_calls_and_items_per_role_and_forwards_unchanged(
+    boto3_session, endpoint_url, unique_name
+):
+    with CallCounter(endpoint_url, ["producer", "consumer"]) as counter:
+        producer = boto3_session.client("sqs", endpoint_url=counter.endpoint_url("producer"))
+        consumer = boto3_session.client("sqs", endpoint_url=counter.endpoint_url("consumer"))
+        url = producer.create_queue(QueueName=unique_name("counted"))["QueueUrl"]
+        entries = [{"Id": str(i), "MessageBody": json.dumps({"id": f"x-{i}"})} for i in range(10)]
+        producer.send_message_batch(QueueUrl=url, Entries=entries)
+        producer.send_message_batch(QueueUrl=url, Entries=entries[:3])
+        received = consumer.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        consumer.delete_message_batch(
+            QueueUrl=url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(received)],
+        )
+        producer_totals = counter.totals("producer")
+        consumer_totals = counter.totals("consumer")
+
+    assert producer_totals[("sqs", "SendMessageBatch")].calls == 2
+    assert producer_totals[("sqs", "SendMessageBatch")].items == 13
+    assert producer_totals[("sqs", "CreateQueue")].calls == 1
+    assert consumer_totals[("sqs", "ReceiveMessage")].items == len(received) == 10
+    assert consumer_totals[("sqs", "DeleteMessageBatch")].items == 10
+    assert all(count.errors == 0 for count in producer_totals.values())
+    # The real queue holds what went through the proxy.
+    direct = boto3_session.client("sqs", endpoint_url=endpoint_url)
+    attributes = direct.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert (
+        int(attributes["ApproximateNumberOfMessages"])
+        + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+        == 3
+    )
+
+
+def test_proxy_refuses_https_upstreams():
+    with pytest.raises(ValueError, match="http://"):
+        CallCounter("https://sqs.us-east-1.amazonaws.com", ["producer"])
+
+
+def _record(operation, request, response, role="event-source"):
+    return CallRecord(role, "sqs", operation, 200, 0, 0.0, {"QueueUrl": QUEUE, **request}, response)
+
+
+def _feed(ledger, bodies, deleted):
+    entries = [{"Id": str(i), "MessageBody": json.dumps(body)} for i, body in enumerate(bodies)]
+    ledger.observe(
+        _record(
+            "SendMessageBatch",
+            {"Entries": entries},
+            {"Successful": [{"Id": str(i), "MessageId": f"m{i}"} for i in range(len(bodies))]},
+            role="producer",
+        )
+    )
+    ledger.observe(
+        _record(
+            "ReceiveMessage",
+            {},
+            {"Messages": [{"MessageId": f"m{i}", "ReceiptHandle": f"r{i}"} for i in range(len(bodies))]},
+        )
+    )
+    ledger.observe(
+        _record(
+            "DeleteMessageBatch",
+            {"Entries": [{"Id": str(i), "ReceiptHandle": f"r{i}"} for i in deleted]},
+            {"Successful": [{"Id": str(i)} for i in deleted]},
+            role="consumer",
+        )
+    )
+
+
+def test_ledger_accounts_for_every_message():
+    ledger = Ledger(QUEUE)
+    ledger.add_request(3, 0)
+    _feed(ledger, [{"id": "a"}, {"id": "b", "poison": True}, {"id": "c"}], deleted=[0, 2])
+    counts = ledger.summary({"m1"}, in_queue=0)
+    assert (counts.sent, counts.processed, counts.dlq, counts.lost) == (3, 2, 1, 0)
+    assert counts.dlq_item_ids == counts.poison_item_ids == ["b"]
+
+
+def test_ledger_reports_a_message_deleted_nowhere_and_absent_from_the_dlq_as_lost():
+    ledger = Ledger(QUEUE)
+    ledger.add_request(3, 0)
+    _feed(ledger, [{"id": "a"}, {"id": "b", "poison": True}, {"id": "c"}], deleted=[0])
+    counts = ledger.summary({"m1"}, in_queue=0)
+    assert counts.lost == 1 and counts.lost_ids == ["c"]
+    # Still on the queue is not lost.
+    assert ledger.summary({"m1"}, in_queue=1).lost == 0
+
+
+def test_ledger_flags_a_poison_message_that_was_deleted_instead_of_dead_lettered():
+    ledger = Ledger(QUEUE)
+    ledger.add_request(2, 0)
+    _feed(ledger, [{"id": "a"}, {"id": "b", "poison": True}], deleted=[0, 1])
+    counts = ledger.summary(set(), in_queue=0)
+    assert counts.poison_processed == 1 and counts.poison_in_dlq == 0
+
+
+def test_ledger_ignores_other_queues():
+    ledger = Ledger(QUEUE)
+    other = CallRecord(
+        "producer", "sqs", "SendMessage", 200, 1, 0.0, {"QueueUrl": QUEUE + "-dlq"}, {"MessageId": "x"}
+    )
+    ledger.observe(other)
+    assert ledger.progress()["sent"] == 0

@@ -1,0 +1,94 @@
+"""The sample functions' own rules: the consumer's record rule and the producer's request."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
+
+
+def load(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"sample_{path.parent.name}_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+rules = load(FUNCTIONS / "consumer" / "record_rules.py")
+request = load(FUNCTIONS / "producer" / "request.py")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("Hello from SQS!", "body is not JSON"),
+        ("[1, 2]", "body is JSON but not an object"),
+        ('{"id": "x", "poison": true}', "marked poison"),
+        (None, "body is missing"),
+    ],
+)
+def test_rejected_records_name_the_message_and_reason_not_the_body(body, reason) -> None:
+    with pytest.raises(rules.RecordRejectedError) as caught:
+        rules.handle_record({"messageId": "m-7", "body": body})
+    assert str(caught.value) == f"message m-7: {reason}"
+
+
+def test_accepted_record() -> None:
+    assert rules.handle_record({"messageId": "m-1", "body": '{"id": "j", "poison": false}'}) == {
+        "message_id": "m-1",
+        "id": "j",
+    }
+
+
+@settings(max_examples=60, deadline=None)
+@given(count=st.integers(1, 400), rate=st.floats(0, 1), groups=st.integers(1, 100))
+def test_items_are_unique_and_poison_is_exactly_the_rate(count, rate, groups) -> None:
+    parsed = request.parse_request(
+        {"count": count, "poison_rate": rate, "message_groups": groups, "run_id": "r"}, {"sqs"}
+    )
+    items = parsed.items()
+    assert len({i["id"] for i in items}) == count
+    assert [i["seq"] for i in items] == list(range(count))
+    assert sum(1 for i in items if i.get("poison")) == math.floor(count * rate) == len(parsed.poison_ids())
+    assert {parsed.message_group(i) for i in range(count)} == {f"r-g{g}" for g in range(min(groups, count))}
+    json.dumps(items)
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ([], "JSON object"),
+        ({"count": 0}, "count"),
+        ({"count": True}, "count"),
+        ({"targets": ["sqs", "s3"]}, "unknown target"),
+        ({"targets": ["kinesis"]}, "EnableKinesis=true"),
+        ({"queue": "lifo"}, "queue"),
+        ({"poison_rate": 2}, "poison_rate"),
+        ({"message_groups": 0}, "message_groups"),
+        ({"run_id": "a b"}, "run_id"),
+        ({"cuont": 3}, "unknown field"),
+    ],
+)
+def test_invalid_requests_are_refused_with_the_field_named(event, message) -> None:
+    with pytest.raises(request.InvalidRequestError, match=message):
+        request.parse_request(event, {"sqs", "dynamodb", "cloudwatch"})
+
+
+def test_default_targets_are_the_deployed_ones() -> None:
+    assert request.parse_request({}, {"sqs", "dynamodb", "cloudwatch"}).targets == (
+        "sqs",
+        "dynamodb",
+        "cloudwatch",
+    )
+    assert request.parse_request({}, {"sqs", "kinesis"}).targets == ("sqs", "kinesis")

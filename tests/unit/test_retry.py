@@ -1,0 +1,83 @@
+"""The retry policy and the classification of AWS errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from lambda_batch import Deadline, RetryPolicy
+from lambda_batch.retry import DEFAULT_RETRY_POLICY, classify_exception, is_retryable_code
+
+
+def client_error(code, status):
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": code, "Message": f"{code} happened"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op")
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "retryable"),
+    [
+        ("ThrottlingException", 400, True),
+        ("ProvisionedThroughputExceededException", 400, True),
+        ("InternalError", 500, True),
+        ("ServiceUnavailable", 503, True),
+        ("SomethingNew", 503, True),
+        ("SlowDownPlease", 429, True),
+        ("AccessDenied", 403, False),
+        ("ValidationException", 400, False),
+        ("ResourceNotFoundException", 400, False),
+    ],
+)
+def test_client_errors_are_classified_by_code_and_status(code, status, retryable):
+    info = classify_exception(client_error(code, status))
+    assert info.code == code
+    assert info.message == f"{code} happened"
+    assert info.retryable is retryable
+
+
+def test_connection_and_timeout_errors_are_retryable_parameter_errors_are_not():
+    from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ParamValidationError, ReadTimeoutError
+
+    assert classify_exception(EndpointConnectionError(endpoint_url="http://x")).retryable
+    assert classify_exception(ConnectTimeoutError(endpoint_url="http://x")).retryable
+    assert classify_exception(ReadTimeoutError(endpoint_url="http://x")).retryable
+    assert classify_exception(ConnectionResetError()).retryable
+    assert not classify_exception(ParamValidationError(report="bad")).retryable
+    assert not classify_exception(ValueError("x")).retryable
+
+
+def test_entry_level_codes_use_sender_fault():
+    assert is_retryable_code("InternalError", sender_fault=True)  # a known transient code wins
+    assert not is_retryable_code("ReceiptHandleIsInvalid", sender_fault=True)
+    assert is_retryable_code("Whatever", sender_fault=False)
+    assert not is_retryable_code("Whatever")
+
+
+def test_backoff_is_capped_exponential_with_full_jitter():
+    policy = RetryPolicy(max_attempts=10, base_delay=0.1, max_delay=1.0)
+    assert [policy.backoff(n, rand=lambda: 1.0) for n in range(1, 6)] == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.0])
+    assert policy.backoff(3, rand=lambda: 0.0) == 0.0
+    assert all(0 <= policy.backoff(4) <= 0.8 for _ in range(50))
+
+
+def test_can_retry_stops_at_max_attempts_and_before_the_deadline():
+    policy = RetryPolicy(max_attempts=3, deadline_margin=0.5)
+    assert policy.can_retry(1, 0.1)
+    assert policy.can_retry(2, 0.1)
+    assert not policy.can_retry(3, 0.1)
+    assert policy.can_retry(1, 0.1, Deadline.after(5))
+    assert not policy.can_retry(1, 0.1, Deadline.after(0.55))
+    assert not policy.can_retry(1, 2.0, Deadline.after(2.2))
+
+
+def test_sleep_uses_the_given_sleeper_and_skips_zero():
+    slept = []
+    DEFAULT_RETRY_POLICY.sleep(0.25, sleeper=slept.append)
+    DEFAULT_RETRY_POLICY.sleep(0, sleeper=slept.append)
+    assert slept == [0.25]
+
+
+@pytest.mark.parametrize("kwargs", [{"max_attempts": 0}, {"base_delay": -1}, {"max_delay": -0.1}])
+def test_invalid_policies_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        RetryPolicy(**kwargs)
