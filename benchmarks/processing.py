@@ -37,9 +37,12 @@ IMPORT_SNIPPETS = {
     "lambda_batch BatchProcessor API": (
         "from lambda_batch import BatchProcessor, EventType, process_partial_response; BatchProcessor"
     ),
-    "lambda_batch PartialSQSProcessor API": "from lambda_batch import PartialSQSProcessor, sqs_batch_processor",
+    "lambda_batch PartialSQSProcessor API": (
+        "from lambda_batch import PartialSQSProcessor, sqs_batch_processor"
+    ),
     "Powertools batch API": (
-        "from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response"
+        "from aws_lambda_powertools.utilities.batch import "
+        "BatchProcessor, EventType, process_partial_response"
     ),
 }
 
@@ -225,7 +228,8 @@ def render(imports: Dict[str, Dict[str, Any]], per_record: Dict[str, float], arg
     ]
     for name, row in imports.items():
         lines.append(
-            f"| {name} | {row['cpu_ms']:.1f} | {row['cpu_ms'] / pt_import:.3f} | {'yes' if row['imports_boto3'] else 'no'} |"
+            f"| {name} | {row['cpu_ms']:.1f} | {row['cpu_ms'] / pt_import:.3f} "
+            f"| {'yes' if row['imports_boto3'] else 'no'} |"
         )
     lines += [
         "",
@@ -249,7 +253,8 @@ def render(imports: Dict[str, Dict[str, Any]], per_record: Dict[str, float], arg
 def update_doc(section: str) -> None:
     """Replace (or add) this benchmark's section of docs/BENCHMARKS.md, leaving the others alone."""
     header = (
-        "# Benchmarks\n\nEvery figure here is a ratio measured in one run against the alternative named beside it; "
+        "# Benchmarks\n\nEvery figure here is a ratio measured in one run against the alternative "
+        "named beside it; "
         "`make bench` reproduces them.\n"
     )
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else header

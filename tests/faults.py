@@ -14,7 +14,8 @@ Register on the session before the client is made (clients copy the session's ho
 
 Example::
 
-    injector = FaultInjector(boto3_session, "sqs", plan=lambda call, n: Fault("throttle") if call == 0 else OK)
+    plan = lambda call, n: Fault("throttle") if call == 0 else OK
+    injector = FaultInjector(boto3_session, "sqs", plan)
     dispatcher = SQSBatchDispatcher(queue_url, boto3_session=boto3_session, endpoint_url=endpoint_url)
 """
 
@@ -74,7 +75,7 @@ class CallRecord:
 
 
 class FaultInjector:
-    """Hooks on ``session`` that apply ``plan(call_index, entry_count)`` to every batch call of ``service``."""
+    """Hooks on ``session`` applying ``plan(call_index, entry_count)`` to each batch call of ``service``."""
 
     def __init__(self, session: Any, service: str, plan: Plan) -> None:
         self.service = service

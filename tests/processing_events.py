@@ -52,7 +52,7 @@ def sqs_record(
         "body": text,
         "attributes": attributes,
         "messageAttributes": {},
-        "md5OfBody": hashlib.md5(text.encode()).hexdigest(),  # noqa: S324 - SQS's own checksum
+        "md5OfBody": hashlib.md5(text.encode()).hexdigest(),
         "eventSource": "aws:sqs",
         "eventSourceARN": f"arn:aws:sqs:{region}:{ACCOUNT}:{queue}",
         "awsRegion": region,
@@ -170,10 +170,14 @@ def receive_sqs_event(sqs: Any, queue: Dict[str, str], expected: int) -> Dict[st
     return {"Records": [lambda_sqs_record(message, queue["arn"]) for message in messages]}
 
 
-def bodies_back_after_timeout(sqs: Any, url: str, wait: float = 1.2, expected: Optional[int] = None) -> List[str]:
+def bodies_back_after_timeout(
+    sqs: Any, url: str, wait: float = 1.2, expected: Optional[int] = None
+) -> List[str]:
     """After the visibility timeout, the bodies still on the queue (sorted)."""
     time.sleep(wait)
-    messages = receive_all(sqs, url, expected if expected is not None else 10**6, attempts=3 if expected is None else 20)
+    messages = receive_all(
+        sqs, url, expected if expected is not None else 10**6, attempts=3 if expected is None else 20
+    )
     return sorted(message["Body"] for message in messages)
 
 

@@ -80,7 +80,7 @@ def test_throttled_put_is_retried_and_a_denied_one_returns_the_metrics(
 def test_bad_metrics_are_refused_at_submit(boto3_session, endpoint_url, unique_name):
     dispatcher = make(boto3_session, endpoint_url, unique_name("Bad"))
     with pytest.raises(PayloadError, match="timezone-aware"):
-        dispatcher.submit_metric("Naive", 1, timestamp=datetime.datetime(2024, 1, 1))  # noqa: DTZ001
+        dispatcher.submit_metric("Naive", 1, timestamp=datetime.datetime(2024, 1, 1))
     with pytest.raises(PayloadError, match="over the limit of 150"):
         dispatcher.submit_metric("Many", values=list(range(151)))
     with pytest.raises(PayloadError, match="outside the range"):

@@ -55,7 +55,7 @@ def test_records_reach_the_destination(boto3_session, endpoint_url, delivery):
 
 
 def test_four_mib_per_call(boto3_session, endpoint_url, delivery):
-    name, bucket, s3 = delivery
+    name, _bucket, _s3 = delivery
     injector = FaultInjector(boto3_session, "firehose", lambda call, n: OK)
     dispatcher = make(boto3_session, endpoint_url, name, record_delimiter=b"\n")
     for _ in range(9):

@@ -242,7 +242,8 @@ logger = logging.getLogger(__name__)
 
 
 class SQSProcessor(PartialSQSProcessor):
-    def failure_handler(self, record: dict, exception: Tuple) -> Tuple:  # type: ignore  # fixed: `Event` undefined
+    # fixed: the annotation named an undefined `Event`
+    def failure_handler(self, record: dict, exception: Tuple) -> Tuple:  # type: ignore
         capture_exception()  # send exception to Sentry
         logger.exception("got exception while processing SQS message")
         return super().failure_handler(record, exception)  # type: ignore
@@ -278,11 +279,13 @@ def queue_with_poison(aws_client, unique_name, emulated_aws):
 def run_example(source: str, **provided: Any) -> Dict[str, Any]:
     namespace: Dict[str, Any] = {"__name__": "documented_example", "do_something_with": do_something_with}
     namespace.update(provided)
-    exec(compile(source, "<documented example>", "exec"), namespace)  # noqa: S102 - the example under test
+    exec(compile(source, "<documented example>", "exec"), namespace)
     return namespace
 
 
-@pytest.mark.parametrize("source", [DECORATOR, CONFIG_DECORATOR, SESSION_DECORATOR], ids=["plain", "config", "session"])
+@pytest.mark.parametrize(
+    "source", [DECORATOR, CONFIG_DECORATOR, SESSION_DECORATOR], ids=["plain", "config", "session"]
+)
 def test_decorator_examples_delete_successes_and_raise(source, queue_with_poison):
     sqs, queue, event = queue_with_poison
     example = run_example(source)
@@ -292,8 +295,12 @@ def test_decorator_examples_delete_successes_and_raise(source, queue_with_poison
     assert bodies_back_after_timeout(sqs, queue["url"], expected=1) == ["poison-1"]
 
 
-@pytest.mark.parametrize("source", [DECORATOR, CONFIG_DECORATOR, SESSION_DECORATOR], ids=["plain", "config", "session"])
-def test_decorator_examples_return_the_handler_result_when_all_succeed(source, aws_client, unique_name, emulated_aws):
+@pytest.mark.parametrize(
+    "source", [DECORATOR, CONFIG_DECORATOR, SESSION_DECORATOR], ids=["plain", "config", "session"]
+)
+def test_decorator_examples_return_the_handler_result_when_all_succeed(
+    source, aws_client, unique_name, emulated_aws
+):
     sqs = aws_client("sqs")
     queue = make_queue(sqs, unique_name("docs-ok"))
     send_bodies(sqs, queue["url"], ["good-1", "good-2"])
@@ -325,7 +332,9 @@ def test_suppress_exception_decorator_example(queue_with_poison):
 
     sqs, queue, event = queue_with_poison
     record_handler = run_example(DECORATOR)["record_handler"]
-    example = run_example(SUPPRESS_DECORATOR, record_handler=record_handler, config=Config(region_name="us-east-1"))
+    example = run_example(
+        SUPPRESS_DECORATOR, record_handler=record_handler, config=Config(region_name="us-east-1")
+    )
     assert example["lambda_handler"](event, None) == {"statusCode": 200}
     assert bodies_back_after_timeout(sqs, queue["url"], expected=1) == ["poison-1"]
 
@@ -345,7 +354,9 @@ def test_suppress_exception_context_manager_example(queue_with_poison):
     assert bodies_back_after_timeout(sqs, queue["url"], expected=1) == ["poison-1"]
 
 
-def test_custom_processor_example_writes_successes_to_dynamodb(aws_client, unique_name, emulated_aws, monkeypatch):
+def test_custom_processor_example_writes_successes_to_dynamodb(
+    aws_client, unique_name, emulated_aws, monkeypatch
+):
     sqs = aws_client("sqs")
     dynamodb = aws_client("dynamodb")
     table = unique_name("ages")
@@ -387,9 +398,8 @@ def test_sentry_failure_handler_override_example(queue_with_poison, monkeypatch,
     example = run_example(SENTRY)
     processor = example["SQSProcessor"]()
     record_handler = run_example(DECORATOR)["record_handler"]
-    with pytest.raises(SQSBatchProcessingError) as raised:
-        with processor(event["Records"], record_handler):
-            results = processor.process()
+    with pytest.raises(SQSBatchProcessingError) as raised, processor(event["Records"], record_handler):
+        results = processor.process()
     assert captured == [ValueError]
     assert [r[0] for r in results].count("fail") == 1
     assert len(raised.value.child_exceptions) == 1

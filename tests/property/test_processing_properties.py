@@ -79,7 +79,9 @@ def test_every_record_has_exactly_one_result_and_the_response_lists_exactly_the_
     failed_ids = [r[2]["messageId"] for r in results if r[0] == "fail"]
     succeeded_ids = [r[2]["messageId"] for r in results if r[0] == "success"]
     assert [item["itemIdentifier"] for item in response["batchItemFailures"]] == failed_ids
-    assert set(succeeded_ids) == set(attempted) - failing  # a success is exactly a handled, non-failing record
+    assert (
+        set(succeeded_ids) == set(attempted) - failing
+    )  # a success is exactly a handled, non-failing record
     assert not set(succeeded_ids) & failing
 
     if not fifo:
@@ -185,13 +187,14 @@ def test_delete_mode_loses_nothing_whatever_the_delete_faults(moto_server, size,
         if raised is not None:
             assert len(raised.child_exceptions) == len(bad_bodies)
         assert not not_deleted & bad_bodies
-        if not bad_bodies:
-            expected_left = {f"b-{n}" for n in range(size)}  # all succeeded: Lambda deletes, we do not
-        else:
-            expected_left = bad_bodies | not_deleted
+        # All succeeded: Lambda deletes the batch, the processor does not.
+        expected_left = bad_bodies | not_deleted if bad_bodies else {f"b-{n}" for n in range(size)}
 
         # Make every message still on the queue visible again, then read them all back.
-        handles = [{"Id": str(i), "ReceiptHandle": r["receiptHandle"], "VisibilityTimeout": 0} for i, r in enumerate(event["Records"])]
+        handles = [
+            {"Id": str(i), "ReceiptHandle": r["receiptHandle"], "VisibilityTimeout": 0}
+            for i, r in enumerate(event["Records"])
+        ]
         for start in range(0, len(handles), 10):
             sqs.change_message_visibility_batch(QueueUrl=queue["url"], Entries=handles[start : start + 10])
         left = [m["Body"] for m in receive_all(sqs, queue["url"], len(expected_left), attempts=10)]
@@ -205,6 +208,9 @@ def test_delete_chunks_never_exceed_ten_entries(count):
     from lambda_batch.sqs_processor import MAX_DELETE_ENTRIES
 
     assert MAX_DELETE_ENTRIES == 10
-    chunks = [list(range(count))[start : start + MAX_DELETE_ENTRIES] for start in range(0, count, MAX_DELETE_ENTRIES)]
+    chunks = [
+        list(range(count))[start : start + MAX_DELETE_ENTRIES]
+        for start in range(0, count, MAX_DELETE_ENTRIES)
+    ]
     assert sum(len(chunk) for chunk in chunks) == count
     assert all(1 <= len(chunk) <= 10 for chunk in chunks)

@@ -82,7 +82,9 @@ def test_entire_batch_failure_raises_by_default_and_lists_every_failure_on_reque
     with pytest.raises(BatchProcessingError, match="All records failed") as raised:
         process_partial_response(event, handler, BatchProcessor(EventType.SQS))
     assert len(raised.value.child_exceptions) == 3
-    response = process_partial_response(event, handler, BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False))
+    response = process_partial_response(
+        event, handler, BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)
+    )
     assert failures(response) == ["m-0", "m-1", "m-2"]
 
 
@@ -110,7 +112,9 @@ def test_fifo_stops_at_the_first_failure_and_returns_every_later_record():
 def test_fifo_skip_group_on_error_returns_only_the_failed_group():
     records = [sqs_record(n, queue=FIFO, group="odd" if n % 2 else "even") for n in range(6)]
     handler = fail_on("body-1")
-    response = process_partial_response({"Records": records}, handler, BatchProcessor(EventType.SQS, skip_group_on_error=True))
+    response = process_partial_response(
+        {"Records": records}, handler, BatchProcessor(EventType.SQS, skip_group_on_error=True)
+    )
     assert handler.calls == ["body-0", "body-1", "body-2", "body-4"]
     assert failures(response) == ["m-1", "m-3", "m-5"]
 
@@ -120,7 +124,9 @@ def test_fifo_whole_batch_failure_raises_or_returns_by_option():
     with pytest.raises(BatchProcessingError):
         process_partial_response({"Records": records}, fail_on("body-0"), BatchProcessor(EventType.SQS))
     response = process_partial_response(
-        {"Records": records}, fail_on("body-0"), BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)
+        {"Records": records},
+        fail_on("body-0"),
+        BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False),
     )
     assert failures(response) == ["m-0", "m-1", "m-2"]
 
@@ -165,7 +171,9 @@ def test_kinesis_reports_sequence_numbers():
         if record["kinesis"]["sequenceNumber"].endswith("2"):
             raise RuntimeError("boom")
 
-    response = process_partial_response({"Records": records}, handler, BatchProcessor(EventType.KinesisDataStreams))
+    response = process_partial_response(
+        {"Records": records}, handler, BatchProcessor(EventType.KinesisDataStreams)
+    )
     assert failures(response) == [records[1]["kinesis"]["sequenceNumber"]]
     assert len(calls) == 4
 
@@ -209,7 +217,9 @@ def test_dynamodb_reports_sequence_numbers():
         if record["dynamodb"]["Keys"]["Id"]["N"] == "3":
             raise KeyError("missing")
 
-    response = process_partial_response({"Records": records}, handler, BatchProcessor(EventType.DynamoDBStreams))
+    response = process_partial_response(
+        {"Records": records}, handler, BatchProcessor(EventType.DynamoDBStreams)
+    )
     assert failures(response) == [records[2]["dynamodb"]["SequenceNumber"]]
 
 
@@ -225,7 +235,9 @@ def test_deadline_guard_returns_unstarted_records_as_failures():
         time.sleep(0.05)
 
     processor = BatchProcessor(EventType.SQS, deadline_margin=0.2)
-    response = process_partial_response({"Records": records}, slow, processor, FakeLambdaContext(remaining_ms=340))
+    response = process_partial_response(
+        {"Records": records}, slow, processor, FakeLambdaContext(remaining_ms=340)
+    )
     assert 1 <= len(started) < 10
     assert failures(response) == [f"m-{n}" for n in range(len(started), 10)]
     assert all(info[0] is DeadlineReachedError for info in processor.exceptions)
@@ -237,7 +249,9 @@ def test_no_context_or_no_margin_means_no_guard():
         "batchItemFailures": []
     }
     processor = BatchProcessor(EventType.SQS, deadline_margin=None)
-    response = process_partial_response({"Records": records}, fail_on(), processor, FakeLambdaContext(remaining_ms=0))
+    response = process_partial_response(
+        {"Records": records}, fail_on(), processor, FakeLambdaContext(remaining_ms=0)
+    )
     assert response == {"batchItemFailures": []}
 
 
@@ -250,7 +264,9 @@ def test_context_is_read_once_not_per_record():
             return super().get_remaining_time_in_millis()
 
     records = [sqs_record(n) for n in range(50)]
-    process_partial_response({"Records": records}, fail_on(), BatchProcessor(EventType.SQS), CountingContext())
+    process_partial_response(
+        {"Records": records}, fail_on(), BatchProcessor(EventType.SQS), CountingContext()
+    )
     assert CountingContext.reads == 1
 
 
@@ -268,7 +284,9 @@ def test_handler_declaring_lambda_context_receives_it():
 
     context = FakeLambdaContext()
     process_partial_response({"Records": [sqs_record(1)]}, handler, BatchProcessor(EventType.SQS), context)
-    process_partial_response({"Records": [sqs_record(1)]}, keyword_only, BatchProcessor(EventType.SQS), context)
+    process_partial_response(
+        {"Records": [sqs_record(1)]}, keyword_only, BatchProcessor(EventType.SQS), context
+    )
     assert seen == ["test-function", context]
 
 
@@ -302,7 +320,9 @@ def test_pydantic_model_validation_failure_is_a_per_record_failure_and_logs_no_b
     got = []
     processor = BatchProcessor(EventType.SQS, model=Order)
     with caplog.at_level(logging.WARNING, logger="lambda_batch"):
-        response = process_partial_response({"Records": records}, lambda order: got.append(order.body), processor)
+        response = process_partial_response(
+            {"Records": records}, lambda order: got.append(order.body), processor
+        )
     assert got == [41, 43]
     assert failures(response) == ["m-2"]
     assert "m-2" in caplog.text
@@ -387,7 +407,10 @@ def test_async_handler_inside_a_running_loop_uses_async_process():
         ({"records": []}, "its keys: records"),
         ({"Records": "x"}, "not a list"),
         ([], "not an object with 'Records'"),
-        ({"Records": [sqs_record(1), kinesis_record(2)]}, "record 1 has eventSource 'aws:kinesis', expected 'aws:sqs'"),
+        (
+            {"Records": [sqs_record(1), kinesis_record(2)]},
+            "record 1 has eventSource 'aws:kinesis', expected 'aws:sqs'",
+        ),
         ({"Records": [{**sqs_record(1), "messageId": ""}]}, "record 0 has no messageId"),
         ({"Records": [sqs_record(1), None]}, "record 1 is not an object"),
     ],
@@ -404,10 +427,14 @@ def test_stream_record_without_sequence_number_is_malformed():
     del record["kinesis"]["sequenceNumber"]
     with pytest.raises(MalformedEventError, match=r"record 1 has no kinesis.sequenceNumber"):
         process_partial_response(
-            {"Records": [kinesis_record(0), record]}, lambda r: None, BatchProcessor(EventType.KinesisDataStreams)
+            {"Records": [kinesis_record(0), record]},
+            lambda r: None,
+            BatchProcessor(EventType.KinesisDataStreams),
         )
     with pytest.raises(MalformedEventError, match="expected 'aws:dynamodb'"):
-        process_partial_response({"Records": [kinesis_record(0)]}, lambda r: None, BatchProcessor(EventType.DynamoDBStreams))
+        process_partial_response(
+            {"Records": [kinesis_record(0)]}, lambda r: None, BatchProcessor(EventType.DynamoDBStreams)
+        )
 
 
 def test_many_bad_records_are_summarised():
@@ -418,7 +445,13 @@ def test_many_bad_records_are_summarised():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"max_concurrency": 0}, {"max_concurrency": True}, {"deadline_margin": -1}, {"model": 42}, {"concurrency_key": 1}],
+    [
+        {"max_concurrency": 0},
+        {"max_concurrency": True},
+        {"deadline_margin": -1},
+        {"model": 42},
+        {"concurrency_key": 1},
+    ],
 )
 def test_bad_options_are_configuration_errors(kwargs):
     with pytest.raises(ConfigurationError):
@@ -436,7 +469,9 @@ def test_warm_reuse_starts_clean():
         {"Records": [sqs_record(n, queue=FIFO, group="g") for n in range(3)]}, fail_on("body-1"), processor
     )
     assert failures(first) == ["m-1", "m-2"]
-    second = process_partial_response({"Records": [sqs_record(n) for n in range(5, 8)]}, fail_on("body-6"), processor)
+    second = process_partial_response(
+        {"Records": [sqs_record(n) for n in range(5, 8)]}, fail_on("body-6"), processor
+    )
     assert failures(second) == ["m-6"]
     assert [r["messageId"] for r in processor.fail_messages] == ["m-6"]
     assert len(processor.exceptions) == 1
@@ -447,17 +482,18 @@ def test_warm_reuse_starts_clean():
 
 def test_forgetting_process_is_not_a_silent_success():
     processor = BatchProcessor(EventType.SQS)
-    with pytest.raises(BatchProcessingError, match=r"process\(\) was not called"):
-        with processor([sqs_record(1)], fail_on()):
-            pass
+    with (
+        pytest.raises(BatchProcessingError, match=r"process\(\) was not called"),
+        processor([sqs_record(1)], fail_on()),
+    ):
+        pass
 
 
 def test_an_error_in_the_with_block_propagates_unchanged():
     processor = BatchProcessor(EventType.SQS)
-    with pytest.raises(KeyError, match="mine"):
-        with processor([sqs_record(1)], fail_on("body-1")) as proc:
-            proc.process()
-            raise KeyError("mine")
+    with pytest.raises(KeyError, match="mine"), processor([sqs_record(1)], fail_on("body-1")) as proc:
+        proc.process()
+        raise KeyError("mine")
 
 
 def test_failure_handler_override_sees_every_failure_and_skip():
@@ -487,7 +523,9 @@ def test_custom_process_record_still_gets_ordering_and_ids():
     with processor(records, fail_on("body-2")) as proc:
         results = proc.process()
     assert [r[:2] for r in results[:2]] == [("success", "body-0body-0"), ("success", "body-1body-1")]
-    assert processor.response() == {"batchItemFailures": [{"itemIdentifier": "m-2"}, {"itemIdentifier": "m-3"}]}
+    assert processor.response() == {
+        "batchItemFailures": [{"itemIdentifier": "m-2"}, {"itemIdentifier": "m-3"}]
+    }
 
 
 def test_batch_processor_decorator_with_a_custom_base_processor():

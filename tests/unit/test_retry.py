@@ -11,7 +11,13 @@ from lambda_batch.retry import DEFAULT_RETRY_POLICY, classify_exception, is_retr
 def client_error(code, status):
     from botocore.exceptions import ClientError
 
-    return ClientError({"Error": {"Code": code, "Message": f"{code} happened"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op")
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": f"{code} happened"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        "Op",
+    )
 
 
 @pytest.mark.parametrize(
@@ -36,7 +42,12 @@ def test_client_errors_are_classified_by_code_and_status(code, status, retryable
 
 
 def test_connection_and_timeout_errors_are_retryable_parameter_errors_are_not():
-    from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ParamValidationError, ReadTimeoutError
+    from botocore.exceptions import (
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ParamValidationError,
+        ReadTimeoutError,
+    )
 
     assert classify_exception(EndpointConnectionError(endpoint_url="http://x")).retryable
     assert classify_exception(ConnectTimeoutError(endpoint_url="http://x")).retryable
@@ -55,7 +66,9 @@ def test_entry_level_codes_use_sender_fault():
 
 def test_backoff_is_capped_exponential_with_full_jitter():
     policy = RetryPolicy(max_attempts=10, base_delay=0.1, max_delay=1.0)
-    assert [policy.backoff(n, rand=lambda: 1.0) for n in range(1, 6)] == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.0])
+    assert [policy.backoff(n, rand=lambda: 1.0) for n in range(1, 6)] == pytest.approx(
+        [0.1, 0.2, 0.4, 0.8, 1.0]
+    )
     assert policy.backoff(3, rand=lambda: 0.0) == 0.0
     assert all(0 <= policy.backoff(4) <= 0.8 for _ in range(50))
 

@@ -19,7 +19,7 @@ import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, Hashable, List, Optional, Sequence, Set, Tuple
 
 from ..clients import ClientProvider
@@ -119,6 +119,9 @@ class BaseDispatcher:
     - ``max_workers``: send up to this many batches at once (default 1: sequential). Order is
       kept per Kinesis partition key, FIFO message group and DynamoDB item key.
 
+    Delivery is at least once: an entry whose call timed out after the service received it
+    may be delivered again by the retry, as with any AWS client.
+
     Example::
 
         with SQSBatchDispatcher("jobs", max_workers=4) as sqs:
@@ -188,7 +191,7 @@ class BaseDispatcher:
         self._open_keys: Dict[Hashable, Entry] = {}
         self._failed: List[Tuple[int, UnprocessedItem]] = []
         self._last_unprocessed: List[UnprocessedItem] = []
-        self._stats = DispatcherStats()
+        self._counters: Dict[str, int] = dict.fromkeys(DispatcherStats.__dataclass_fields__, 0)
 
         self._executor: Optional[ThreadPoolExecutor] = None
         self._slots = threading.BoundedSemaphore(2 * max_workers)
@@ -202,8 +205,9 @@ class BaseDispatcher:
     def flush_payloads(self) -> List[Any]:
         """Send everything buffered; return the items not delivered since the last flush.
 
-        Each returned item is the very object that was submitted; the reasons are in
-        :attr:`unprocessed_details`. Delivery failures are never raised.
+        That includes items of batches sent while submitting (a full batch goes at once).
+        Each returned item is the very object that was submitted, in submission order; the
+        reasons are in :attr:`unprocessed_details`. Delivery failures are never raised.
 
         Example::
 
@@ -239,7 +243,7 @@ class BaseDispatcher:
     def stats(self) -> DispatcherStats:
         """A snapshot of the counters (calls, entries sent, retries, failures...)."""
         with self._results_lock:
-            return self._stats
+            return DispatcherStats(**self._counters)
 
     @property
     def deadline(self) -> Deadline:
@@ -340,11 +344,9 @@ class BaseDispatcher:
                         "%s: %s supersedes %s (same key)", self.target_description, rid, old.record_id
                     )
             with self._results_lock:
-                self._stats = replace(
-                    self._stats,
-                    submitted=self._stats.submitted + 1,
-                    superseded=self._stats.superseded + superseded,
-                )
+                counters = self._counters
+                counters["submitted"] += 1
+                counters["superseded"] += superseded
             if self._open and (
                 len(self._open) >= self.max_batch_size or self._open_bytes + size > self.max_batch_bytes
             ):
@@ -502,10 +504,8 @@ class BaseDispatcher:
 
     def _count(self, **increments: int) -> None:
         with self._results_lock:
-            self._stats = replace(
-                self._stats,
-                **{name: getattr(self._stats, name) + value for name, value in increments.items()},
-            )
+            for name, value in increments.items():
+                self._counters[name] += value
 
     def _fail(self, failures: Sequence[Tuple[Entry, ErrorInfo]]) -> None:
         if not failures:
@@ -537,7 +537,7 @@ class BaseDispatcher:
             entry.done = True
         with self._results_lock:
             self._failed.extend(records)
-            self._stats = replace(self._stats, failures=self._stats.failures + len(records))
+            self._counters["failures"] += len(records)
 
 
 def _default_client_config(max_workers: int) -> Any:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import decimal
 import math
-from typing import Any, Callable, Dict, Hashable, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Mapping
+from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Tuple
 
 from ..arns import parse_arn
 from ..exceptions import ConfigurationError, PayloadError
@@ -185,8 +186,13 @@ def _describe(key: KeyTuple) -> str:
     return "item " + ",".join(f"{name}={value!s}" for name, _kind, value in key)
 
 
+_PLAIN = frozenset({str, int, bool, bytes, decimal.Decimal, type(None)})
+
+
 def _to_dynamo(value: Any, name: str) -> Any:
     """A copy of ``value`` DynamoDB can store: floats become Decimals; the caller's objects stay untouched."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, float):
         if not math.isfinite(value):
             raise PayloadError(f"attribute {name!r}: DynamoDB cannot store {value}")

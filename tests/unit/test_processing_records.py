@@ -1,0 +1,112 @@
+"""Record checks, ids, ordering lanes and handler introspection used by every processor."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from lambda_batch import (
+    ConfigurationError,
+    EventType,
+    MalformedEventError,
+    PartialSQSProcessor,
+    SQSBatchProcessingError,
+)
+from lambda_batch.base_processor import accepts_lambda_context, is_async_handler
+from lambda_batch.concurrency import build_lanes
+from lambda_batch.ordering import CONTINUE, SKIP_KEY, STOP_BATCH, ordering_for
+from lambda_batch.records import extract_records, record_id, shard_id, validate_records
+from tests.processing_events import dynamodb_record, kinesis_record, sqs_record
+
+
+def test_ids_per_event_type():
+    assert validate_records([sqs_record(1), sqs_record(2)], EventType.SQS) == ["m-1", "m-2"]
+    assert validate_records([kinesis_record(7)], EventType.KinesisDataStreams) == [f"{7:056d}"]
+    assert validate_records([dynamodb_record(3)], EventType.DynamoDBStreams) == [f"{3:028d}"]
+    assert record_id({"messageId": 5}, EventType.SQS) is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"receiptHandle": ""}, r"record 0 \(messageId 'm-1'\) has no receiptHandle"),
+        ({"eventSourceARN": "arn:aws:sns:us-east-1:1:topic"}, "has no SQS queue ARN in eventSourceARN"),
+        ({"eventSourceARN": None}, "has no SQS queue ARN"),
+    ],
+)
+def test_delete_mode_needs_a_receipt_handle_and_a_queue_arn(change, message):
+    record = {**sqs_record(1), **change}
+    assert validate_records([record], EventType.SQS) == ["m-1"]  # native mode does not need them
+    with pytest.raises(MalformedEventError, match=message):
+        validate_records([record], EventType.SQS, need_receipt_handle=True)
+
+
+def test_records_must_be_a_list_and_events_must_carry_one():
+    with pytest.raises(MalformedEventError):
+        validate_records("abc", EventType.SQS)
+    assert extract_records({"Records": [1]}) == [1]
+
+
+def test_shards_and_fifo_ordering_rules():
+    assert shard_id(kinesis_record(1, shard="shardId-000000000003"), EventType.KinesisDataStreams) == (
+        "shardId-000000000003"
+    )
+    fifo = [sqs_record(1, queue="q.fifo", group="g")]
+    assert ordering_for(EventType.SQS, fifo).on_failure == STOP_BATCH
+    assert ordering_for(EventType.SQS, fifo, skip_group_on_error=True).on_failure == SKIP_KEY
+    assert ordering_for(EventType.SQS, [sqs_record(1)]).on_failure == CONTINUE
+    assert ordering_for(EventType.SQS, [sqs_record(1)]).key is None
+    assert ordering_for(
+        EventType.KinesisDataStreams, [kinesis_record(1)], stop_on_first_failure=True
+    ).on_failure == (STOP_BATCH)
+    mixed = [sqs_record(1), sqs_record(2, queue="q.fifo", group="g")]
+    assert ordering_for(EventType.SQS, mixed).fifo
+
+
+def test_lanes_keep_record_order_per_key():
+    records = [{"k": k} for k in "abacba"]
+    assert list(build_lanes(records, lambda r: r["k"])) == [[0, 2, 5], [1, 4], [3]]
+    assert list(build_lanes(records, None)) == [[n] for n in range(6)]
+
+
+def test_handler_introspection():
+    def plain(record):
+        pass
+
+    def with_context(record, lambda_context):
+        pass
+
+    async def coroutine(record):
+        pass
+
+    class Callable:
+        def __call__(self, record, lambda_context=None):
+            pass
+
+    class AsyncCallable:
+        async def __call__(self, record):
+            pass
+
+    assert not accepts_lambda_context(plain)
+    assert accepts_lambda_context(with_context)
+    assert accepts_lambda_context(Callable())
+    assert not accepts_lambda_context(functools.partial(with_context, lambda_context=None))
+    assert is_async_handler(coroutine)
+    assert is_async_handler(functools.partial(coroutine))
+    assert is_async_handler(AsyncCallable())
+    assert not is_async_handler(plain)
+    assert not is_async_handler(Callable())
+
+
+def test_partial_sqs_processor_options_and_forgotten_process():
+    with pytest.raises(ConfigurationError):
+        PartialSQSProcessor(delete_concurrency=0)
+    processor = PartialSQSProcessor()
+    with (
+        pytest.raises(SQSBatchProcessingError, match=r"process\(\) was not called"),
+        processor([sqs_record(1)], lambda record: None),
+    ):
+        pass
+    with processor([], lambda record: None) as proc:  # an empty batch is fine
+        assert proc.process() == []
