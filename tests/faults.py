@@ -12,6 +12,10 @@ hooks make it do so, for real calls to the moto server:
 
 Register on the session before the client is made (clients copy the session's hooks).
 
+A plan chooses faults by call number; ``fail_entries`` chooses them by content instead
+(``rule(request_entry)`` is None to let the entry through, True or False to fail it
+retryably or not), for calls the plan lets through.
+
 Example::
 
     plan = lambda call, n: Fault("throttle") if call == 0 else OK
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 #: service -> (event service id, operation)
 OPERATIONS: Dict[str, Tuple[str, str]] = {
@@ -66,6 +70,7 @@ class Fault:
 OK = Fault()
 
 Plan = Callable[[int, int], Fault]
+EntryRule = Callable[[Dict[str, Any]], Optional[bool]]
 
 
 @dataclass
@@ -77,9 +82,12 @@ class CallRecord:
 class FaultInjector:
     """Hooks on ``session`` applying ``plan(call_index, entry_count)`` to each batch call of ``service``."""
 
-    def __init__(self, session: Any, service: str, plan: Plan) -> None:
+    def __init__(
+        self, session: Any, service: str, plan: Plan, *, fail_entries: Optional[EntryRule] = None
+    ) -> None:
         self.service = service
         self.plan = plan
+        self.fail_entries = fail_entries
         self.calls: List[CallRecord] = []
         self._lock = threading.Lock()
         service_id, operation = OPERATIONS[service]
@@ -99,6 +107,14 @@ class FaultInjector:
         with self._lock:
             index = len(self.calls)
             fault = self.plan(index, len(entries))
+            if fault.kind == "ok" and self.fail_entries is not None:
+                failing = {}
+                for pos, entry in enumerate(entries):
+                    verdict = self.fail_entries(entry)
+                    if verdict is not None:
+                        failing[pos] = verdict
+                if failing:
+                    fault = Fault("partial", failing)
             self.calls.append(CallRecord(fault.kind, len(entries)))
         context["fault"] = fault
         if fault.kind == "partial":

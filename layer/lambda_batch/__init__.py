@@ -18,7 +18,11 @@ Example::
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, Dict, List
+
+# typing.TYPE_CHECKING without importing typing: importing typing is most of this package's cold-start cost.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List
 
 __version__ = "0.1.0"
 

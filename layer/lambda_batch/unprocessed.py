@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+#: The code of an item not sent (or not sent again) because the deadline was within the margin.
+DEADLINE_EXCEEDED = "DeadlineExceeded"
+#: The code of a FIFO message held back because an earlier message of its group was not delivered.
+FIFO_GROUP_HALTED = "FifoGroupHalted"
+
 
 @dataclass(frozen=True)
 class UnprocessedItem:
@@ -13,7 +18,14 @@ class UnprocessedItem:
     ``item`` is the very object given to ``submit_payload`` (not a copy); ``code`` and
     ``message`` are the service's error code and message (or the exception's name and text);
     ``retryable`` says whether the error was transient (the item may succeed later);
-    ``attempts`` is how many calls carried it; ``record_id`` names it in logs.
+    ``attempts`` is how many calls carried it (0 for an item never sent); ``record_id`` names
+    it in logs.
+
+    Two codes come from the dispatcher rather than the service, both retryable:
+    ``DeadlineExceeded`` (no call was started because less than the retry policy's
+    ``deadline_margin`` was left; the message gives the last service error, if any) and
+    ``FifoGroupHalted`` (a FIFO message held back because an earlier message of its group
+    was not delivered; the message names that one's ``record_id``).
 
     Example::
 

@@ -122,3 +122,19 @@ def test_missing_stream_returns_the_records(boto3_session, endpoint_url, unique_
     failed = dispatcher.flush_payloads()
     assert all(a is b for a, b in zip(failed, payloads)) and len(failed) == 3
     assert dispatcher.unprocessed_details[0].code == "ResourceNotFoundException"
+
+
+def test_a_failed_record_does_not_hold_back_its_partition_key(boto3_session, endpoint_url, kinesis, stream):
+    # Kinesis does not promise order across retries, so later records of the key are still put.
+    FaultInjector(
+        boto3_session,
+        "kinesis",
+        lambda call, n: OK,
+        fail_entries=lambda record: False if json.loads(record["Data"])["n"] == 1 else None,
+    )
+    dispatcher = make(boto3_session, endpoint_url, stream, max_batch_size=2)
+    payloads = [{"n": i} for i in range(6)]
+    for payload in payloads:
+        dispatcher.submit_payload(payload, partition_key="same")
+    assert dispatcher.flush_payloads() == [payloads[1]]
+    assert [json.loads(r["Data"])["n"] for r in read_stream(kinesis, stream)] == [0, 2, 3, 4, 5]

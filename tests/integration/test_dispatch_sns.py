@@ -7,6 +7,7 @@ import json
 import pytest
 
 from lambda_batch import ConfigurationError, PayloadError, SNSBatchDispatcher
+from lambda_batch.unprocessed import FIFO_GROUP_HALTED
 from tests.faults import OK, Fault, FaultInjector, drain_queue, fast_policy, queue_arn
 
 pytestmark = pytest.mark.integration
@@ -66,6 +67,48 @@ def test_partial_failures(boto3_session, endpoint_url, topic):
         dispatcher.submit_payload(payload)
     assert dispatcher.flush_payloads() == ["b"]
     assert sorted(m["Body"] for m in drain_queue(sqs, url)) == ["a", "c"]
+
+
+@pytest.fixture()
+def fifo_topic(aws_client, unique_name):
+    sns = aws_client("sns")
+    sqs = aws_client("sqs")
+    arn = sns.create_topic(Name=unique_name("orders") + ".fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    url = sqs.create_queue(QueueName=unique_name("orders-sub") + ".fifo", Attributes={"FifoQueue": "true"})[
+        "QueueUrl"
+    ]
+    sns.subscribe(
+        TopicArn=arn, Protocol="sqs", Endpoint=queue_arn(sqs, url), Attributes={"RawMessageDelivery": "true"}
+    )
+    yield arn, sqs, url
+    sqs.delete_queue(QueueUrl=url)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_fifo_topic_halts_a_group_after_a_failure(boto3_session, endpoint_url, fifo_topic, workers):
+    arn, sqs, url = fifo_topic
+    FaultInjector(
+        boto3_session,
+        "sns",
+        lambda call, n: OK,
+        fail_entries=lambda entry: False if entry["Message"] == "a1" else None,
+    )
+    dispatcher = make(boto3_session, endpoint_url, arn, max_batch_size=2, max_workers=workers)
+    for start in (0, 2, 4):  # a0 a1 | b0 b1 | a2 a3 | b2 b3 | a4 a5 | b4 b5
+        for group in "ab":
+            for seq in (start, start + 1):
+                dispatcher.submit_payload(
+                    f"{group}{seq}", message_id=f"{group}-{seq}", message_group_id=group
+                )
+    assert dispatcher.flush_payloads() == ["a1", "a2", "a3", "a4", "a5"]
+    details = dispatcher.unprocessed_details
+    assert details[0].code == "InvalidParameterValue"
+    assert [d.code for d in details[1:]] == [FIFO_GROUP_HALTED] * 4
+    assert all("a-1" in d.message for d in details[1:])
+    received = [m["Body"] for m in drain_queue(sqs, url)]
+    assert [b for b in received if b.startswith("a")] == ["a0"]
+    assert [b for b in received if b.startswith("b")] == [f"b{i}" for i in range(6)]
+    dispatcher.close()
 
 
 def test_topic_must_be_an_arn():

@@ -15,6 +15,7 @@ from lambda_batch import (
     SQSBatchDispatcher,
     SQSFifoBatchDispatcher,
 )
+from lambda_batch.unprocessed import DEADLINE_EXCEEDED, FIFO_GROUP_HALTED
 from tests.faults import OK, Fault, FaultInjector, drain_queue, fast_policy, min_calls, queue_arn
 
 pytestmark = pytest.mark.integration
@@ -187,7 +188,79 @@ def test_retries_stop_before_the_deadline(boto3_session, endpoint_url, queue):
     started = time.monotonic()
     assert dispatcher.flush_payloads() == ["late"]
     assert time.monotonic() - started < 0.8
-    assert "deadline" in dispatcher.unprocessed_details[0].message
+    (detail,) = dispatcher.unprocessed_details
+    assert (detail.code, detail.retryable, detail.attempts) == (DEADLINE_EXCEEDED, True, 1)
+    assert "deadline" in detail.message and "ThrottlingException" in detail.message
+
+
+class LambdaContext:
+    def __init__(self, millis):
+        self.millis = millis
+
+    def get_remaining_time_in_millis(self):
+        return self.millis
+
+
+@pytest.mark.parametrize("given", ["context", "deadline", "set_deadline"])
+def test_no_call_starts_within_the_deadline_margin(boto3_session, endpoint_url, sqs, unique_name, given):
+    name = unique_name("late")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    calls = []
+    boto3_session.events.register("before-call.sqs", lambda model, **_: calls.append(model.name))
+    # 0.5 s left, under fast_policy's 1 s margin; the queue is named, so even GetQueueUrl would be a call
+    kwargs = {
+        "context": {"context": LambdaContext(500)},
+        "deadline": {"deadline": 0.5},
+        "set_deadline": {},
+    }[given]
+    dispatcher = make(boto3_session, endpoint_url, name, **kwargs)
+    if given == "set_deadline":
+        dispatcher.set_deadline(LambdaContext(500))
+    payloads = [{"n": i} for i in range(25)]
+    for payload in payloads:
+        dispatcher.submit_payload(payload)  # two full batches are due while submitting
+    started = time.monotonic()
+    returned = dispatcher.flush_payloads()
+    assert time.monotonic() - started < 0.5
+    assert calls == []
+    assert len(returned) == 25 and all(a is b for a, b in zip(returned, payloads))
+    details = dispatcher.unprocessed_details
+    assert {(d.code, d.retryable, d.attempts) for d in details} == {(DEADLINE_EXCEEDED, True, 0)}
+    assert "deadline_margin" in details[0].message
+    # nothing was dropped: with time again, the very same items go through
+    dispatcher.set_deadline(None)
+    for payload in returned:
+        dispatcher.submit_payload(payload)
+    assert dispatcher.flush_payloads() == []
+    assert sorted(b["n"] for b in bodies(drain_queue(sqs, url))) == list(range(25))
+    sqs.delete_queue(QueueUrl=url)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_the_deadline_arriving_mid_flush_stops_the_later_batches(
+    boto3_session, endpoint_url, sqs, queue, workers
+):
+    holder = {}
+
+    def plan(call, n):
+        if call == 1:  # the clock runs out while the second call is on its way
+            holder["dispatcher"].set_deadline(Deadline.after(0.0))
+        return OK
+
+    injector = FaultInjector(boto3_session, "sqs", plan)
+    dispatcher = make(boto3_session, endpoint_url, queue, max_batch_size=5, max_workers=workers)
+    holder["dispatcher"] = dispatcher
+    payloads = [{"n": i} for i in range(30)]
+    for payload in payloads:
+        dispatcher.submit_payload(payload)
+    returned = dispatcher.flush_payloads()
+    dispatcher.close()
+    delivered = sorted(b["n"] for b in bodies(drain_queue(sqs, queue)))
+    assert injector.call_count == len(delivered) // 5 >= 2
+    assert len(delivered) + len(returned) == 30
+    assert sorted(delivered + [p["n"] for p in returned]) == list(range(30))
+    assert all(item is payloads[item["n"]] for item in returned)
+    assert {d.code for d in dispatcher.unprocessed_details} == {DEADLINE_EXCEEDED}
 
 
 def test_context_manager_flushes_on_exit(boto3_session, endpoint_url, sqs, queue):
@@ -243,3 +316,98 @@ def test_fifo_needs_a_group(boto3_session, endpoint_url, fifo_queue):
     dispatcher = make(boto3_session, endpoint_url, fifo_queue, cls=SQSFifoBatchDispatcher)
     with pytest.raises(PayloadError, match="message_group_id"):
         dispatcher.submit_payload("no group")
+
+
+def fifo_make(boto3_session, endpoint_url, url, **kwargs):
+    return make(boto3_session, endpoint_url, url, cls=SQSFifoBatchDispatcher, **kwargs)
+
+
+def submit_groups(dispatcher, per_group=6, groups="ab", batch=2):
+    """a0 a1 | b0 b1 | a2 a3 | b2 b3 ...: with batches of 2, each call carries one group."""
+    payloads = []
+    for start in range(0, per_group, batch):
+        for group in groups:
+            for seq in range(start, start + batch):
+                payload = {"group": group, "seq": seq}
+                payloads.append(payload)
+                dispatcher.submit_payload(payload, message_id=f"{group}-{seq}", message_group_id=group)
+    return payloads
+
+
+def by_group(messages):
+    groups = {}
+    for body in bodies(messages):
+        groups.setdefault(body["group"], []).append(body["seq"])
+    return groups
+
+
+def fail_message(group, seq, retryable):
+    def rule(entry):
+        body = json.loads(entry["MessageBody"])
+        return retryable if (body["group"], body["seq"]) == (group, seq) else None
+
+    return rule
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_fifo_failure_halts_the_rest_of_its_group_only(boto3_session, endpoint_url, sqs, fifo_queue, workers):
+    injector = FaultInjector(boto3_session, "sqs", lambda c, n: OK, fail_entries=fail_message("a", 1, False))
+    dispatcher = fifo_make(boto3_session, endpoint_url, fifo_queue, max_batch_size=2, max_workers=workers)
+    payloads = submit_groups(dispatcher)
+    returned = dispatcher.flush_payloads()
+    a = [p for p in payloads if p["group"] == "a"]
+    assert len(returned) == 5 and all(x is y for x, y in zip(returned, a[1:]))
+    first, *halted = dispatcher.unprocessed_details
+    assert (first.code, first.attempts, first.retryable) == ("InvalidParameterValue", 1, False)
+    assert {(d.code, d.attempts, d.retryable) for d in halted} == {(FIFO_GROUP_HALTED, 0, True)}
+    assert all("a-1" in d.message for d in halted)
+    # the halted batches made no call: one for a0 a1, three for group b
+    assert sorted(c.entries for c in injector.calls) == [2, 2, 2, 2]
+    assert by_group(drain_queue(sqs, fifo_queue)) == {"a": [0], "b": [0, 1, 2, 3, 4, 5]}
+    # the next flush opens the group again
+    dispatcher.submit_payload({"group": "a", "seq": 6}, message_group_id="a")
+    assert dispatcher.flush_payloads() == []
+    assert by_group(drain_queue(sqs, fifo_queue)) == {"a": [6]}
+    dispatcher.close()
+
+
+def test_fifo_group_halts_when_retries_run_out(boto3_session, endpoint_url, sqs, fifo_queue):
+    injector = FaultInjector(boto3_session, "sqs", lambda c, n: OK, fail_entries=fail_message("a", 1, True))
+    dispatcher = fifo_make(boto3_session, endpoint_url, fifo_queue, max_batch_size=2)
+    payloads = submit_groups(dispatcher)
+    returned = dispatcher.flush_payloads()
+    a = [p for p in payloads if p["group"] == "a"]
+    assert len(returned) == 5 and all(x is y for x, y in zip(returned, a[1:]))
+    first, *halted = dispatcher.unprocessed_details
+    assert (first.record_id, first.code, first.attempts) == ("a-1", "InternalError", 5)
+    assert [d.code for d in halted] == [FIFO_GROUP_HALTED] * 4 and all("a-1" in d.message for d in halted)
+    assert [c.entries for c in injector.calls] == [2, 1, 1, 1, 1, 2, 2, 2]  # a1 retried alone, then b only
+    assert by_group(drain_queue(sqs, fifo_queue)) == {"a": [0], "b": [0, 1, 2, 3, 4, 5]}
+
+
+def test_fifo_message_overtaken_in_its_call_is_returned_not_resent(
+    boto3_session, endpoint_url, sqs, fifo_queue
+):
+    # SQS refuses a0 (retryably) but accepts a1 in the same call: resending a0 would put it behind a1.
+    injector = FaultInjector(boto3_session, "sqs", lambda c, n: OK, fail_entries=fail_message("a", 0, True))
+    dispatcher = fifo_make(boto3_session, endpoint_url, fifo_queue, max_batch_size=2)
+    payloads = submit_groups(dispatcher, per_group=4)
+    returned = dispatcher.flush_payloads()
+    a = [p for p in payloads if p["group"] == "a"]
+    assert returned == [a[0], a[2], a[3]] and returned[0] is a[0]
+    first, *halted = dispatcher.unprocessed_details
+    assert (first.code, first.retryable, first.attempts) == ("InternalError", True, 1)
+    assert "not retried" in first.message
+    assert [d.code for d in halted] == [FIFO_GROUP_HALTED] * 2 and all("a-0" in d.message for d in halted)
+    assert injector.call_count == 3  # a0 a1, b0 b1, b2 b3: no resend of a0
+    assert by_group(drain_queue(sqs, fifo_queue)) == {"a": [1], "b": [0, 1, 2, 3]}
+
+
+def test_standard_queue_sends_the_rest_after_a_failure(boto3_session, endpoint_url, sqs, queue):
+    FaultInjector(boto3_session, "sqs", lambda c, n: OK, fail_entries=fail_message("a", 1, False))
+    dispatcher = make(boto3_session, endpoint_url, queue, max_batch_size=2)
+    payloads = [{"group": "a", "seq": i} for i in range(4)]
+    for payload in payloads:
+        dispatcher.submit_payload(payload)
+    assert dispatcher.flush_payloads() == [payloads[1]]
+    assert sorted(by_group(drain_queue(sqs, queue))["a"]) == [0, 2, 3]

@@ -10,6 +10,12 @@ Sending retries what is worth retrying, whole calls and single entries alike, wi
 exponential backoff and full jitter (:class:`~lambda_batch.retry.RetryPolicy`), never past the
 deadline; what cannot be delivered is handed back by :meth:`BaseDispatcher.flush_payloads`,
 each item the very object that was submitted, with its reason beside it.
+
+No call starts once less than the policy's ``deadline_margin`` is left before the deadline:
+first sends and retries alike, the items come back with code ``DeadlineExceeded``. For FIFO
+targets (SQS FIFO queues, SNS FIFO topics), a message that cannot be delivered halts its
+message group until the next flush: the group's later messages are not sent and come back
+with code ``FifoGroupHalted``, naming the message that failed.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from ..deadline import Deadline
 from ..exceptions import ConfigurationError, PayloadError
 from ..limits import ServiceLimits
 from ..retry import DEFAULT_RETRY_POLICY, ErrorInfo, RetryPolicy, classify_exception
-from ..unprocessed import UnprocessedItem
+from ..unprocessed import DEADLINE_EXCEEDED, FIFO_GROUP_HALTED, UnprocessedItem
 
 if TYPE_CHECKING:  # pragma: no cover
     from types import TracebackType
@@ -113,11 +119,21 @@ class BaseDispatcher:
       ``retry_policy`` alone decides, and can keep to the deadline.
     - ``retry_policy``: a :class:`~lambda_batch.retry.RetryPolicy` (default: 5 attempts in all).
     - ``context`` or ``deadline``: a Lambda context, a :class:`~lambda_batch.deadline.Deadline`
-      or seconds from now; retries stop in time to return. :meth:`set_deadline` changes it
-      per invocation.
+      or seconds from now. Once less than the retry policy's ``deadline_margin`` is left, no
+      call starts (neither a first send nor a retry): the items not yet delivered come back
+      from :meth:`flush_payloads` with code ``DeadlineExceeded``, so the function can still
+      return in time. :meth:`set_deadline` changes it per invocation.
     - ``max_batch_bytes``: a byte cap per call below the service's.
     - ``max_workers``: send up to this many batches at once (default 1: sequential). Order is
       kept per Kinesis partition key, FIFO message group and DynamoDB item key.
+
+    FIFO targets (SQS FIFO queues, SNS FIFO topics) keep each message group in order when a
+    message cannot be delivered (a non-retryable failure, retries exhausted, the deadline):
+    the group's later messages submitted before the next :meth:`flush_payloads` are not sent.
+    They come back from it, as submitted and in order, with code ``FifoGroupHalted`` and a
+    message naming the message that failed; other groups go on. A message is never retried
+    after a later message of its group was delivered (the service accepted part of a call):
+    it comes back with its own error instead. Kinesis partition keys are not halted.
 
     Delivery is at least once: an entry whose call timed out after the service received it
     may be delivered again by the retry, as with any AWS client.
@@ -132,6 +148,8 @@ class BaseDispatcher:
 
     #: Shown in logs and errors, e.g. "SQS queue jobs".
     target_description = "target"
+    #: Whether an undelivered item halts the later items of its ``order_key`` (FIFO message groups).
+    _halts_groups = False
 
     def __init__(
         self,
@@ -198,6 +216,8 @@ class BaseDispatcher:
         self._order_lock = threading.Lock()
         self._last_by_key: Dict[Hashable, Future[None]] = {}
         self._inflight: Set[Future[None]] = set()
+        # FIFO message group -> (seq, record id) of its earliest undelivered message, this flush.
+        self._halted: Dict[Hashable, Tuple[int, str]] = {}
         self._closed = False
 
     # ------------------------------------------------------------------ public API
@@ -208,6 +228,7 @@ class BaseDispatcher:
         That includes items of batches sent while submitting (a full batch goes at once).
         Each returned item is the very object that was submitted, in submission order; the
         reasons are in :attr:`unprocessed_details`. Delivery failures are never raised.
+        FIFO message groups halted by a failure open again for what is submitted next.
 
         Example::
 
@@ -225,6 +246,7 @@ class BaseDispatcher:
         with self._results_lock:
             failed = self._failed
             self._failed = []
+            self._halted = {}
         failed.sort(key=lambda pair: pair[0])
         self._last_unprocessed = [item for _, item in failed]
         return [item.item for item in self._last_unprocessed]
@@ -251,7 +273,7 @@ class BaseDispatcher:
         return self._deadline
 
     def set_deadline(self, context_or_deadline: Any) -> None:
-        """Keep retries within a new deadline: a Lambda context, a Deadline, seconds, or ``None``.
+        """Keep calls within a new deadline: a Lambda context, a Deadline, seconds, or ``None``.
 
         Example::
 
@@ -418,12 +440,25 @@ class BaseDispatcher:
             self._slots.release()
 
     def _deliver(self, batch: List[Entry]) -> None:
-        """Send one batch, retrying what is worth retrying; record what is delivered and what is not."""
+        """Send one batch, retrying what is worth retrying; record what is delivered and what is not.
+
+        Before every call (the first as well as each retry), the entries of halted FIFO groups
+        are held back, and nothing is sent once the deadline is within the policy's margin.
+        """
         policy = self.retry_policy
         pending = batch
         attempt = 1
+        last_errors: Dict[int, ErrorInfo] = {}  # seq -> the error of the attempt before a retry
         try:
             while pending:
+                pending = self._hold_back_halted(pending)
+                if not pending:
+                    return
+                if self._deadline.expired(policy.deadline_margin):
+                    self._fail(
+                        [(entry, self._deadline_error(last_errors.get(entry.seq))) for entry in pending]
+                    )
+                    return
                 results = self._attempt(pending)
                 retry: List[Tuple[Entry, ErrorInfo]] = []
                 final: List[Tuple[Entry, ErrorInfo]] = []
@@ -452,18 +487,25 @@ class BaseDispatcher:
                     self._deliver(pending[middle:])
                     return
                 self._count(entries_sent=delivered)
+                if self._halts_groups and retry and delivered:
+                    retry = self._drop_overtaken(pending, results, retry, final)
                 self._fail(final)
+                if self._halts_groups and retry and final:
+                    kept = {id(entry) for entry in self._hold_back_halted([entry for entry, _ in retry])}
+                    retry = [(entry, error) for entry, error in retry if id(entry) in kept]
                 if not retry:
                     return
                 delay = policy.backoff(attempt)
-                if not policy.can_retry(attempt, delay, self._deadline):
-                    why = "deadline near" if attempt < policy.max_attempts else f"{attempt} attempts"
+                if attempt >= policy.max_attempts:
                     self._fail(
                         [
-                            (entry, error._replace(message=f"{error.message} (gave up: {why})"))
+                            (entry, error._replace(message=f"{error.message} (gave up: {attempt} attempts)"))
                             for entry, error in retry
                         ]
                     )
+                    return
+                if not policy.can_retry(attempt, delay, self._deadline):
+                    self._fail([(entry, self._deadline_error(error)) for entry, error in retry])
                     return
                 logger.info(
                     "%s: retrying %d of %d entries in %.3fs (attempt %d failed: %s)",
@@ -477,12 +519,68 @@ class BaseDispatcher:
                 policy.sleep(delay)
                 attempt += 1
                 pending = [entry for entry, _ in retry]
+                last_errors = {entry.seq: error for entry, error in retry}
                 self._count(retries=1)
         except BaseException as exc:  # never lose an item, whatever went wrong
             info = ErrorInfo(type(exc).__name__, str(exc), False)
             self._fail([(entry, info) for entry in pending if not entry.done])
             if not isinstance(exc, Exception):
                 raise
+
+    def _deadline_error(self, last: Optional[ErrorInfo]) -> ErrorInfo:
+        """The reason for an entry not sent (or not sent again) because the deadline is near."""
+        remaining = self._deadline.remaining()
+        margin = self.retry_policy.deadline_margin
+        left = "the deadline has passed" if remaining <= 0 else f"{remaining:.3f}s left before the deadline"
+        message = f"not sent: {left}, within the retry policy's deadline_margin of {margin:g}s"
+        if last is not None:
+            message += f" (last error {last.code}: {last.message})"
+        return ErrorInfo(DEADLINE_EXCEEDED, message, True)
+
+    def _hold_back_halted(self, entries: List[Entry]) -> List[Entry]:
+        """Fail the entries of FIFO groups halted by an earlier undelivered message; return the rest."""
+        if not self._halts_groups:
+            return entries
+        with self._results_lock:
+            if not self._halted:
+                return entries
+            halted = dict(self._halted)
+        keep: List[Entry] = []
+        held: List[Tuple[Entry, ErrorInfo]] = []
+        for entry in entries:
+            stop = halted.get(entry.order_key) if entry.order_key is not None else None
+            if stop is not None and stop[0] < entry.seq:
+                message = f"held back: its message group is halted because {stop[1]} was not delivered"
+                held.append((entry, ErrorInfo(FIFO_GROUP_HALTED, message, True)))
+            else:
+                keep.append(entry)
+        self._fail(held)
+        return keep
+
+    @staticmethod
+    def _drop_overtaken(
+        pending: Sequence[Entry],
+        results: Sequence[Optional[ErrorInfo]],
+        retry: List[Tuple[Entry, ErrorInfo]],
+        final: List[Tuple[Entry, ErrorInfo]],
+    ) -> List[Tuple[Entry, ErrorInfo]]:
+        """Move to ``final`` the retryable entries a later message of their group overtook.
+
+        The service may accept a group's later message in the same call as an earlier one it
+        refused; sending the earlier one again would put it behind, so it is returned instead.
+        """
+        last_delivered: Dict[Hashable, int] = {}
+        for entry, error in zip(pending, results):
+            if error is None and entry.order_key is not None:
+                last_delivered[entry.order_key] = entry.seq
+        still: List[Tuple[Entry, ErrorInfo]] = []
+        for entry, error in retry:
+            if entry.order_key is not None and last_delivered.get(entry.order_key, -1) > entry.seq:
+                note = "not retried: a later message of its group was delivered by the same call"
+                final.append((entry, error._replace(message=f"{error.message} ({note})")))
+            else:
+                still.append((entry, error))
+        return still
 
     def _attempt(self, entries: List[Entry]) -> List[Optional[ErrorInfo]]:
         for entry in entries:
@@ -511,8 +609,8 @@ class BaseDispatcher:
         if not failures:
             return
         records = []
+        halts: List[Entry] = []
         for entry, error in failures:
-            entry.attempts = max(entry.attempts, 1)
             logger.warning(
                 "%s: %s not delivered after %d attempt(s): %s: %s",
                 self.target_description,
@@ -535,9 +633,15 @@ class BaseDispatcher:
                 )
             )
             entry.done = True
+            if self._halts_groups and entry.order_key is not None:
+                halts.append(entry)
         with self._results_lock:
             self._failed.extend(records)
             self._counters["failures"] += len(records)
+            for entry in halts:  # the group's later messages must not overtake this one
+                stop = self._halted.get(entry.order_key)
+                if stop is None or entry.seq < stop[0]:
+                    self._halted[entry.order_key] = (entry.seq, entry.record_id)
 
 
 def _default_client_config(max_workers: int) -> Any:

@@ -21,6 +21,9 @@ class SNSBatchDispatcher(BaseDispatcher):
     The payload is the message (a ``str`` as is, anything else as JSON). ``topic_arn`` is the
     topic's ARN. For a FIFO topic (``.fifo``) every message needs a group id, order is kept per
     group, and a deduplication id is made from the SHA-256 of the message when none is given.
+    A FIFO message that cannot be published halts its group until the next
+    :meth:`flush_payloads`, as with :class:`SQSFifoBatchDispatcher`: the group's later messages
+    come back unsent with code ``FifoGroupHalted``.
 
     Example::
 
@@ -45,6 +48,7 @@ class SNSBatchDispatcher(BaseDispatcher):
             raise ConfigurationError(f"not an SNS topic ARN: {topic_arn!r}")
         self.topic_arn = topic_arn
         self.fifo = arn.resource.endswith(".fifo")
+        self._halts_groups = self.fifo
         self.default_message_group_id = default_message_group_id
         self.target_description = f"SNS topic {arn.resource}"
         super().__init__(

@@ -109,7 +109,12 @@ class _SQSDispatcherBase(BaseDispatcher):
                 self._attributes_read = True
 
     def _probe(self) -> None:
-        """At the first submit, learn the queue's settings (once; failures wait for the first send)."""
+        """At the first submit, learn the queue's settings (once; failures wait for the first send).
+
+        Not while the deadline is within the retry policy's margin: no call starts then.
+        """
+        if self.deadline.expired(self.retry_policy.deadline_margin):
+            return
         self._probed = True
         try:
             self._resolve()
@@ -204,6 +209,13 @@ class SQSFifoBatchDispatcher(_SQSDispatcherBase):
     ``default_message_group_id`` given here). Without a deduplication id, one is made from the
     SHA-256 of the body, unless the queue uses content-based deduplication (which does the same).
 
+    A message that cannot be delivered (refused by SQS, retries exhausted, or the deadline)
+    halts its group until the next :meth:`flush_payloads`: the group's later messages are not
+    sent but returned by it, as submitted and in order, with code ``FifoGroupHalted`` and a
+    message naming the ``message_id`` (or ``item #n``) that failed. Other groups go on. Only
+    messages of the same group carried by the very call that failed may already have been
+    accepted by SQS; a failed message is then returned, never sent again behind them.
+
     Example::
 
         fifo = SQSFifoBatchDispatcher("orders.fifo")
@@ -212,6 +224,7 @@ class SQSFifoBatchDispatcher(_SQSDispatcherBase):
     """
 
     _fifo = True
+    _halts_groups = True
 
     def __init__(
         self,
