@@ -1,6 +1,6 @@
 # lambda-batch: every command a developer or CI needs. `make help` lists them.
 # Only python3 and make are needed on the machine: each target installs what it uses
-# into .venv (pinned in requirements-dev.txt).
+# into .venv (pinned in requirements-dev.txt), with uv (itself pip-installed there) for speed.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -20,9 +20,9 @@ help: ## List the targets
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $$(grep -E '^uv==' requirements-dev.txt)
+	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install --quiet -r requirements-dev.txt
+	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 .PHONY: venv

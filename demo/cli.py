@@ -52,8 +52,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         "--wave-size",
         type=int,
-        default=250,
-        help="messages per producer invocation; keeps the queue shallow (250)",
+        default=50,
+        help="messages per producer invocation; the next wave goes out when the queue holds fewer "
+        "(default 50: moto's SQS slows with queue depth, see docs/BENCHMARKS.md)",
     )
     parser.add_argument(
         "--visibility-timeout",
@@ -169,7 +170,10 @@ def format_summary(result: DemoResult) -> str:
         f"consumer's {result.consumer_calls.endpoint_seconds:.1f} s, event source's "
         f"{result.event_source_calls.endpoint_seconds:.1f} s",
         "",
-        "OK: every message is accounted for" if result.ok else "NOT OK: see lost / in flight / DLQ above",
+        "OK: every message is accounted for"
+        if result.ok
+        else "NOT OK: see lost / in flight / DLQ above"
+        + (" (stopped by --max-seconds)" if result.timed_out else ""),
     ]
     if c.lost_ids:
         lines.append(f"  lost items (first 20): {', '.join(c.lost_ids[:20])}")

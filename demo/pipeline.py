@@ -59,8 +59,8 @@ class DemoOptions:
     endpoint_url: Optional[str] = None
     region: str = "us-east-1"
     stack_name: str = "lambda-batch"
-    #: Messages per producer invocation; the next wave goes out once fewer than this many are outstanding.
-    wave_size: int = 250
+    #: Messages per producer invocation; the next wave goes out once fewer than this many are on the queue.
+    wave_size: int = 50
     #: The work queue's visibility timeout for the run (``None``: 2 s on the emulator, else the queue's own).
     visibility_timeout: Optional[int] = None
     message_groups: int = 10
@@ -125,13 +125,19 @@ class DemoResult:
     settings: Dict[str, Any]
     invocations: Dict[str, int]
     counted_on_wire: bool
+    #: ``--messages``: what the run was asked to send.
+    messages_asked: int = 0
+    #: True when ``--max-seconds`` ran out before the queue was empty.
+    timed_out: bool = False
 
     @property
     def ok(self) -> bool:
         """Nothing lost, nothing left, and the DLQ holds exactly the poison messages."""
         c = self.counts
         return (
-            c.lost == 0
+            not self.timed_out
+            and c.requested == self.messages_asked
+            and c.lost == 0
             and c.in_queue == 0
             and c.good_in_dlq == 0
             and c.poison_processed == 0
@@ -442,8 +448,13 @@ def run_demo(options: DemoOptions, progress: Optional[Progress] = None) -> DemoR
         deadline = consume_started + options.max_seconds
         last_report = 0.0
         depth = 0
+        timed_out = False
         while True:
-            if produced < options.messages and ledger.outstanding() < options.wave_size:
+            if produced < options.messages:
+                # The queue's own count (visible + in flight): moto's SQS slows with depth, so the
+                # next wave goes out only once the queue is shallow again.
+                depth = _queue_depth(demo_sqs, stack.queue_url)
+            if produced < options.messages and depth < options.wave_size:
                 count = min(options.wave_size, options.messages - produced)
                 event = _producer_event(options, wave, count, run_id)
                 started = time.monotonic()
@@ -480,6 +491,7 @@ def run_demo(options: DemoOptions, progress: Optional[Progress] = None) -> DemoR
                 break
             if now > deadline:
                 report("timeout", {"max_seconds": options.max_seconds})
+                timed_out = True
                 break
         times.consume = time.monotonic() - consume_started - times.produce
         times.receive = mapping.stats.receive_seconds
@@ -517,6 +529,8 @@ def run_demo(options: DemoOptions, progress: Optional[Progress] = None) -> DemoR
             settings=settings,
             invocations={**invocations, "event_source_batches": mapping.stats.invocations},
             counted_on_wire=count_on_wire,
+            messages_asked=options.messages,
+            timed_out=timed_out,
         )
     finally:
         for function in (producer, consumer):

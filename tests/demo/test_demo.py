@@ -128,3 +128,21 @@ def test_bad_options_exit_2_with_a_clear_message() -> None:
     )
     assert completed.returncode == 2
     assert "--messages must be at least 1" in completed.stderr
+
+
+def test_a_run_cut_short_by_max_seconds_is_not_reported_ok(build_dir) -> None:
+    options = DemoOptions(
+        messages=30,
+        poison_rate=0.1,
+        wave_size=10,
+        visibility_timeout=1,
+        build_dir=build_dir,
+        skip_build=True,
+        targets=["sqs"],
+        run_id="t-cut",
+        max_seconds=0.1,
+    )
+    result = run_demo(options)
+    assert result.timed_out
+    assert not result.ok
+    assert result.counts.lost == 0  # stopped early, yet nothing it sent is unaccounted for

@@ -17,7 +17,7 @@ from collections import Counter
 
 import boto3
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from lambda_batch import (
@@ -167,6 +167,8 @@ def check_exactly_once(
     assert all(item is payloads[item["id"]] for item in returned)
     assert returned_ids == sorted(returned_ids)
     details = dispatcher.unprocessed_details
+    for code in {d.code for d in details} & {DEADLINE_EXCEEDED, FIFO_GROUP_HALTED}:
+        event(f"returned {code}")
     assert [d.item for d in details] == returned
     assert all(d.code and 0 <= d.attempts <= attempts for d in details)
     # only items held back by the dispatcher itself were never sent

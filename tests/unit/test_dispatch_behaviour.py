@@ -214,6 +214,21 @@ def test_deadline_can_be_set_per_invocation():
     assert dispatcher.deadline.remaining() == float("inf")
 
 
+@pytest.mark.parametrize("workers", [1, 4])
+def test_nothing_is_sent_once_the_deadline_is_within_the_margin(boto3_session, workers):
+    network = CannedNetwork(boto3_session, "kinesis")
+    dispatcher = kinesis(boto3_session, max_batch_size=10, max_workers=workers, deadline=0.9)  # margin 1 s
+    payloads = [{"n": i} for i in range(35)]
+    for payload in payloads:
+        dispatcher.submit_payload(payload)
+    returned = dispatcher.flush_payloads()
+    assert network.batches == []
+    assert len(returned) == 35 and all(a is b for a, b in zip(returned, payloads))
+    assert {(d.code, d.attempts) for d in dispatcher.unprocessed_details} == {("DeadlineExceeded", 0)}
+    assert dispatcher.stats.failures == 35 and dispatcher.stats.calls == 0
+    dispatcher.close()
+
+
 def test_closed_dispatcher_refuses_more(boto3_session):
     CannedNetwork(boto3_session, "kinesis")
     dispatcher = kinesis(boto3_session)
