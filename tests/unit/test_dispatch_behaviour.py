@@ -229,6 +229,20 @@ def test_nothing_is_sent_once_the_deadline_is_within_the_margin(boto3_session, w
     dispatcher.close()
 
 
+def test_close_after_a_flush_keeps_what_the_flush_returned(boto3_session):
+    # Batches that fail at once finish just as the flush returns: close must not flush again.
+    FaultInjector(boto3_session, "kinesis", lambda call, n: Fault("denied"))
+    client = boto3_session.client("kinesis", region_name="us-east-1")
+    for _ in range(200):  # a race, so many runs
+        dispatcher = kinesis(boto3_session, client=client, max_batch_size=1, max_workers=3)
+        for i in range(6):
+            dispatcher.submit_payload(b"x", partition_key=str(i))
+        returned = dispatcher.flush_payloads()
+        dispatcher.close()
+        assert len(returned) == 6
+        assert dispatcher.unprocessed_items == returned
+
+
 def test_closed_dispatcher_refuses_more(boto3_session):
     CannedNetwork(boto3_session, "kinesis")
     dispatcher = kinesis(boto3_session)

@@ -292,8 +292,8 @@ class BaseDispatcher:
 
         After a flush with nothing left, :attr:`unprocessed_items` keeps that flush's result.
         """
-        with self._order_lock:
-            busy = bool(self._inflight)
+        with self._order_lock:  # a finished batch may not have left _inflight yet: it is not busy
+            busy = any(not future.done() for future in self._inflight)
         if self._open or busy or self._failed:
             self.flush_payloads()
         self._closed = True
