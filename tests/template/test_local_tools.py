@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -30,17 +31,36 @@ def test_invoker_runs_the_built_code_with_lambdas_context_and_environment(consum
     assert consumer.external_layers and "AWSLambdaPowertoolsPythonV3" in consumer.external_layers[0]
 
 
-def test_warm_invocations_reuse_the_process_and_a_timeout_stops_it(producer) -> None:
+def test_warm_invocations_reuse_the_process(producer) -> None:
     producer.close()
     first = producer.invoke({"count": 1, "targets": ["dynamodb"], "run_id": "warm-1"})
     second = producer.invoke({"count": 1, "targets": ["dynamodb"], "run_id": "warm-2"})
     assert (first.cold_start, second.cold_start) == (True, False)
     assert first.ok and second.ok
 
-    timed_out = producer.invoke({"count": 5000, "targets": ["sqs"], "run_id": "slow"}, timeout=0.01)
-    assert timed_out.error_type == "Sandbox.Timedout"
-    assert timed_out.error["errorMessage"] == "Task timed out after 0.01 seconds"
-    assert producer.invoke({"count": 1, "targets": ["dynamodb"], "run_id": "warm-3"}).cold_start
+
+def test_a_short_deadline_returns_in_time_with_the_rest_unprocessed(producer) -> None:
+    # The dispatchers stop before the deadline: the function returns, nothing is lost.
+    result = producer.invoke({"count": 3000, "targets": ["sqs"], "run_id": "short"}, timeout=0.01)
+    assert result.ok, result.error
+    body = result.return_value
+    assert body["requested"] == 3000
+    assert body["sent"].get("sqs", 0) + body["unprocessed_count"] == 3000
+    assert body["unprocessed_count"] > 0
+    assert {failure["code"] for failure in body["unprocessed"]["sqs"]} == {"DeadlineExceeded"}
+
+
+def test_a_handler_that_overruns_its_timeout_is_stopped(stack, build_dir, tmp_path) -> None:
+    slow_build = tmp_path / "build"
+    shutil.copytree(build_dir, slow_build)
+    (slow_build / "ProducerFunction" / "app.py").write_text(
+        "import time\n\ndef lambda_handler(event, context):\n    time.sleep(60)\n"
+    )
+    with LocalFunction(TEMPLATE, "ProducerFunction", slow_build, stack=stack) as slow:
+        timed_out = slow.invoke({}, timeout=0.2)
+        assert timed_out.error_type == "Sandbox.Timedout"
+        assert timed_out.error["errorMessage"] == "Task timed out after 0.20 seconds"
+        assert slow.invoke({}, timeout=0.2).cold_start  # the stopped process is replaced
 
 
 def test_invoker_as_a_plain_handler_raises_on_failure(consumer) -> None:
