@@ -150,14 +150,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.command, self.path, body, headers
         )
         seconds = time.monotonic() - started
-        self.send_response(status, reason)
-        for key, value in response_headers:
-            if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(response_body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response_body)
+        # Recorded before the caller gets its answer: whoever acts on a response (the demo's
+        # ledger reading the queue's depth) sees the call already counted.
         self.server.counter._record(
             self.server.role,
             self.command,
@@ -169,6 +163,14 @@ class _Handler(BaseHTTPRequestHandler):
             response_body,
             seconds,
         )
+        self.send_response(status, reason)
+        for key, value in response_headers:
+            if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(response_body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response_body)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _forward
 
