@@ -47,7 +47,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument(
-        "--stack-name", default="lambda-batch", help="the stack to use or create (default lambda-batch)"
+        "--stack-name",
+        default="lambda-batch",
+        help="the deployed stack to use (default lambda-batch; on the emulator, "
+        "a new stack named after it and the run)",
     )
     parser.add_argument(
         "--wave-size",

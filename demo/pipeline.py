@@ -32,6 +32,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,7 +190,9 @@ class _Stack:
         self.build_dir = build_dir
 
 
-def _prepare_stack(options: DemoOptions, endpoint: str, on_emulator: bool, times: PhaseTimes) -> _Stack:
+def _prepare_stack(
+    options: DemoOptions, endpoint: str, on_emulator: bool, times: PhaseTimes, run_id: str
+) -> _Stack:
     from emulator.stack import StackError, deploy_stack, read_settings, sam_build
 
     queue_id = "WorkFifoQueue" if options.fifo else "WorkQueue"
@@ -207,9 +210,10 @@ def _prepare_stack(options: DemoOptions, endpoint: str, on_emulator: bool, times
     started = time.monotonic()
     if on_emulator:
         try:
-            info = deploy_stack(
-                endpoint, build_dir=build_dir, stack_name=options.stack_name, region=options.region
-            )
+            # moto keeps its state per process, so two runs in one process (the tests) would
+            # meet the same stack: each run on the emulator deploys its own.
+            stack_name = re.sub(r"[^A-Za-z0-9-]", "-", f"{options.stack_name}-{run_id}")[:120]
+            info = deploy_stack(endpoint, build_dir=build_dir, stack_name=stack_name, region=options.region)
         except StackError as exc:
             raise DemoError(f"deploying template.yaml to the emulator failed: {exc}") from exc
         settings = info.settings()
@@ -346,7 +350,7 @@ def run_demo(options: DemoOptions, progress: Optional[Progress] = None) -> DemoR
         on_emulator = server is not None
 
         report("build", {"build_dir": str(options.build_dir or ROOT / ".aws-sam" / "build")})
-        stack = _prepare_stack(options, endpoint, on_emulator, times)
+        stack = _prepare_stack(options, endpoint, on_emulator, times, run_id)
         queue_id = "WorkFifoQueue" if options.fifo else "WorkQueue"
         queue_settings = stack.settings.queue(queue_id)
         source = stack.settings.event_source_for_queue(queue_id)
