@@ -41,6 +41,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,19 @@ from emulator.stack import (
 logger = logging.getLogger("local_lambda.invoker")
 
 _BOOTSTRAP = Path(__file__).resolve().parent / "_bootstrap.py"
+#: What the caller's environment may hold to reach real AWS (passed through when not emulated).
+_REAL_CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "HOME",
+)
 #: Seconds an invocation may outlive its Timeout before it is stopped (process start-up slack).
 TIMEOUT_GRACE_SECONDS = 1.0
 FAKE_CREDENTIALS = {
@@ -68,6 +82,25 @@ FAKE_CREDENTIALS = {
 }
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+
+def is_emulated(endpoint_url: Optional[str]) -> bool:
+    """Whether ``endpoint_url`` is an emulator on this machine (a loopback address)."""
+    if not endpoint_url:
+        return False
+    host = (urllib.parse.urlsplit(endpoint_url).hostname or "").lower()
+    return host == "localhost" or host.startswith("127.") or host == "::1"
+
+
+def credentials_environment(endpoint_url: Optional[str]) -> Dict[str, str]:
+    """The credentials a function gets: fake ones for an emulator on loopback, else the caller's.
+
+    On Lambda the function's role credentials are in its environment; locally, against
+    real AWS (no endpoint, or a remote one), the caller's own credentials stand in for them.
+    """
+    if is_emulated(endpoint_url):
+        return dict(FAKE_CREDENTIALS)
+    return {name: os.environ[name] for name in _REAL_CREDENTIAL_VARIABLES if name in os.environ}
 
 
 class InvocationError(RuntimeError):
@@ -245,7 +278,7 @@ class LocalFunction:
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
             "LOCAL_LAMBDA_ACCOUNT_ID": self.stack.account_id if self.stack else "123456789012",
-            **FAKE_CREDENTIALS,
+            **credentials_environment(self.endpoint_url),
         }
         if self.endpoint_url:
             env["AWS_ENDPOINT_URL"] = self.endpoint_url

@@ -137,3 +137,17 @@ def test_publish_layer_refuses_a_bad_principal() -> None:
     )  # fmt: skip
     assert completed.returncode == 2
     assert "12-digit account id" in completed.stderr
+
+
+def test_functions_get_fake_credentials_only_against_an_emulator(monkeypatch) -> None:
+    from local_lambda.invoker import FAKE_CREDENTIALS, credentials_environment
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREAL")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "real-secret")
+    monkeypatch.setenv("AWS_PROFILE", "work")
+    assert credentials_environment("http://127.0.0.1:5000") == FAKE_CREDENTIALS
+    assert credentials_environment("http://localhost:4566") == FAKE_CREDENTIALS
+    real = credentials_environment(None)
+    assert real["AWS_ACCESS_KEY_ID"] == "AKIAREAL" and real["AWS_PROFILE"] == "work"
+    remote = credentials_environment("https://sqs.eu-west-1.amazonaws.com")
+    assert remote["AWS_SECRET_ACCESS_KEY"] == "real-secret"
