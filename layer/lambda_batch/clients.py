@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Dict, Hashable, Optional, Tuple
+from typing import Any, Dict, Hashable, Mapping, Optional, Tuple
 
 #: Environment variables that change what a default client talks to, or as whom.
 _CLIENT_ENVIRONMENT = (
@@ -28,13 +28,32 @@ _shared_session: Any = None
 _shared_clients: Dict[Tuple[Hashable, ...], Any] = {}
 
 
-def _shared_client(service: str, kwargs: Dict[str, Any]) -> Any:
-    """A process-wide client of ``service`` made with ``kwargs`` and the default session."""
+def _freeze(value: Any) -> Any:
+    """``value`` with every mapping turned into a sorted tuple of pairs (a cache key part)."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
+    return value
+
+
+def _config(options: Mapping[str, Any]) -> Any:
+    """A botocore ``Config`` of a deep copy of ``options`` (botocore edits what it is given)."""
+    import copy
+
+    from botocore.config import Config
+
+    return Config(**copy.deepcopy(dict(options)))
+
+
+def _shared_client(
+    service: str, kwargs: Dict[str, Any], config_options: Optional[Mapping[str, Any]] = None
+) -> Any:
+    """A process-wide client of ``service`` made with ``kwargs`` (and a botocore Config of
+    ``config_options``) from the default session."""
     global _shared_session  # noqa: PLW0603 - the process-wide cache is the point
     service_env = f"AWS_ENDPOINT_URL_{service.upper().replace('-', '_')}"
     environment = tuple(os.environ.get(name) for name in (*_CLIENT_ENVIRONMENT, service_env))
     try:
-        key: Tuple[Hashable, ...] = (service, tuple(sorted(kwargs.items())), environment)
+        key: Tuple[Hashable, ...] = (service, _freeze(kwargs), _freeze(config_options or {}), environment)
         hash(key)
     except TypeError:  # an unhashable argument: make a client of its own
         key = ()
@@ -48,6 +67,8 @@ def _shared_client(service: str, kwargs: Dict[str, Any]) -> Any:
                 import boto3.session  # deferred: boto3 costs ~100 ms to import
 
                 _shared_session = boto3.session.Session()
+            if config_options:
+                kwargs = dict(kwargs, config=_config(config_options))
             client = _shared_session.client(service, **kwargs)
             if key:
                 _shared_clients[key] = client
@@ -60,7 +81,9 @@ class ClientProvider:
     ``client`` is used as given (for every region); otherwise clients come from
     ``boto3_session`` with ``config`` and any extra keyword arguments (``endpoint_url``,
     ``region_name``...). With neither a session nor a config, clients are shared with
-    the rest of the process (see the module's docstring).
+    the rest of the process (see the module's docstring); ``shared_config`` then gives
+    the botocore ``Config`` options of those shared clients (for example one attempt per
+    call, where the caller retries itself).
 
     Example::
 
@@ -75,9 +98,11 @@ class ClientProvider:
         boto3_session: Any = None,
         config: Any = None,
         client: Any = None,
+        shared_config: Optional[Mapping[str, Any]] = None,
         **client_kwargs: Any,
     ) -> None:
         self.service = service
+        self._shared_config = shared_config
         self._session = boto3_session
         self._config = config
         self._client = client
@@ -116,9 +141,11 @@ class ClientProvider:
         if region is not None:
             kwargs["region_name"] = region
         if self._session is None and self._config is None:
-            return _shared_client(self.service, kwargs)
+            return _shared_client(self.service, kwargs, self._shared_config)
         if self._config is not None:
             kwargs["config"] = self._config
+        elif self._shared_config:
+            kwargs["config"] = _config(self._shared_config)
         if self._session is None:
             import boto3.session  # deferred: boto3 costs ~100 ms to import
 

@@ -412,3 +412,18 @@ def test_standard_queue_sends_the_rest_after_a_failure(boto3_session, endpoint_u
         dispatcher.submit_payload(payload)
     assert dispatcher.flush_payloads() == [payloads[1]]
     assert sorted(by_group(drain_queue(sqs, queue))["a"]) == [0, 2, 3]
+
+
+def test_queue_attributes_are_read_once_per_process(boto3_session, endpoint_url, sqs, queue):
+    # A function that makes its dispatcher on every invocation reads the queue's settings once.
+    calls = Counter()
+    boto3_session.events.register(
+        "before-call.sqs.*", lambda model, **_: calls.update([model.name]), unique_id="count-sqs-calls"
+    )
+    for invocation in range(3):
+        dispatcher = make(boto3_session, endpoint_url, queue)
+        dispatcher.submit_payload({"invocation": invocation})
+        assert dispatcher.flush_payloads() == []
+    assert calls["GetQueueAttributes"] == 1
+    assert calls["SendMessageBatch"] == 3
+    assert sorted(json.loads(m["Body"])["invocation"] for m in drain_queue(sqs, queue)) == [0, 1, 2]

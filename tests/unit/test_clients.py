@@ -56,3 +56,22 @@ def test_a_given_client_is_used_for_every_region(boto3_session):
     provider = ClientProvider("sqs", client=client)
     assert provider.get("us-east-2") is client
     assert provider.default_region == "eu-west-1"
+
+
+def test_shared_clients_carry_their_config_options():
+    options = {"retries": {"total_max_attempts": 1}, "max_pool_connections": 10}
+    first = ClientProvider("sqs", shared_config=options, endpoint_url=ENDPOINT).get("eu-west-1")
+    second = ClientProvider("sqs", shared_config=dict(options), endpoint_url=ENDPOINT).get("eu-west-1")
+    plain = ClientProvider("sqs", endpoint_url=ENDPOINT).get("eu-west-1")
+    assert first is second and first is not plain
+    assert first.meta.config.retries["total_max_attempts"] == 1
+
+
+def test_dispatchers_made_on_every_invocation_reuse_one_client():
+    # A function that builds its dispatcher per invocation pays for the client once per process.
+    from lambda_batch import DynamoBatchDispatcher
+
+    def fresh_dispatcher():
+        return DynamoBatchDispatcher("table", "pk", endpoint_url=ENDPOINT, region_name="eu-west-1")
+
+    assert len({id(fresh_dispatcher()._clients.get()) for _ in range(3)}) == 1

@@ -194,10 +194,13 @@ class BaseDispatcher:
         self.max_workers = max_workers
         self.retry_policy = retry_policy or DEFAULT_RETRY_POLICY
         self._deadline = Deadline.coerce(deadline if deadline is not None else context)
-        if client is None and config is None:
-            config = _default_client_config(max_workers)
         self._clients = ClientProvider(
-            service, boto3_session=boto3_session, config=config, client=client, **client_kwargs
+            service,
+            boto3_session=boto3_session,
+            config=config,
+            client=client,
+            shared_config=_default_client_options(max_workers),
+            **client_kwargs,
         )
         self._region = region
 
@@ -644,8 +647,7 @@ class BaseDispatcher:
                     self._halted[entry.order_key] = (entry.seq, entry.record_id)
 
 
-def _default_client_config(max_workers: int) -> Any:
-    """One attempt per call (the dispatcher retries) and enough pooled connections for the workers."""
-    from botocore.config import Config  # deferred: botocore is provided by the Lambda runtime
-
-    return Config(retries={"total_max_attempts": 1}, max_pool_connections=max(10, max_workers))
+def _default_client_options(max_workers: int) -> Dict[str, Any]:
+    """Config options of the clients the dispatcher makes itself: one attempt per call (the
+    dispatcher retries) and enough pooled connections for the workers."""
+    return {"retries": {"total_max_attempts": 1}, "max_pool_connections": max(10, max_workers)}

@@ -24,6 +24,12 @@ _URL_REGION = re.compile(r"^https?://(?:sqs\.)?([a-z]{2}(?:-[a-z]+)+-\d)\.(?:que
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _QUEUE_ATTRIBUTES = ["MaximumMessageSize", "FifoQueue", "ContentBasedDeduplication"]
 
+#: What each queue's attributes said (MaximumMessageSize, ContentBasedDeduplication), by queue
+#: URL, for the life of the process: a function that makes its dispatcher on every invocation
+#: reads them once per execution environment. ``(None, None)`` records that they could not be
+#: read (no sqs:GetQueueAttributes): the service limits apply, and the call is not repeated.
+_queue_settings: Dict[str, Tuple[Optional[int], Optional[bool]]] = {}
+
 
 class _SQSDispatcherBase(BaseDispatcher):
     _fifo = False
@@ -85,28 +91,35 @@ class _SQSDispatcherBase(BaseDispatcher):
             if self._queue_url is None:
                 self._queue_url = str(client.get_queue_url(QueueName=self.queue_name)["QueueUrl"])
             if not self._attributes_read:
-                try:
-                    response = client.get_queue_attributes(
-                        QueueUrl=self._queue_url, AttributeNames=_QUEUE_ATTRIBUTES
-                    )
-                except Exception as exc:
-                    error = classify_exception(exc)
-                    if error.retryable:
-                        raise
-                    # Without sqs:GetQueueAttributes the service limits apply; sends still work.
-                    logger.info(
-                        "%s: cannot read queue attributes (%s); using the service limits",
-                        self.target_description,
-                        error.code,
-                    )
-                    self._attributes_read = True
-                    return
-                attributes = response.get("Attributes", {})
-                if "MaximumMessageSize" in attributes:
-                    self._max_message_size = int(attributes["MaximumMessageSize"])
-                if "ContentBasedDeduplication" in attributes:
-                    self._content_based_dedup = attributes["ContentBasedDeduplication"] == "true"
+                known = _queue_settings.get(self._queue_url)
+                if known is None:
+                    known = _queue_settings[self._queue_url] = self._read_attributes(client)
+                max_message_size, content_based_dedup = known
+                if max_message_size is not None:
+                    self._max_message_size = max_message_size
+                if content_based_dedup is not None:
+                    self._content_based_dedup = content_based_dedup
                 self._attributes_read = True
+
+    def _read_attributes(self, client: Any) -> Tuple[Optional[int], Optional[bool]]:
+        """The queue's MaximumMessageSize and ContentBasedDeduplication (None: not known)."""
+        try:
+            response = client.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=_QUEUE_ATTRIBUTES)
+        except Exception as exc:
+            error = classify_exception(exc)
+            if error.retryable:
+                raise
+            # Without sqs:GetQueueAttributes the service limits apply; sends still work.
+            logger.info(
+                "%s: cannot read queue attributes (%s); using the service limits",
+                self.target_description,
+                error.code,
+            )
+            return None, None
+        attributes = response.get("Attributes", {})
+        size = attributes.get("MaximumMessageSize")
+        dedup = attributes.get("ContentBasedDeduplication")
+        return (int(size) if size is not None else None, None if dedup is None else dedup == "true")
 
     def _probe(self) -> None:
         """At the first submit, learn the queue's settings (once; failures wait for the first send).
