@@ -33,17 +33,28 @@ import logging
 import sys
 from abc import ABC, abstractmethod
 from types import TracebackType
-from typing import Any, Callable, List, Optional, Tuple, Type, TypeVar, Union, cast
 
-from .exceptions import ExceptionInfo
 from .records import extract_records
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any, Callable, List, Optional, Tuple, Type, TypeVar, Union, cast
+
+    from .exceptions import ExceptionInfo
+
+    #: ``("success", result, record)`` or ``("fail", "<ExceptionType>:<message>", record)``.
+    ProcessingResult = Tuple[str, Any, Any]
+    RecordHandler = Callable[..., Any]
+    LambdaHandler = TypeVar("LambdaHandler", bound=Callable[..., Any])
+else:
+
+    def cast(_type: object, value: object) -> object:
+        """``typing.cast``: the value itself."""
+        return value
+
 
 logger = logging.getLogger("lambda_batch.processing")
 
-#: ``("success", result, record)`` or ``("fail", "<ExceptionType>:<message>", record)``.
-ProcessingResult = Tuple[str, Any, Any]
-RecordHandler = Callable[..., Any]
-LambdaHandler = TypeVar("LambdaHandler", bound=Callable[..., Any])
 
 SUCCESS = "success"
 FAIL = "fail"
@@ -98,7 +109,7 @@ def as_exc_info(exception: Union[BaseException, ExceptionInfo]) -> ExceptionInfo
     """An ``(type, value, traceback)`` tuple from an exception or an ``exc_info`` tuple."""
     if isinstance(exception, BaseException):
         return (type(exception), exception, exception.__traceback__)
-    return cast(ExceptionInfo, tuple(exception))
+    return cast("ExceptionInfo", tuple(exception))
 
 
 def describe_exception(info: ExceptionInfo) -> str:
@@ -240,14 +251,14 @@ def batch_processor(
                 processor.process()
             return handler(event, context, *args, **kwargs)
 
-        return cast(LambdaHandler, wrapper)
+        return cast("LambdaHandler", wrapper)
 
     return decorator
 
 
 def current_exc_info() -> ExceptionInfo:
     """``sys.exc_info()`` typed as :data:`ExceptionInfo`."""
-    return cast(ExceptionInfo, sys.exc_info())
+    return cast("ExceptionInfo", sys.exc_info())
 
 
-__all__ = ["BasePartialProcessor", "ProcessingResult", "batch_processor"]
+__all__ = ["BasePartialProcessor", "batch_processor"]

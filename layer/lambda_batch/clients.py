@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Dict, Hashable, Mapping, Optional, Tuple
+from collections.abc import Mapping
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any, Dict, Hashable, Optional, Tuple
 
 #: Environment variables that change what a default client talks to, or as whom.
 _CLIENT_ENVIRONMENT = (

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Optional
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 
 class Deadline:

@@ -6,7 +6,11 @@ none carries a message body.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any, List, Optional, Sequence, Tuple
+
+    ExceptionInfo = Tuple[Optional[type], Optional[BaseException], Any]
 
 
 class LambdaBatchError(Exception):
@@ -30,9 +34,6 @@ class PayloadError(LambdaBatchError, ValueError):
 
     Raised by ``submit_payload``; nothing else already submitted is affected.
     """
-
-
-ExceptionInfo = Tuple[Optional[type], Optional[BaseException], Any]
 
 
 class BatchProcessingError(LambdaBatchError):

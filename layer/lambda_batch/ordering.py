@@ -11,10 +11,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Hashable, Mapping, Optional, Sequence
-
 from .event_types import EventType
 from .records import is_fifo_queue_arn, message_group_id, shard_id
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Hashable, Mapping, Optional, Sequence
+
+    KeyFunction = Callable[[Mapping[str, Any]], Hashable]
 
 #: A failure holds nothing back.
 CONTINUE = "continue"
@@ -22,8 +26,6 @@ CONTINUE = "continue"
 STOP_BATCH = "stop-batch"
 #: A failure returns the later records that share its ordering key.
 SKIP_KEY = "skip-key"
-
-KeyFunction = Callable[[Mapping[str, Any]], Hashable]
 
 
 class Ordering:

@@ -8,16 +8,20 @@ return value and retries only those records: no delete calls and no
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
-
-from .base_processor import RecordHandler, logger
+from .base_processor import logger
 from .event_types import EventType
 from .exceptions import BatchProcessingError
-from .ordering import KeyFunction
 from .record_processor import DEFAULT_DEADLINE_MARGIN, RecordProcessor
 from .records import extract_records
 
-PartialItemFailureResponse = Dict[str, List[Dict[str, str]]]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
+
+    from .base_processor import RecordHandler
+    from .ordering import KeyFunction
+
+    PartialItemFailureResponse = Dict[str, List[Dict[str, str]]]
 
 
 class BatchProcessor(RecordProcessor):
@@ -127,4 +131,4 @@ def process_partial_response(
     return processor.response()
 
 
-__all__ = ["BatchProcessor", "PartialItemFailureResponse", "process_partial_response"]
+__all__ = ["BatchProcessor", "process_partial_response"]

@@ -12,24 +12,32 @@ from __future__ import annotations
 import math
 import sys
 import time
-from typing import Any, Callable, Dict, Hashable, List, Optional, Tuple
 
 from .base_processor import (
     FAIL,
     SUCCESS,
     BasePartialProcessor,
-    ProcessingResult,
-    RecordHandler,
     is_async_handler,
     logger,
 )
 from .deadline import Deadline
 from .event_types import EventType
-from .exceptions import ConfigurationError, ExceptionInfo
-from .ordering import CONTINUE, SKIP_KEY, STOP_BATCH, KeyFunction, Ordering, ordering_for
+from .exceptions import ConfigurationError
+from .ordering import CONTINUE, SKIP_KEY, STOP_BATCH, Ordering, ordering_for
 from .records import message_group_id, validate_records
 from .skipped_records import DeadlineReachedError, PreviousRecordFailedError
 from .typed_records import describe_error, make_converter
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Hashable, List, Optional, Tuple
+
+    from .base_processor import ProcessingResult, RecordHandler
+    from .exceptions import ExceptionInfo
+    from .ordering import KeyFunction
+
+    Outcome = Tuple[int, Any]
+
 
 #: Seconds kept in hand before the Lambda deadline: no record starts later than this.
 DEFAULT_DEADLINE_MARGIN = 1.0
@@ -38,8 +46,6 @@ DEFAULT_DEADLINE_MARGIN = 1.0
 _OK = 0
 _FAILED = 1
 _SKIPPED = 2
-
-Outcome = Tuple[int, Any]
 
 
 class RecordProcessor(BasePartialProcessor):

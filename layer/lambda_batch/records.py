@@ -7,10 +7,14 @@ that names each bad record by position and id.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 from .event_types import EventType
 from .exceptions import MalformedEventError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
 
 #: At most this many problems are spelled out in one error message.
 _MAX_REPORTED_PROBLEMS = 10

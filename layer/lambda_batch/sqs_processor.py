@@ -9,30 +9,51 @@ failed messages to their queues. The function needs ``sqs:DeleteMessageBatch``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Tuple
-
 from .arns import parse_arn, sqs_queue_url
-from .base_processor import RecordHandler, batch_processor, logger
+from .base_processor import batch_processor, logger
 from .clients import ClientProvider
 from .event_types import EventType
 from .exceptions import ConfigurationError, SQSBatchProcessingError
-from .ordering import KeyFunction
 from .record_processor import DEFAULT_DEADLINE_MARGIN, RecordProcessor
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional, Tuple
+
+    from .base_processor import RecordHandler
+    from .ordering import KeyFunction
     from .retry import ErrorInfo, RetryPolicy
 
 #: DeleteMessageBatch takes at most this many entries.
 MAX_DELETE_ENTRIES = 10
 
 
-class DeleteFailure(NamedTuple):
+class DeleteFailure:
     """A processed message that could not be deleted (it will be delivered again)."""
 
-    message_id: str
-    queue_arn: str
-    code: str
-    message: str
+    __slots__ = ("code", "message", "message_id", "queue_arn")
+
+    def __init__(self, message_id: str, queue_arn: str, code: str, message: str) -> None:
+        self.message_id = message_id
+        self.queue_arn = queue_arn
+        self.code = code
+        self.message = message
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DeleteFailure) and (
+            self.message_id,
+            self.queue_arn,
+            self.code,
+            self.message,
+        ) == (other.message_id, other.queue_arn, other.code, other.message)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"DeleteFailure(message_id={self.message_id!r}, queue_arn={self.queue_arn!r}, "
+            f"code={self.code!r}, message={self.message!r})"
+        )
 
 
 class PartialSQSProcessor(RecordProcessor):

@@ -6,11 +6,13 @@ A record that fails validation is a per-record failure, like any handler excepti
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional
-
 from .exceptions import ConfigurationError
 
-Converter = Callable[[Dict[str, Any]], Any]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Optional
+
+    Converter = Callable[[Dict[str, Any]], Any]
 
 
 def make_converter(model: Any) -> Optional[Converter]:
