@@ -8,7 +8,6 @@ return value and retries only those records: no delete calls and no
 
 from __future__ import annotations
 
-from .base_processor import logger
 from .event_types import EventType
 from .exceptions import BatchProcessingError
 from .record_processor import DEFAULT_DEADLINE_MARGIN, RecordProcessor
@@ -85,15 +84,8 @@ class BatchProcessor(RecordProcessor):
 
     def _clean(self) -> None:
         """Build the response; raise when every record failed (unless told not to)."""
-        if not self.processed:
-            if not self.records:
-                return
-            raise BatchProcessingError(
-                f"process() was not called: none of the {len(self.records)} records was handled"
-            )
-        failed = self._failed_positions()
+        failed = self._batch_failures(BatchProcessingError, "handled", "all %d records succeeded")
         if not failed:
-            logger.debug("all %d records succeeded", len(self.records))
             return
         if len(failed) == len(self.records) and self.raise_on_entire_batch_failure:
             raise BatchProcessingError(

@@ -22,7 +22,7 @@ from .base_processor import (
 )
 from .deadline import Deadline
 from .event_types import EventType
-from .exceptions import ConfigurationError
+from .exceptions import BatchProcessingError, ConfigurationError
 from .ordering import CONTINUE, SKIP_KEY, STOP_BATCH, Ordering, ordering_for
 from .records import message_group_id, validate_records
 from .skipped_records import DeadlineReachedError, PreviousRecordFailedError
@@ -30,7 +30,7 @@ from .typed_records import describe_error, make_converter
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Hashable, List, Optional, Tuple
+    from typing import Any, Callable, Dict, Hashable, List, Optional, Tuple, Type
 
     from .base_processor import ProcessingResult, RecordHandler
     from .exceptions import ExceptionInfo
@@ -386,6 +386,26 @@ class RecordProcessor(BasePartialProcessor):
         )
 
     # -- outcomes for subclasses -----------------------------------------------------
+
+    def _batch_failures(
+        self, error_type: Type[BatchProcessingError], not_done: str, all_succeeded: str
+    ) -> List[int]:
+        """Positions of the failed records of the batch just processed (empty when every record
+        succeeded, logged with ``all_succeeded``, or when the batch was empty).
+
+        Raises ``error_type`` when ``process()`` was never called on a non-empty batch: a
+        forgotten ``process()`` must not pass for a success.
+        """
+        if not self.processed:
+            if not self.records:
+                return []
+            raise error_type(
+                f"process() was not called: none of the {len(self.records)} records was {not_done}"
+            )
+        failed = self._failed_positions()
+        if not failed:
+            logger.debug(all_succeeded, len(self.records))
+        return failed
 
     def _failed_positions(self) -> List[int]:
         """Positions of the failed (or returned unprocessed) records, in order."""

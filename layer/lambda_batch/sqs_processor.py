@@ -139,15 +139,12 @@ class PartialSQSProcessor(RecordProcessor):
 
     def _clean(self) -> None:
         """Delete the successes when some records failed, then raise (unless suppressed)."""
-        if not self.processed:
-            if not self.records:
-                return
-            raise SQSBatchProcessingError(
-                f"process() was not called: none of the {len(self.records)} records was handled or deleted"
-            )
-        failed = self._failed_positions()
+        failed = self._batch_failures(
+            SQSBatchProcessingError,
+            "handled or deleted",
+            "all %d records succeeded; Lambda deletes the batch",
+        )
         if not failed:
-            logger.debug("all %d records succeeded; Lambda deletes the batch", len(self.records))
             return
         succeeded = self._succeeded_positions(failed)
         delete_error: Optional[BaseException] = None

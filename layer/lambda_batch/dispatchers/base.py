@@ -28,11 +28,12 @@ from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, Hashable, List, Optional, Sequence, Set, Tuple
 
+from ..arns import Arn, parse_arn
 from ..clients import ClientProvider
 from ..deadline import Deadline
 from ..exceptions import ConfigurationError, PayloadError
 from ..limits import ServiceLimits
-from ..retry import DEFAULT_RETRY_POLICY, ErrorInfo, RetryPolicy, classify_exception
+from ..retry import DEFAULT_RETRY_POLICY, ErrorInfo, RetryPolicy, classify_exception, is_retryable_code
 from ..unprocessed import DEADLINE_EXCEEDED, FIFO_GROUP_HALTED, UnprocessedItem
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -645,6 +646,34 @@ class BaseDispatcher:
                 stop = self._halted.get(entry.order_key)
                 if stop is None or entry.seq < stop[0]:
                     self._halted[entry.order_key] = (entry.seq, entry.record_id)
+
+
+def target_arn(value: str, service: str, kind: str, resource_prefix: str = "") -> Arn:
+    """Parse ``value`` as the ARN of a ``service`` resource (whose resource part starts with
+    ``resource_prefix``); raise ConfigurationError naming ``kind`` when it is not one."""
+    try:
+        arn = parse_arn(value)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    if arn.service != service or not arn.resource.startswith(resource_prefix):
+        raise ConfigurationError(f"not a {kind} ARN: {value!r}")
+    return arn
+
+
+def entry_results(outcomes: Sequence[Dict[str, Any]], count: int) -> List[Optional[ErrorInfo]]:
+    """Per-entry results of a batch response whose entries, in request order, carry
+    ``ErrorCode``/``ErrorMessage`` on failure; an entry missing from the response failed
+    retryably."""
+    results: List[Optional[ErrorInfo]] = []
+    for index in range(count):
+        outcome = outcomes[index] if index < len(outcomes) else {"ErrorCode": "MissingFromResponse"}
+        code = outcome.get("ErrorCode")
+        if code:
+            retryable = is_retryable_code(str(code)) or code == "MissingFromResponse"
+            results.append(ErrorInfo(str(code), str(outcome.get("ErrorMessage") or code), retryable))
+        else:
+            results.append(None)
+    return results
 
 
 def _default_client_options(max_workers: int) -> Dict[str, Any]:

@@ -7,12 +7,11 @@ import math
 from collections.abc import Mapping
 from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Tuple
 
-from ..arns import parse_arn
 from ..exceptions import ConfigurationError, PayloadError
 from ..limits import SERVICE_LIMITS
 from ..retry import ErrorInfo
 from ..serialization import utf8_len
-from .base import BaseDispatcher, Entry
+from .base import BaseDispatcher, Entry, target_arn
 
 #: An item's key: ((attribute name, DynamoDB type, value), ...), hashable, numbers compared as numbers.
 KeyTuple = Tuple[Tuple[str, str, Hashable], ...]
@@ -58,12 +57,7 @@ class DynamoBatchDispatcher(BaseDispatcher):
         region = None
         name = dynamo_table_name
         if dynamo_table_name.startswith("arn:"):
-            try:
-                arn = parse_arn(dynamo_table_name)
-            except ValueError as exc:
-                raise ConfigurationError(str(exc)) from None
-            if arn.service != "dynamodb" or not arn.resource.startswith("table/"):
-                raise ConfigurationError(f"not a DynamoDB table ARN: {dynamo_table_name!r}")
+            arn = target_arn(dynamo_table_name, "dynamodb", "DynamoDB table", "table/")
             region = arn.region or None
             name = arn.resource.split("/", 2)[1]
         self.dynamo_table_name = dynamo_table_name

@@ -8,9 +8,9 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from ..exceptions import ConfigurationError, PayloadError
 from ..limits import SERVICE_LIMITS
-from ..retry import ErrorInfo, is_retryable_code
+from ..retry import ErrorInfo
 from ..serialization import payload_to_text, utf8_len
-from .base import BaseDispatcher, Entry
+from .base import BaseDispatcher, Entry, entry_results
 
 #: PutEvents counts a given Time as 14 bytes.
 _TIME_SIZE = 14
@@ -102,17 +102,7 @@ class EventBridgeBatchDispatcher(BaseDispatcher):
 
     def _send(self, client: Any, entries: Sequence[Entry]) -> List[Optional[ErrorInfo]]:
         response = client.put_events(Entries=[entry.request for entry in entries])
-        outcomes = response.get("Entries") or []
-        results: List[Optional[ErrorInfo]] = []
-        for index in range(len(entries)):
-            outcome = outcomes[index] if index < len(outcomes) else {"ErrorCode": "MissingFromResponse"}
-            code = outcome.get("ErrorCode")
-            if code:
-                retryable = is_retryable_code(str(code)) or code == "MissingFromResponse"
-                results.append(ErrorInfo(str(code), str(outcome.get("ErrorMessage") or code), retryable))
-            else:
-                results.append(None)
-        return results
+        return entry_results(response.get("Entries") or [], len(entries))
 
 
 def _check_source(source: Any, error: type) -> None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Sequence
 
-from ..arns import parse_arn
 from ..exceptions import ConfigurationError
 from ..limits import SERVICE_LIMITS
-from ..retry import ErrorInfo, is_retryable_code
+from ..retry import ErrorInfo
 from ..serialization import payload_to_bytes
-from .base import BaseDispatcher, Entry
+from .base import BaseDispatcher, Entry, entry_results, target_arn
 
 
 class FirehoseBatchDispatcher(BaseDispatcher):
@@ -40,12 +39,7 @@ class FirehoseBatchDispatcher(BaseDispatcher):
         region = None
         name = delivery_stream_name
         if delivery_stream_name.startswith("arn:"):
-            try:
-                arn = parse_arn(delivery_stream_name)
-            except ValueError as exc:
-                raise ConfigurationError(str(exc)) from None
-            if arn.service != "firehose" or not arn.resource.startswith("deliverystream/"):
-                raise ConfigurationError(f"not a Firehose stream ARN: {delivery_stream_name!r}")
+            arn = target_arn(delivery_stream_name, "firehose", "Firehose stream", "deliverystream/")
             region = arn.region or None
             name = arn.resource.split("/", 1)[1]
         if record_delimiter is not None and not isinstance(record_delimiter, bytes):
@@ -70,14 +64,4 @@ class FirehoseBatchDispatcher(BaseDispatcher):
         response = client.put_record_batch(
             DeliveryStreamName=self.delivery_stream_name, Records=[entry.request for entry in entries]
         )
-        responses = response.get("RequestResponses") or []
-        results: List[Optional[ErrorInfo]] = []
-        for index in range(len(entries)):
-            item = responses[index] if index < len(responses) else {"ErrorCode": "MissingFromResponse"}
-            code = item.get("ErrorCode")
-            if code:
-                retryable = is_retryable_code(str(code)) or code == "MissingFromResponse"
-                results.append(ErrorInfo(str(code), str(item.get("ErrorMessage") or code), retryable))
-            else:
-                results.append(None)
-        return results
+        return entry_results(response.get("RequestResponses") or [], len(entries))

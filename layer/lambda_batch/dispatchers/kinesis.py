@@ -7,12 +7,11 @@ import threading
 import uuid
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from ..arns import parse_arn
 from ..exceptions import ConfigurationError, PayloadError
 from ..limits import KINESIS_MAX_PARTITION_KEY_LENGTH, SERVICE_LIMITS, KiB
-from ..retry import ErrorInfo, is_retryable_code
+from ..retry import ErrorInfo
 from ..serialization import payload_to_bytes, utf8_len
-from .base import BaseDispatcher, Entry
+from .base import BaseDispatcher, Entry, entry_results, target_arn
 
 logger = logging.getLogger("lambda_batch.dispatchers.kinesis")
 
@@ -48,12 +47,7 @@ class KinesisBatchDispatcher(BaseDispatcher):
         self._stream_param: Dict[str, str]
         region = None
         if stream_name.startswith("arn:"):
-            try:
-                arn = parse_arn(stream_name)
-            except ValueError as exc:
-                raise ConfigurationError(str(exc)) from None
-            if arn.service != "kinesis":
-                raise ConfigurationError(f"not a Kinesis stream ARN: {stream_name!r}")
+            arn = target_arn(stream_name, "kinesis", "Kinesis stream")
             region = arn.region or None
             self._stream_param = {"StreamARN": stream_name}
             name = arn.resource.split("/", 1)[-1]
@@ -141,19 +135,4 @@ class KinesisBatchDispatcher(BaseDispatcher):
 
     def _send(self, client: Any, entries: Sequence[Entry]) -> List[Optional[ErrorInfo]]:
         response = client.put_records(Records=[entry.request for entry in entries], **self._stream_param)
-        records = response.get("Records") or []
-        results: List[Optional[ErrorInfo]] = []
-        for index in range(len(entries)):
-            record = records[index] if index < len(records) else {"ErrorCode": "MissingFromResponse"}
-            code = record.get("ErrorCode")
-            if code:
-                results.append(
-                    ErrorInfo(
-                        str(code),
-                        str(record.get("ErrorMessage") or code),
-                        is_retryable_code(str(code)) or code == "MissingFromResponse",
-                    )
-                )
-            else:
-                results.append(None)
-        return results
+        return entry_results(response.get("Records") or [], len(entries))
