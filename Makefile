@@ -46,22 +46,26 @@ test: lint ## Lint, then every test (unit, integration on moto, template, proper
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-pythons
 
+.PHONY: test-fast
+test-fast: lint ## For developers: lint, then the unit and integration tests on the venv's Python only (minutes)
+	$(BIN)/python -m pytest tests/unit tests/integration -q $(PYTEST_ARGS)
+
 .PHONY: test-pythons
 test-pythons: ## The layer's tests on each Python of MATRIX_PYTHONS (3.9 to 3.13)
 	$(PYTHON) tools/python_matrix.py $(MATRIX_PYTHONS)
 
 .PHONY: bench
 bench: $(STAMP) ## Benchmarks against the alternatives; figures go to docs/BENCHMARKS.md
-	$(BIN)/python -m benchmarks.processing
-	$(BIN)/python -m benchmarks.dispatchers
+	@$(BIN)/python -m benchmarks.processing
+	@$(BIN)/python -m benchmarks.dispatchers
 
 .PHONY: demo
 demo: $(STAMP) ## The whole system end to end on the embedded AWS emulator (DEMO_ARGS="--messages 500 ...")
-	$(BIN)/python -m demo $(DEMO_ARGS)
+	@$(BIN)/python -m demo $(DEMO_ARGS)
 
 .PHONY: clean
 clean: ## Remove build output and virtual environments
-	rm -rf .aws-sam build $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .aws-sam build $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info layer/*.egg-info
 
 # --- SAM application ---
 # The layer and both functions build with `BuildMethod: makefile` (a copy: pure Python),
@@ -78,7 +82,8 @@ REGION ?= us-east-1
 
 .PHONY: build
 build: $(STAMP) ## sam build: the layer (python/lambda_batch) and the sample functions into .aws-sam/build
-	SAM_CLI_TELEMETRY=0 $(SAM) build --build-dir $(SAM_BUILD_DIR)
+	@echo "sam build -> $(SAM_BUILD_DIR)" >&2
+	@SAM_CLI_TELEMETRY=0 $(SAM) build --build-dir $(SAM_BUILD_DIR) >&2
 
 .PHONY: validate
 validate: $(STAMP) ## sam validate --lint, then cfn-lint with the serverless rules
@@ -90,8 +95,16 @@ deploy: build ## sam deploy the reference stack to AWS (samconfig.toml [default]
 	SAM_CLI_TELEMETRY=0 $(SAM) deploy --template-file $(SAM_BUILD_DIR)/template.yaml
 
 .PHONY: deploy-emulator
-deploy-emulator: build ## Deploy the stack to a moto server (ENDPOINT_URL=..., else one is started and kept up)
-	$(BIN)/python -m emulator.stack deploy --build-dir $(SAM_BUILD_DIR) $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
+deploy-emulator: build ## Deploy the stack to a moto server (ENDPOINT_URL=..., else one is started and kept up until Ctrl-C)
+	@$(BIN)/python -m emulator.stack deploy --build-dir $(SAM_BUILD_DIR) $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
+
+.PHONY: purge-emulator
+purge-emulator: $(STAMP) ## Empty the stack's queues on ENDPOINT_URL (messages left by earlier invocations)
+	@$(BIN)/python -m emulator.stack purge --endpoint-url $(ENDPOINT_URL)
+
+.PHONY: delete-emulator
+delete-emulator: $(STAMP) ## Delete the stack from ENDPOINT_URL (teardown; Ctrl-C stops a server deploy-emulator started)
+	@$(BIN)/python -m emulator.stack delete --endpoint-url $(ENDPOINT_URL)
 
 .PHONY: invoke
 invoke: build ## sam local invoke FUNCTION=... EVENT=... (needs Docker; else use make invoke-local)
@@ -106,11 +119,11 @@ invoke: build ## sam local invoke FUNCTION=... EVENT=... (needs Docker; else use
 
 .PHONY: invoke-local
 invoke-local: build ## Run FUNCTION's built handler with EVENT as Lambda would, on moto (or ENDPOINT_URL)
-	$(BIN)/python -m local_lambda invoke $(FUNCTION) --event $(EVENT) --build-dir $(SAM_BUILD_DIR) \
+	@$(BIN)/python -m local_lambda invoke $(FUNCTION) --event $(EVENT) --build-dir $(SAM_BUILD_DIR) \
 		$(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
 
 .PHONY: publish-layer
 publish-layer: $(STAMP) ## Build and publish the layer alone; print its ARN (PRINCIPAL=account|* ORG_ID=o-... to share)
-	$(BIN)/python tools/publish_layer.py --layer-name $(LAYER_NAME) --region $(REGION) \
-		$(if $(PRINCIPAL),--principal $(PRINCIPAL)) $(if $(ORG_ID),--org-id $(ORG_ID)) \
+	@$(BIN)/python tools/publish_layer.py --layer-name $(LAYER_NAME) --region $(REGION) \
+		$(if $(PRINCIPAL),--principal '$(PRINCIPAL)') $(if $(ORG_ID),--org-id '$(ORG_ID)') \
 		$(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))

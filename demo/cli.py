@@ -62,8 +62,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         "--visibility-timeout",
         type=int,
-        help="work queue visibility timeout for the run, seconds (emulator default 2: retries in seconds, "
-        "not the template's minutes)",
+        help="work queue visibility timeout for the run, seconds (default 2: retries in seconds, not the "
+        "template's minutes); on a stack deployed beforehand the queue's own value is restored at the end",
     )
     parser.add_argument("--message-groups", type=int, default=10, help="FIFO message groups (default 10)")
     parser.add_argument(
@@ -96,10 +96,19 @@ def _progress_printer(quiet: bool, stream: Any) -> Any:
         if stage == "emulator":
             line = f"emulator   moto server on {data['endpoint']}"
         elif stage == "build":
-            line = f"build      sam build -> {data['build_dir']}, then template.yaml deployed to the endpoint"
+            built = f"sam build -> {data['build_dir']}" if data["built"] else f"reusing {data['build_dir']}"
+            if data["deployed"]:
+                line = f"build      {built}, then template.yaml deployed as {data['stack_name']}"
+            else:
+                line = f"build      {built}; using the stack {data['stack_name']} already deployed there"
         elif stage == "stack":
             visibility = f"{data['visibility_timeout']} s"
-            if data["visibility_timeout"] != data["template_visibility_timeout"]:
+            if data["visibility_restored_after"]:
+                visibility += (
+                    f" (the queue's: {data['queue_visibility_timeout']} s; shortened for the run, "
+                    "restored after it)"
+                )
+            elif data["visibility_timeout"] != data["template_visibility_timeout"]:
                 visibility += f" (template: {data['template_visibility_timeout']} s; shortened for the run)"
             line = (
                 f"stack      {data['queue']}: batch size {data['batch_size']}, batching window "
@@ -117,6 +126,16 @@ def _progress_printer(quiet: bool, stream: Any) -> Any:
                 f"processed {data['processed']:>6}  retried {data['retried']:>5}  "
                 f"failed batches {data['failed_batches']:>4}  on the queue {data['queue']:>5}"
             )
+        elif stage == "restore":
+            if data["error"] is None:
+                line = f"restored   {data['queue_url']}: visibility timeout {data['visibility_timeout']} s"
+            else:
+                line = (
+                    f"NOT restored: {data['queue_url']} keeps the run's visibility timeout; set it back to "
+                    f"{data['visibility_timeout']} s yourself ({data['error']})"
+                )
+                print(line, file=sys.stderr, flush=True)
+                return
         elif stage == "timeout":
             line = f"timeout    stopped after {data['max_seconds']:.0f} s (--max-seconds)"
         else:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -62,7 +61,8 @@ class DemoOptions:
     stack_name: str = "lambda-batch"
     #: Messages per producer invocation; the next wave goes out once fewer than this many are on the queue.
     wave_size: int = 50
-    #: The work queue's visibility timeout for the run (``None``: 2 s on the emulator, else the queue's own).
+    #: The work queue's visibility timeout for the run (``None``: 2 s, so that retries take seconds).
+    #: On a stack deployed beforehand (``endpoint_url``) the queue's own value is restored afterwards.
     visibility_timeout: Optional[int] = None
     message_groups: int = 10
     targets: Optional[List[str]] = None
@@ -233,19 +233,21 @@ def _existing_stack(
     options: DemoOptions, endpoint: str, queue_id: str, build_dir: Path, read_settings: Any
 ) -> _Stack:
     """A stack deployed beforehand (``sam deploy``) at ``endpoint``: real AWS or LocalStack."""
-    import boto3.session
+    from botocore.exceptions import ClientError
 
     from emulator.stack import StackInfo
 
-    session = boto3.session.Session(region_name=options.region)
+    session = _session(endpoint, options.region)
     cloudformation = session.client("cloudformation", endpoint_url=endpoint, region_name=options.region)
     try:
         described = cloudformation.describe_stacks(StackName=options.stack_name)["Stacks"][0]
-    except Exception as exc:
+    except ClientError as exc:
         raise DemoError(
             f"no stack {options.stack_name!r} at {endpoint}: deploy it first (sam deploy), "
             f"or name it with --stack-name ({exc})"
         ) from exc
+    except Exception as exc:  # connection refused, bad URL...
+        raise DemoError(f"cannot reach {endpoint}: {exc}") from exc
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in described.get("Parameters", [])}
     resources: Dict[str, str] = {}
     types: Dict[str, str] = {}
@@ -275,6 +277,26 @@ def _existing_stack(
     )
 
 
+def _session(endpoint: str, region: str) -> Any:
+    """A boto3 session for the endpoint: the caller's credentials, fake ones on loopback, else DemoError."""
+    from emulator.server import MissingCredentialsError, session_for_endpoint
+
+    try:
+        return session_for_endpoint(endpoint, region)
+    except MissingCredentialsError as exc:
+        raise DemoError(str(exc)) from exc
+
+
+def _restore_visibility(sqs: Any, url: str, original: str, report: Progress) -> None:
+    """Put a kept stack's queue back to its own visibility timeout; say so either way."""
+    try:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": original})
+    except Exception as exc:
+        report("restore", {"queue_url": url, "visibility_timeout": original, "error": str(exc)})
+        return
+    report("restore", {"queue_url": url, "visibility_timeout": original, "error": None})
+
+
 def _queue_depth(sqs: Any, url: str) -> int:
     names = [
         "ApproximateNumberOfMessages",
@@ -286,21 +308,33 @@ def _queue_depth(sqs: Any, url: str) -> int:
 
 
 def _read_dlq(sqs: Any, url: str, prefix: str) -> Dict[str, Any]:
-    """Message id -> body of every message of this run on the DLQ (real receives; left on the queue)."""
+    """Message id -> body of every message of this run on the DLQ: received, counted, deleted.
+
+    Deleting is what lets a FIFO DLQ hand out the later messages of a message group (it holds
+    a group back while one of its messages is in flight). Messages of other runs are left on
+    the queue (received with a short visibility timeout, never deleted).
+    """
     found: Dict[str, Any] = {}
     empty = 0
     while empty < 2:
         messages = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300, WaitTimeSeconds=0
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30, WaitTimeSeconds=0
         ).get("Messages", [])
         if not messages:
             empty += 1
             continue
         empty = 0
+        ours = []
         for message in messages:
             item_id, _ = item_of(message.get("Body"))
             if item_id is not None and item_id.startswith(prefix):
                 found[message["MessageId"]] = message.get("Body")
+                ours.append(message)
+        if ours:
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(ours)],
+            )
     return found
 
 
@@ -338,6 +372,8 @@ def run_demo(options: DemoOptions, progress: Optional[Progress] = None) -> DemoR
     counter: Optional[CallCounter] = None
     producer: Optional[LocalFunction] = None
     consumer: Optional[LocalFunction] = None
+    #: (sqs client, queue URL, the queue's own VisibilityTimeout) to put back after a run on a kept stack.
+    restore: Optional[Tuple[Any, str, str]] = None
     try:
         if options.endpoint_url is None:
             started = time.monotonic()
@@ -349,21 +385,22 @@ def run_demo(options: DemoOptions, progress: Optional[Progress] = None) -> DemoR
             endpoint = options.endpoint_url
         on_emulator = server is not None
 
-        report("build", {"build_dir": str(options.build_dir or ROOT / ".aws-sam" / "build")})
         stack = _prepare_stack(options, endpoint, on_emulator, times, run_id)
+        report(
+            "build",
+            {
+                "build_dir": str(stack.build_dir),
+                "built": not options.skip_build,
+                "deployed": on_emulator,
+                "stack_name": stack.info.stack_name,
+            },
+        )
         queue_id = "WorkFifoQueue" if options.fifo else "WorkQueue"
         queue_settings = stack.settings.queue(queue_id)
         source = stack.settings.event_source_for_queue(queue_id)
         consumer_settings = stack.settings.function(source.function)
 
-        import boto3.session
-
-        session = boto3.session.Session(
-            aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID"),
-            aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
-            aws_session_token=os.environ.get("AWS_SESSION_TOKEN"),
-            region_name=options.region,
-        )
+        session = _session(endpoint, options.region)
         ledger = Ledger(stack.queue_url, stack.dlq_url)
         count_on_wire = options.count_calls and endpoint.startswith("http://")
         if count_on_wire:
@@ -376,10 +413,15 @@ def run_demo(options: DemoOptions, progress: Optional[Progress] = None) -> DemoR
         if not count_on_wire:
             _observe_driver_session(session, ledger)
 
-        visibility = options.visibility_timeout
-        if visibility is None and on_emulator:
-            visibility = 2
-        if visibility is not None:
+        # The template's visibility timeout (150 s) would make each retry wait minutes: the run
+        # shortens it, and on a kept stack puts the queue's own value back at the end.
+        visibility = options.visibility_timeout if options.visibility_timeout is not None else 2
+        original = demo_sqs.get_queue_attributes(
+            QueueUrl=stack.queue_url, AttributeNames=["VisibilityTimeout"]
+        )["Attributes"]["VisibilityTimeout"]
+        if str(visibility) != original:
+            if not on_emulator:
+                restore = (demo_sqs, stack.queue_url, original)
             demo_sqs.set_queue_attributes(
                 QueueUrl=stack.queue_url, Attributes={"VisibilityTimeout": str(visibility)}
             )
@@ -393,7 +435,9 @@ def run_demo(options: DemoOptions, progress: Optional[Progress] = None) -> DemoR
             "maximum_batching_window": source.maximum_batching_window,
             "function_response_types": list(source.function_response_types),
             "max_receive_count": queue_settings.max_receive_count,
-            "visibility_timeout": visibility if visibility is not None else queue_settings.visibility_timeout,
+            "visibility_timeout": visibility,
+            "queue_visibility_timeout": int(original),
+            "visibility_restored_after": restore is not None,
             "template_visibility_timeout": queue_settings.visibility_timeout,
             "consumer_timeout": consumer_settings.timeout,
             "wave_size": options.wave_size,
@@ -537,6 +581,8 @@ def run_demo(options: DemoOptions, progress: Optional[Progress] = None) -> DemoR
             timed_out=timed_out,
         )
     finally:
+        if restore is not None:
+            _restore_visibility(*restore, report)
         for function in (producer, consumer):
             if function is not None:
                 function.close()

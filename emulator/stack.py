@@ -1043,24 +1043,73 @@ def samconfig_parameters(
     return values
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """``python -m emulator.stack deploy [--endpoint-url URL] [--config-env emulator]``.
+def purge_stack_queues(stack: StackInfo) -> Dict[str, int]:
+    """Empty every queue of ``stack`` (PurgeQueue); return queue logical id -> messages it held."""
+    sqs = stack.client("sqs")
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    held: Dict[str, int] = {}
+    for logical_id, resource_type in sorted(stack.resource_types.items()):
+        if resource_type != "AWS::SQS::Queue":
+            continue
+        url = stack.physical_id(logical_id)
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        held[logical_id] = sum(int(attributes.get(name, 0)) for name in names)
+        sqs.purge_queue(QueueUrl=url)
+    return held
 
-    Deploys the stack with the samconfig environment's stack name, region and parameters;
-    without ``--endpoint-url`` it starts a moto server and keeps it up until interrupted.
-    Prints the outputs and physical ids as JSON.
+
+def delete_stack(
+    endpoint_url: str, stack_name: str = DEFAULT_STACK_NAME, region: str = DEFAULT_REGION
+) -> None:
+    """Delete ``stack_name`` from the emulator at ``endpoint_url`` (its queues, functions, table...)."""
+    stack = load_stack(endpoint_url, stack_name=stack_name, region=region)
+    cloudformation = stack.client("cloudformation")
+    cloudformation.delete_stack(StackName=stack_name)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _stack_exists(cloudformation, stack_name):
+        time.sleep(0.2)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``python -m emulator.stack deploy|purge|delete [--endpoint-url URL] [--config-env emulator]``.
+
+    ``deploy`` deploys the stack with the samconfig environment's stack name, region and
+    parameters, and prints its outputs and physical ids as JSON on stdout; without
+    ``--endpoint-url`` it starts a moto server and keeps it up (in the foreground) until
+    Ctrl-C. ``purge`` empties the stack's queues; ``delete`` deletes the stack.
     """
     import argparse
 
     parser = argparse.ArgumentParser(
-        prog="python -m emulator.stack", description="Deploy template.yaml to moto"
+        prog="python -m emulator.stack",
+        description="Deploy template.yaml to moto, empty its queues, delete it",
     )
-    parser.add_argument("command", choices=["deploy"])
+    parser.add_argument("command", choices=["deploy", "purge", "delete"])
     parser.add_argument("--endpoint-url")
     parser.add_argument("--config-env", default="emulator")
     parser.add_argument("--build-dir")
     args = parser.parse_args(argv)
     config = samconfig_parameters(args.config_env)
+    stack_name = config.get("stack_name", DEFAULT_STACK_NAME)
+    region = config.get("region", DEFAULT_REGION)
+    if args.command != "deploy":
+        if not args.endpoint_url:
+            print(
+                f"error: {args.command} needs --endpoint-url (make {args.command}-emulator ENDPOINT_URL=...)",
+                file=sys.stderr,
+            )
+            return 2
+        try:
+            if args.command == "purge":
+                held = purge_stack_queues(load_stack(args.endpoint_url, stack_name=stack_name, region=region))
+                print(json.dumps({"purged": held}))
+            else:
+                delete_stack(args.endpoint_url, stack_name, region)
+                print(json.dumps({"deleted": stack_name, "endpoint_url": args.endpoint_url}))
+        except StackError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
     server = None
     endpoint = args.endpoint_url
     if endpoint is None:
@@ -1072,15 +1121,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         stack = deploy_stack(
             endpoint,
             build_dir=args.build_dir,
-            stack_name=config.get("stack_name", DEFAULT_STACK_NAME),
+            stack_name=stack_name,
             parameter_overrides=config.get("parameter_overrides"),
-            region=config.get("region", DEFAULT_REGION),
+            region=region,
             bucket=config.get("s3_bucket"),
         )
         summary = {"endpoint_url": endpoint, "outputs": stack.outputs, "resources": stack.resources}
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(summary, indent=2), flush=True)
         if server is not None:
-            print(f"emulator running on {endpoint}; Ctrl-C to stop", file=sys.stderr)
+            print(
+                f"emulator running on {endpoint} with stack {stack_name}, in the foreground: this command "
+                "keeps the terminal until you stop it with Ctrl-C (or `kill` its process).\n"
+                f"In another terminal: make invoke-local ENDPOINT_URL={endpoint} FUNCTION=... EVENT=...\n"
+                f"Empty its queues: make purge-emulator ENDPOINT_URL={endpoint}",
+                file=sys.stderr,
+                flush=True,
+            )
             while True:
                 time.sleep(3600)
     except KeyboardInterrupt:

@@ -13,9 +13,14 @@ deployed there first when missing). The function's built code comes from ``--bui
 
 An SQS sample event is first sent to the queue that feeds the function (the FIFO queue for a
 ``.fifo`` source ARN) and received back, so the function gets real receipt handles and its
-deletes are real (``--no-seed`` passes the file as it is). The handler's result (or Lambda's
-error object) is printed as JSON on stdout, its logs on stderr; for a seeded SQS event the
-queue's state afterwards is printed on stderr too. Exit status: 0 when the handler returned,
+deletes are real (``--no-seed`` passes the file as it is; a malformed sample, such as a record
+without ``receiptHandle``, is always passed as it is). After the invocation the outcome is applied
+as Lambda's event source mapping does (a normal return deletes the batch; with
+``ReportBatchItemFailures`` all but the reported records; an error deletes nothing), the queue's
+state is printed on stderr, and the messages returned to the queue are deleted too
+(``--keep-returned`` keeps them), so the next invocation starts from an empty queue. The
+handler's result (or Lambda's error object) is printed as JSON on stdout, alone; logs go to
+stderr. Exit status: 0 when the handler returned,
 1 when it raised or timed out, 2 for a usage or set-up error.
 """
 
@@ -30,7 +35,7 @@ from typing import Any, Dict, List, Optional
 from emulator.stack import DEFAULT_STACK_NAME, TEMPLATE_PATH, StackError, deploy_stack, load_stack, sam_build
 
 from .invoker import InvocationError, LocalFunction
-from .sqs_events import SeedError, queue_for_event, seed_sqs_event
+from .sqs_events import SeedError, delete_messages, malformed_reason, queue_for_event, seed_sqs_event
 
 
 def _overrides(pairs: List[str]) -> Dict[str, str]:
@@ -45,9 +50,60 @@ def _overrides(pairs: List[str]) -> Dict[str, str]:
 
 def _queue_state(stack: Any, queue_id: str) -> Dict[str, Any]:
     sqs = stack.client("sqs")
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
     attrs = sqs.get_queue_attributes(QueueUrl=stack.queue_url(queue_id), AttributeNames=names)["Attributes"]
-    return {"queue": queue_id, "visible": int(attrs[names[0]]), "in_flight": int(attrs[names[1]])}
+    return {
+        "queue": queue_id,
+        "visible": int(attrs.get(names[0], 0)) + int(attrs.get(names[2], 0)),
+        "in_flight": int(attrs.get(names[1], 0)),
+    }
+
+
+def _returned_ids(result: Any, report_batch_item_failures: bool, event: Dict[str, Any]) -> List[str]:
+    """The message ids Lambda would return to the queue after this invocation (it deletes the rest)."""
+    ids = [str(r["messageId"]) for r in event["Records"]]
+    if not result.ok:
+        return ids  # an error or a timeout: Lambda deletes nothing
+    value = result.return_value
+    if report_batch_item_failures and isinstance(value, dict) and value.get("batchItemFailures"):
+        reported = {str(f.get("itemIdentifier")) for f in value["batchItemFailures"] if isinstance(f, dict)}
+        if not reported <= set(ids) or "" in reported or "None" in reported:
+            return ids  # a malformed response fails the whole batch
+        return [i for i in ids if i in reported]
+    return []
+
+
+def _apply_outcome(
+    stack: Any, queue_id: str, event: Dict[str, Any], result: Any, source: Any, *, keep: bool
+) -> None:
+    """Apply the invocation's outcome as Lambda's event source mapping does, then report the queue.
+
+    A normal return deletes the batch (with ``ReportBatchItemFailures``, all but the reported
+    records); an error deletes nothing. Lambda would deliver the returned messages again after the
+    visibility timeout; no event source runs here, so they are deleted too unless ``keep``: the next
+    invocation starts from an empty queue.
+    """
+    sqs = stack.client("sqs")
+    url = stack.queue_url(queue_id)
+    reports = "ReportBatchItemFailures" in (source.function_response_types if source else ())
+    returned = set(_returned_ids(result, reports, event))
+    succeeded = [r for r in event["Records"] if r["messageId"] not in returned]
+    if succeeded:
+        delete_messages(sqs, url, succeeded)
+    after = _queue_state(stack, queue_id)
+    left = after["visible"] + after["in_flight"]
+    print(json.dumps({"after": after, "deleted_by_lambda": len(succeeded)}), file=sys.stderr)
+    if returned and left and not keep:
+        delete_messages(sqs, url, [r for r in event["Records"] if r["messageId"] in returned])
+        print(
+            f"the {left} message(s) returned to the queue would come back after its visibility timeout; "
+            "deleted now so that the next invoke starts from an empty queue (--keep-returned keeps them)",
+            file=sys.stderr,
+        )
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -65,6 +121,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     invoke.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE")
     invoke.add_argument("--region", default="us-east-1")
     invoke.add_argument("--no-seed", action="store_true", help="pass an SQS event as it is, without a queue")
+    invoke.add_argument(
+        "--keep-returned",
+        action="store_true",
+        help="leave the messages the invocation returned to the queue (default: deleted after the report)",
+    )
     args = parser.parse_args(argv)
 
     template = Path(args.template)
@@ -102,18 +163,29 @@ def main(argv: Optional[List[str]] = None) -> int:
         is_sqs = isinstance(event, dict) and any(
             isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in event.get("Records") or []
         )
-        if is_sqs and sources and not args.no_seed:
+        malformed = malformed_reason(event) if is_sqs else None
+        if malformed is not None:
+            print(f"the event is malformed ({malformed}): passed to the handler as it is", file=sys.stderr)
+        elif is_sqs and sources and not args.no_seed:
             fifo = next((s.queue for s in sources if stack.settings().queue(s.queue).fifo), None)
             standard = next((s.queue for s in sources if not stack.settings().queue(s.queue).fifo), None)
             seeded_queue = queue_for_event(event, fifo, standard)
             if seeded_queue is not None:
+                before = _queue_state(stack, seeded_queue)
+                if before["visible"] or before["in_flight"]:
+                    raise SeedError(
+                        f"{seeded_queue} already holds {before['visible'] + before['in_flight']} message(s) "
+                        "(an earlier producer run?): empty it with "
+                        f"`make purge-emulator ENDPOINT_URL={endpoint}`"
+                    )
                 event = seed_sqs_event(event, stack.queue_url(seeded_queue), stack.client("sqs"))
 
         with LocalFunction(template, args.function, build_dir, stack=stack) as function:
             result = function.invoke(event)
         sys.stderr.write(result.logs)
         if seeded_queue is not None:
-            print(json.dumps({"after": _queue_state(stack, seeded_queue)}), file=sys.stderr)
+            source = next((s for s in sources if s.queue == seeded_queue), None)
+            _apply_outcome(stack, seeded_queue, event, result, source, keep=args.keep_returned)
         print(json.dumps(result.payload(), indent=2, default=str))
         return 0 if result.ok else 1
     except (StackError, InvocationError, SeedError, OSError, ValueError, KeyError) as exc:

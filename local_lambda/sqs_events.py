@@ -151,3 +151,50 @@ def queue_for_event(
     records = event.get("Records") or []
     arn = str(records[0].get("eventSourceARN", "")) if records and isinstance(records[0], Mapping) else ""
     return fifo_queue if arn.endswith(".fifo") else standard_queue
+
+
+#: What Lambda's SQS event source always puts in a record; a sample without one of them is malformed.
+LAMBDA_RECORD_KEYS = ("messageId", "receiptHandle", "body", "eventSource", "eventSourceARN")
+
+
+def malformed_reason(event: Any) -> Optional[str]:
+    """Why ``event`` is not an SQS event as Lambda delivers it, or ``None`` when it is one.
+
+    A malformed sample (``events/sqs-malformed.json``) is passed to the handler as it is:
+    seeding it would give it a real message and repair it.
+
+    Example::
+
+        >>> malformed_reason({"Records": [{"messageId": "m-1", "body": "{}"}]})
+        'record 0 has no receiptHandle'
+    """
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    if not isinstance(records, list) or not records:
+        return "the event has no Records"
+    for index, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            return f"record {index} is not an object"
+        for key in LAMBDA_RECORD_KEYS:
+            if not record.get(key) and not (key == "body" and record.get(key) == ""):
+                return f"record {index} has no {key}"
+        if record.get("eventSource") != "aws:sqs":
+            return f"record {index} has eventSource {record.get('eventSource')!r}, not 'aws:sqs'"
+    return None
+
+
+def delete_messages(sqs_client: Any, queue_url: str, records: List[Mapping[str, Any]]) -> int:
+    """Delete the messages of ``records`` (DeleteMessageBatch, 10 a call); return how many were deleted.
+
+    A receipt handle that is no longer valid (the message was deleted already) is not an error.
+    """
+    deleted = 0
+    for start in range(0, len(records), 10):
+        chunk = records[start : start + 10]
+        if not chunk:
+            continue
+        response = sqs_client.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)],
+        )
+        deleted += len(response.get("Successful", []))
+    return deleted

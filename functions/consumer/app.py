@@ -7,6 +7,8 @@ Records are handled by lambda_batch's ``sqs_batch_processor``:
 * some fail: the successes are deleted at once with ``sqs:DeleteMessageBatch`` and
   ``SQSBatchProcessingError`` is raised, so only the failures return to the queue
   (and, after the queue's maxReceiveCount, go to its dead-letter queue);
+* from the FIFO queue (``skip_group_on_error=True``), a failure returns only the later
+  records of its message group; the other groups' records are still handled and deleted;
 * the event is malformed (no ``Records``, a record without ``messageId``,
   ``receiptHandle`` or ``eventSourceARN``...): ``MalformedEventError`` is raised before
   anything is handled or deleted - never a silent success.
@@ -48,7 +50,11 @@ def record_handler(record: Dict[str, Any]) -> Dict[str, Any]:
 
 @metrics.log_metrics
 @logger.inject_lambda_context(log_event=False)
-@sqs_batch_processor(record_handler=record_handler)
+# FIFO queue: a failed record returns only the later records of its own message group (their
+# order holds); the other groups' records are handled and deleted. Stopping the whole batch at
+# the first failure would return every later record of every group, and each return counts as a
+# receive: after the queue's maxReceiveCount, good messages would be moved to the DLQ.
+@sqs_batch_processor(record_handler=record_handler, skip_group_on_error=True)
 def lambda_handler(event: Dict[str, Any], context: Any) -> Dict[str, Any]:
     """Reached only when every record succeeded (the decorator raises otherwise)."""
     count = len(event["Records"])

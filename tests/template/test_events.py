@@ -94,7 +94,9 @@ def test_batch_with_failures_deletes_successes_and_returns_the_failures(consumer
     assert '"poison": true' not in result.logs and "Hello from SQS!" not in result.logs
 
 
-def test_fifo_batch_stops_at_the_first_failure_and_keeps_the_order(consumer, stack, sqs) -> None:
+def test_fifo_batch_returns_the_failed_group_from_its_failure_on_and_deletes_the_other_groups(
+    consumer, stack, sqs
+) -> None:
     queue_url = stack.queue_url("WorkFifoQueue")
     event = seed_sqs_event(load_event("sqs-fifo-batch.json"), queue_url, sqs)
     ids = [r["messageId"] for r in event["Records"]]
@@ -102,11 +104,12 @@ def test_fifo_batch_stops_at_the_first_failure_and_keeps_the_order(consumer, sta
     result = consumer.invoke(event)
 
     assert result.error_type == "SQSBatchProcessingError"
-    assert "3 of 4 records failed, 1 deleted" in result.error["errorMessage"]
+    assert "2 of 4 records failed, 2 deleted" in result.error["errorMessage"]
     release_in_flight(sqs, event)
     left = drain(sqs, queue_url)
-    # order-1 succeeded and is gone; order-2 failed; order-3 and order-4 were not processed.
-    assert {m["MessageId"] for m in left} == set(ids[1:])
+    # customer-1: order-1 succeeded and is gone, order-2 failed, order-3 goes back behind it (order
+    # holds); customer-2's order-4 is handled and deleted (skip_group_on_error=True).
+    assert [m["MessageId"] for m in left] == ids[1:3]
 
 
 def test_malformed_event_is_an_error_and_deletes_nothing(consumer) -> None:

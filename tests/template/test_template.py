@@ -59,7 +59,10 @@ def test_layer_resource() -> None:
     assert output["Export"]["Name"] == {"Fn::Sub": "${AWS::StackName}-LambdaBatchLayerArn"}
 
 
-@pytest.mark.parametrize("overrides", [{}, {"MaxReceiveCount": "7", "ConsumerBatchingWindow": "30"}])
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"MaxReceiveCount": "7", "FifoMaxReceiveCount": "9", "ConsumerBatchingWindow": "30"}],
+)
 def test_queues_redrive_encryption_and_visibility(overrides) -> None:
     settings = read_settings(TEMPLATE, overrides)
     window_max = int(load_template(TEMPLATE)["Parameters"]["ConsumerBatchingWindow"]["MaxValue"])
@@ -67,7 +70,12 @@ def test_queues_redrive_encryption_and_visibility(overrides) -> None:
     for work, dlq in (("WorkQueue", "DeadLetterQueue"), ("WorkFifoQueue", "FifoDeadLetterQueue")):
         queue = settings.queue(work)
         assert queue.dead_letter_queue == dlq
-        assert queue.max_receive_count == int(overrides.get("MaxReceiveCount", 3))
+        if queue.fifo:
+            # Room for the messages returned behind a failed one of their group (skip_group_on_error).
+            assert queue.max_receive_count == int(overrides.get("FifoMaxReceiveCount", 5))
+            assert queue.max_receive_count > settings.queue("WorkQueue").max_receive_count
+        else:
+            assert queue.max_receive_count == int(overrides.get("MaxReceiveCount", 3))
         assert queue.visibility_timeout >= 6 * consumer_timeout + window_max
         assert queue.sqs_managed_sse and settings.queue(dlq).sqs_managed_sse
         assert settings.queue(dlq).message_retention_period == 14 * 24 * 3600
