@@ -48,6 +48,12 @@ _EXPORTS: Dict[str, str] = {
     "RecordSkippedError": ".skipped_records",
     "PreviousRecordFailedError": ".skipped_records",
     "DeadlineReachedError": ".skipped_records",
+    # record objects the record handler receives
+    "SQSRecord": ".event_records",
+    "KinesisStreamRecord": ".event_records",
+    "DynamoDBRecord": ".event_records",
+    "DynamoDBRecordEventName": ".event_records",
+    "StreamViewType": ".event_records",
     # dispatchers
     "BaseDispatcher": ".dispatchers.base",
     "SQSBatchDispatcher": ".dispatchers.sqs",
@@ -89,6 +95,11 @@ __all__ = [
     "SQSBatchProcessingError",
     "SQSFifoBatchDispatcher",
     "UnprocessedItem",
+    "DynamoDBRecord",
+    "DynamoDBRecordEventName",
+    "KinesisStreamRecord",
+    "SQSRecord",
+    "StreamViewType",
     "batch_processor",
     "process_partial_response",
     "sqs_batch_processor",
@@ -105,6 +116,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .dispatchers.kinesis import KinesisBatchDispatcher
     from .dispatchers.sns import SNSBatchDispatcher
     from .dispatchers.sqs import SQSBatchDispatcher, SQSFifoBatchDispatcher
+    from .event_records import (
+        DynamoDBRecord,
+        DynamoDBRecordEventName,
+        KinesisStreamRecord,
+        SQSRecord,
+        StreamViewType,
+    )
     from .event_types import EventType
     from .exceptions import (
         BatchProcessingError,

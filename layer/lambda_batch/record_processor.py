@@ -26,7 +26,7 @@ from .exceptions import BatchProcessingError, ConfigurationError
 from .ordering import CONTINUE, SKIP_KEY, STOP_BATCH, Ordering, ordering_for
 from .records import message_group_id, validate_records
 from .skipped_records import DeadlineReachedError, PreviousRecordFailedError
-from .typed_records import describe_error, make_converter
+from .typed_records import describe_error, handler_records, make_converter
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
@@ -130,6 +130,7 @@ class RecordProcessor(BasePartialProcessor):
         super().__call__(records, handler, lambda_context)
         self._reset_batch()
         self._ids = validate_records(records, self.event_type, need_receipt_handle=self._needs_receipt_handle)
+        self.records = records = handler_records(records, self.event_type, self.model)  # record objects
         self._ordering = ordering_for(
             self.event_type,
             records,

@@ -1,4 +1,4 @@
-"""Typed records: hand the record handler a pydantic model or a data class instead of a dict.
+"""What the record handler receives: a record object, or a pydantic model or data class of the caller's.
 
 Nothing is imported here: the model class the caller passes brings its own library.
 A record that fails validation is a per-record failure, like any handler exception.
@@ -6,13 +6,33 @@ A record that fails validation is a per-record failure, like any handler excepti
 
 from __future__ import annotations
 
+from .event_types import EventType
 from .exceptions import ConfigurationError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Optional
+    from typing import Any, Callable, Dict, List, Optional
 
     Converter = Callable[[Dict[str, Any]], Any]
+
+
+def handler_records(records: List[Any], event_type: EventType, model: Any = None) -> List[Any]:
+    """The records of a batch as the record handler receives them, once they passed validation.
+
+    Without ``model``, each becomes the record object of ``event_type``
+    (:mod:`lambda_batch.event_records`): a dict with the record's own keys that also has
+    attributes (``record.body``, ``record.kinesis.data_as_json()``...). With ``model``,
+    the records stay as they are and :func:`make_converter` turns each into the model.
+
+    >>> handler_records([{"messageId": "m-1"}], EventType.SQS)[0].message_id
+    'm-1'
+    """
+    if model is not None:
+        return records
+    from .event_records import record_class
+
+    make = record_class(event_type)
+    return records if make is None else list(map(make, records))
 
 
 def make_converter(model: Any) -> Optional[Converter]:

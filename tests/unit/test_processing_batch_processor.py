@@ -184,7 +184,7 @@ def test_kinesis_stop_on_first_failure_skips_work_lambda_would_redo():
 
     def handler(record):
         calls.append(record)
-        if record is records[1]:
+        if record == records[1]:  # the handler gets a record object equal to the event's dict
             raise RuntimeError("boom")
 
     processor = BatchProcessor(EventType.KinesisDataStreams, stop_on_first_failure=True)

@@ -1,0 +1,372 @@
+"""The record objects a record handler receives: a dict, with attributes as well.
+
+Each record is a ``dict`` subclass holding the record's own keys, so code written for
+plain dicts keeps working (``record["body"]``, ``json.dumps(record)``, ``record == raw``),
+and it also answers the attributes of Powertools for AWS Lambda's event source data
+classes (``record.body``, ``record.json_body``, ``record.kinesis.data_as_json()``,
+``record.dynamodb.new_image``...), under the same names and with the same return types.
+
+Example::
+
+    from lambda_batch import BatchProcessor, EventType, process_partial_response
+
+    processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
+
+    def record_handler(record):
+        order = record.kinesis.data_as_json()  # or json.loads(b64decode(record["kinesis"]["data"]))
+        save(order, position=record.kinesis.sequence_number)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from enum import Enum
+
+from .event_types import EventType
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Iterator, Optional
+
+    _RecordDict = Dict[str, Any]
+    _ReadOnlyMapping = Mapping[str, Any]
+else:
+    _RecordDict = dict
+    _ReadOnlyMapping = Mapping
+
+
+class _Dict(_RecordDict):
+    __slots__ = ()
+
+    @property
+    def raw_event(self) -> Dict[str, Any]:
+        """The keys as a plain dict."""
+        return dict(self)
+
+
+class _Record(_Dict):
+    __slots__ = ()
+
+    @property
+    def event_source(self) -> Any:
+        """The AWS service the record comes from (``aws:sqs``, ``aws:kinesis``, ``aws:dynamodb``)."""
+        return self.get("eventSource")
+
+    @property
+    def event_source_arn(self) -> Any:
+        """The ARN of the queue or stream the record comes from."""
+        return self.get("eventSourceARN")
+
+    @property
+    def aws_region(self) -> Any:
+        """The region of the event source, e.g. ``us-east-1``."""
+        return self.get("awsRegion")
+
+
+# -- SQS ---------------------------------------------------------------------------------
+
+
+class SQSRecordAttributes(_Dict):
+    """The system attributes of an SQS message (``record.attributes``); every value is a string."""
+
+    __slots__ = ()
+
+    aws_trace_header = property(lambda self: self.get("AWSTraceHeader"), doc="The X-Ray trace header.")
+    approximate_receive_count = property(
+        lambda self: self["ApproximateReceiveCount"], doc="How many times the message was received."
+    )
+    sent_timestamp = property(lambda self: self["SentTimestamp"], doc="When it was sent (epoch ms).")
+    sender_id = property(lambda self: self["SenderId"], doc="The IAM user or role id of the sender.")
+    approximate_first_receive_timestamp = property(
+        lambda self: self["ApproximateFirstReceiveTimestamp"], doc="When it was first received (epoch ms)."
+    )
+    sequence_number = property(lambda self: self.get("SequenceNumber"), doc="FIFO: its sequence number.")
+    message_group_id = property(lambda self: self.get("MessageGroupId"), doc="FIFO: its message group.")
+    message_deduplication_id = property(
+        lambda self: self.get("MessageDeduplicationId"), doc="FIFO: its deduplication id."
+    )
+    dead_letter_queue_source_arn = property(
+        lambda self: self.get("DeadLetterQueueSourceArn"), doc="On a dead-letter queue: the source queue."
+    )
+
+
+class SQSMessageAttribute(_Dict):
+    """One user-defined message attribute: ``string_value``, ``binary_value`` (base64), ``data_type``."""
+
+    __slots__ = ()
+
+    string_value = property(lambda self: self["stringValue"], doc="The value of a String or Number.")
+    binary_value = property(lambda self: self["binaryValue"], doc="The base64 value of a Binary.")
+    data_type = property(lambda self: self["dataType"], doc="``String``, ``Number`` or ``Binary``.")
+
+
+class SQSMessageAttributes(_RecordDict):
+    """The message attributes by name; a missing name gives ``None`` rather than ``KeyError``."""
+
+    __slots__ = ()
+
+    def __getitem__(self, name: str) -> Optional[SQSMessageAttribute]:
+        value = self.get(name)
+        return None if value is None else SQSMessageAttribute(value)
+
+    def items(self) -> Any:
+        """``(name, SQSMessageAttribute)`` pairs."""
+        return {name: SQSMessageAttribute(value) for name, value in super().items()}.items()
+
+
+class SQSRecord(_Record):
+    """An SQS message, as Lambda delivers it.
+
+    >>> record = SQSRecord({"messageId": "m-1", "body": '{"n": 1}'})
+    >>> record.message_id, record.json_body, record["body"]
+    ('m-1', {'n': 1}, '{"n": 1}')
+    """
+
+    __slots__ = ("_json_body",)
+
+    message_id = property(lambda self: self["messageId"], doc="The message's id.")
+    receipt_handle = property(lambda self: self["receiptHandle"], doc="The handle a delete needs.")
+    body = property(lambda self: self["body"], doc="The message body, as sent.")
+    md5_of_body = property(lambda self: self["md5OfBody"], doc="The MD5 digest of the body.")
+
+    @property
+    def json_body(self) -> Any:
+        """The body parsed as JSON (parsed once, on first use)."""
+        try:
+            return self._json_body
+        except AttributeError:
+            self._json_body: Any = json.loads(self["body"])
+            return self._json_body
+
+    @property
+    def attributes(self) -> SQSRecordAttributes:
+        """The message's system attributes (``approximate_receive_count``, ``message_group_id``...)."""
+        return SQSRecordAttributes(self["attributes"])
+
+    @property
+    def message_attributes(self) -> SQSMessageAttributes:
+        """The message's user-defined attributes, by name."""
+        return SQSMessageAttributes(self["messageAttributes"])
+
+    @property
+    def queue_url(self) -> str:
+        """The URL of the queue the message was received from, built from ``eventSourceARN``."""
+        from .arns import sqs_queue_url
+
+        return sqs_queue_url(self["eventSourceARN"])
+
+
+# -- Kinesis -----------------------------------------------------------------------------
+
+
+class KinesisStreamRecordPayload(_Dict):
+    """The ``kinesis`` part of a Kinesis record: the data and its position in the stream."""
+
+    __slots__ = ()
+
+    data = property(lambda self: self["data"], doc="The data, base64-encoded as the event carries it.")
+    partition_key = property(lambda self: self["partitionKey"], doc="The partition key it was put with.")
+    sequence_number = property(lambda self: self["sequenceNumber"], doc="Its position in its shard.")
+    kinesis_schema_version = property(lambda self: self["kinesisSchemaVersion"], doc="The schema version.")
+
+    @property
+    def approximate_arrival_timestamp(self) -> float:
+        """When the record reached the stream (epoch seconds)."""
+        return float(self["approximateArrivalTimestamp"])
+
+    def data_as_bytes(self) -> bytes:
+        """The data, decoded from base64."""
+        from base64 import b64decode
+
+        return b64decode(self["data"])
+
+    def data_as_text(self) -> str:
+        """The data as UTF-8 text."""
+        return self.data_as_bytes().decode("utf-8")
+
+    def data_as_json(self) -> Any:
+        """The data parsed as JSON."""
+        return json.loads(self.data_as_text())
+
+    def data_zlib_compressed_as_json(self) -> Any:
+        """The data decompressed (zlib or gzip, as from CloudWatch Logs) and parsed as JSON."""
+        import zlib
+
+        return json.loads(zlib.decompress(self.data_as_bytes(), zlib.MAX_WBITS | 32))
+
+
+class KinesisStreamRecord(_Record):
+    """A Kinesis Data Streams record, as Lambda delivers it.
+
+    >>> KinesisStreamRecord({"kinesis": {"data": "eyJuIjogMX0="}}).kinesis.data_as_json()
+    {'n': 1}
+    """
+
+    __slots__ = ()
+
+    event_id = property(lambda self: self["eventID"], doc="``<shard id>:<sequence number>``.")
+    event_name = property(lambda self: self["eventName"], doc="``aws:kinesis:record``.")
+    event_version = property(lambda self: self["eventVersion"], doc="The event format version.")
+    invoke_identity_arn = property(lambda self: self["invokeIdentityArn"], doc="The role Lambda read with.")
+
+    @property
+    def kinesis(self) -> KinesisStreamRecordPayload:
+        """The data and its position: ``data_as_json()``, ``sequence_number``, ``partition_key``..."""
+        return KinesisStreamRecordPayload(self["kinesis"])
+
+
+# -- DynamoDB Streams --------------------------------------------------------------------
+
+
+class StreamViewType(Enum):
+    """What a DynamoDB stream record carries of the item."""
+
+    KEYS_ONLY = 0
+    NEW_IMAGE = 1
+    OLD_IMAGE = 2
+    NEW_AND_OLD_IMAGES = 3
+
+
+class DynamoDBRecordEventName(Enum):
+    """The change a DynamoDB stream record reports."""
+
+    INSERT = 0
+    MODIFY = 1
+    REMOVE = 2
+
+
+class StreamRecord(_ReadOnlyMapping):
+    """The ``dynamodb`` part of a stream record; ``keys``, ``new_image`` and ``old_image`` hold Python
+    values (``{"N": "5"}`` becomes ``Decimal("5")``), converted on first use.
+
+    Read-only; ``record.dynamodb["NewImage"]`` still gives the typed values as the event carries them.
+    """
+
+    __slots__ = ("_data", "_images")
+
+    def __init__(self, data: Dict[str, Any]) -> None:
+        self._data = data
+        self._images: Dict[str, Dict[str, Any]] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"StreamRecord({self._data!r})"
+
+    def _image(self, field: str) -> Dict[str, Any]:
+        image = self._images.get(field)
+        if image is None:
+            from .dynamodb_values import image_to_python
+
+            image = self._images[field] = image_to_python(self._data.get(field))
+        return image
+
+    @property  # Powertools' name for the item's key attributes, in place of Mapping.keys()
+    def keys(self) -> Dict[str, Any]:  # type: ignore[override]
+        """The key attributes of the changed item."""
+        return self._image("Keys")
+
+    @property
+    def new_image(self) -> Dict[str, Any]:
+        """The item after the change (``{}`` when the stream does not carry it)."""
+        return self._image("NewImage")
+
+    @property
+    def old_image(self) -> Dict[str, Any]:
+        """The item before the change (``{}`` when the stream does not carry it)."""
+        return self._image("OldImage")
+
+    @property
+    def raw_event(self) -> Dict[str, Any]:
+        """The ``dynamodb`` dict as the event carries it."""
+        return self._data
+
+    sequence_number = property(lambda self: self._data.get("SequenceNumber"), doc="Its position.")
+
+    @property
+    def approximate_creation_date_time(self) -> Optional[int]:
+        """When the change happened (epoch seconds)."""
+        value = self._data.get("ApproximateCreationDateTime")
+        return None if value is None else int(value)
+
+    @property
+    def size_bytes(self) -> Optional[int]:
+        """The size of the stream record."""
+        value = self._data.get("SizeBytes")
+        return None if value is None else int(value)
+
+    @property
+    def stream_view_type(self) -> Optional[StreamViewType]:
+        """What the stream carries of the item."""
+        value = self._data.get("StreamViewType")
+        return None if value is None else StreamViewType[str(value)]
+
+
+class DynamoDBRecord(_Record):
+    """A DynamoDB Streams record, as Lambda delivers it.
+
+    >>> record = DynamoDBRecord({"eventName": "INSERT", "dynamodb": {"NewImage": {"n": {"N": "1"}}}})
+    >>> record.event_name.name, record.dynamodb.new_image
+    ('INSERT', {'n': Decimal('1')})
+    """
+
+    __slots__ = ()
+
+    event_id = property(lambda self: self.get("eventID"), doc="The id of the change.")
+    event_version = property(lambda self: self.get("eventVersion"), doc="The event format version.")
+
+    @property
+    def event_name(self) -> Optional[DynamoDBRecordEventName]:
+        """``INSERT``, ``MODIFY`` or ``REMOVE``."""
+        value = self.get("eventName")
+        return None if value is None else DynamoDBRecordEventName[value]
+
+    @property
+    def dynamodb(self) -> Optional[StreamRecord]:
+        """The change itself: ``keys``, ``new_image``, ``old_image``, ``sequence_number``..."""
+        data = self.get("dynamodb")
+        return None if data is None else StreamRecord(data)
+
+    @property
+    def user_identity(self) -> Dict[str, Any]:
+        """Who made the change (a TTL expiry names the DynamoDB service); ``{}`` when absent."""
+        return self.get("userIdentity") or {}
+
+
+_RECORD_CLASSES: Dict[EventType, Callable[[Any], Any]] = {
+    EventType.SQS: SQSRecord,
+    EventType.KinesisDataStreams: KinesisStreamRecord,
+    EventType.DynamoDBStreams: DynamoDBRecord,
+}
+
+
+def record_class(event_type: EventType) -> Optional[Callable[[Any], Any]]:
+    """The record class a handler of ``event_type`` receives; ``None`` for a kind without one.
+
+    >>> record_class(EventType.SQS).__name__
+    'SQSRecord'
+    """
+    return _RECORD_CLASSES.get(event_type)
+
+
+__all__ = [
+    "DynamoDBRecord",
+    "DynamoDBRecordEventName",
+    "KinesisStreamRecord",
+    "KinesisStreamRecordPayload",
+    "SQSMessageAttribute",
+    "SQSMessageAttributes",
+    "SQSRecord",
+    "SQSRecordAttributes",
+    "StreamRecord",
+    "StreamViewType",
+    "record_class",
+]
