@@ -277,7 +277,7 @@ class CannedNetwork:
         network.batches   # entries per call, in order
     """
 
-    def __init__(self, session: Any, service: str) -> None:
+    def __init__(self, session: Any, service: str, key_schema: Optional[Dict[str, str]] = None) -> None:
         self.service = service
         self.batches: List[int] = []
         self.sent: List[Any] = []
@@ -288,6 +288,25 @@ class CannedNetwork:
         if service == "sqs":  # the queue's settings, read once by the SQS dispatchers
             session.events.register("before-call.sqs.GetQueueUrl", self._queue_url)
             session.events.register("before-call.sqs.GetQueueAttributes", self._queue_attributes)
+        if service == "dynamodb":  # the table's key ({"pk": "S", "sk": "N"}), read once per process
+            from lambda_batch.dispatchers import dynamodb
+
+            dynamodb._table_keys.clear()  # every canned table is new
+            self._key_schema = key_schema
+            session.events.register("before-call.dynamodb.DescribeTable", self._describe_table)
+
+    def _describe_table(self, **_: Any) -> Any:
+        if self._key_schema is None:
+            error = {"Code": "AccessDeniedException", "Message": "not authorized"}
+            return _http(400), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
+        roles = ("HASH", "RANGE")
+        table = {
+            "KeySchema": [{"AttributeName": n, "KeyType": r} for n, r in zip(self._key_schema, roles)],
+            "AttributeDefinitions": [
+                {"AttributeName": n, "AttributeType": t} for n, t in self._key_schema.items()
+            ],
+        }
+        return _http(200), {"Table": table}
 
     def _queue_url(self, params: Dict[str, Any], **_: Any) -> Any:
         return _http(200), {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/canned"}

@@ -25,6 +25,7 @@ IAM_ACTION = {
     ("sqs", "ReceiveMessage"): "sqs:ReceiveMessage",
     ("sqs", "GetQueueAttributes"): "sqs:GetQueueAttributes",
     ("dynamodb", "BatchWriteItem"): "dynamodb:BatchWriteItem",
+    ("dynamodb", "DescribeTable"): "dynamodb:DescribeTable",
     ("kinesis", "PutRecords"): "kinesis:PutRecords",
     ("cloudwatch", "PutMetricData"): "cloudwatch:PutMetricData",
 }
@@ -127,6 +128,7 @@ def test_producer_has_only_each_dispatchers_put_action_on_its_own_target(templat
         ("sqs:SendMessage", "WorkQueue"),
         ("sqs:SendMessage", "WorkFifoQueue"),
         ("dynamodb:BatchWriteItem", "ResultsTable"),
+        ("dynamodb:DescribeTable", "ResultsTable"),
         ("kinesis:PutRecords", "EventStream"),
         ("cloudwatch:PutMetricData", "*"),
         ("logs:CreateLogStream", "ProducerLogGroup"),
@@ -135,6 +137,20 @@ def test_producer_has_only_each_dispatchers_put_action_on_its_own_target(templat
     # the dead-letter queues are written by SQS itself, never by a function
     for role in ("ConsumerRole", "ProducerRole"):
         assert not {r for _, r in grants(template, role)} & {"DeadLetterQueue", "FifoDeadLetterQueue"}
+
+
+def test_describe_table_is_granted_on_the_results_table_only(template) -> None:
+    """The DynamoDB dispatcher reads its table's key (DescribeTable): on that table, by no other role."""
+    described = {
+        (role, resource)
+        for role in ("ConsumerRole", "ProducerRole")
+        for action, resource in grants(template, role)
+        if action == "dynamodb:DescribeTable"
+    }
+    assert described == {("ProducerRole", "ResultsTable")}
+    for _, statement in statements(template):
+        if "dynamodb:DescribeTable" in as_list(statement["Action"]):
+            assert as_list(statement["Resource"]) == [{"Fn::GetAtt": ["ResultsTable", "Arn"]}]
 
 
 def test_kinesis_grant_exists_only_with_the_stream() -> None:
@@ -179,6 +195,7 @@ def test_every_call_the_functions_make_is_granted(template, consumer, producer, 
                 physical = (
                     target.get("QueueUrl")
                     or target.get("StreamName")
+                    or target.get("TableName")
                     or target.get("RequestItems", [None])[0]
                 )
                 resource = by_physical[physical]

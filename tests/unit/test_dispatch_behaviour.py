@@ -182,7 +182,7 @@ def test_batches_sharing_a_key_never_overlap(boto3_session):
 
 
 def test_dynamodb_dedupes_in_a_batch_without_touching_the_caller(boto3_session):
-    network = CannedNetwork(boto3_session, "dynamodb")
+    network = CannedNetwork(boto3_session, "dynamodb", key_schema={"pk": "S", "sk": "N"})
     table = DynamoBatchDispatcher(
         "t", partition_key="pk", sort_key="sk", boto3_session=boto3_session, region_name="us-east-1"
     )

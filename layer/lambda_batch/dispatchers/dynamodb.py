@@ -1,35 +1,69 @@
-"""DynamoDB: BatchWriteItem, 25 puts or deletes and 16 MB per call."""
+"""DynamoDB: BatchWriteItem, 25 puts or deletes and 16 MB (on the wire) per call."""
 
 from __future__ import annotations
 
-import decimal
-import math
+import logging
+import threading
 from collections.abc import Mapping
 from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Tuple
 
 from ..exceptions import ConfigurationError, PayloadError
 from ..limits import SERVICE_LIMITS
-from ..retry import ErrorInfo
-from ..serialization import utf8_len
+from ..retry import ErrorInfo, classify_exception
 from .base import BaseDispatcher, Entry, target_arn
+from .dynamodb_items import (
+    DELETE_FRAME,
+    PUT_FRAME,
+    SEPARATOR,
+    KeyRule,
+    WrittenItem,
+    key_of,
+    request_envelope,
+    write_item,
+)
+
+logger = logging.getLogger("lambda_batch.dispatchers.dynamodb")
 
 #: An item's key: ((attribute name, DynamoDB type, value), ...), hashable, numbers compared as numbers.
 KeyTuple = Tuple[Tuple[str, str, Hashable], ...]
+#: A table's key schema: ((attribute name, type S/N/B), ...), partition key first.
+KeySchema = Tuple[Tuple[str, str], ...]
 
 _UNPROCESSED = ErrorInfo(
     "UnprocessedItems", "DynamoDB returned the write unprocessed (throttled or over capacity)", True
 )
 
+#: Each table's key schema, by (region, endpoint, table), for the life of the process: a function
+#: that makes its dispatcher on every invocation calls DescribeTable once per execution
+#: environment. ``None`` records that it could not be read (no dynamodb:DescribeTable, no such
+#: table): writes are then never de-duplicated, and the call is not repeated.
+_table_keys: Dict[Tuple[str, str, str], Optional[KeySchema]] = {}
+_table_keys_lock = threading.Lock()
+
 
 class DynamoBatchDispatcher(BaseDispatcher):
-    """Writes to a DynamoDB table with BatchWriteItem: 25 puts or deletes per call.
+    """Writes to a DynamoDB table with BatchWriteItem: 25 puts or deletes per call, 16 MB a request.
 
     Items are plain Python values (as with ``Table.put_item``): floats are stored as numbers
-    (via ``Decimal``), the partition key is cast with ``partition_key_data_type``. The caller's
-    dict is never changed. Within one batch, a later write of the same key replaces the earlier
-    one (DynamoDB refuses two writes of one key in a call); the earlier counts as superseded
-    (``stats.superseded``), not as unprocessed. Writes of one key keep their order, even with
-    ``max_workers`` > 1. Items are sized as DynamoDB sizes them (400 KB at most).
+    (via ``Decimal``), every value keeps its type (a numeric key stays a number). The caller's
+    dict is never changed. Values DynamoDB would refuse raise
+    :class:`~lambda_batch.exceptions.PayloadError` at submit, naming the attribute: empty sets,
+    numbers out of DynamoDB's range or over 38 digits, empty or over-long key values, a key of
+    another type than the table's. Items are sized as DynamoDB sizes them (400 KB at most);
+    calls are filled up to 16 MB as the request goes on the wire (botocore escapes non-ASCII
+    text as ``\\uXXXX``).
+
+    The table's key schema is read once per process (``dynamodb:DescribeTable``).
+    ``partition_key`` and ``sort_key`` name the attributes for ``partition_key_location`` and
+    are used as the key only when the schema cannot be read.
+
+    De-duplication: DynamoDB refuses two writes of one key in a call. With ``deduplicate=True``
+    (the default) and the table's key schema known, a later write of the same full key (partition
+    and sort key) replaces an earlier one still waiting in the batch; the earlier counts as
+    superseded (``stats.superseded``), not as unprocessed. Otherwise (``deduplicate=False``, or
+    the schema could not be read) nothing is ever de-duplicated: a write whose key is already in
+    the batch starts the next call, so every write is sent, in order. Writes of one key keep
+    their order, even with ``max_workers`` > 1.
 
     Example::
 
@@ -46,14 +80,20 @@ class DynamoBatchDispatcher(BaseDispatcher):
         sort_key: Optional[str] = None,
         partition_key_data_type: Callable[[Any], Any] = str,
         max_batch_size: int = 25,
+        *,
+        deduplicate: bool = True,
         **kwargs: Any,
     ) -> None:
         if not isinstance(dynamo_table_name, str) or not dynamo_table_name:
             raise ConfigurationError("dynamo_table_name must be a table name or ARN")
         if not isinstance(partition_key, str) or not partition_key:
             raise ConfigurationError("partition_key must name the table's partition key attribute")
+        if sort_key is not None and (not isinstance(sort_key, str) or not sort_key):
+            raise ConfigurationError("sort_key must name the table's sort key attribute, or be None")
         if not callable(partition_key_data_type):
             raise ConfigurationError("partition_key_data_type must be a type such as str, int or Decimal")
+        if not isinstance(deduplicate, bool):
+            raise ConfigurationError(f"deduplicate must be True or False, not {deduplicate!r}")
         region = None
         name = dynamo_table_name
         if dynamo_table_name.startswith("arn:"):
@@ -64,8 +104,14 @@ class DynamoBatchDispatcher(BaseDispatcher):
         self.partition_key = partition_key
         self.sort_key = sort_key
         self.partition_key_data_type = partition_key_data_type
+        self.deduplicate = deduplicate
         self.target_description = f"DynamoDB table {name}"
-        self._serializer: Any = None
+        self._table_name = name
+        self._schema: Optional[KeySchema] = None
+        self._schema_read = False
+        self._schema_lock = threading.Lock()
+        given = ((partition_key, None), (sort_key, None)) if sort_key else ((partition_key, None),)
+        self._use_schema(given, known=False)
         super().__init__(
             "dynamodb",
             SERVICE_LIMITS["dynamodb"],
@@ -73,30 +119,120 @@ class DynamoBatchDispatcher(BaseDispatcher):
             region=kwargs.pop("region", region),
             **kwargs,
         )
+        # The request body holds the writes inside {"RequestItems": {"<table>": [...]}}.
+        self.max_batch_bytes -= request_envelope(dynamo_table_name)
+
+    # -- the table's key, learned once ----------------------------------------------------
+
+    @property
+    def key_schema(self) -> Optional[KeySchema]:
+        """The table's key as DescribeTable gave it (``(("pk", "S"), ("sk", "N"))``), or None if unknown."""
+        return self._schema
+
+    def _use_schema(self, schema: Sequence[Tuple[str, Optional[str]]], known: bool) -> None:
+        roles = ("partition", "sort")
+        self._key_names: Tuple[str, ...] = tuple(name for name, _ in schema)
+        self._key_rules: Dict[str, KeyRule] = {
+            name: KeyRule(role, kind) for (name, kind), role in zip(schema, roles)
+        }
+        self._dedupe = known and self.deduplicate
+
+    def _learn_schema(self) -> None:
+        """Read the table's key schema (DescribeTable), once per process; not within the deadline margin."""
+        if self._schema_read or self.deadline.expired(self.retry_policy.deadline_margin):
+            return
+        with self._schema_lock:
+            self._read_schema()
+
+    def _read_schema(self) -> None:
+        if self._schema_read:  # another thread read it while this one waited
+            return
+        client = self.client
+        cache_key = (
+            str(getattr(client.meta, "region_name", "")),
+            str(getattr(client.meta, "endpoint_url", "")),
+            self.dynamo_table_name,
+        )
+        with _table_keys_lock:
+            known = cache_key in _table_keys
+            schema = _table_keys.get(cache_key)
+        if not known:
+            schema, final = self._describe_table(client)
+            if final:
+                with _table_keys_lock:
+                    _table_keys[cache_key] = schema
+        if schema is not None:
+            self._check_names(schema)
+            self._use_schema(schema, known=True)
+        self._schema = schema
+        self._schema_read = True
+
+    def _describe_table(self, client: Any) -> Tuple[Optional[KeySchema], bool]:
+        """(the key schema or None, whether that answer may be kept for the process)."""
+        try:
+            table = client.describe_table(TableName=self.dynamo_table_name)["Table"]
+            types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
+            order = {"HASH": 0, "RANGE": 1}
+            elements = sorted(table["KeySchema"], key=lambda element: order[element["KeyType"]])
+            return tuple((e["AttributeName"], types[e["AttributeName"]]) for e in elements), True
+        except Exception as exc:
+            error = classify_exception(exc)
+            logger.warning(
+                "%s: cannot read the table's key schema (DescribeTable: %s); writes are not "
+                "de-duplicated, a write whose %s is already in the batch starts the next call",
+                self.target_description,
+                error.code,
+                " and ".join(repr(name) for name in self._key_names),
+            )
+            return None, not error.retryable
+
+    def _check_names(self, schema: KeySchema) -> None:
+        given = (self.partition_key, self.sort_key) if self.sort_key else (self.partition_key,)
+        real = tuple(name for name, _ in schema)
+        if given != real:
+            logger.warning(
+                "%s: the table's key is %s, not %s as given; the table's key is used",
+                self.target_description,
+                "+".join(real),
+                "+".join(given),
+            )
+
+    # -- submitting -------------------------------------------------------------------------
 
     def submit_payload(
         self, payload: Mapping[str, Any], partition_key_location: Optional[str] = None
     ) -> None:
         """Buffer a put of ``payload`` (a mapping of attribute names to Python values).
 
-        With ``partition_key_location``, the partition key's value is taken from that attribute
-        (which is then left out of the stored item). Raises PayloadError for an item without its
-        keys, with values DynamoDB cannot store, or over 400 KB.
+        With ``partition_key_location``, the item's ``partition_key`` attribute is set to that
+        attribute's value cast with ``partition_key_data_type``; the source attribute stays in
+        the item (as boto3-batch-utils does). Without it, every value keeps its type. Raises
+        PayloadError for an item without its keys, with values DynamoDB would refuse, or over
+        400 KB.
+
+        Example::
+
+            table.submit_payload({"id": "42", "name": "Ada"}, partition_key_location="id")
         """
         if not isinstance(payload, Mapping):
             raise PayloadError(f"a DynamoDB item must be a mapping, not {type(payload).__name__}")
-        item = {name: _to_dynamo(value, name) for name, value in payload.items()}
+        item = payload
         if partition_key_location is not None:
-            if partition_key_location not in item:
+            if partition_key_location not in payload:
                 raise PayloadError(
                     f"item has no attribute {partition_key_location!r} (partition_key_location)"
                 )
-            item[self.partition_key] = item.pop(partition_key_location)
-        serialized, key = self._serialize(item, label="item")
-        size = sum(utf8_len(name) + _attribute_size(value) for name, value in serialized.items())
-        self._add(
-            payload, {"PutRequest": {"Item": serialized}}, size, record_id=_describe(key), dedupe_key=key
-        )
+            try:
+                value = self.partition_key_data_type(payload[partition_key_location])
+            except Exception as exc:
+                raise PayloadError(
+                    f"attribute {partition_key_location!r} (partition_key_location) cannot be cast "
+                    f"with partition_key_data_type: {type(exc).__name__}"
+                ) from None
+            item = {**payload, self.partition_key: value}
+        self._learn_schema()
+        written = write_item(item, self._key_rules)
+        self._enqueue(payload, {"PutRequest": {"Item": written.attributes}}, written, PUT_FRAME)
 
     def submit_delete(self, key: Mapping[str, Any]) -> None:
         """Buffer a delete of the item with ``key`` (its partition key and sort key, if any).
@@ -107,54 +243,37 @@ class DynamoBatchDispatcher(BaseDispatcher):
         """
         if not isinstance(key, Mapping):
             raise PayloadError(f"a DynamoDB key must be a mapping, not {type(key).__name__}")
-        names = {self.partition_key} | ({self.sort_key} if self.sort_key else set())
-        extra = set(key) - names
+        self._learn_schema()
+        extra = set(key) - set(self._key_names)
         if extra:
             raise PayloadError(
-                f"a delete key has only the key attributes {sorted(names)}, not {sorted(extra)}"
+                f"a delete key has only the key attributes {sorted(self._key_names)}, not {sorted(extra)}"
             )
-        item = {name: _to_dynamo(value, name) for name, value in key.items()}
-        serialized, dedupe = self._serialize(item, label="key")
-        size = sum(utf8_len(name) + _attribute_size(value) for name, value in serialized.items())
-        self._add(
-            key, {"DeleteRequest": {"Key": serialized}}, size, record_id=_describe(dedupe), dedupe_key=dedupe
-        )
+        written = write_item(key, self._key_rules)
+        self._enqueue(key, {"DeleteRequest": {"Key": written.attributes}}, written, DELETE_FRAME)
 
-    def _serialize(self, item: Dict[str, Any], label: str) -> Tuple[Dict[str, Any], KeyTuple]:
-        if self.partition_key not in item:
-            raise PayloadError(f"{label} has no partition key attribute {self.partition_key!r}")
-        try:
-            item[self.partition_key] = self.partition_key_data_type(item[self.partition_key])
-        except (TypeError, ValueError, decimal.InvalidOperation) as exc:
-            raise PayloadError(f"partition key {self.partition_key!r} cannot be cast: {exc}") from None
-        if self.sort_key is not None and self.sort_key not in item:
-            raise PayloadError(f"{label} has no sort key attribute {self.sort_key!r}")
-        if self._serializer is None:
-            from boto3.dynamodb.types import TypeSerializer  # deferred: boto3 comes with the runtime
-
-            self._serializer = TypeSerializer()
-        serialized: Dict[str, Any] = {}
-        for name, value in item.items():
-            try:
-                serialized[name] = self._serializer.serialize(value)
-            except (TypeError, ValueError, decimal.Inexact, decimal.Rounded, decimal.InvalidOperation) as exc:
-                raise PayloadError(f"attribute {name!r} cannot be stored in DynamoDB: {exc}") from None
-        return serialized, self._key_of(serialized)
-
-    def _key_of(self, serialized: Mapping[str, Any]) -> KeyTuple:
-        names = (self.partition_key, self.sort_key) if self.sort_key else (self.partition_key,)
-        key: List[Tuple[str, str, Hashable]] = []
-        for name in names:
-            if name not in serialized:
-                raise PayloadError(f"missing key attribute {name!r}")
-            ((kind, value),) = serialized[name].items()
-            if kind not in ("S", "N", "B"):
-                raise PayloadError(f"key attribute {name!r} must be a string, number or binary, not {kind}")
-            plain: Hashable = (
-                decimal.Decimal(value) if kind == "N" else bytes(value) if kind == "B" else value
+    def _enqueue(self, payload: Any, request: Dict[str, Any], written: WrittenItem, frame: int) -> None:
+        key = key_of(written.attributes, self._key_names)
+        record_id = _describe(key)
+        if written.item_size > self.limits.max_item_bytes:
+            raise PayloadError(
+                f"{record_id} is {written.item_size} bytes as DynamoDB counts it, over the "
+                f"{self.limits.item_limit_name}"
             )
-            key.append((name, kind, plain))
-        return tuple(key)
+        wire = written.wire_size + frame + SEPARATOR
+        if self._dedupe:
+            self._add(payload, request, wire, record_id=record_id, dedupe_key=key)
+            return
+        with self._lock:  # never two writes of one key in a call, and none dropped
+            if any(entry.order_key == key for entry in self._open):
+                self._seal()
+            self._add(payload, request, wire, record_id=record_id, order_key=key)
+
+    def _item_limit(self) -> int:
+        # Entries are measured on the wire; the 400 KB item limit is checked by _enqueue.
+        return self.max_batch_bytes
+
+    # -- sending ----------------------------------------------------------------------------
 
     def _send(self, client: Any, entries: Sequence[Entry]) -> List[Optional[ErrorInfo]]:
         response = client.batch_write_item(
@@ -163,67 +282,19 @@ class DynamoBatchDispatcher(BaseDispatcher):
         unprocessed = (response.get("UnprocessedItems") or {}).get(self.dynamo_table_name) or []
         if not unprocessed:
             return [None] * len(entries)
+        names = self._key_names
         keys = set()
         for request in unprocessed:
             if "PutRequest" in request:
-                keys.add(self._key_of(request["PutRequest"]["Item"]))
+                keys.add(key_of(request["PutRequest"]["Item"], names))
             elif "DeleteRequest" in request:
-                keys.add(self._key_of(request["DeleteRequest"]["Key"]))
+                keys.add(key_of(request["DeleteRequest"]["Key"], names))
         results: List[Optional[ErrorInfo]] = []
         for entry in entries:
             body = entry.request.get("PutRequest", {}).get("Item") or entry.request["DeleteRequest"]["Key"]
-            results.append(_UNPROCESSED if self._key_of(body) in keys else None)
+            results.append(_UNPROCESSED if key_of(body, names) in keys else None)
         return results
 
 
 def _describe(key: KeyTuple) -> str:
     return "item " + ",".join(f"{name}={value!s}" for name, _kind, value in key)
-
-
-_PLAIN = frozenset({str, int, bool, bytes, decimal.Decimal, type(None)})
-
-
-def _to_dynamo(value: Any, name: str) -> Any:
-    """A copy of ``value`` DynamoDB can store: floats become Decimals; the caller's objects stay untouched."""
-    if type(value) in _PLAIN:
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise PayloadError(f"attribute {name!r}: DynamoDB cannot store {value}")
-        return decimal.Decimal(repr(value))
-    if isinstance(value, Mapping):
-        return {key: _to_dynamo(item, name) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_dynamo(item, name) for item in value]
-    if isinstance(value, (set, frozenset)):
-        return {_to_dynamo(item, name) for item in value}
-    return value
-
-
-def _number_size(text: str) -> int:
-    return min(21, len(text) // 2 + 2)
-
-
-_SCALAR_SIZE: Dict[str, Callable[[Any], int]] = {
-    "S": utf8_len,
-    "N": _number_size,
-    "B": len,
-    "BOOL": lambda _: 1,
-    "NULL": lambda _: 1,
-    "SS": lambda items: sum(utf8_len(item) for item in items),
-    "NS": lambda items: sum(_number_size(item) for item in items),
-    "BS": lambda items: sum(len(item) for item in items),
-}
-
-
-def _attribute_size(value: Mapping[str, Any]) -> int:
-    """An attribute value's size as DynamoDB counts it (numbers: an upper bound of their storage)."""
-    ((kind, data),) = value.items()
-    sizer = _SCALAR_SIZE.get(kind)
-    if sizer is not None:
-        return sizer(data)
-    if kind == "L":
-        return 3 + sum(1 + _attribute_size(item) for item in data)
-    if kind == "M":
-        return 3 + sum(1 + utf8_len(key) + _attribute_size(item) for key, item in data.items())
-    return utf8_len(str(data))  # pragma: no cover - a type DynamoDB may add
