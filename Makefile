@@ -75,6 +75,8 @@ SAM_BUILD_DIR ?= .aws-sam/build
 FUNCTION ?= ConsumerFunction
 EVENT ?= events/sqs-batch-with-failures.json
 ENDPOINT_URL ?=
+# Template parameters for the stack invoke-local deploys to its own emulator: PARAMETERS="EnableKinesis=true"
+PARAMETERS ?=
 LAYER_NAME ?= lambda-batch
 PRINCIPAL ?=
 ORG_ID ?=
@@ -118,9 +120,9 @@ invoke: build ## sam local invoke FUNCTION=... EVENT=... (needs Docker; else use
 	fi
 
 .PHONY: invoke-local
-invoke-local: build ## Run FUNCTION's built handler with EVENT as Lambda would, on moto (or ENDPOINT_URL)
+invoke-local: build ## Run FUNCTION's built handler with EVENT as Lambda would, on moto (or ENDPOINT_URL); PARAMETERS=K=V
 	@$(BIN)/python -m local_lambda invoke $(FUNCTION) --event $(EVENT) --build-dir $(SAM_BUILD_DIR) \
-		$(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
+		$(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL)) $(if $(PARAMETERS),--parameter-overrides $(PARAMETERS))
 
 .PHONY: publish-layer
 publish-layer: $(STAMP) ## Build and publish the layer alone; print its ARN (PRINCIPAL=account|* ORG_ID=o-... to share)

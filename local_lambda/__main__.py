@@ -186,6 +186,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         if seeded_queue is not None:
             source = next((s for s in sources if s.queue == seeded_queue), None)
             _apply_outcome(stack, seeded_queue, event, result, source, keep=args.keep_returned)
+        message = str((result.error or {}).get("errorMessage", ""))
+        if not result.ok and "EnableKinesis=true" in message:
+            print(
+                "this stack has no Kinesis stream. Deploy one with it: `make invoke-local "
+                f"FUNCTION={args.function} EVENT={args.event} PARAMETERS=EnableKinesis=true` (a new "
+                "emulator each run), or `make deploy-emulator` (samconfig.toml [emulator] enables it); "
+                "on AWS: `.venv/bin/sam deploy --parameter-overrides EnableKinesis=true`",
+                file=sys.stderr,
+            )
         print(json.dumps(result.payload(), indent=2, default=str))
         return 0 if result.ok else 1
     except (StackError, InvocationError, SeedError, OSError, ValueError, KeyError) as exc:

@@ -120,13 +120,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.org_id and not _ORG.match(args.org_id):
         parser.error(f"--org-id must look like o-abc1234567, not {args.org_id!r}")
 
-    import boto3
+    from emulator.server import MissingCredentialsError, session_for_endpoint
 
+    try:
+        session = session_for_endpoint(args.endpoint_url, args.region)
+    except MissingCredentialsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="lambda-batch-layer-") as scratch:
         artifacts = build_layer(Path(args.build_dir or scratch).resolve())
         zip_bytes = zip_folder(artifacts)
         size = len(zip_bytes)
-        client = boto3.client("lambda", region_name=args.region, endpoint_url=args.endpoint_url)
+        client = session.client("lambda", region_name=args.region, endpoint_url=args.endpoint_url)
         version = publish(
             client, args.layer_name, zip_bytes, layer_properties(), principals=principals, org_id=args.org_id
         )
