@@ -8,10 +8,11 @@ import uuid
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ..exceptions import ConfigurationError, PayloadError
-from ..limits import KINESIS_MAX_PARTITION_KEY_LENGTH, SERVICE_LIMITS, KiB
+from ..limits import SERVICE_LIMITS, KiB
 from ..retry import ErrorInfo
 from ..serialization import payload_to_bytes, utf8_len
 from .base import BaseDispatcher, Entry, entry_results, target_arn
+from .kinesis_keys import check_explicit_hash_key, check_partition_key
 
 logger = logging.getLogger("lambda_batch.dispatchers.kinesis")
 
@@ -73,23 +74,23 @@ class KinesisBatchDispatcher(BaseDispatcher):
     ) -> None:
         """Buffer one record: ``bytes`` as is, a ``str`` as UTF-8, anything else as JSON.
 
-        Raises :class:`~lambda_batch.exceptions.PayloadError` for a record that cannot be put
-        (not serialisable, no partition key field, over the record size limit).
+        Raises :class:`~lambda_batch.exceptions.PayloadError` for a record that cannot be put,
+        naming the record (``record #n``, counted per dispatcher) and never quoting its key: not
+        serialisable, no partition key field or one that is None, a partition key of 0 or more
+        than 256 characters (UTF-16 code units, as Kinesis counts), an ``explicit_hash_key``
+        that is not a decimal integer from 0 to 2**128 - 1, over the record size limit.
         """
+        record = f"record #{self.stats.submitted + 1}"
         if partition_key is None:
-            partition_key = self._partition_key_of(payload)
-        if (
-            not isinstance(partition_key, str)
-            or not 1 <= len(partition_key) <= KINESIS_MAX_PARTITION_KEY_LENGTH
-        ):
-            raise PayloadError(
-                f"partition key {partition_key!r} must be 1 to {KINESIS_MAX_PARTITION_KEY_LENGTH} characters"
-            )
+            partition_key = self._partition_key_of(payload, record)
+        partition_key = check_partition_key(partition_key, record)
+        if explicit_hash_key is not None:
+            explicit_hash_key = check_explicit_hash_key(explicit_hash_key, record)
         data = payload_to_bytes(payload)
         size = len(data) + utf8_len(partition_key)
         request: Dict[str, Any] = {"Data": data, "PartitionKey": partition_key}
         if explicit_hash_key is not None:
-            request["ExplicitHashKey"] = str(explicit_hash_key)
+            request["ExplicitHashKey"] = explicit_hash_key
         if size > self.limits.max_item_bytes and self._max_record_size is None:
             self._read_stream_record_size()
         self._add(
@@ -100,13 +101,17 @@ class KinesisBatchDispatcher(BaseDispatcher):
             order_key=explicit_hash_key if explicit_hash_key is not None else partition_key,
         )
 
-    def _partition_key_of(self, payload: Any) -> str:
+    def _partition_key_of(self, payload: Any, record: str) -> str:
         field = self.partition_key_identifier
         if field is None:
             return uuid.uuid4().hex
         if not isinstance(payload, Mapping) or field not in payload:
-            raise PayloadError(f"payload has no partition key field {field!r} (partition_key_identifier)")
+            raise PayloadError(
+                f"{record}: payload has no partition key field {field!r} (partition_key_identifier)"
+            )
         value = payload[field]
+        if value is None:
+            raise PayloadError(f"{record}: partition key field {field!r} is None, not a key")
         return value if isinstance(value, str) else str(value)
 
     def _read_stream_record_size(self) -> None:
