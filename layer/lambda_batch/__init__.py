@@ -63,6 +63,7 @@ _EXPORTS: Dict[str, str] = {
     "FirehoseBatchDispatcher": ".dispatchers.firehose",
     "DynamoBatchDispatcher": ".dispatchers.dynamodb",
     "CloudwatchBatchDispatcher": ".dispatchers.cloudwatch",
+    "cloudwatch_dimension": ".dispatchers.cloudwatch",
     "EventBridgeBatchDispatcher": ".dispatchers.eventbridge",
     "DispatcherStats": ".dispatchers.base",
     "UnprocessedItem": ".unprocessed",
@@ -101,6 +102,7 @@ __all__ = [
     "SQSRecord",
     "StreamViewType",
     "batch_processor",
+    "cloudwatch_dimension",
     "process_partial_response",
     "sqs_batch_processor",
 ]
@@ -109,7 +111,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .base_processor import BasePartialProcessor, batch_processor
     from .deadline import Deadline
     from .dispatchers.base import BaseDispatcher, DispatcherStats
-    from .dispatchers.cloudwatch import CloudwatchBatchDispatcher
+    from .dispatchers.cloudwatch import CloudwatchBatchDispatcher, cloudwatch_dimension
     from .dispatchers.dynamodb import DynamoBatchDispatcher
     from .dispatchers.eventbridge import EventBridgeBatchDispatcher
     from .dispatchers.firehose import FirehoseBatchDispatcher

@@ -1,21 +1,34 @@
 """Lazy boto3 clients: made on first use, once per region, never at import time.
 
+Every client the layer makes goes through :func:`make_client`, which merges "no botocore
+retries" into its ``Config`` (the user's, if one is given) with botocore's ``Config.merge``:
+the layer's own retry policy is the one retry loop, so it can keep to the deadline. A
+client made for a call under a deadline also gets connect and read timeouts that end
+before it (:func:`timeout_bucket`).
+
 Making a boto3 session and client costs 50-200 ms of CPU, more than most batch calls.
 Clients made with defaults (no session, no config, no client given) are therefore shared by
 every dispatcher and processor of the process, so a function that builds its dispatchers
 on every warm invocation pays for its clients once, on the cold start. boto3 clients are
 thread-safe; sessions are not, so the shared session is used under a lock.
+
+A ``client=`` given by the user is used as it is: its own retries (botocore's default is 3
+attempts per call) add to the layer's, and its timeouts do not follow the deadline. The
+layer logs that once, at WARNING.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Mapping
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any, Dict, Hashable, Optional, Tuple
+    from typing import Any, Dict, Hashable, Iterable, Optional, Tuple
+
+logger = logging.getLogger("lambda_batch.clients")
 
 #: Environment variables that change what a default client talks to, or as whom.
 _CLIENT_ENVIRONMENT = (
@@ -27,9 +40,179 @@ _CLIENT_ENVIRONMENT = (
     "AWS_SESSION_TOKEN",
 )
 
+#: The keyword arguments of ``boto3.session.Session.client`` besides the service name
+#: (boto3 1.44; a unit test keeps this list equal to the installed boto3's signature).
+CLIENT_KEYWORDS = frozenset(
+    {
+        "region_name",
+        "api_version",
+        "use_ssl",
+        "verify",
+        "endpoint_url",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "config",
+        "aws_account_id",
+    }
+)
+
+#: What every client of the layer gets merged into its Config: one attempt per call.
+NO_BOTOCORE_RETRIES: Dict[str, Any] = {"retries": {"total_max_attempts": 1}}
+
+#: Connect/read timeouts a call under a deadline may get (seconds): a client per bucket.
+_TIMEOUT_BUCKETS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 55.0)
+#: botocore's default connect and read timeouts: time left above this needs no bucket.
+_BOTOCORE_DEFAULT_TIMEOUT = 60.0
+
 _shared_lock = threading.Lock()
 _shared_session: Any = None
 _shared_clients: Dict[Tuple[Hashable, ...], Any] = {}
+_warned_lock = threading.Lock()
+_warned_clients: Dict[int, Any] = {}
+
+
+def check_client_kwargs(kwargs: Iterable[str], owner: str) -> None:
+    """Refuse keyword arguments a boto3 client does not take (a misspelt option), naming them.
+
+    Example::
+
+        check_client_kwargs({"endpoint_url": url}, "SQSBatchDispatcher")    # fine
+        check_client_kwargs({"max_batch_sise": 5}, "SQSBatchDispatcher")    # TypeError
+    """
+    unknown = sorted(name for name in kwargs if name not in CLIENT_KEYWORDS)
+    if unknown:
+        names = ", ".join(repr(name) for name in unknown)
+        raise TypeError(
+            f"{owner}() got unexpected keyword argument(s) {names}: neither an option of {owner} nor a "
+            f"boto3 client argument ({', '.join(sorted(CLIENT_KEYWORDS))})"
+        )
+
+
+def timeout_bucket(seconds: float) -> Optional[float]:
+    """The connect and read timeout for a call that must end within ``seconds`` (None: botocore's).
+
+    Rounded down to a few fixed values, so that a process makes few clients.
+
+    Example::
+
+        timeout_bucket(4.2)     # 3.0
+        timeout_bucket(600)     # None: botocore's 60 s ends first
+    """
+    if seconds >= _BOTOCORE_DEFAULT_TIMEOUT:
+        return None
+    chosen = _TIMEOUT_BUCKETS[0]
+    for bucket in _TIMEOUT_BUCKETS:
+        if bucket <= seconds:
+            chosen = bucket
+    return chosen
+
+
+def layer_config(
+    config: Any = None, options: Optional[Mapping[str, Any]] = None, timeout: Optional[float] = None
+) -> Any:
+    """The botocore ``Config`` of a client the layer makes.
+
+    ``options`` (a mapping of Config options) under ``config`` (the user's), then "no botocore
+    retries" and the ``timeout`` (connect and read) merged over both with ``Config.merge``.
+
+    Example::
+
+        layer_config(Config(region_name="eu-west-1")).retries    # {'total_max_attempts': 1}
+    """
+    import copy
+
+    from botocore.config import Config
+
+    merged = Config(**copy.deepcopy(dict(options))) if options else Config()
+    if config is not None:
+        merged = merged.merge(config)
+    forced: Dict[str, Any] = copy.deepcopy(NO_BOTOCORE_RETRIES)
+    if timeout is not None:
+        forced["connect_timeout"] = timeout
+        forced["read_timeout"] = timeout
+    return merged.merge(Config(**forced))
+
+
+def make_client(
+    service: str,
+    region: Optional[str] = None,
+    session: Any = None,
+    config: Any = None,
+    *,
+    options: Optional[Mapping[str, Any]] = None,
+    timeout: Optional[float] = None,
+    **client_kwargs: Any,
+) -> Any:
+    """A boto3 client of ``service`` for the layer: botocore's retries off, timeouts as asked.
+
+    ``session`` is the user's boto3 session (default: a process-wide one, and then, without a
+    ``config``, the client is shared by the process); ``config`` the user's botocore Config,
+    merged under "no botocore retries"; ``options`` Config options of the layer's own (pool
+    size...); ``timeout`` the connect and read timeout; ``client_kwargs`` go to
+    ``Session.client`` (``endpoint_url``...), checked against what it accepts.
+
+    Example::
+
+        sqs = make_client("sqs", "eu-west-1", endpoint_url="http://127.0.0.1:5000")
+        sqs.meta.config.retries         # {'total_max_attempts': 1}
+    """
+    check_client_kwargs(client_kwargs, "make_client")
+    kwargs = dict(client_kwargs)
+    if region is not None:
+        kwargs["region_name"] = region
+    if session is None and config is None:
+        shared = dict(options or {})
+        if timeout is not None:
+            shared["connect_timeout"] = shared["read_timeout"] = timeout
+        return _shared_client(service, kwargs, shared)
+    kwargs["config"] = layer_config(config, options, timeout)
+    if session is None:
+        import boto3.session  # deferred: boto3 costs ~100 ms to import
+
+        session = boto3.session.Session()
+    return _finish(session.client(service, **kwargs))
+
+
+#: What a bare HTTP 413 (no body) becomes for XML protocols, whose parser cannot read an empty error.
+_BARE_413_XML = (
+    b"<ErrorResponse><Error><Type>Sender</Type><Code>RequestEntityTooLarge</Code>"
+    b"<Message>HTTP 413: the request was too large</Message></Error></ErrorResponse>"
+)
+
+
+def _name_bare_413(operation_model: Any = None, response_dict: Any = None, **_: Any) -> None:
+    """Let a bare HTTP 413 parse as an error for every protocol (JSON ones report code "413")."""
+    if not isinstance(response_dict, dict) or response_dict.get("status_code") != 413:
+        return
+    protocol = getattr(operation_model, "metadata", {}).get("protocol")
+    if not response_dict.get("body") and protocol in ("query", "ec2", "rest-xml"):
+        response_dict["body"] = _BARE_413_XML
+
+
+def _finish(client: Any) -> Any:
+    client.meta.events.register("before-parse", _name_bare_413)
+    return client
+
+
+def warn_user_client(client: Any, owner: str) -> None:
+    """Log once per client, at WARNING, that a user-given client's own retries add to the layer's."""
+    key = id(client)
+    with _warned_lock:
+        if _warned_clients.get(key) is client:
+            return
+        _warned_clients[key] = client
+    config = getattr(getattr(client, "meta", None), "config", None)
+    retries = getattr(config, "retries", None) or {}
+    if retries.get("total_max_attempts") == 1 or retries.get("max_attempts") == 0:
+        return
+    logger.warning(
+        "%s: the client given is used as it is: its own botocore retries (%s) add to the layer's "
+        "retry policy, and its timeouts do not follow the deadline; pass boto3_session= or config= "
+        "instead to have one retry loop",
+        owner,
+        retries or "botocore's default",
+    )
 
 
 def _freeze(value: Any) -> Any:
@@ -39,25 +222,14 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-def _config(options: Mapping[str, Any]) -> Any:
-    """A botocore ``Config`` of a deep copy of ``options`` (botocore edits what it is given)."""
-    import copy
-
-    from botocore.config import Config
-
-    return Config(**copy.deepcopy(dict(options)))
-
-
-def _shared_client(
-    service: str, kwargs: Dict[str, Any], config_options: Optional[Mapping[str, Any]] = None
-) -> Any:
-    """A process-wide client of ``service`` made with ``kwargs`` (and a botocore Config of
-    ``config_options``) from the default session."""
+def _shared_client(service: str, kwargs: Dict[str, Any], options: Mapping[str, Any]) -> Any:
+    """A process-wide client of ``service`` made with ``kwargs`` (and the layer's Config with
+    ``options``) from the default session."""
     global _shared_session  # noqa: PLW0603 - the process-wide cache is the point
     service_env = f"AWS_ENDPOINT_URL_{service.upper().replace('-', '_')}"
     environment = tuple(os.environ.get(name) for name in (*_CLIENT_ENVIRONMENT, service_env))
     try:
-        key: Tuple[Hashable, ...] = (service, _freeze(kwargs), _freeze(config_options or {}), environment)
+        key: Tuple[Hashable, ...] = (service, _freeze(kwargs), _freeze(options), environment)
         hash(key)
     except TypeError:  # an unhashable argument: make a client of its own
         key = ()
@@ -71,28 +243,31 @@ def _shared_client(
                 import boto3.session  # deferred: boto3 costs ~100 ms to import
 
                 _shared_session = boto3.session.Session()
-            if config_options:
-                kwargs = dict(kwargs, config=_config(config_options))
-            client = _shared_session.client(service, **kwargs)
+            timeout = options.get("read_timeout")
+            rest = {k: v for k, v in options.items() if k not in ("connect_timeout", "read_timeout")}
+            config = layer_config(None, rest, timeout)
+            client = _finish(_shared_session.client(service, config=config, **kwargs))
             if key:
                 _shared_clients[key] = client
     return client
 
 
 class ClientProvider:
-    """Hands out boto3 clients of one service, made lazily and cached per region.
+    """Hands out boto3 clients of one service, made lazily and cached per region (and timeout).
 
-    ``client`` is used as given (for every region); otherwise clients come from
-    ``boto3_session`` with ``config`` and any extra keyword arguments (``endpoint_url``,
-    ``region_name``...). With neither a session nor a config, clients are shared with
-    the rest of the process (see the module's docstring); ``shared_config`` then gives
-    the botocore ``Config`` options of those shared clients (for example one attempt per
-    call, where the caller retries itself).
+    ``client`` is used as given (for every region; see the module's docstring); otherwise
+    clients come from :func:`make_client` with ``boto3_session``, ``config`` and any extra
+    keyword arguments (``endpoint_url``, ``region_name``...), which are checked against
+    what a boto3 client accepts. With neither a session nor a config, clients are shared
+    with the rest of the process. ``shared_config`` gives Config options of the layer's own
+    (for example the connection pool size). Every client made here makes one attempt per
+    call: the caller's retry policy retries.
 
     Example::
 
         sqs = ClientProvider("sqs", endpoint_url="http://127.0.0.1:5000")
         sqs.get("eu-west-1").delete_message_batch(...)
+        sqs.get("eu-west-1", timeout=2.0)        # connect and read timeouts of 2 s
     """
 
     def __init__(
@@ -103,16 +278,26 @@ class ClientProvider:
         config: Any = None,
         client: Any = None,
         shared_config: Optional[Mapping[str, Any]] = None,
+        owner: Optional[str] = None,
         **client_kwargs: Any,
     ) -> None:
+        owner = owner or "ClientProvider"
+        check_client_kwargs(client_kwargs, owner)
+        if client is not None:
+            warn_user_client(client, owner)
         self.service = service
         self._shared_config = shared_config
         self._session = boto3_session
         self._config = config
         self._client = client
         self._kwargs = client_kwargs
-        self._clients: Dict[Optional[str], Any] = {}
+        self._clients: Dict[Tuple[Optional[str], Optional[float]], Any] = {}
         self._lock = threading.Lock()
+
+    @property
+    def user_client(self) -> bool:
+        """Whether the client was given by the user (its retries and timeouts are its own)."""
+        return self._client is not None
 
     @property
     def default_region(self) -> Optional[str]:
@@ -126,32 +311,29 @@ class ClientProvider:
             return str(self._config.region_name)
         return None
 
-    def get(self, region: Optional[str] = None) -> Any:
-        """The client for ``region`` (``None``: the default region), made on first use."""
+    def get(self, region: Optional[str] = None, timeout: Optional[float] = None) -> Any:
+        """The client for ``region`` (``None``: the default region) with connect and read
+        timeouts of ``timeout`` seconds (``None``: botocore's), made on first use."""
         if self._client is not None:
             return self._client
-        client = self._clients.get(region)
+        key = (region, timeout)
+        client = self._clients.get(key)
         if client is not None:
             return client
         with self._lock:
-            client = self._clients.get(region)
+            client = self._clients.get(key)
             if client is None:
-                client = self._make(region)
-                self._clients[region] = client
+                client = self._make(region, timeout)
+                self._clients[key] = client
         return client
 
-    def _make(self, region: Optional[str]) -> Any:
-        kwargs = dict(self._kwargs)
-        if region is not None:
-            kwargs["region_name"] = region
-        if self._session is None and self._config is None:
-            return _shared_client(self.service, kwargs, self._shared_config)
-        if self._config is not None:
-            kwargs["config"] = self._config
-        elif self._shared_config:
-            kwargs["config"] = _config(self._shared_config)
-        if self._session is None:
-            import boto3.session  # deferred: boto3 costs ~100 ms to import
-
-            self._session = boto3.session.Session()
-        return self._session.client(self.service, **kwargs)
+    def _make(self, region: Optional[str], timeout: Optional[float]) -> Any:
+        return make_client(
+            self.service,
+            region,
+            self._session,
+            self._config,
+            options=self._shared_config,
+            timeout=timeout,
+            **self._kwargs,
+        )

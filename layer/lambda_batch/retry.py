@@ -8,6 +8,7 @@ never past a deadline.
 from __future__ import annotations
 
 import random
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple, Optional
@@ -66,6 +67,26 @@ RETRYABLE_BOTOCORE_ERRORS = frozenset(
 )
 
 
+#: The HTTP status of a request refused for its size; with no error code it is a call to split.
+HTTP_REQUEST_TOO_LARGE = 413
+#: The code a bare HTTP 413 is reported with.
+REQUEST_TOO_LARGE = "RequestEntityTooLarge"
+
+_PARAMETER = re.compile(r"parameter (?:in )?([A-Za-z0-9_.\[\]]+)")
+
+
+def validation_summary(exc: BaseException) -> str:
+    """A botocore ParamValidationError's reason without the values it quotes (bodies, secrets).
+
+    Example::
+
+        validation_summary(exc)   # 'botocore refused the request: invalid Entries[0].MessageBody'
+    """
+    paths = sorted(set(_PARAMETER.findall(str(exc))))
+    where = ", ".join(paths[:5]) if paths else "the request"
+    return f"botocore refused the request before sending it: invalid {where}"
+
+
 class ErrorInfo(NamedTuple):
     """Why a call or an entry failed: the service's error code and message, and whether to retry."""
 
@@ -95,10 +116,15 @@ def classify_exception(exc: BaseException) -> ErrorInfo:
     response = getattr(exc, "response", None)
     if isinstance(response, dict) and "Error" in response:
         error = response.get("Error") or {}
+        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
         code = str(error.get("Code") or type(exc).__name__)
         message = str(error.get("Message") or exc)
-        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+        if status == HTTP_REQUEST_TOO_LARGE and code in ("413", type(exc).__name__):
+            # A bare 413 (no error code): the request was too large for the service or a proxy.
+            return ErrorInfo(REQUEST_TOO_LARGE, "HTTP 413: the request was too large", False)
         return ErrorInfo(code, message, is_retryable_code(code, status if isinstance(status, int) else None))
+    if type(exc).__name__ == "ParamValidationError":
+        return ErrorInfo("ParamValidationError", validation_summary(exc), False)
     for klass in type(exc).__mro__:
         if klass.__name__ in RETRYABLE_BOTOCORE_ERRORS:
             return ErrorInfo(type(exc).__name__, str(exc), True)

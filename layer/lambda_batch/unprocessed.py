@@ -9,6 +9,8 @@ from typing import Any
 DEADLINE_EXCEEDED = "DeadlineExceeded"
 #: The code of a FIFO message held back because an earlier message of its group was not delivered.
 FIFO_GROUP_HALTED = "FifoGroupHalted"
+#: The code of a Kinesis record held back (``ordered=True``) because an earlier record of its key was not put.
+PARTITION_KEY_HALTED = "PartitionKeyHalted"
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,9 @@ class UnprocessedItem:
     ``DeadlineExceeded`` (no call was started because less than the retry policy's
     ``deadline_margin`` was left; the message gives the last service error, if any) and
     ``FifoGroupHalted`` (a FIFO message held back because an earlier message of its group
-    was not delivered; the message names that one's ``record_id``).
+    was not delivered; the message names that one's ``record_id``). ``PartitionKeyHalted`` is
+    the same for a Kinesis record in ordered mode, held back behind an earlier record of its
+    partition key that was not put.
 
     Example::
 

@@ -89,11 +89,33 @@ def test_throttled_put_is_retried_and_a_denied_one_returns_the_metrics(
 
 def test_bad_metrics_are_refused_at_submit(boto3_session, endpoint_url, unique_name):
     dispatcher = make(boto3_session, endpoint_url, unique_name("Bad"))
-    with pytest.raises(PayloadError, match="timezone-aware"):
-        dispatcher.submit_metric("Naive", 1, timestamp=datetime.datetime(2024, 1, 1))
+    with pytest.raises(PayloadError, match="must be a datetime"):
+        dispatcher.submit_metric("Text", 1, timestamp="2024-01-01")
+    with pytest.raises(PayloadError, match=r"Value must be a str, not bytes \(decode bytes first\)"):
+        dispatcher.submit_metric("Raw", 1, dimensions={"Shop": b"secret"})
+    with pytest.raises(PayloadError, match="Value must be a str, not int"):
+        dispatcher.submit_payload(
+            {"MetricName": "Int", "Value": 1, "Dimensions": [{"Name": "a", "Value": 7}]}
+        )
     with pytest.raises(PayloadError, match="over the limit of 150"):
         dispatcher.submit_metric("Many", values=list(range(151)))
     with pytest.raises(PayloadError, match="outside the range"):
         dispatcher.submit_metric("Inf", float("inf"))
     assert dispatcher.flush_payloads() == []
     assert dispatcher.stats.submitted == 0
+
+
+def test_naive_timestamps_are_utc_and_boto3_batch_utils_dimensions_work(
+    boto3_session, endpoint_url, cloudwatch, unique_name
+):
+    """boto3-batch-utils 5.x code: a naive datetime is UTC (as boto3 takes it); one
+    cloudwatch_dimension or a list of them."""
+    from lambda_batch import cloudwatch_dimension as cd
+
+    namespace = unique_name("Compat")
+    dispatcher = make(boto3_session, endpoint_url, namespace)
+    naive_now = NOW.replace(tzinfo=None)
+    dispatcher.submit_metric("Count", value=3, timestamp=naive_now, dimensions=cd("dimA", 12345))
+    dispatcher.submit_metric("Count", value=4, timestamp=naive_now, dimensions=[cd("dimA", "12345")])
+    assert dispatcher.flush_payloads() == []
+    assert metric_sum(cloudwatch, namespace, "Count", [{"Name": "dimA", "Value": "12345"}]) == 7

@@ -304,19 +304,31 @@ def test_fifo_keeps_order_per_group(boto3_session, endpoint_url, sqs, fifo_queue
         assert seqs == sorted(seqs) and len(seqs) == 20
 
 
-def test_fifo_makes_deduplication_ids_from_the_body(boto3_session, endpoint_url, sqs, fifo_queue):
+def test_fifo_deduplicates_by_body_only_when_asked(boto3_session, endpoint_url, sqs, fifo_queue):
     dispatcher = make(boto3_session, endpoint_url, fifo_queue, cls=SQSFifoBatchDispatcher)
     dispatcher.submit_payload("same", message_group_id="g")
     dispatcher.submit_payload("same", message_group_id="g")
-    dispatcher.submit_payload("same", message_group_id="g", message_deduplication_id="explicit")
     assert dispatcher.flush_payloads() == []
-    assert [m["Body"] for m in drain_queue(sqs, fifo_queue)] == ["same", "same"]
+    assert [m["Body"] for m in drain_queue(sqs, fifo_queue)] == ["same", "same"]  # two messages
+    by_content = make(
+        boto3_session, endpoint_url, fifo_queue, cls=SQSFifoBatchDispatcher, deduplicate_by_content=True
+    )
+    by_content.submit_payload("twin", message_group_id="g")
+    by_content.submit_payload("twin", message_group_id="g")
+    by_content.submit_payload("twin", message_group_id="g", message_deduplication_id="explicit")
+    assert by_content.flush_payloads() == []
+    assert [m["Body"] for m in drain_queue(sqs, fifo_queue)] == ["twin", "twin"]
 
 
-def test_fifo_needs_a_group(boto3_session, endpoint_url, fifo_queue):
+def test_fifo_without_a_group_uses_the_documented_default_group(boto3_session, endpoint_url, sqs, fifo_queue):
+    """boto3-batch-utils 5.x documents the group 'unset' for a message submitted without one."""
     dispatcher = make(boto3_session, endpoint_url, fifo_queue, cls=SQSFifoBatchDispatcher)
+    dispatcher.submit_payload("no group")
+    assert dispatcher.flush_payloads() == []
+    (message,) = drain_queue(sqs, fifo_queue, attributes=True)
+    assert message["Attributes"]["MessageGroupId"] == "unset"
     with pytest.raises(PayloadError, match="message_group_id"):
-        dispatcher.submit_payload("no group")
+        dispatcher.submit_payload("bad group", message_group_id="")
 
 
 def fifo_make(boto3_session, endpoint_url, url, **kwargs):

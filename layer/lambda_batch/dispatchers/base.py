@@ -29,41 +29,27 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, Hashable, List, Optional, Sequence, Set, Tuple
 
 from ..arns import Arn, parse_arn
-from ..clients import ClientProvider
+from ..clients import ClientProvider, timeout_bucket
 from ..deadline import Deadline
 from ..exceptions import ConfigurationError, PayloadError
 from ..limits import ServiceLimits
 from ..retry import DEFAULT_RETRY_POLICY, ErrorInfo, RetryPolicy, classify_exception, is_retryable_code
 from ..unprocessed import DEADLINE_EXCEEDED, FIFO_GROUP_HALTED, UnprocessedItem
+from .delivery import SPLITTABLE_ERROR_CODES, call_timeout, next_wave, split_error, split_parts
 
 if TYPE_CHECKING:  # pragma: no cover
     from types import TracebackType
 
 logger = logging.getLogger("lambda_batch.dispatchers")
 
-#: Whole-call errors caused by one bad entry: the batch is split in halves to isolate it, so the
-#: other entries still go through. Other non-retryable errors (access denied, missing resource)
-#: would fail every half alike, so they are not split.
-SPLITTABLE_ERROR_CODES = frozenset(
-    {
-        "ValidationException",
-        "ValidationError",
-        "SerializationException",
-        "InvalidParameterValue",
-        "InvalidParameterValueException",
-        "InvalidParameterException",
-        "InvalidParameterCombination",
-        "InvalidArgumentException",
-        "ParamValidationError",
-        "BatchRequestTooLong",
-        "AWS.SimpleQueueService.BatchRequestTooLong",
-        "RequestEntityTooLarge",
-        "RequestEntityTooLargeException",
-        "TotalRecordsSizeExceedsLimit",
-        "InvalidAttributeValue",
-        "InvalidMessageContents",
-    }
-)
+__all__ = [
+    "SPLITTABLE_ERROR_CODES",
+    "BaseDispatcher",
+    "DispatcherStats",
+    "Entry",
+    "entry_results",
+    "target_arn",
+]
 
 
 class Entry:
@@ -151,6 +137,11 @@ class BaseDispatcher:
     target_description = "target"
     #: Whether an undelivered item halts the later items of its ``order_key`` (FIFO message groups).
     _halts_groups = False
+    #: Ordered mode: a call carries at most one unresolved item per ``order_key`` (Kinesis ``ordered=True``).
+    _ordered = False
+    #: The code and wording of an item held back because an earlier one of its key was not delivered.
+    _halt_code = FIFO_GROUP_HALTED
+    _halt_noun = "message group"
 
     def __init__(
         self,
@@ -201,6 +192,7 @@ class BaseDispatcher:
             config=config,
             client=client,
             shared_config=_default_client_options(max_workers),
+            owner=type(self).__name__,
             **client_kwargs,
         )
         self._region = region
@@ -288,8 +280,17 @@ class BaseDispatcher:
 
     @property
     def client(self) -> Any:
-        """The boto3 client the dispatcher sends with (made on first use)."""
-        return self._clients.get(self._region)
+        """The boto3 client the dispatcher sends with now (made on first use).
+
+        Under a deadline its connect and read timeouts follow the time left (one client per
+        timeout step), so a call in flight ends before the deadline's margin; a ``client=``
+        given by the user keeps its own timeouts.
+        """
+        timeout = None
+        remaining = self._deadline.remaining()
+        if remaining != float("inf"):
+            timeout = timeout_bucket(call_timeout(remaining, self.retry_policy.deadline_margin))
+        return self._clients.get(self._region, timeout)
 
     def close(self) -> None:
         """Flush what is left, then stop the sending threads (if ``max_workers`` > 1).
@@ -446,12 +447,27 @@ class BaseDispatcher:
     def _deliver(self, batch: List[Entry]) -> None:
         """Send one batch, retrying what is worth retrying; record what is delivered and what is not.
 
-        Before every call (the first as well as each retry), the entries of halted FIFO groups
-        are held back, and nothing is sent once the deadline is within the policy's margin.
+        In ordered mode the batch goes in waves, at most one entry per order key in each, so
+        an entry is resolved (delivered or handed back, halting its key) before the next
+        entry of its key is sent.
+        """
+        if not self._ordered:
+            self._deliver_calls(batch)
+            return
+        remaining = batch
+        while remaining:
+            wave, remaining = next_wave(remaining)
+            self._deliver_calls(wave)
+
+    def _deliver_calls(self, batch: List[Entry]) -> None:
+        """Send ``batch`` in one call, then retry or split what failed, each entry within its
+        own attempt budget (``max_attempts`` calls carrying it, across splits).
+
+        Before every call (the first as well as each retry), the entries of halted keys are
+        held back, and nothing is sent once the deadline is within the policy's margin.
         """
         policy = self.retry_policy
         pending = batch
-        attempt = 1
         last_errors: Dict[int, ErrorInfo] = {}  # seq -> the error of the attempt before a retry
         try:
             while pending:
@@ -464,50 +480,15 @@ class BaseDispatcher:
                     )
                     return
                 results = self._attempt(pending)
-                retry: List[Tuple[Entry, ErrorInfo]] = []
-                final: List[Tuple[Entry, ErrorInfo]] = []
-                delivered = 0
-                split: Optional[ErrorInfo] = None
-                for entry, error in zip(pending, results):
-                    if error is None:
-                        delivered += 1
-                        entry.done = True
-                    elif error.retryable:
-                        retry.append((entry, error))
-                    elif (
-                        error.code in SPLITTABLE_ERROR_CODES
-                        and len(pending) > 1
-                        and all(other is error for other in results)
-                    ):
-                        split = error
-                        break
-                    else:
-                        final.append((entry, error))
+                split = split_error(pending, results)
                 if split is not None:
-                    # One entry may have spoiled the whole call: isolate it by halves.
-                    self._count(splits=1)
-                    middle = len(pending) // 2
-                    self._deliver(pending[:middle])
-                    self._deliver(pending[middle:])
+                    self._split(pending, split)
                     return
-                self._count(entries_sent=delivered)
-                if self._halts_groups and retry and delivered:
-                    retry = self._drop_overtaken(pending, results, retry, final)
-                self._fail(final)
-                if self._halts_groups and retry and final:
-                    kept = {id(entry) for entry in self._hold_back_halted([entry for entry, _ in retry])}
-                    retry = [(entry, error) for entry, error in retry if id(entry) in kept]
+                retry = self._settle(pending, results)
                 if not retry:
                     return
+                attempt = max(entry.attempts for entry, _ in retry)
                 delay = policy.backoff(attempt)
-                if attempt >= policy.max_attempts:
-                    self._fail(
-                        [
-                            (entry, error._replace(message=f"{error.message} (gave up: {attempt} attempts)"))
-                            for entry, error in retry
-                        ]
-                    )
-                    return
                 if not policy.can_retry(attempt, delay, self._deadline):
                     self._fail([(entry, self._deadline_error(error)) for entry, error in retry])
                     return
@@ -521,15 +502,59 @@ class BaseDispatcher:
                     retry[0][1].code,
                 )
                 policy.sleep(delay)
-                attempt += 1
                 pending = [entry for entry, _ in retry]
                 last_errors = {entry.seq: error for entry, error in retry}
                 self._count(retries=1)
         except BaseException as exc:  # never lose an item, whatever went wrong
-            info = ErrorInfo(type(exc).__name__, str(exc), False)
+            info = ErrorInfo(type(exc).__name__, f"{type(exc).__name__} while sending", False)
             self._fail([(entry, info) for entry in pending if not entry.done])
             if not isinstance(exc, Exception):
                 raise
+
+    def _settle(
+        self, pending: List[Entry], results: Sequence[Optional[ErrorInfo]]
+    ) -> List[Tuple[Entry, ErrorInfo]]:
+        """Record what one call delivered and what failed for good; return what to retry."""
+        retry: List[Tuple[Entry, ErrorInfo]] = []
+        final: List[Tuple[Entry, ErrorInfo]] = []
+        delivered = 0
+        for entry, error in zip(pending, results):
+            if error is None:
+                delivered += 1
+                entry.done = True
+            elif error.retryable:
+                retry.append((entry, error))
+            else:
+                final.append((entry, error))
+        self._count(entries_sent=delivered)
+        if self._halts_groups and retry and delivered:
+            retry = self._drop_overtaken(pending, results, retry, final)
+        max_attempts = self.retry_policy.max_attempts
+        still: List[Tuple[Entry, ErrorInfo]] = []
+        for entry, error in retry:
+            if entry.attempts >= max_attempts:
+                final.append(
+                    (entry, error._replace(message=f"{error.message} (gave up: {entry.attempts} attempts)"))
+                )
+            else:
+                still.append((entry, error))
+        final.sort(key=lambda pair: pair[0].seq)
+        self._fail(final)
+        if self._halts_groups and still and final:
+            kept = {id(entry) for entry in self._hold_back_halted([entry for entry, _ in still])}
+            still = [(entry, error) for entry, error in still if id(entry) in kept]
+        return still
+
+    def _split(self, pending: List[Entry], error: ErrorInfo) -> None:
+        """One entry may have spoiled the whole call: isolate it within the entries' attempt budget."""
+        budget = self.retry_policy.max_attempts - max(entry.attempts for entry in pending)
+        if budget <= 0:
+            spent = error._replace(message=f"{error.message} (gave up: attempt budget spent isolating it)")
+            self._fail([(entry, spent) for entry in pending])
+            return
+        self._count(splits=1)
+        for part in split_parts(pending, budget):
+            self._deliver_calls(part)
 
     def _deadline_error(self, last: Optional[ErrorInfo]) -> ErrorInfo:
         """The reason for an entry not sent (or not sent again) because the deadline is near."""
@@ -554,8 +579,8 @@ class BaseDispatcher:
         for entry in entries:
             stop = halted.get(entry.order_key) if entry.order_key is not None else None
             if stop is not None and stop[0] < entry.seq:
-                message = f"held back: its message group is halted because {stop[1]} was not delivered"
-                held.append((entry, ErrorInfo(FIFO_GROUP_HALTED, message, True)))
+                message = f"held back: its {self._halt_noun} is halted because {stop[1]} was not delivered"
+                held.append((entry, ErrorInfo(self._halt_code, message, True)))
             else:
                 keep.append(entry)
         self._fail(held)
@@ -615,13 +640,13 @@ class BaseDispatcher:
         records = []
         halts: List[Entry] = []
         for entry, error in failures:
+            # The code and the record id only: service and botocore messages may quote the payload.
             logger.warning(
-                "%s: %s not delivered after %d attempt(s): %s: %s",
+                "%s: %s not delivered after %d attempt(s): %s",
                 self.target_description,
                 entry.record_id,
                 entry.attempts,
                 error.code,
-                error.message,
             )
             records.append(
                 (
@@ -677,6 +702,6 @@ def entry_results(outcomes: Sequence[Dict[str, Any]], count: int) -> List[Option
 
 
 def _default_client_options(max_workers: int) -> Dict[str, Any]:
-    """Config options of the clients the dispatcher makes itself: one attempt per call (the
-    dispatcher retries) and enough pooled connections for the workers."""
-    return {"retries": {"total_max_attempts": 1}, "max_pool_connections": max(10, max_workers)}
+    """Config options of the clients the dispatcher makes itself: enough pooled connections for
+    the workers (every client of the layer makes one attempt per call: see ``clients``)."""
+    return {"max_pool_connections": max(10, max_workers)}

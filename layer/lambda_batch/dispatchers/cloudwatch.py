@@ -19,14 +19,30 @@ _VALUE_LIMIT = 2.0**360
 _FIELD_PREFIX = len("MetricData.member.1000.")
 
 Number = Union[int, float, decimal.Decimal]
+#: Dimension names are 1 to 255 characters, values 1 to 1,024 (PutMetricData's Dimension).
+_DIMENSION_NAME_MAX = 255
+_DIMENSION_VALUE_MAX = 1024
+
+
+def cloudwatch_dimension(name: str, value: Any) -> Dict[str, str]:
+    """One CloudWatch dimension, ``{"Name": name, "Value": value}`` (both as text), as
+    boto3-batch-utils 5.x builds it.
+
+    Example::
+
+        metrics.submit_metric("Orders", 1, dimensions=cloudwatch_dimension("Country", "FR"))
+        metrics.submit_metric("Orders", 1, dimensions=[cloudwatch_dimension("Shop", 7)])
+    """
+    return {"Name": str(name), "Value": str(value)}
 
 
 class CloudwatchBatchDispatcher(BaseDispatcher):
     """Publishes metrics to one CloudWatch namespace with PutMetricData: 1,000 metrics per call.
 
     :meth:`submit_metric` takes a single ``value`` or ``values`` with ``counts`` (up to 150),
-    dimensions as a dict or the API's list, and a timezone-aware ``timestamp`` (default: now,
-    UTC). :meth:`submit_payload` takes a ready ``MetricDatum`` mapping. PutMetricData succeeds
+    dimensions as a ``{name: value}`` dict, one :func:`cloudwatch_dimension` or the API's list
+    of them, and a ``timestamp`` (default: now; a naive datetime is taken as UTC, as boto3
+    takes it). :meth:`submit_payload` takes a ready ``MetricDatum`` mapping. PutMetricData succeeds
     or fails as a whole, so a failed call hands back all its metrics.
 
     Example::
@@ -73,7 +89,9 @@ class CloudwatchBatchDispatcher(BaseDispatcher):
         if counts is not None:
             datum["Counts"] = list(counts)
         if dimensions:
-            if isinstance(dimensions, Mapping):
+            if isinstance(dimensions, Mapping) and set(dimensions) == {"Name", "Value"}:
+                datum["Dimensions"] = [dict(dimensions)]  # one cloudwatch_dimension(...)
+            elif isinstance(dimensions, Mapping):
                 datum["Dimensions"] = [{"Name": name, "Value": dim} for name, dim in dimensions.items()]
             else:
                 datum["Dimensions"] = [dict(dim) for dim in dimensions]
@@ -94,6 +112,9 @@ class CloudwatchBatchDispatcher(BaseDispatcher):
             if key in request:
                 item = request[key]
                 request[key] = [float(x) for x in item] if key != "Value" else float(item)
+        timestamp = request.get("Timestamp")
+        if isinstance(timestamp, datetime.datetime) and timestamp.tzinfo is None:
+            request["Timestamp"] = timestamp.replace(tzinfo=datetime.timezone.utc)  # naive is UTC
         self._add(payload, request, size, record_id=f"metric {payload['MetricName']}")
 
     def _send(self, client: Any, entries: Sequence[Entry]) -> List[Optional[ErrorInfo]]:
@@ -137,8 +158,8 @@ def _check_and_measure(datum: Mapping[str, Any]) -> int:
             size += _field(f"StatisticValues.{key}", item)
     timestamp = datum.get("Timestamp")
     if timestamp is not None:
-        if not isinstance(timestamp, datetime.datetime) or timestamp.tzinfo is None:
-            raise PayloadError(f"{label}: Timestamp must be a timezone-aware datetime")
+        if not isinstance(timestamp, datetime.datetime):
+            raise PayloadError(f"{label}: Timestamp must be a datetime, not {type(timestamp).__name__}")
         size += _field("Timestamp", "2000-01-01T00:00:00.000000Z")
     dimensions = datum.get("Dimensions") or []
     if len(dimensions) > CLOUDWATCH_MAX_DIMENSIONS:
@@ -148,6 +169,7 @@ def _check_and_measure(datum: Mapping[str, Any]) -> int:
     for index, dimension in enumerate(dimensions):
         if not isinstance(dimension, Mapping) or not dimension.get("Name") or not dimension.get("Value"):
             raise PayloadError(f"{label}: each dimension needs a Name and a Value")
+        _check_dimension(dimension["Name"], dimension["Value"], label, index)
         size += _field(f"Dimensions.member.{index + 1}.Name", dimension["Name"])
         size += _field(f"Dimensions.member.{index + 1}.Value", dimension["Value"])
     for key in ("Unit", "StorageResolution"):
@@ -156,6 +178,21 @@ def _check_and_measure(datum: Mapping[str, Any]) -> int:
     if datum.get("StorageResolution") not in (None, 1, 60):
         raise PayloadError(f"{label}: StorageResolution must be 1 or 60")
     return size
+
+
+def _check_dimension(name: Any, value: Any, label: str, index: int) -> None:
+    where = f"{label}: dimension {index + 1}"
+    if not isinstance(name, str):
+        raise PayloadError(f"{where}: its Name must be a str, not {type(name).__name__}")
+    if not isinstance(value, str):
+        raise PayloadError(
+            f"{where} ({name}): its Value must be a str, not {type(value).__name__}"
+            + (" (decode bytes first)" if isinstance(value, (bytes, bytearray)) else "")
+        )
+    if len(name) > _DIMENSION_NAME_MAX:
+        raise PayloadError(f"{where}: its Name is over {_DIMENSION_NAME_MAX} characters")
+    if len(value) > _DIMENSION_VALUE_MAX:
+        raise PayloadError(f"{where} ({name}): its Value is over {_DIMENSION_VALUE_MAX} characters")
 
 
 def _field(path: str, value: Any) -> int:

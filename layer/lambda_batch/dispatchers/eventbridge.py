@@ -22,7 +22,9 @@ class EventBridgeBatchDispatcher(BaseDispatcher):
     The payload is the event's detail (a mapping, or a JSON object as ``str``). ``source`` and
     ``detail_type`` default to the ones given here and can be given per event. Entries are
     sized with EventBridge's own formula (Time 14 bytes; Source, DetailType, Detail and each
-    resource by their UTF-8 bytes). ``event_bus_name`` is a bus name or ARN.
+    resource by their UTF-8 bytes). ``event_bus_name`` is a bus name or ARN. ``resources`` is
+    a list of ARNs (a single string is refused); a naive ``time`` is taken as UTC, as boto3
+    takes it.
 
     Example::
 
@@ -88,12 +90,16 @@ class EventBridgeBatchDispatcher(BaseDispatcher):
             "Detail": detail,
         }
         size = utf8_len(source) + utf8_len(detail_type) + utf8_len(detail)
-        if resources:
-            request["Resources"] = list(resources)
-            size += sum(utf8_len(resource) for resource in resources)
+        if resources is not None:
+            checked = _check_resources(resources)
+            if checked:
+                request["Resources"] = checked
+                size += sum(utf8_len(resource) for resource in checked)
         if time is not None:
-            if not isinstance(time, datetime.datetime) or time.tzinfo is None:
-                raise PayloadError("time must be a timezone-aware datetime")
+            if not isinstance(time, datetime.datetime):
+                raise PayloadError(f"time must be a datetime, not {type(time).__name__}")
+            if time.tzinfo is None:  # a naive datetime is UTC, as boto3 takes it
+                time = time.replace(tzinfo=datetime.timezone.utc)
             request["Time"] = time
             size += _TIME_SIZE
         if trace_header is not None:
@@ -103,6 +109,25 @@ class EventBridgeBatchDispatcher(BaseDispatcher):
     def _send(self, client: Any, entries: Sequence[Entry]) -> List[Optional[ErrorInfo]]:
         response = client.put_events(Entries=[entry.request for entry in entries])
         return entry_results(response.get("Entries") or [], len(entries))
+
+
+def _check_resources(resources: Any) -> List[str]:
+    """The event's resources as a list of non-empty strings (ARNs); PayloadError otherwise."""
+    if isinstance(resources, (str, bytes)):
+        raise PayloadError(
+            "resources must be a list of ARNs, not a single string "
+            "(it would be sent as one resource per character)"
+        )
+    try:
+        items = list(resources)
+    except TypeError:
+        raise PayloadError(f"resources must be a list of ARNs, not {type(resources).__name__}") from None
+    for index, resource in enumerate(items):
+        if not isinstance(resource, str) or not resource:
+            raise PayloadError(
+                f"resources[{index}] must be a non-empty string (an ARN), not {type(resource).__name__}"
+            )
+    return items
 
 
 def _check_source(source: Any, error: type) -> None:

@@ -11,6 +11,7 @@ from ..exceptions import ConfigurationError, PayloadError
 from ..limits import SERVICE_LIMITS, KiB
 from ..retry import ErrorInfo
 from ..serialization import payload_to_bytes, utf8_len
+from ..unprocessed import PARTITION_KEY_HALTED
 from .base import BaseDispatcher, Entry, entry_results, target_arn
 from .kinesis_keys import check_explicit_hash_key, check_partition_key
 
@@ -39,8 +40,16 @@ class KinesisBatchDispatcher(BaseDispatcher):
         stream_name: str,
         partition_key_identifier: Optional[str] = None,
         max_batch_size: int = 500,
+        *,
+        ordered: bool = False,
         **kwargs: Any,
     ) -> None:
+        if not isinstance(ordered, bool):
+            raise ConfigurationError("ordered must be True or False")
+        # Ordered mode: at most one unresolved record per key in a call; a record not put halts
+        # its key's later records until the next flush (code PartitionKeyHalted).
+        self._ordered = self._halts_groups = ordered
+        self._halt_code, self._halt_noun = PARTITION_KEY_HALTED, "partition key"
         if not isinstance(stream_name, str) or not stream_name:
             raise ConfigurationError("stream_name must be a stream name or ARN")
         self.stream_name = stream_name

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ..arns import parse_arn
@@ -12,15 +11,16 @@ from ..message_attributes import normalise_message_attributes
 from ..retry import ErrorInfo
 from ..serialization import payload_to_text, utf8_len
 from .base import BaseDispatcher, Entry
-from .sqs import _batch_results, _record_id
+from .sqs import _batch_results, _record_id, deduplication_id
 
 
 class SNSBatchDispatcher(BaseDispatcher):
     """Publishes to an SNS topic with PublishBatch: 10 messages and 256 KiB per call.
 
     The payload is the message (a ``str`` as is, anything else as JSON). ``topic_arn`` is the
-    topic's ARN. For a FIFO topic (``.fifo``) every message needs a group id, order is kept per
-    group, and a deduplication id is made from the SHA-256 of the message when none is given.
+    topic's ARN. For a FIFO topic (``.fifo``) every message needs a group id and order is kept
+    per group; a message given no deduplication id gets one of its own, made at submit and kept
+    across its retries (``deduplicate_by_content=True``: the SHA-256 of the message instead).
     A FIFO message that cannot be published halts its group until the next
     :meth:`flush_payloads`, as with :class:`SQSFifoBatchDispatcher`: the group's later messages
     come back unsent with code ``FifoGroupHalted``.
@@ -38,8 +38,12 @@ class SNSBatchDispatcher(BaseDispatcher):
         max_batch_size: int = 10,
         *,
         default_message_group_id: Optional[str] = None,
+        deduplicate_by_content: bool = False,
         **kwargs: Any,
     ) -> None:
+        if not isinstance(deduplicate_by_content, bool):
+            raise ConfigurationError("deduplicate_by_content must be True or False")
+        self.deduplicate_by_content = deduplicate_by_content
         try:
             arn = parse_arn(topic_arn)
         except ValueError as exc:
@@ -99,9 +103,15 @@ class SNSBatchDispatcher(BaseDispatcher):
                     f"{label}: a FIFO topic message needs a message_group_id of 1 to 128 characters"
                 )
             request["MessageGroupId"] = group
-            request["MessageDeduplicationId"] = (
-                message_deduplication_id or hashlib.sha256(message.encode("utf-8")).hexdigest()
-            )
+            if message_deduplication_id is not None:
+                if (
+                    not isinstance(message_deduplication_id, str)
+                    or not 1 <= len(message_deduplication_id) <= 128
+                ):
+                    raise PayloadError(f"{label}: message_deduplication_id must be 1 to 128 characters")
+                request["MessageDeduplicationId"] = message_deduplication_id
+            else:
+                request["MessageDeduplicationId"] = deduplication_id(message, self.deduplicate_by_content)
         else:
             if group is not None:
                 request["MessageGroupId"] = group

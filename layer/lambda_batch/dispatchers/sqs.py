@@ -6,6 +6,7 @@ import hashlib
 import logging
 import re
 import threading
+import uuid
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..arns import parse_arn, sqs_queue_url
@@ -23,6 +24,8 @@ _INVALID_SQS_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U00
 _URL_REGION = re.compile(r"^https?://(?:sqs\.)?([a-z]{2}(?:-[a-z]+)+-\d)\.(?:queue\.)?amazonaws")
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _QUEUE_ATTRIBUTES = ["MaximumMessageSize", "FifoQueue", "ContentBasedDeduplication"]
+#: The message group of a FIFO message submitted without one (boto3-batch-utils 5.x's default).
+DEFAULT_FIFO_GROUP = "unset"
 
 #: What each queue's attributes said (MaximumMessageSize, ContentBasedDeduplication), by queue
 #: URL, for the life of the process: a function that makes its dispatcher on every invocation
@@ -218,9 +221,17 @@ class SQSBatchDispatcher(_SQSDispatcherBase):
 class SQSFifoBatchDispatcher(_SQSDispatcherBase):
     """Sends to a FIFO SQS queue; order is kept per message group, even with ``max_workers`` > 1.
 
-    Every message needs a group id (``message_group_id=`` per message, or
-    ``default_message_group_id`` given here). Without a deduplication id, one is made from the
-    SHA-256 of the body, unless the queue uses content-based deduplication (which does the same).
+    A message's group is ``message_group_id=``, else ``default_message_group_id`` given here,
+    which is ``"unset"`` unless told otherwise (boto3-batch-utils' documented default: every
+    message in one group, so in one strict order).
+
+    Deduplication: a message given no ``message_deduplication_id`` gets one of its own, made
+    when it is submitted and kept across its retries (a retry after a timeout is not stored
+    twice; two identical payloads are two messages). When the queue does content-based
+    deduplication, no id is sent and SQS hashes the body itself; with
+    ``deduplicate_by_content=True`` the id is the SHA-256 of the body, so identical bodies
+    within SQS's 5-minute window are stored once. Resubmitting an item handed back by
+    :meth:`flush_payloads` makes a new message unless you give it your own id.
 
     A message that cannot be delivered (refused by SQS, retries exhausted, or the deadline)
     halts its group until the next :meth:`flush_payloads`: the group's later messages are not
@@ -244,11 +255,15 @@ class SQSFifoBatchDispatcher(_SQSDispatcherBase):
         queue_name: str,
         max_batch_size: int = 10,
         *,
-        default_message_group_id: Optional[str] = None,
+        default_message_group_id: Optional[str] = DEFAULT_FIFO_GROUP,
+        deduplicate_by_content: bool = False,
         **kwargs: Any,
     ) -> None:
+        if not isinstance(deduplicate_by_content, bool):
+            raise ConfigurationError("deduplicate_by_content must be True or False")
         super().__init__(queue_name, max_batch_size, **kwargs)
         self.default_message_group_id = default_message_group_id
+        self.deduplicate_by_content = deduplicate_by_content
 
     def submit_payload(
         self,
@@ -269,11 +284,19 @@ class SQSFifoBatchDispatcher(_SQSDispatcherBase):
             if not isinstance(message_deduplication_id, str) or not 1 <= len(message_deduplication_id) <= 128:
                 raise PayloadError(f"{label}: message_deduplication_id must be 1 to 128 characters")
             request["MessageDeduplicationId"] = message_deduplication_id
-        elif self._content_based_dedup is not True:
-            request["MessageDeduplicationId"] = hashlib.sha256(
-                request["MessageBody"].encode("utf-8")
-            ).hexdigest()
+        elif self._content_based_dedup is not True:  # the queue hashes bodies itself when it is True
+            request["MessageDeduplicationId"] = deduplication_id(
+                request["MessageBody"], self.deduplicate_by_content
+            )
         self._add(payload, request, size, record_id=record_id, order_key=group)
+
+
+def deduplication_id(body: str, by_content: bool) -> str:
+    """A FIFO message's deduplication id: the SHA-256 of ``body`` when ``by_content``, else one
+    of its own (random), made once at submit so that its retries keep it."""
+    if by_content:
+        return hashlib.sha256(body.encode("utf-8")).hexdigest()
+    return uuid.uuid4().hex
 
 
 def _record_id(message_id: Optional[str]) -> Optional[str]:

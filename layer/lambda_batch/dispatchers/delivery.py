@@ -1,0 +1,108 @@
+"""How a sealed batch is delivered: which failures split it, into how many parts, and in which waves.
+
+Pure functions over the dispatcher's entries (anything with ``attempts``, ``order_key`` and
+``seq``); :class:`~lambda_batch.dispatchers.base.BaseDispatcher` makes the calls.
+
+- A whole-call error caused by one bad entry (a validation error, a request too large,
+  including a bare HTTP 413) splits the batch to isolate it, so the other entries still go
+  through. The retry policy's ``max_attempts`` is a budget per item, across splits: the
+  batch is split into as many parts as it takes for the bad entry to be alone within its
+  remaining attempts (halves when the budget allows).
+- In ordered mode (Kinesis ``ordered=True``) a batch goes in waves: a call carries at most
+  one record per key, the earliest one not yet resolved, so a record that fails is retried
+  before any later record of its key is sent.
+
+Example::
+
+    parts = split_parts(entries, budget=3)     # 25 entries -> 3 parts of 9, 8 and 8
+    wave, rest = next_wave(entries)             # the first entry of each key; the others
+"""
+
+from __future__ import annotations
+
+from typing import Any, Hashable, List, Optional, Sequence, Set, Tuple, TypeVar
+
+from ..retry import REQUEST_TOO_LARGE, ErrorInfo
+
+T = TypeVar("T")
+
+#: Whole-call errors caused by one bad entry: the batch is split to isolate it, so the other
+#: entries still go through. Other non-retryable errors (access denied, missing resource)
+#: would fail every part alike, so they are not split.
+SPLITTABLE_ERROR_CODES = frozenset(
+    {
+        "ValidationException",
+        "ValidationError",
+        "SerializationException",
+        "InvalidParameterValue",
+        "InvalidParameterValueException",
+        "InvalidParameterException",
+        "InvalidParameterCombination",
+        "InvalidArgumentException",
+        "ParamValidationError",
+        "BatchRequestTooLong",
+        "AWS.SimpleQueueService.BatchRequestTooLong",
+        REQUEST_TOO_LARGE,  # also a bare HTTP 413 with no error code (see retry.classify_exception)
+        "RequestEntityTooLargeException",
+        "TotalRecordsSizeExceedsLimit",
+        "InvalidAttributeValue",
+        "InvalidMessageContents",
+    }
+)
+
+
+def split_error(pending: Sequence[Any], results: Sequence[Optional[ErrorInfo]]) -> Optional[ErrorInfo]:
+    """The error to split on: the same splittable error for every entry of a call of two or more."""
+    if len(pending) < 2 or not results:
+        return None
+    first = results[0]
+    if first is None or first.retryable or first.code not in SPLITTABLE_ERROR_CODES:
+        return None
+    return first if all(other is first for other in results) else None
+
+
+def split_parts(entries: Sequence[T], budget: int) -> List[List[T]]:
+    """``entries`` cut, in order, into the fewest near-equal parts (at least two) such that
+    ``budget`` more levels of splitting reach single entries.
+
+    Example::
+
+        [len(p) for p in split_parts(list(range(25)), 4)]     # [9, 8, 8]
+        [len(p) for p in split_parts(list(range(25)), 5)]     # [13, 12]
+    """
+    count = len(entries)
+    parts = 2
+    while parts < count and parts ** max(budget, 1) < count:
+        parts += 1
+    parts = min(parts, count)
+    size, extra = divmod(count, parts)
+    out: List[List[T]] = []
+    start = 0
+    for index in range(parts):
+        end = start + size + (1 if index < extra else 0)
+        out.append(list(entries[start:end]))
+        start = end
+    return out
+
+
+def next_wave(entries: Sequence[T]) -> Tuple[List[T], List[T]]:
+    """The earliest entry of each order key (and every entry without one), and the rest, in order."""
+    seen: Set[Hashable] = set()
+    wave: List[T] = []
+    rest: List[T] = []
+    for entry in entries:
+        key = getattr(entry, "order_key", None)
+        if key is None:
+            wave.append(entry)
+        elif key in seen:
+            rest.append(entry)
+        else:
+            seen.add(key)
+            wave.append(entry)
+    return wave, rest
+
+
+def call_timeout(remaining: float, margin: float) -> float:
+    """The connect (and read) timeout of a call that starts with ``remaining`` seconds left:
+    both together end before the deadline's margin."""
+    return max(0.0, remaining - margin) / 2.0
