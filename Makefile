@@ -28,6 +28,10 @@ $(STAMP): requirements-dev.txt pyproject.toml
 .PHONY: venv
 venv: $(STAMP) ## Create .venv with every development dependency
 
+.PHONY: emulators
+emulators: $(STAMP) ## dynalite and kinesalite for tests/strict: npm ci (emulator/node), the system's Node.js 20+ or PyPI's
+	$(BIN)/python -m emulator.strict install
+
 .PHONY: lock
 lock: ## Re-pin requirements-dev.txt from requirements-dev.in
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
@@ -42,8 +46,8 @@ lint: $(STAMP) ## ruff and mypy (strict on layer/)
 	$(BIN)/mypy
 
 .PHONY: test
-test: lint ## Lint, then every test (unit, integration on moto, template, property, demo), then the Python matrix
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: lint emulators ## Lint, then every test (unit, integration on moto and the strict emulators, template, property, demo), then the Python matrix
+	LAMBDA_BATCH_STRICT_EMULATORS=required $(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-pythons
 
 .PHONY: test-fast
