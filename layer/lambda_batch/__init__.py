@@ -43,6 +43,10 @@ _EXPORTS: Dict[str, str] = {
     "PartialSQSProcessor": ".sqs_processor",
     "sqs_batch_processor": ".sqs_processor",
     "BatchProcessor": ".partial_response",
+    "AsyncBatchProcessor": ".partial_response",
+    "SqsFifoPartialProcessor": ".partial_response",
+    "async_process_partial_response": ".partial_response",
+    "async_batch_processor": ".base_processor",
     "EventType": ".event_types",
     "process_partial_response": ".partial_response",
     "RecordSkippedError": ".skipped_records",
@@ -54,6 +58,11 @@ _EXPORTS: Dict[str, str] = {
     "DynamoDBRecord": ".event_records",
     "DynamoDBRecordEventName": ".event_records",
     "StreamViewType": ".event_records",
+    # type names processors are annotated with
+    "ExceptionInfo": ".batch_types",
+    "SuccessResponse": ".batch_types",
+    "FailureResponse": ".batch_types",
+    "PartialItemFailureResponse": ".batch_types",
     # dispatchers
     "BaseDispatcher": ".dispatchers.base",
     "SQSBatchDispatcher": ".dispatchers.sqs",
@@ -70,6 +79,7 @@ _EXPORTS: Dict[str, str] = {
 }
 
 __all__ = [
+    "AsyncBatchProcessor",
     "BaseDispatcher",
     "BasePartialProcessor",
     "BatchProcessingError",
@@ -95,12 +105,19 @@ __all__ = [
     "SQSBatchDispatcher",
     "SQSBatchProcessingError",
     "SQSFifoBatchDispatcher",
+    "SqsFifoPartialProcessor",
     "UnprocessedItem",
     "DynamoDBRecord",
     "DynamoDBRecordEventName",
     "KinesisStreamRecord",
     "SQSRecord",
     "StreamViewType",
+    "ExceptionInfo",
+    "FailureResponse",
+    "PartialItemFailureResponse",
+    "SuccessResponse",
+    "async_batch_processor",
+    "async_process_partial_response",
     "batch_processor",
     "cloudwatch_dimension",
     "process_partial_response",
@@ -108,7 +125,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .base_processor import BasePartialProcessor, batch_processor
+    from .base_processor import BasePartialProcessor, async_batch_processor, batch_processor
+    from .batch_types import ExceptionInfo, FailureResponse, PartialItemFailureResponse, SuccessResponse
     from .deadline import Deadline
     from .dispatchers.base import BaseDispatcher, DispatcherStats
     from .dispatchers.cloudwatch import CloudwatchBatchDispatcher, cloudwatch_dimension
@@ -134,7 +152,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         PayloadError,
         SQSBatchProcessingError,
     )
-    from .partial_response import BatchProcessor, process_partial_response
+    from .partial_response import (
+        AsyncBatchProcessor,
+        BatchProcessor,
+        SqsFifoPartialProcessor,
+        async_process_partial_response,
+        process_partial_response,
+    )
     from .retry import RetryPolicy
     from .skipped_records import DeadlineReachedError, PreviousRecordFailedError, RecordSkippedError
     from .sqs_processor import PartialSQSProcessor, sqs_batch_processor

@@ -31,9 +31,11 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+import weakref
 from abc import ABC, abstractmethod
 from types import TracebackType
 
+from .awaitables import is_awaitable, run_awaitable
 from .records import extract_records
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
@@ -69,15 +71,13 @@ def _unwrap(handler: Any) -> Any:
     return getattr(handler, "__func__", handler)  # a bound method's function
 
 
-@functools.lru_cache(maxsize=256)
-def _declares_lambda_context(handler: Callable[..., Any]) -> bool:
-    if isinstance(handler, functools.partial) and "lambda_context" in handler.keywords:
-        return False  # already bound
-    target = _unwrap(handler)
-    code = getattr(target, "__code__", None)
-    if code is not None and not hasattr(target, "__wrapped__"):
-        # A plain function: read its parameter names without importing inspect (cold start).
-        return "lambda_context" in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+# Answers for handlers whose signature needs ``inspect`` (decorated functions, callable
+# objects), held weakly: a handler made per invocation (a closure and whatever it captures)
+# must not outlive its invocation because of this cache.
+_SIGNATURE_ANSWERS: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _signature_declares_lambda_context(handler: Callable[..., Any]) -> bool:
     import inspect  # classes, callable objects, decorated functions
 
     try:
@@ -88,11 +88,29 @@ def _declares_lambda_context(handler: Callable[..., Any]) -> bool:
 
 
 def accepts_lambda_context(handler: Callable[..., Any]) -> bool:
-    """Whether ``handler`` declares a ``lambda_context`` parameter (looked up once per handler)."""
+    """Whether ``handler`` declares a ``lambda_context`` parameter.
+
+    A plain function's parameter names are read from its code object (no cache needed);
+    other callables are inspected once and the answer is kept only as long as the
+    handler itself lives.
+    """
+    if isinstance(handler, functools.partial) and "lambda_context" in handler.keywords:
+        return False  # already bound
+    target = _unwrap(handler)
+    code = getattr(target, "__code__", None)
+    if code is not None and not hasattr(target, "__wrapped__"):
+        # A plain function: read its parameter names without importing inspect (cold start).
+        return "lambda_context" in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
     try:
-        return _declares_lambda_context(handler)
-    except TypeError:  # an unhashable callable: not cached
-        return _declares_lambda_context.__wrapped__(handler)
+        return _SIGNATURE_ANSWERS[handler]
+    except (KeyError, TypeError):  # not seen yet, or not weakly referenceable
+        pass
+    answer = _signature_declares_lambda_context(handler)
+    try:  # noqa: SIM105 - contextlib is not worth importing here (cold start)
+        _SIGNATURE_ANSWERS[handler] = answer
+    except TypeError:  # not weakly referenceable (or unhashable): not cached
+        pass
+    return answer
 
 
 def is_async_handler(handler: Callable[..., Any]) -> bool:
@@ -100,8 +118,8 @@ def is_async_handler(handler: Callable[..., Any]) -> bool:
     target = _unwrap(handler)
     code = getattr(target, "__code__", None)
     if code is None:
-        call = type(target).__dict__.get("__call__")  # a callable object's own __call__
-        code = getattr(call, "__code__", None)
+        call = type(target).__call__ if callable(target) else None  # own or inherited __call__
+        code = getattr(_unwrap(call), "__code__", None)
     return code is not None and bool(code.co_flags & _CO_COROUTINE)
 
 
@@ -202,7 +220,16 @@ class BasePartialProcessor(ABC):
             )
 
     def success_handler(self, record: Any, result: Any) -> ProcessingResult:
-        """Keep a success; returns ``("success", result, record)``."""
+        """Keep a success; returns ``("success", result, record)``.
+
+        An awaitable ``result`` (a handler that returned a coroutine) is awaited first: the
+        record succeeds with its result, or fails with its exception.
+        """
+        if is_awaitable(result):
+            try:
+                result = run_awaitable(result)
+            except Exception:
+                return self.failure_handler(record, current_exc_info())
         self.success_messages.append(record)
         return (SUCCESS, result, record)
 
@@ -256,9 +283,42 @@ def batch_processor(
     return decorator
 
 
+def async_batch_processor(
+    record_handler: RecordHandler, processor: BasePartialProcessor
+) -> Callable[[LambdaHandler], LambdaHandler]:
+    """:func:`batch_processor` for an ``async def`` record handler (``processor.async_process()``).
+
+    The decorated Lambda handler stays synchronous; the batch runs on an event loop kept
+    across warm invocations.
+
+    Example::
+
+        processor = AsyncBatchProcessor(EventType.SQS)
+
+        @async_batch_processor(record_handler=async_record_handler, processor=processor)
+        def lambda_handler(event, context):
+            return processor.response()
+    """
+
+    def decorator(handler: LambdaHandler) -> LambdaHandler:
+        @functools.wraps(handler)
+        def wrapper(event: Any, context: Any = None, *args: Any, **kwargs: Any) -> Any:
+            records = extract_records(event)
+            with processor(records, record_handler, lambda_context=context):
+                run = getattr(processor, "async_process", None)
+                result: Any = run() if run is not None else processor.process()
+                if is_awaitable(result):  # a processor whose async_process is a coroutine
+                    run_awaitable(result)
+            return handler(event, context, *args, **kwargs)
+
+        return cast("LambdaHandler", wrapper)
+
+    return decorator
+
+
 def current_exc_info() -> ExceptionInfo:
     """``sys.exc_info()`` typed as :data:`ExceptionInfo`."""
     return cast("ExceptionInfo", sys.exc_info())
 
 
-__all__ = ["BasePartialProcessor", "batch_processor"]
+__all__ = ["BasePartialProcessor", "async_batch_processor", "batch_processor"]

@@ -36,24 +36,87 @@ class PayloadError(LambdaBatchError, ValueError):
     """
 
 
+#: Said once in an error text when exception messages were left out.
+MESSAGES_WITHHELD = (
+    "Exception messages are left out: they may quote message bodies"
+    " (log_exception_messages=True includes them)."
+)
+
+
+def exception_reason(exc: Optional[BaseException], include_message: bool = False) -> str:
+    """A reason for ``exc`` that never quotes a record: safe for logs and error texts.
+
+    The layer's own errors and pydantic validation errors (field names and rules, without
+    the input values) give their text; any other exception gives ``""``, since its message
+    may quote the record (``int(body)`` gives ``invalid literal for int() ... 'the body'``).
+    ``include_message=True`` gives ``str(exc)`` whatever it holds.
+
+    >>> exception_reason(ValueError("invalid literal for int() with base 10: 'SECRET'"))
+    ''
+    """
+    if exc is None:
+        return ""
+    if include_message or isinstance(exc, LambdaBatchError):
+        return str(exc)
+    if type(exc).__name__ == "ValidationError" and callable(getattr(exc, "errors", None)):
+        from .typed_records import describe_error  # field-level summary without input values
+
+        return describe_error(exc)
+    return ""
+
+
+def describe_failure(info: ExceptionInfo, include_message: bool = False) -> str:
+    """``"ValueError"`` or ``"ValidationError: 1 validation error(s): ..."``: type and safe reason."""
+    exc_type, exc_value, _ = info
+    name = exc_type.__name__ if exc_type is not None else "Exception"
+    reason = exception_reason(exc_value, include_message)
+    return f"{name}: {reason}" if reason else name
+
+
 class BatchProcessingError(LambdaBatchError):
     """Some records of a batch failed.
 
     ``child_exceptions`` holds one ``(type, value, traceback)`` tuple per failed record,
-    in the order the records came.
+    in the order the records came; ``record_ids`` the ids of those records, when known.
+    The text names each failed record and its exception type with a reason that never
+    quotes the record; ``exception_messages=True`` adds the exceptions' own messages
+    (which may quote message bodies).
+
+    Example::
+
+        try:
+            process_partial_response(event, record_handler, processor, context)
+        except BatchProcessingError as error:
+            for exc_type, exc, _ in error.child_exceptions:
+                ...
     """
 
-    def __init__(self, msg: str = "", child_exceptions: Sequence[ExceptionInfo] = ()) -> None:
+    def __init__(
+        self,
+        msg: str = "",
+        child_exceptions: Sequence[ExceptionInfo] = (),
+        *,
+        record_ids: Sequence[str] = (),
+        exception_messages: bool = False,
+    ) -> None:
         super().__init__(msg)
         self.msg = msg
         self.child_exceptions: List[ExceptionInfo] = list(child_exceptions)
+        self.record_ids: List[str] = list(record_ids)
+        self.exception_messages = exception_messages
 
     def format_exceptions(self, parent_exception_str: str) -> str:
         """Return ``parent_exception_str`` followed by one line per failed record."""
         lines = [parent_exception_str, "All records failed processing. " if not self.msg else ""]
-        for exc_type, exc_value, _ in self.child_exceptions:
-            name = exc_type.__name__ if exc_type is not None else "Exception"
-            lines.append(f"{name}: {exc_value}")
+        ids = self.record_ids if len(self.record_ids) == len(self.child_exceptions) else ()
+        withheld = False
+        for position, info in enumerate(self.child_exceptions):
+            text = describe_failure(info, self.exception_messages)
+            if not self.exception_messages and info[1] is not None and not exception_reason(info[1]):
+                withheld = withheld or str(info[1]) != ""
+            lines.append(f"record {ids[position]}: {text}" if ids else text)
+        if withheld:
+            lines.append(MESSAGES_WITHHELD)
         return "\n".join(line for line in lines if line)
 
     def __str__(self) -> str:

@@ -75,17 +75,19 @@ def ordering_for(
     skip_group_on_error: bool = False,
     stop_on_first_failure: bool = False,
     concurrency_key: Optional[KeyFunction] = None,
+    always_fifo: bool = False,
 ) -> Ordering:
     """The ordering rule for ``records`` (already validated) of ``event_type``.
 
     ``concurrency_key`` replaces the default key (message group, shard) for
     standard queues and streams; FIFO queues always order by message group.
+    ``always_fifo`` treats an SQS batch as FIFO whatever its queue ARN says.
 
     >>> ordering_for(EventType.SQS, [{"eventSourceARN": "arn:aws:sqs:r:1:q.fifo"}]).on_failure
     'stop-batch'
     """
     if event_type is EventType.SQS:
-        if _any_fifo(records):
+        if always_fifo or _any_fifo(records):
             return Ordering(SKIP_KEY if skip_group_on_error else STOP_BATCH, _fifo_group_key, True)
         return Ordering(STOP_BATCH if stop_on_first_failure else CONTINUE, concurrency_key, False)
     default_key = _kinesis_shard_key if event_type is EventType.KinesisDataStreams else _dynamodb_shard_key

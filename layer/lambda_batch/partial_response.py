@@ -1,15 +1,16 @@
 """Native partial batch responses (``ReportBatchItemFailures``) for SQS, FIFO, Kinesis and DynamoDB.
 
 Lambda reads ``{"batchItemFailures": [{"itemIdentifier": ...}]}`` from the function's
-return value and retries only those records: no delete calls and no
-``sqs:DeleteMessageBatch`` permission. The event source mapping must list
+return value and retries only those records: the function makes no delete call (the
+event source mapping deletes the successes, with the function's role, which therefore
+still needs ``sqs:DeleteMessage``). The event source mapping must list
 ``ReportBatchItemFailures`` in its ``FunctionResponseTypes``.
 """
 
 from __future__ import annotations
 
 from .event_types import EventType
-from .exceptions import BatchProcessingError
+from .exceptions import BatchProcessingError, ConfigurationError
 from .record_processor import DEFAULT_DEADLINE_MARGIN, RecordProcessor
 from .records import extract_records
 
@@ -31,8 +32,9 @@ class BatchProcessor(RecordProcessor):
     ``skip_group_on_error=True``), ``KinesisDataStreams`` or ``DynamoDBStreams``.
     When every record fails, :class:`~lambda_batch.BatchProcessingError` is raised
     (``raise_on_entire_batch_failure=False`` returns the full failure list instead).
-    The other options (``model``, ``deadline_margin``, ``max_concurrency``,
-    ``stop_on_first_failure``, ``concurrency_key``) are described on the shared engine.
+    ``logger`` receives the per-record failure warnings. The other options (``model``,
+    ``deadline_margin``, ``max_concurrency``, ``stop_on_first_failure``,
+    ``concurrency_key``, ``log_exception_messages``) are described on the shared engine.
 
     Example::
 
@@ -52,12 +54,14 @@ class BatchProcessor(RecordProcessor):
         event_type: EventType,
         model: Any = None,
         raise_on_entire_batch_failure: bool = True,
+        logger: Any = None,
         *,
         deadline_margin: Optional[float] = DEFAULT_DEADLINE_MARGIN,
         max_concurrency: int = 1,
         skip_group_on_error: bool = False,
         stop_on_first_failure: bool = False,
         concurrency_key: Optional[KeyFunction] = None,
+        log_exception_messages: bool = False,
     ) -> None:
         super().__init__(
             event_type,
@@ -67,6 +71,8 @@ class BatchProcessor(RecordProcessor):
             skip_group_on_error=skip_group_on_error,
             stop_on_first_failure=stop_on_first_failure,
             concurrency_key=concurrency_key,
+            log_exception_messages=log_exception_messages,
+            logger=logger,
         )
         self.raise_on_entire_batch_failure = raise_on_entire_batch_failure
         self.batch_response: PartialItemFailureResponse = {"batchItemFailures": []}
@@ -88,10 +94,11 @@ class BatchProcessor(RecordProcessor):
         if not failed:
             return
         if len(failed) == len(self.records) and self.raise_on_entire_batch_failure:
-            raise BatchProcessingError(
+            raise self._batch_error(
+                BatchProcessingError,
                 f"All records failed processing. {len(self.exceptions)} individual errors"
                 " logged separately below.",
-                self.exceptions,
+                failed,
             )
         ids = self._ids
         self.batch_response = {"batchItemFailures": [{"itemIdentifier": ids[index]} for index in failed]}
@@ -123,4 +130,107 @@ def process_partial_response(
     return processor.response()
 
 
-__all__ = ["BatchProcessor", "process_partial_response"]
+class AsyncBatchProcessor(BatchProcessor):
+    """:class:`BatchProcessor` for ``async def`` record handlers, with the same options.
+
+    ``processor.async_process()`` called from a synchronous Lambda handler runs the batch
+    on an event loop kept across warm invocations; inside a running loop,
+    ``await processor.async_process()``. ``max_concurrency`` bounds the records in flight
+    (default 1: one after another, in order).
+
+    Example::
+
+        from lambda_batch import AsyncBatchProcessor, EventType, async_process_partial_response
+
+        processor = AsyncBatchProcessor(event_type=EventType.SQS, max_concurrency=10)
+
+        async def record_handler(record):
+            await do_something_with(record["body"])
+
+        def lambda_handler(event, context):
+            return async_process_partial_response(event, record_handler, processor, context)
+    """
+
+
+class SqsFifoPartialProcessor(BatchProcessor):
+    """:class:`BatchProcessor` for SQS FIFO queues, FIFO rules whatever the queue ARN says.
+
+    The first failure returns every later record unprocessed; with
+    ``skip_group_on_error=True`` only the later records of the failed message group.
+
+    Example::
+
+        from lambda_batch import SqsFifoPartialProcessor, process_partial_response
+
+        processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+
+        def lambda_handler(event, context):
+            return process_partial_response(event, record_handler, processor, context)
+    """
+
+    _always_fifo = True
+
+    def __init__(
+        self,
+        model: Any = None,
+        skip_group_on_error: bool = False,
+        logger: Any = None,
+        *,
+        raise_on_entire_batch_failure: bool = True,
+        deadline_margin: Optional[float] = DEFAULT_DEADLINE_MARGIN,
+        max_concurrency: int = 1,
+        log_exception_messages: bool = False,
+    ) -> None:
+        super().__init__(
+            EventType.SQS,
+            model,
+            raise_on_entire_batch_failure,
+            logger,
+            deadline_margin=deadline_margin,
+            max_concurrency=max_concurrency,
+            skip_group_on_error=skip_group_on_error,
+            log_exception_messages=log_exception_messages,
+        )
+
+
+def async_process_partial_response(
+    event: Any,
+    record_handler: RecordHandler,
+    processor: BatchProcessor,
+    context: Any = None,
+) -> PartialItemFailureResponse:
+    """:func:`process_partial_response` for an ``async def`` record handler, called from sync code.
+
+    The batch runs on an event loop kept across warm invocations. Inside a running event
+    loop, use ``await processor.async_process()`` within ``with processor(...)`` instead.
+
+    Example::
+
+        processor = AsyncBatchProcessor(event_type=EventType.SQS)
+
+        async def record_handler(record):
+            await do_something_with(record["body"])
+
+        def lambda_handler(event, context):
+            return async_process_partial_response(event, record_handler, processor, context)
+    """
+    from .record_processor import running_loop
+
+    if running_loop() is not None:
+        raise ConfigurationError(
+            "async_process_partial_response inside a running event loop: use"
+            " `with processor(records, record_handler): await processor.async_process()`"
+        )
+    records = extract_records(event)
+    with processor(records, record_handler, lambda_context=context):
+        processor.async_process()
+    return processor.response()
+
+
+__all__ = [
+    "AsyncBatchProcessor",
+    "BatchProcessor",
+    "SqsFifoPartialProcessor",
+    "async_process_partial_response",
+    "process_partial_response",
+]

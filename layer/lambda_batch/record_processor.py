@@ -13,20 +13,21 @@ import math
 import sys
 import time
 
+from .awaitables import run_awaitable
 from .base_processor import (
     FAIL,
     SUCCESS,
     BasePartialProcessor,
     is_async_handler,
-    logger,
 )
+from .base_processor import logger as processing_logger
 from .deadline import Deadline
 from .event_types import EventType
-from .exceptions import BatchProcessingError, ConfigurationError
+from .exceptions import BatchProcessingError, ConfigurationError, exception_reason
 from .ordering import CONTINUE, SKIP_KEY, STOP_BATCH, Ordering, ordering_for
 from .records import message_group_id, validate_records
 from .skipped_records import DeadlineReachedError, PreviousRecordFailedError
-from .typed_records import describe_error, handler_records, make_converter
+from .typed_records import handler_records, make_converter
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
@@ -68,9 +69,19 @@ class RecordProcessor(BasePartialProcessor):
     * ``concurrency_key``: a function of the record giving its ordering key under
       concurrency (default: message group for FIFO, shard for streams, none for
       standard queues).
+    * ``log_exception_messages``: failures are logged, and named in the error raised,
+      by record id, exception type and a reason that never quotes the record; ``True``
+      adds each exception's own message, which may quote the message body
+      (``int(body)`` fails with ``invalid literal for int() ... '<the body>'``).
+    * ``logger``: the ``logging.Logger`` failures are logged to (default: ``lambda_batch.processing``).
+
+    A handler that returns an awaitable (a coroutine from a ``lambda`` around an
+    ``async def``...) has it awaited before the record counts as a success.
     """
 
     _needs_receipt_handle = False
+    #: SQS batches are processed as FIFO whatever their queue ARN says (SqsFifoPartialProcessor).
+    _always_fifo = False
 
     def __init__(
         self,
@@ -82,6 +93,8 @@ class RecordProcessor(BasePartialProcessor):
         skip_group_on_error: bool = False,
         stop_on_first_failure: bool = False,
         concurrency_key: Optional[KeyFunction] = None,
+        log_exception_messages: bool = False,
+        logger: Any = None,
     ) -> None:
         super().__init__()
         if not isinstance(event_type, EventType):
@@ -106,6 +119,8 @@ class RecordProcessor(BasePartialProcessor):
         self.skip_group_on_error = skip_group_on_error
         self.stop_on_first_failure = stop_on_first_failure
         self.concurrency_key = concurrency_key
+        self.log_exception_messages = bool(log_exception_messages)
+        self.logger = logger if logger is not None else processing_logger
         self._reset_batch()
 
     # -- per-batch state -------------------------------------------------------------
@@ -137,6 +152,7 @@ class RecordProcessor(BasePartialProcessor):
             skip_group_on_error=self.skip_group_on_error,
             stop_on_first_failure=self.stop_on_first_failure,
             concurrency_key=self.concurrency_key,
+            always_fifo=self._always_fifo,
         )
         self._deadline = Deadline.from_context(lambda_context)
         if self.deadline_margin is not None:
@@ -169,15 +185,12 @@ class RecordProcessor(BasePartialProcessor):
         """
         self._reset_run()
         if is_async_handler(self.handler):
-            import asyncio  # only async handlers pay for it
-
-            try:
-                asyncio.get_running_loop()
-            except RuntimeError:
-                return asyncio.run(self.async_process())
-            raise ConfigurationError(
-                "an async record handler inside a running event loop: use `await processor.async_process()`"
-            )
+            if running_loop() is not None:
+                raise ConfigurationError(
+                    "an async record handler inside a running event loop:"
+                    " use `await processor.async_process()`"
+                )
+            return run_awaitable(self._process_async())  # type: ignore[no-any-return]
         if type(self)._process_record is not RecordProcessor._process_record:
             results = self._process_custom()
         elif self.max_concurrency > 1 and len(self.records) > 1:
@@ -186,10 +199,26 @@ class RecordProcessor(BasePartialProcessor):
             results = self._process_sequential()
         return self._finish(results)
 
-    async def async_process(self) -> List[ProcessingResult]:
-        """Like :meth:`process`, awaited: for an ``async def`` record handler inside a running loop."""
+    def async_process(self) -> Any:
+        """Handle every record with an ``async def`` (or awaitable-returning) record handler.
+
+        Called from synchronous code (a Lambda handler), it runs the batch on an event loop
+        kept across warm invocations and returns the results, like :meth:`process`. Called
+        inside a running event loop, it returns an awaitable of the results:
+        ``results = await processor.async_process()``.
+
+        Example::
+
+            with processor(records, async_record_handler, lambda_context=context) as proc:
+                results = proc.async_process()
+        """
+        if running_loop() is not None:
+            return self._process_async()
         if not is_async_handler(self.handler):
-            return self.process()
+            return self.process()  # awaitable results are awaited there, record by record
+        return run_awaitable(self._process_async())
+
+    async def _process_async(self) -> List[ProcessingResult]:
         from .concurrency import build_lanes, run_in_tasks
 
         self._reset_run()
@@ -199,11 +228,13 @@ class RecordProcessor(BasePartialProcessor):
 
         async def step(index: int) -> None:
             record = records[index]
-            if self._must_skip(record):
+            if self._must_skip(index, record):
                 outcomes[index] = (_SKIPPED, None)
                 return
             try:
-                result = await call(record)
+                result = call(record)
+                if result is not None and getattr(type(result), "__await__", None) is not None:
+                    result = await result
             except Exception:
                 outcomes[index] = (_FAILED, sys.exc_info())
                 self._note_failure(index, record)
@@ -256,6 +287,8 @@ class RecordProcessor(BasePartialProcessor):
                 continue
             try:
                 result = call(record)
+                if result is not None and getattr(type(result), "__await__", None) is not None:
+                    result = run_awaitable(result)  # a coroutine is never a success unawaited
             except Exception:
                 info = sys.exc_info()
                 failures.append(index)
@@ -277,7 +310,7 @@ class RecordProcessor(BasePartialProcessor):
         self._failures_known = False
         results: List[ProcessingResult] = []
         for index, record in enumerate(self.records):
-            if self._must_skip(record):
+            if self._must_skip(index, record):
                 results.append(self.failure_handler(record, self._skip_info(index, record)))
                 continue
             entry = self._process_record(record)
@@ -295,11 +328,13 @@ class RecordProcessor(BasePartialProcessor):
 
         def step(index: int) -> None:
             record = records[index]
-            if self._must_skip(record):
+            if self._must_skip(index, record):
                 outcomes[index] = (_SKIPPED, None)
                 return
             try:
                 result = call(record)
+                if result is not None and getattr(type(result), "__await__", None) is not None:
+                    result = run_awaitable(result)  # this worker thread's own event loop
             except Exception:
                 outcomes[index] = (_FAILED, sys.exc_info())
                 self._note_failure(index, record)
@@ -331,13 +366,17 @@ class RecordProcessor(BasePartialProcessor):
                 cause = "after an earlier failure, to keep order"
             else:
                 cause = f"with under {self.deadline_margin}s of the invocation left"
-            logger.warning("%d of %d records returned unprocessed %s", self._skipped, len(results), cause)
+            self.logger.warning(
+                "%d of %d records returned unprocessed %s", self._skipped, len(results), cause
+            )
         return results
 
     # -- ordering and deadline -------------------------------------------------------
 
-    def _must_skip(self, record: Any) -> bool:
-        if self._stopped_by is not None:
+    def _must_skip(self, index: int, record: Any) -> bool:
+        # Under concurrency a record may start after a later record failed: only the records
+        # after the failure are held back (those before it run, as they would in order).
+        if self._stopped_by is not None and index > self._stopped_by:
             return True
         if (
             self._failed_keys
@@ -358,7 +397,7 @@ class RecordProcessor(BasePartialProcessor):
     def _skip_info(self, index: int, record: Any) -> ExceptionInfo:
         self._skipped += 1
         exc: Exception
-        if self._stopped_by is not None:
+        if self._stopped_by is not None and index > self._stopped_by:
             failed = self._ids[self._stopped_by]
             exc = PreviousRecordFailedError(f"not processed: record {failed} failed earlier in this batch")
         elif (
@@ -378,12 +417,24 @@ class RecordProcessor(BasePartialProcessor):
         return (type(exc), exc, None)
 
     def _log_failure(self, index: int, info: ExceptionInfo) -> None:
+        # The record id, the exception type and a reason that never quotes the record
+        # (unless log_exception_messages); the traceback names code lines, not data.
         exc_type, exc_value, _ = info
-        logger.warning(
+        reason = exception_reason(exc_value, self.log_exception_messages)
+        if not reason and exc_value is not None and str(exc_value):
+            reason = "message not logged, it may quote the record (log_exception_messages=True logs it)"
+        self.logger.warning(
             "record %s failed: %s: %s",
             self._ids[index] if index < len(self._ids) else f"#{index}",
             exc_type.__name__ if exc_type is not None else "Exception",
-            describe_error(exc_value) if exc_value is not None else "",
+            reason,
+        )
+
+    def _batch_error(self, error_type: Type[BatchProcessingError], msg: str, failed: List[int]) -> Any:
+        """``error_type`` for the failed positions: record ids, types and body-free reasons."""
+        ids = [self._ids[index] for index in failed] if len(failed) == len(self.exceptions) else []
+        return error_type(
+            msg, self.exceptions, record_ids=ids, exception_messages=self.log_exception_messages
         )
 
     # -- outcomes for subclasses -----------------------------------------------------
@@ -405,7 +456,7 @@ class RecordProcessor(BasePartialProcessor):
             )
         failed = self._failed_positions()
         if not failed:
-            logger.debug(all_succeeded, len(self.records))
+            self.logger.debug(all_succeeded, len(self.records))
         return failed
 
     def _failed_positions(self) -> List[int]:
@@ -428,6 +479,17 @@ class RecordProcessor(BasePartialProcessor):
     def processed(self) -> bool:
         """Whether :meth:`process` ran for the current batch."""
         return self._results is not None
+
+
+def running_loop() -> Any:
+    """The event loop running in this thread, or ``None`` (asyncio only loaded when needed)."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        return None
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 __all__ = ["DEFAULT_DEADLINE_MARGIN", "FAIL", "RecordProcessor"]

@@ -4,14 +4,21 @@ When every record succeeds nothing is called: Lambda deletes the batch itself, w
 cheaper. When some fail, the successes are deleted (at most 10 per call, from the queue
 each record's ``eventSourceARN`` names, with a client for that queue's region), then
 :class:`~lambda_batch.SQSBatchProcessingError` is raised so that Lambda returns the
-failed messages to their queues. The function needs ``sqs:DeleteMessageBatch``.
+failed messages to their queues. The function's role needs ``sqs:DeleteMessage`` (the
+IAM action that authorizes the DeleteMessageBatch API; there is no separate one).
+
+Every delete call runs under the layer's retry policy and the invocation's deadline:
+the clients make one attempt per call (botocore's own retries are merged off) and get
+connect and read timeouts that end before the deadline.
 """
 
 from __future__ import annotations
 
+import math
+
 from .arns import parse_arn, sqs_queue_url
-from .base_processor import batch_processor, logger
-from .clients import ClientProvider
+from .base_processor import batch_processor
+from .clients import ClientProvider, timeout_bucket
 from .event_types import EventType
 from .exceptions import ConfigurationError, SQSBatchProcessingError
 from .record_processor import DEFAULT_DEADLINE_MARGIN, RecordProcessor
@@ -26,6 +33,10 @@ if TYPE_CHECKING:
 
 #: DeleteMessageBatch takes at most this many entries.
 MAX_DELETE_ENTRIES = 10
+#: The code of an entry the DeleteMessageBatch response named neither as deleted nor as failed.
+MISSING_FROM_RESPONSE = "MissingFromResponse"
+#: The code of an entry not deleted because the invocation's deadline came first.
+DEADLINE_EXCEEDED = "DeadlineExceeded"
 
 
 class DeleteFailure:
@@ -59,13 +70,23 @@ class DeleteFailure:
 class PartialSQSProcessor(RecordProcessor):
     """Process SQS records one by one; delete the successes, raise for the failures.
 
-    ``config`` (a ``botocore.config.Config``), ``boto3_session`` and any further
-    keyword arguments (``endpoint_url``...) shape the SQS clients, made once per
-    region on first need. ``suppress_exception=True`` logs the failures instead of
-    raising. ``retry_policy`` governs retries of DeleteMessageBatch (whole calls and
-    ``Failed`` entries that are worth retrying); ``delete_concurrency`` bounds the
-    delete calls in flight. The other options are those of the shared engine
-    (``deadline_margin``, ``max_concurrency``, ``skip_group_on_error``, ``model``...).
+    The positional parameters are those of Powertools v1: ``config`` (a
+    ``botocore.config.Config``), ``suppress_exception``, ``boto3_session``. The config,
+    the session and any boto3 client keyword argument (``endpoint_url``, ``region_name``...)
+    shape the SQS clients, made once per region on first need, with botocore's own
+    retries merged off: ``retry_policy`` is the one retry loop of DeleteMessageBatch
+    (whole calls, ``Failed`` entries worth retrying, entries the response left out),
+    and it stops before the invocation's deadline. A ``client=`` is used as it is: its
+    own botocore retries add to the layer's (logged once at WARNING).
+    ``delete_concurrency`` bounds the delete calls in flight. Any other keyword is
+    refused with ``TypeError``.
+
+    ``suppress_exception=True`` returns normally when records failed: Lambda then
+    deletes the whole batch, the failed messages too. The processor logs at ERROR, once
+    per batch, the ids of the failed messages that will be lost that way.
+
+    The other options are those of the shared engine (``deadline_margin``,
+    ``max_concurrency``, ``skip_group_on_error``, ``model``, ``log_exception_messages``...).
 
     Example::
 
@@ -85,8 +106,8 @@ class PartialSQSProcessor(RecordProcessor):
     def __init__(
         self,
         config: Any = None,
-        boto3_session: Any = None,
         suppress_exception: bool = False,
+        boto3_session: Any = None,
         *,
         client: Any = None,
         retry_policy: Optional[RetryPolicy] = None,
@@ -97,8 +118,28 @@ class PartialSQSProcessor(RecordProcessor):
         skip_group_on_error: bool = False,
         stop_on_first_failure: bool = False,
         concurrency_key: Optional[KeyFunction] = None,
+        log_exception_messages: bool = False,
+        logger: Any = None,
         **client_kwargs: Any,
     ) -> None:
+        if not isinstance(suppress_exception, bool):
+            raise TypeError(
+                "PartialSQSProcessor(config, suppress_exception, boto3_session): suppress_exception must be"
+                f" True or False, not {type(suppress_exception).__name__}"
+            )
+        if boto3_session is not None and not callable(getattr(boto3_session, "client", None)):
+            raise TypeError(
+                "PartialSQSProcessor: boto3_session must be a boto3 Session,"
+                f" not {type(boto3_session).__name__}"
+            )
+        clients = ClientProvider(
+            "sqs",
+            boto3_session=boto3_session,
+            config=config,
+            client=client,
+            owner="PartialSQSProcessor",
+            **client_kwargs,
+        )  # refuses unknown keywords (TypeError naming them) before anything else is set up
         super().__init__(
             EventType.SQS,
             model=model,
@@ -107,6 +148,8 @@ class PartialSQSProcessor(RecordProcessor):
             skip_group_on_error=skip_group_on_error,
             stop_on_first_failure=stop_on_first_failure,
             concurrency_key=concurrency_key,
+            log_exception_messages=log_exception_messages,
+            logger=logger,
         )
         if (
             isinstance(delete_concurrency, bool)
@@ -119,9 +162,7 @@ class PartialSQSProcessor(RecordProcessor):
         self.suppress_exception = suppress_exception
         self._retry_policy = retry_policy
         self.delete_concurrency = delete_concurrency
-        self._clients = ClientProvider(
-            "sqs", boto3_session=boto3_session, config=config, client=client, **client_kwargs
-        )
+        self._clients = clients
         self.delete_failures: List[DeleteFailure] = []
 
     @property
@@ -153,9 +194,11 @@ class PartialSQSProcessor(RecordProcessor):
                 self.delete_failures = self._delete(succeeded)
             except Exception as exc:  # never let a delete problem hide the processing failures
                 delete_error = exc
-                logger.error("deleting the processed messages failed: %s: %s", type(exc).__name__, exc)
+                self.logger.error(
+                    "deleting the processed messages failed: %s", type(exc).__name__, exc_info=exc
+                )
         for failure in self.delete_failures:
-            logger.error(
+            self.logger.error(
                 "message %s was processed but not deleted from %s: %s: %s; it will be delivered again",
                 failure.message_id,
                 failure.queue_arn,
@@ -163,18 +206,23 @@ class PartialSQSProcessor(RecordProcessor):
                 failure.message,
             )
         if self.suppress_exception:
-            logger.warning("%d of %d records failed; the error is suppressed", len(failed), len(self.records))
+            ids = self._ids
+            self.logger.error(
+                "%d of %d records failed and the error is suppressed (suppress_exception=True): the"
+                " invocation succeeds, so Lambda deletes these failed messages too and they will not"
+                " be delivered again: %s",
+                len(failed),
+                len(self.records),
+                ", ".join(ids[index] for index in failed),
+            )
             return
-        detail = (
-            f" {len(self.delete_failures)} processed messages could not be deleted."
-            if self.delete_failures
-            else ""
-        )
-        error = SQSBatchProcessingError(
+        not_deleted = _describe_delete_failures(self.delete_failures)
+        error = self._batch_error(
+            SQSBatchProcessingError,
             f"Not all records processed successfully. {len(failed)} of {len(self.records)} records failed,"
-            f" {len(succeeded) - len(self.delete_failures)} deleted.{detail}"
+            f" {len(succeeded) - len(self.delete_failures)} deleted.{not_deleted}"
             f" {len(self.exceptions)} individual errors logged separately below.",
-            self.exceptions,
+            failed,
         )
         if delete_error is not None:
             raise error from delete_error
@@ -186,12 +234,12 @@ class PartialSQSProcessor(RecordProcessor):
         by_queue: Dict[str, List[int]] = {}
         for index in positions:
             by_queue.setdefault(self.records[index]["eventSourceARN"], []).append(index)
-        jobs: List[Tuple[Any, str, str, List[int]]] = []
+        jobs: List[Tuple[Optional[str], str, str, List[int]]] = []
         for arn, indexes in by_queue.items():
-            client = self._clients.get(parse_arn(arn).region)
+            region = parse_arn(arn).region
             url = sqs_queue_url(arn)
             for start in range(0, len(indexes), MAX_DELETE_ENTRIES):
-                jobs.append((client, url, arn, indexes[start : start + MAX_DELETE_ENTRIES]))
+                jobs.append((region, url, arn, indexes[start : start + MAX_DELETE_ENTRIES]))
         failures: List[DeleteFailure] = []
         if len(jobs) > 1 and self.delete_concurrency > 1:
             from concurrent.futures import ThreadPoolExecutor
@@ -204,7 +252,18 @@ class PartialSQSProcessor(RecordProcessor):
                 failures.extend(self._delete_chunk(*job))
         return failures
 
-    def _delete_chunk(self, client: Any, url: str, arn: str, indexes: List[int]) -> List[DeleteFailure]:
+    def _client_for_call(self, region: Optional[str]) -> Any:
+        """The client for one call: connect and read timeouts that end before the deadline."""
+        remaining = self.deadline.remaining()
+        if remaining == math.inf:
+            return self._clients.get(region)
+        # Connect and read together end before the retry policy's margin.
+        budget = max(0.0, remaining - self.retry_policy.deadline_margin) / 2.0
+        return self._clients.get(region, timeout=timeout_bucket(budget))
+
+    def _delete_chunk(
+        self, region: Optional[str], url: str, arn: str, indexes: List[int]
+    ) -> List[DeleteFailure]:
         from .retry import ErrorInfo, classify_exception, is_retryable_code
 
         records = self.records
@@ -212,8 +271,14 @@ class PartialSQSProcessor(RecordProcessor):
         # Entry ids are positions in the chunk: unique even when a message id repeats.
         pending: Dict[str, int] = {str(n): index for n, index in enumerate(indexes)}
         failures: List[DeleteFailure] = []
+        missing_info = ErrorInfo(
+            MISSING_FROM_RESPONSE, "the DeleteMessageBatch response named it neither deleted nor failed", True
+        )
         attempt = 0
         while pending:
+            if self.deadline.remaining() <= 0:
+                deadline_info = ErrorInfo(DEADLINE_EXCEEDED, "the invocation's deadline came first", False)
+                return failures + self._failed(pending, arn, deadline_info)
             attempt += 1
             entries = [
                 {"Id": key, "ReceiptHandle": records[index]["receiptHandle"]}
@@ -222,33 +287,45 @@ class PartialSQSProcessor(RecordProcessor):
             retry: Dict[str, int] = {}
             last: Optional[ErrorInfo] = None
             try:
-                response = client.delete_message_batch(QueueUrl=url, Entries=entries)
+                response = self._client_for_call(region).delete_message_batch(QueueUrl=url, Entries=entries)
             except Exception as exc:
                 last = classify_exception(exc)
                 if not last.retryable:
                     return failures + self._failed(pending, arn, last)
                 retry = pending
             else:
+                answered = set()
+                for entry in response.get("Successful") or ():
+                    answered.add(str(entry.get("Id")))
                 for entry in response.get("Failed") or ():
-                    index = pending.get(str(entry.get("Id")))
+                    key = str(entry.get("Id"))
+                    index = pending.get(key)
                     if index is None:
                         continue
+                    answered.add(key)
+                    code = str(entry.get("Code", "Unknown"))
                     info = ErrorInfo(
-                        str(entry.get("Code", "Unknown")),
+                        code,
                         str(entry.get("Message", "")),
-                        is_retryable_code(str(entry.get("Code", "")), sender_fault=entry.get("SenderFault")),
+                        is_retryable_code(code, sender_fault=entry.get("SenderFault")),
                     )
                     if info.retryable:
-                        retry[str(entry["Id"])] = index
+                        retry[key] = index
                         last = info
                     else:
-                        failures.extend(self._failed({"": index}, arn, info))
+                        failures.extend(self._failed({key: index}, arn, info))
+                missing = {key: index for key, index in pending.items() if key not in answered}
+                if missing:  # neither deleted nor failed: not known to be deleted, so try again
+                    retry.update(missing)
+                    last = missing_info
             if not retry:
                 return failures
             delay = policy.backoff(attempt)
             if not policy.can_retry(attempt, delay, self.deadline):
                 return failures + self._failed(retry, arn, last or ErrorInfo("Unknown", "", True))
-            logger.debug("retrying the delete of %d messages (%s)", len(retry), last.code if last else "")
+            self.logger.debug(
+                "retrying the delete of %d messages (%s)", len(retry), last.code if last else ""
+            )
             policy.sleep(delay)
             pending = retry
         return failures
@@ -260,11 +337,22 @@ class PartialSQSProcessor(RecordProcessor):
         ]
 
 
+def _describe_delete_failures(failures: List[DeleteFailure]) -> str:
+    """`` 3 processed messages could not be deleted (ServiceUnavailable: 2, AccessDenied: 1).``"""
+    if not failures:
+        return ""
+    codes: Dict[str, int] = {}
+    for failure in failures:
+        codes[failure.code] = codes.get(failure.code, 0) + 1
+    by_code = ", ".join(f"{code}: {count}" for code, count in codes.items())
+    return f" {len(failures)} processed messages could not be deleted ({by_code})."
+
+
 def sqs_batch_processor(
     record_handler: RecordHandler,
     config: Any = None,
-    boto3_session: Any = None,
     suppress_exception: bool = False,
+    boto3_session: Any = None,
     **options: Any,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorate a Lambda handler fed by SQS: each record goes to ``record_handler`` first.
@@ -273,7 +361,8 @@ def sqs_batch_processor(
     raised (unless ``suppress_exception``); the decorated handler runs only when every
     record succeeded or the error is suppressed. One processor (and its clients) is
     made here and reused by every invocation. ``options`` go to
-    :class:`PartialSQSProcessor`.
+    :class:`PartialSQSProcessor`; an unknown one raises ``TypeError`` here, when the
+    module is imported, not at the first batch.
 
     Example::
 

@@ -139,7 +139,7 @@ def test_queue_in_another_region_than_the_client_default(
     processor = processor_for(boto3_session, endpoint_url)
     with pytest.raises(SQSBatchProcessingError), processor(event["Records"], failing_on({"bad"})) as proc:
         proc.process()
-    assert set(processor._clients._clients) == {"eu-west-1"}
+    assert {region for region, _ in processor._clients._clients} == {"eu-west-1"}
     assert bodies_back_after_timeout(sqs_eu, queue["url"], expected=1) == ["bad"]
 
 

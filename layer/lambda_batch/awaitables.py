@@ -1,0 +1,68 @@
+"""Awaitables returned by record handlers: always awaited, never mistaken for a success.
+
+A handler that is not itself ``async def`` may still return a coroutine: a
+``lambda record: handle(record)`` around an ``async def``, a ``functools.wraps``
+wrapper of one, an object whose inherited ``__call__`` is async. Its body runs only
+when the result is awaited, so the processors await every awaitable result before
+counting the record a success; when it cannot be awaited, the record fails.
+"""
+
+from __future__ import annotations
+
+import threading
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any, Awaitable
+
+
+def is_awaitable(value: Any) -> bool:
+    """Whether ``value`` must be awaited to get the handler's real result (``None`` is not)."""
+    return value is not None and getattr(type(value), "__await__", None) is not None
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+_local = threading.local()
+
+
+def _loop_for_this_thread() -> Any:
+    import asyncio
+
+    loop = getattr(_local, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = asyncio.new_event_loop()
+        _local.loop = loop
+    return loop
+
+
+def run_awaitable(awaitable: Awaitable[Any]) -> Any:
+    """Await ``awaitable`` from synchronous code and return its result (or raise its exception).
+
+    The main thread keeps one event loop across calls (and warm invocations), so
+    resources a handler binds to the loop stay usable; worker threads use a loop
+    for the call. Inside a running event loop the awaitable cannot be awaited here:
+    it is closed and ``TypeError`` says what to do instead.
+    """
+    import asyncio  # only handlers that return awaitables pay for it
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        close = getattr(awaitable, "close", None)
+        if callable(close):
+            close()  # no "never awaited" warning: the record is reported as failed instead
+        raise TypeError(
+            "the record handler returned an awaitable inside a running event loop:"
+            " use `await processor.async_process()` (or AsyncBatchProcessor)"
+        )
+    if threading.current_thread() is threading.main_thread():
+        return _loop_for_this_thread().run_until_complete(_await(awaitable))
+    return asyncio.run(_await(awaitable))
+
+
+__all__ = ["is_awaitable", "run_awaitable"]
