@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 import decimal
 
+import boto3
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lambda_batch import DynamoBatchDispatcher, PayloadError
 from tests.faults import OK, Fault, FaultInjector, fast_policy
@@ -381,3 +384,41 @@ def test_keys_and_numbers_at_the_edges_are_stored(boto3_session, endpoint_url, d
     stored = {i["pk"]: i for i in scan(boto3_session, endpoint_url, name)}
     assert stored["edge"]["big"] == big and stored["edge"]["small"] == -small
     assert len(stored) == 2
+
+
+# -- the table ends as the writes say, whatever is known of its key ---------------------------------
+
+writes = st.lists(
+    st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 3), st.booleans()), min_size=1, max_size=40
+)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(writes, st.booleans(), st.booleans(), st.sampled_from([1, 3]))
+def test_the_table_holds_the_last_write_of_every_key(
+    boto3_session, endpoint_url, dynamodb, unique_name, ops, describe, deduplicate, workers
+):
+    """Puts and deletes of repeated keys: nothing dropped that was not overwritten, order kept."""
+    name = create_table(dynamodb, unique_name("last"), sort_key="sk")
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    if not describe:
+        deny(session, "DescribeTable")
+    dispatcher = make(session, endpoint_url, name, deduplicate=deduplicate, max_workers=workers)
+    expected = {}
+    for n, (pk, sk, put) in enumerate(ops):
+        if put:
+            dispatcher.submit_payload({"pk": pk, "sk": sk, "n": n})
+            expected[pk, sk] = n
+        else:
+            dispatcher.submit_delete({"pk": pk, "sk": sk})
+            expected.pop((pk, sk), None)
+    assert dispatcher.flush_payloads() == []
+    dispatcher.close()
+    stored = {(i["pk"], int(i["sk"])): int(i["n"]) for i in scan(boto3_session, endpoint_url, name)}
+    assert stored == expected
+    if not (describe and deduplicate):
+        assert dispatcher.stats.superseded == 0
+        assert dispatcher.stats.entries_sent == len(ops)
+    dynamodb.delete_table(TableName=name)

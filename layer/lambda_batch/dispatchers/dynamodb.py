@@ -120,7 +120,7 @@ class DynamoBatchDispatcher(BaseDispatcher):
             **kwargs,
         )
         # The request body holds the writes inside {"RequestItems": {"<table>": [...]}}.
-        self.max_batch_bytes -= request_envelope(dynamo_table_name)
+        self.max_batch_bytes = max(1, self.max_batch_bytes - request_envelope(dynamo_table_name))
 
     # -- the table's key, learned once ----------------------------------------------------
 
@@ -237,6 +237,9 @@ class DynamoBatchDispatcher(BaseDispatcher):
     def submit_delete(self, key: Mapping[str, Any]) -> None:
         """Buffer a delete of the item with ``key`` (its partition key and sort key, if any).
 
+        Raises PayloadError for a key without the table's key attributes, with other
+        attributes (when the table's key is known), or with values DynamoDB would refuse.
+
         Example::
 
             table.submit_delete({"user_id": "u-2", "version": 1})
@@ -245,7 +248,7 @@ class DynamoBatchDispatcher(BaseDispatcher):
             raise PayloadError(f"a DynamoDB key must be a mapping, not {type(key).__name__}")
         self._learn_schema()
         extra = set(key) - set(self._key_names)
-        if extra:
+        if extra and self._schema is not None:  # unknown: the names given may be part of the key
             raise PayloadError(
                 f"a delete key has only the key attributes {sorted(self._key_names)}, not {sorted(extra)}"
             )
