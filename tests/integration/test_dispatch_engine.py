@@ -343,7 +343,7 @@ def _inversions(records):
     return sum(sum(1 for a, b in zip(ns, ns[1:]) if b < a) for ns in by_key.values())
 
 
-def _put_with_partial_failures(boto3_session, endpoint_url, stream, ordered, seed):
+def _put_with_partial_failures(boto3_session, endpoint_url, stream, ordered, seed, max_workers=1):
     rng = random.Random(seed)
     injector = FaultInjector(
         boto3_session,
@@ -355,6 +355,7 @@ def _put_with_partial_failures(boto3_session, endpoint_url, stream, ordered, see
         stream,
         partition_key_identifier="key",
         ordered=ordered,
+        max_workers=max_workers,
         boto3_session=boto3_session,
         endpoint_url=endpoint_url,
         region_name="us-east-1",
@@ -367,11 +368,12 @@ def _put_with_partial_failures(boto3_session, endpoint_url, stream, ordered, see
     return dispatcher, injector, payloads, returned
 
 
+@pytest.mark.parametrize("max_workers", [1, 4])
 def test_ordered_mode_keeps_each_partition_keys_order_under_partial_failure(
-    boto3_session, endpoint_url, kinesis, stream
+    boto3_session, endpoint_url, kinesis, stream, max_workers
 ):
     dispatcher, injector, payloads, returned = _put_with_partial_failures(
-        boto3_session, endpoint_url, stream, True, seed=15
+        boto3_session, endpoint_url, stream, True, seed=15, max_workers=max_workers
     )
     records = read_stream(kinesis, stream)
     assert _inversions(records) == 0

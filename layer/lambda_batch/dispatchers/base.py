@@ -233,7 +233,7 @@ class BaseDispatcher:
                 dead_letter(failed)
         """
         with self._lock:
-            if self._open:
+            while self._open:  # in ordered mode a seal may leave later records of a key open
                 self._seal()
         with self._order_lock:
             pending = list(self._inflight)
@@ -374,10 +374,10 @@ class BaseDispatcher:
                 counters = self._counters
                 counters["submitted"] += 1
                 counters["superseded"] += superseded
-            if self._open and (
+            while self._open and (
                 len(self._open) >= self.max_batch_size or self._open_bytes + size > self.max_batch_bytes
             ):
-                self._seal()
+                self._seal()  # sends at least one entry: the loop ends
             self._open.append(entry)
             self._open_bytes += size
             if dedupe_key is not None:
@@ -402,6 +402,14 @@ class BaseDispatcher:
         self._open = []
         self._open_bytes = 0
         self._open_keys = {}
+        if self._ordered and self.max_workers == 1:
+            # One call carries the earliest open entry of each key; the others stay open, ahead of
+            # what is submitted next, so the next call is filled with other keys' entries too.
+            wave, rest = next_wave(batch)
+            self._open = rest
+            self._open_bytes = sum(entry.size for entry in rest)
+            self._deliver_calls(wave)
+            return
         if self.max_workers == 1:
             self._deliver(batch)
         else:
@@ -641,7 +649,9 @@ class BaseDispatcher:
         halts: List[Entry] = []
         for entry, error in failures:
             # The code and the record id only: service and botocore messages may quote the payload.
-            logger.warning(
+            # Held-back entries of a halted key at DEBUG: the one that halted it is logged.
+            logger.log(
+                logging.DEBUG if error.code == self._halt_code else logging.WARNING,
                 "%s: %s not delivered after %d attempt(s): %s",
                 self.target_description,
                 entry.record_id,
