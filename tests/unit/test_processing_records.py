@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lambda_batch import (
     ConfigurationError,
@@ -110,3 +113,54 @@ def test_partial_sqs_processor_options_and_forgotten_process():
         pass
     with processor([], lambda record: None) as proc:  # an empty batch is fine
         assert proc.process() == []
+
+
+_BREAKAGES = [
+    None,
+    ("pop", "eventSource"),
+    ("set", "eventSource", "aws:sns"),
+    ("set", "eventSource", None),
+    ("pop", "id"),
+    ("set", "id", ""),
+    ("set", "id", 42),
+    ("replace", "not a record"),
+]
+
+
+def _break(record, breakage, event_type):
+    if breakage is None:
+        return record
+    if breakage[0] == "replace":
+        return breakage[1]
+    record = copy.deepcopy(record)
+    target, key = record, breakage[1]
+    if key == "id":
+        if event_type is EventType.SQS:
+            key = "messageId"
+        else:
+            target = record["kinesis" if event_type is EventType.KinesisDataStreams else "dynamodb"]
+            key = "sequenceNumber" if event_type is EventType.KinesisDataStreams else "SequenceNumber"
+    if breakage[0] == "pop":
+        target.pop(key)
+    else:
+        target[key] = breakage[2]
+    return record
+
+
+@given(
+    st.sampled_from([EventType.SQS, EventType.KinesisDataStreams, EventType.DynamoDBStreams]),
+    st.lists(st.sampled_from(range(len(_BREAKAGES))), max_size=12),
+)
+def test_validation_accepts_exactly_the_batches_without_a_bad_record(event_type, breakages):
+    make = {EventType.SQS: sqs_record, EventType.KinesisDataStreams: kinesis_record}.get(
+        event_type, dynamodb_record
+    )
+    records = [_break(make(n + 1), _BREAKAGES[b], event_type) for n, b in enumerate(breakages)]
+    bad = [n for n, b in enumerate(breakages) if _BREAKAGES[b] is not None]
+    if bad:
+        with pytest.raises(MalformedEventError) as raised:
+            validate_records(records, event_type)
+        assert raised.value.args[0].startswith(f"{len(bad)} of {len(records)} records are malformed")
+        assert f"record {bad[0]}" in raised.value.args[0]
+    else:
+        assert validate_records(records, event_type) == [record_id(r, event_type) for r in records]
