@@ -135,8 +135,9 @@ class AsyncBatchProcessor(BatchProcessor):
 
     ``processor.async_process()`` called from a synchronous Lambda handler runs the batch
     on an event loop kept across warm invocations; inside a running loop,
-    ``await processor.async_process()``. ``max_concurrency`` bounds the records in flight
-    (default 1: one after another, in order).
+    ``await processor.async_process()``. By default every record is in flight at once
+    (FIFO message groups and stream shards still one record after another);
+    ``max_concurrency=N`` bounds the records in flight.
 
     Example::
 
@@ -150,6 +151,39 @@ class AsyncBatchProcessor(BatchProcessor):
         def lambda_handler(event, context):
             return async_process_partial_response(event, record_handler, processor, context)
     """
+
+    def __init__(
+        self,
+        event_type: EventType,
+        model: Any = None,
+        raise_on_entire_batch_failure: bool = True,
+        logger: Any = None,
+        *,
+        max_concurrency: Optional[int] = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            event_type,
+            model,
+            raise_on_entire_batch_failure,
+            logger,
+            max_concurrency=1 if max_concurrency is None else max_concurrency,
+            **options,
+        )
+        self._unbounded = max_concurrency is None
+
+    def async_process(self) -> Any:
+        """Handle every record with the async handler: the results, or an awaitable of them
+        inside a running event loop (see :meth:`RecordProcessor.async_process`)."""
+        from .awaitables import run_awaitable
+        from .record_processor import running_loop
+
+        if running_loop() is not None:
+            return self._process_async()
+        return run_awaitable(self._process_async())
+
+    def _tasks_in_flight(self, lanes: int) -> int:
+        return max(1, lanes) if self._unbounded else self.max_concurrency
 
 
 class SqsFifoPartialProcessor(BatchProcessor):

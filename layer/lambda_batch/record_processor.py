@@ -241,8 +241,13 @@ class RecordProcessor(BasePartialProcessor):
             else:
                 outcomes[index] = (_OK, result)
 
-        await run_in_tasks(build_lanes(records, self._ordering.key), step, self.max_concurrency)
+        lanes = build_lanes(records, self._ordering.key)
+        await run_in_tasks(lanes, step, self._tasks_in_flight(len(lanes)))
         return self._finish(self._settle(outcomes))
+
+    def _tasks_in_flight(self, lanes: int) -> int:
+        """How many asyncio tasks run the lanes of an async batch."""
+        return self.max_concurrency
 
     def _process_record(self, record: Any) -> ProcessingResult:
         """Handle one record: ``success_handler`` with its result, or ``failure_handler``."""
@@ -428,6 +433,7 @@ class RecordProcessor(BasePartialProcessor):
             self._ids[index] if index < len(self._ids) else f"#{index}",
             exc_type.__name__ if exc_type is not None else "Exception",
             reason,
+            exc_info=exc_value if self.log_exception_messages else None,  # a traceback ends with the message
         )
 
     def _batch_error(self, error_type: Type[BatchProcessingError], msg: str, failed: List[int]) -> Any:

@@ -370,3 +370,21 @@ def test_async_batch_processor_decorator_runs_the_async_handler():
 
     assert lambda_handler({"Records": _records()}, None) == {"batchItemFailures": []}
     assert sorted(ran) == [f"m-{n}" for n in range(5)]
+
+
+@pytest.mark.parametrize(("max_concurrency", "peak"), [(None, 8), (3, 3)])
+def test_async_batch_processor_runs_every_record_at_once_unless_bounded(max_concurrency, peak):
+    state = {"now": 0, "peak": 0}
+
+    async def record_handler(record):
+        state["now"] += 1
+        state["peak"] = max(state["peak"], state["now"])
+        await asyncio.sleep(0.01)
+        state["now"] -= 1
+
+    options = {} if max_concurrency is None else {"max_concurrency": max_concurrency}
+    processor = lambda_batch.AsyncBatchProcessor(EventType.SQS, **options)
+    records = [sqs_record(n) for n in range(8)]
+    response = lambda_batch.async_process_partial_response({"Records": records}, record_handler, processor)
+    assert response == {"batchItemFailures": []}
+    assert state["peak"] == peak
