@@ -1,0 +1,731 @@
+"""Every command of the README's "two commands", newcomer, "Attach it", reference-stack and
+"Invoking the functions" sections, run the way the README shows it, with the outcome it states.
+
+The commands are read from README.md itself. ``COVERED`` says, for each one, which test below
+runs it (or, for a command that needs Docker or an AWS account, why it is only checked for what
+can be checked here); ``test_every_readme_command_is_covered`` fails when the README gains,
+loses or changes a command, so README and tests cannot drift. Everything runs against moto on
+loopback, without AWS credentials in the environment (the fake ones the tools use on loopback).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+SECTIONS = (
+    "## The two commands",
+    "## Newcomer path",
+    "### Attach it to a function",
+    "## The reference stack",
+    "### Invoking the functions",
+)
+PREFIXES = ("make ", ".venv/bin/", "sam ", "aws ", "git ")
+PORT = "http://127.0.0.1:PORT"
+
+# ----------------------------------------------------------------------------- reading the README
+
+
+def section(text: str, heading: str) -> str:
+    """The text under ``heading`` up to the next heading of the same or a higher level."""
+    level = len(heading.split(" ", maxsplit=1)[0])
+    start = text.index(f"\n{heading}\n") + len(heading) + 2
+    rest = text[start:]
+    match = re.search(r"\n#{1," + str(level) + r"} ", rest)
+    return rest[: match.start()] if match else rest
+
+
+def commands_of(text: str) -> List[str]:
+    """Commands in ``bash`` blocks (one a line, comments cut) and inline spans that start like one."""
+    found: List[str] = []
+    fenced = re.compile(r"```(\w*)\n(.*?)```", re.DOTALL)
+    for match in fenced.finditer(text):
+        if match.group(1) == "bash":
+            for line in match.group(2).replace("\\\n", " ").splitlines():
+                command = re.sub(r"\s+", " ", re.split(r"\s+# ", line)[0]).strip()
+                if command:
+                    found.append(command)
+    for span in re.findall(r"`([^`\n]+)`", fenced.sub("", text)):
+        if span.startswith(PREFIXES):
+            found.append(span.strip())
+    return found
+
+
+def readme_commands() -> List[str]:
+    text = README.read_text()
+    seen: List[str] = []
+    for heading in SECTIONS:
+        for command in commands_of(section(text, heading)):
+            if command not in seen:
+                seen.append(command)
+    return seen
+
+
+def invoke_table() -> Dict[str, List[str]]:
+    """The invoke table's rows: event file -> [function, outcome as written]."""
+    text = section(README.read_text(), "### Invoking the functions")
+    rows = re.findall(r"^\| `([a-z-]+\.json)` \| (\w+) \| (.+?) \|$", text, re.MULTILINE)
+    return {event: [function, outcome] for event, function, outcome in rows}
+
+
+# ----------------------------------------------------------------------------- what covers each command
+
+#: README command -> the test that runs it, or why it is only explained.
+COVERED: Dict[str, str] = dict(
+    [
+        (
+            "make demo",
+            "test_make_demo",
+        ),
+        (
+            "make test",
+            "test_make_test_and_help",
+        ),
+        (
+            "make help",
+            "test_make_test_and_help",
+        ),
+        (
+            "git clone <this repository> lambda-batch && cd lambda-batch",
+            "explained: these tests run in the clone itself",
+        ),
+        (
+            'make -s demo DEMO_ARGS="--fifo --messages 600 --poison-rate 0.1"',
+            "test_make_demo_fifo_600_poison_10pc",
+        ),
+        (
+            'make -s demo DEMO_ARGS="--json --messages 100" > summary.json',
+            "test_make_demo_json",
+        ),
+        (
+            "sam build",
+            "fragment: run by test_make_build",
+        ),
+        (
+            ".venv/bin/python -m demo --help",
+            "test_make_demo_json",
+        ),
+        (
+            "make -s",
+            "fragment: test_make_demo_fifo_600_poison_10pc, test_make_demo_json",
+        ),
+        (
+            "make deploy-emulator",
+            "test_kept_stack",
+        ),
+        (
+            "aws lambda update-function-configuration --function-name my-function --layers "
+            "arn:aws:lambda:eu-west-1:123456789012:layer:lambda-batch:1",
+            "test_kept_stack (the same API call, boto3)",
+        ),
+        (
+            "make publish-layer REGION=eu-west-1",
+            "test_kept_stack",
+        ),
+        (
+            "aws configure",
+            "explained: AWS's own CLI set-up; test_kept_stack checks the message naming it",
+        ),
+        (
+            "make publish-layer PRINCIPAL=210987654321",
+            "test_kept_stack",
+        ),
+        (
+            "make publish-layer PRINCIPAL='*'",
+            "test_kept_stack",
+        ),
+        (
+            "make publish-layer ORG_ID=o-abc1234567",
+            "test_kept_stack",
+        ),
+        (
+            "make validate",
+            "test_make_validate",
+        ),
+        (
+            "make build",
+            "test_make_build",
+        ),
+        (
+            "make deploy",
+            "test_aws_only_commands",
+        ),
+        (
+            ".venv/bin/sam deploy --template-file .aws-sam/build/template.yaml "
+            "--parameter-overrides EnableKinesis=true MaxReceiveCount=5",
+            "test_aws_only_commands",
+        ),
+        (
+            ".venv/bin/sam delete --stack-name lambda-batch --region us-east-1 --no-prompts",
+            "test_aws_only_commands",
+        ),
+        (
+            "make invoke-local FUNCTION=ConsumerFunction EVENT=events/sqs-batch-with-failures.json",
+            "test_invoke_table_row",
+        ),
+        (
+            "make invoke-local FUNCTION=ProducerFunction EVENT=events/producer-standard.json",
+            "test_invoke_table_row",
+        ),
+        (
+            f"make invoke-local ENDPOINT_URL={PORT}",
+            "test_kept_stack",
+        ),
+        (
+            f'make -s demo DEMO_ARGS="--endpoint-url {PORT} --messages 100"',
+            "test_kept_stack",
+        ),
+        (
+            f"make purge-emulator ENDPOINT_URL={PORT}",
+            "test_kept_stack",
+        ),
+        (
+            f"make delete-emulator ENDPOINT_URL={PORT}",
+            "test_kept_stack",
+        ),
+        (
+            "sam deploy",
+            "fragment: test_aws_only_commands",
+        ),
+        (
+            "sam delete",
+            "fragment: test_aws_only_commands",
+        ),
+        (
+            ".venv/bin/sam",
+            "fragment: test_aws_only_commands",
+        ),
+        (
+            "make invoke FUNCTION=ConsumerFunction EVENT=events/sqs-batch-with-failures.json",
+            "test_make_invoke_needs_docker",
+        ),
+        (
+            "sam local invoke",
+            "fragment: test_make_invoke_needs_docker",
+        ),
+        (
+            "make invoke-local",
+            "fragment: test_invoke_table_row",
+        ),
+        (
+            "make purge-emulator",
+            "fragment: test_kept_stack",
+        ),
+    ]
+)
+
+
+def test_every_readme_command_is_covered() -> None:
+    commands = readme_commands()
+    assert set(commands) == set(COVERED), (
+        f"README commands without a test: {sorted(set(commands) - set(COVERED))}; "
+        f"tests of commands the README no longer shows: {sorted(set(COVERED) - set(commands))}"
+    )
+    names = {name for name in globals() if name.startswith("test_")}
+    for command, covered_by in COVERED.items():
+        if not covered_by.startswith(("explained:", "fragment:")):
+            assert covered_by.split(" ")[0] in names, (command, covered_by)
+
+
+# ----------------------------------------------------------------------------- running them
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
+    """A newcomer's environment: no AWS credentials, no profile; the build in a folder of our own."""
+    values = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MAKE", "MFLAGS"))}
+    values.update(
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        SAM_CLI_TELEMETRY="0",
+        SAM_BUILD_DIR=str(tmp_path_factory.mktemp("readme") / "build"),
+    )
+    return values
+
+
+def run(command: str, env: Dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``command`` in bash at the repository's root, exactly as written."""
+    return subprocess.run(
+        ["bash", "-c", command],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def command(key: str) -> str:
+    """The README's own spelling of a command (checked against COVERED by the first test)."""
+    assert key in readme_commands(), f"the README no longer shows {key!r}"
+    return key
+
+
+def summary_figures(stdout: str) -> Dict[str, int]:
+    figures = {}
+    for name in ("requested", "sent", "processed", "in the DLQ", "still in flight", "lost"):
+        match = re.search(rf"^  {name}\s+(\d+)", stdout, re.MULTILINE)
+        assert match, (name, stdout[-2000:])
+        figures[name] = int(match.group(1))
+    poison = re.search(r"poison sent: (\d+); poison in the DLQ: (\d+); good in the DLQ: (\d+)", stdout)
+    assert poison
+    figures.update(poison_sent=int(poison[1]), poison_in_dlq=int(poison[2]), good_in_dlq=int(poison[3]))
+    return figures
+
+
+def test_make_demo(env: Dict[str, str]) -> None:
+    """`make demo`: 500 messages; lost 0, the DLQ holds exactly the poison; the README sample's shape."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from readme_samples import blocks, shape
+
+    completed = run(command("make demo"), env, timeout=600)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    figures = summary_figures(completed.stdout)
+    assert figures["requested"] == figures["sent"] == 500
+    assert figures["lost"] == 0 and figures["still in flight"] == 0
+    # 5% of each wave of 50: 2 poison a wave, 20 in all.
+    assert figures["in the DLQ"] == figures["poison_sent"] == figures["poison_in_dlq"] == 20
+    assert figures["good_in_dlq"] == 0
+    assert completed.stdout.rstrip().endswith("OK: every message is accounted for")
+    summary = completed.stdout[completed.stdout.index("\nsummary") :]
+    assert shape(blocks(README.read_text())["make demo"]) == shape(summary), (
+        "the README's sample is stale: run .venv/bin/python tools/readme_samples.py"
+    )
+
+
+def test_make_demo_fifo_600_poison_10pc(env: Dict[str, str]) -> None:
+    """The FIFO queue, 600 messages over 10 groups, 10% poison: lost 0, the DLQ holds the 60 poison."""
+    started = time.monotonic()
+    completed = run(command('make -s demo DEMO_ARGS="--fifo --messages 600 --poison-rate 0.1"'), env, 600)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    figures = summary_figures(completed.stdout)
+    assert figures["requested"] == figures["sent"] == 600
+    assert figures["lost"] == 0 and figures["still in flight"] == 0
+    assert figures["in the DLQ"] == figures["poison_in_dlq"] == figures["poison_sent"] == 60
+    assert figures["good_in_dlq"] == 0 and figures["processed"] == 540
+    assert "WorkFifoQueue" in completed.stdout and "maxReceiveCount 5" in completed.stdout
+    assert completed.stdout.startswith("emulator ")  # nothing of make's own
+    print(f"FIFO 600 messages, 10% poison: {time.monotonic() - started:.1f} s")
+
+
+def test_make_demo_json(env: Dict[str, str]) -> None:
+    """`--json` > summary.json: the file parses as JSON, progress went to stderr; `--help`."""
+    target = ROOT / "summary.json"
+    try:
+        completed = run(command('make -s demo DEMO_ARGS="--json --messages 100" > summary.json'), env, 300)
+        assert completed.returncode == 0, completed.stderr[-3000:]
+        summary = json.loads(target.read_text())
+    finally:
+        target.unlink(missing_ok=True)
+    assert summary["ok"] is True
+    assert summary["counts"]["lost"] == 0 and summary["counts"]["requested"] == 100
+    assert "progress" in completed.stderr
+    # The same JSON without -s: the recipe is silent, so make adds nothing either.
+    plain = run('make demo DEMO_ARGS="--json --messages 20 --skip-build"', env, 300)
+    assert plain.returncode == 0, plain.stderr[-3000:]
+    assert json.loads(plain.stdout)["ok"] is True
+    helped = run(command(".venv/bin/python -m demo --help"), env, 60)
+    assert helped.returncode == 0
+    for option in (
+        "--messages",
+        "--poison-rate",
+        "--fifo",
+        "--json",
+        "--endpoint-url",
+        "--visibility-timeout",
+    ):
+        assert option in helped.stdout
+
+
+def test_make_test_and_help(env: Dict[str, str]) -> None:
+    """`make test` is this suite (not run from inside it): lint, pytest, the matrix; `make help`."""
+    dry = run("make -n test", env, 60)
+    assert dry.returncode == 0, dry.stderr
+    assert "ruff check" in dry.stdout and "mypy" in dry.stdout
+    assert "-m pytest" in dry.stdout and "test-pythons" in dry.stdout
+    helped = run(command("make help"), env, 60)
+    assert helped.returncode == 0
+    for target in (
+        "demo",
+        "test",
+        "test-fast",
+        "invoke-local",
+        "deploy-emulator",
+        "purge-emulator",
+        "delete-emulator",
+    ):
+        assert re.search(rf"^\s*{target}\s", re.sub(r"\x1b\[[0-9;]*m", "", helped.stdout), re.MULTILINE), (
+            target
+        )
+
+
+def test_make_build(env: Dict[str, str]) -> None:
+    """`make build`: the layer as python/lambda_batch and both functions, no Docker; output on stderr."""
+    completed = run(command("make build"), env, 300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout == ""
+    build = Path(env["SAM_BUILD_DIR"])
+    assert (build / "LambdaBatchLayer" / "python" / "lambda_batch" / "py.typed").exists()
+    assert (build / "ConsumerFunction" / "app.py").exists() and (
+        build / "ProducerFunction" / "app.py"
+    ).exists()
+
+
+def test_make_validate(env: Dict[str, str]) -> None:
+    completed = run(command("make validate"), env, 300)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert "valid" in (completed.stdout + completed.stderr).lower()
+
+
+def test_make_invoke_needs_docker(env: Dict[str, str]) -> None:
+    """Docker only: without it, `make invoke` says so and shows the `make invoke-local` command instead."""
+    if (
+        shutil.which("docker")
+        and subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
+    ):
+        pytest.skip("Docker is available: sam local invoke would run (not tested here)")
+    key = "make invoke FUNCTION=ConsumerFunction EVENT=events/sqs-batch-with-failures.json"
+    completed = run(command(key), env, 300)
+    assert completed.returncode == 2
+    assert "needs Docker" in completed.stdout
+    assert (
+        "make invoke-local FUNCTION=ConsumerFunction EVENT=events/sqs-batch-with-failures.json"
+        in completed.stdout
+    )
+
+
+def test_aws_only_commands(env: Dict[str, str]) -> None:
+    """`make deploy`, `sam deploy`, `sam delete` need an AWS account: what can be checked here is."""
+    from emulator.stack import read_settings, samconfig_parameters
+
+    defaults_env = {k: v for k, v in env.items() if k != "SAM_BUILD_DIR"}
+    dry = run(command("make deploy") + " -n", defaults_env, 60)
+    assert (
+        dry.returncode == 0
+        and ".venv/bin/sam deploy --template-file .aws-sam/build/template.yaml" in dry.stdout
+    )
+    defaults = samconfig_parameters("default")
+    assert defaults["stack_name"] == "lambda-batch" and defaults["region"] == "us-east-1"
+    assert defaults["confirm_changeset"] is False  # no prompts
+    sam = ROOT / ".venv" / "bin" / "sam"
+    assert sam.exists()
+    deploy = command(
+        ".venv/bin/sam deploy --template-file .aws-sam/build/template.yaml --parameter-overrides "
+        "EnableKinesis=true MaxReceiveCount=5"
+    )
+    overrides = dict(pair.split("=") for pair in deploy.split("--parameter-overrides ")[1].split())
+    settings = read_settings(ROOT / "template.yaml", overrides)
+    assert settings.queue("WorkQueue").max_receive_count == 5
+    assert "EventStream" in settings.translated["Resources"]
+    helped = run(".venv/bin/sam deploy --help", env, 60).stdout
+    assert "--template-file" in helped and "--parameter-overrides" in helped
+    delete = command(".venv/bin/sam delete --stack-name lambda-batch --region us-east-1 --no-prompts")
+    helped = run(".venv/bin/sam delete --help", env, 60).stdout
+    for option in re.findall(r"--[a-z-]+", delete):
+        assert option in helped, option
+
+
+# ----------------------------------------------------------------------------- the invoke table
+
+
+def _after(stderr: str) -> Optional[Dict[str, Any]]:
+    for line in stderr.splitlines():
+        if line.startswith('{"after"'):
+            return dict(json.loads(line))
+    return None
+
+
+def _check_all_success(rc: int, out: Dict[str, Any], stderr: str) -> None:
+    assert rc == 0 and out == {"batchItemFailures": [], "processed": 3}
+    after = _after(stderr)
+    assert (
+        after
+        and after["deleted_by_lambda"] == 3
+        and after["after"]["visible"] + after["after"]["in_flight"] == 0
+    )
+
+
+def _check_with_failures(rc: int, out: Dict[str, Any], stderr: str) -> None:
+    assert rc != 0 and out["errorType"] == "SQSBatchProcessingError"
+    assert "2 of 5 records failed, 3 deleted" in out["errorMessage"]
+    after = _after(stderr)
+    assert (
+        after and after["after"]["in_flight"] == 2 and after["after"]["visible"] == 0
+    )  # the other three: deleted
+
+
+def _check_fifo(rc: int, out: Dict[str, Any], stderr: str) -> None:
+    assert rc != 0 and out["errorType"] == "SQSBatchProcessingError"
+    assert "2 of 4 records failed, 2 deleted" in out["errorMessage"]  # order-1 and order-4 deleted
+    assert "message group 'customer-1'" in out["errorMessage"]  # order-3 goes back behind order-2
+    after = _after(stderr)
+    assert after and after["after"]["in_flight"] == 2 and after["after"]["queue"] == "WorkFifoQueue"
+
+
+def _check_malformed(rc: int, out: Dict[str, Any], stderr: str) -> None:
+    assert rc != 0 and out["errorType"] == "MalformedEventError"
+    assert "has no receiptHandle" in out["errorMessage"]
+    assert (
+        "passed to the handler as it is" in stderr and _after(stderr) is None
+    )  # nothing seeded, nothing deleted
+
+
+def _check_producer_standard(rc: int, out: Dict[str, Any], stderr: str) -> None:
+    assert (
+        rc == 0 and out["sent"] == {"sqs": 20, "dynamodb": 20, "cloudwatch": 2} and out["queue"] == "standard"
+    )
+
+
+def _check_producer_fifo(rc: int, out: Dict[str, Any], stderr: str) -> None:
+    assert rc == 0 and out["queue"] == "fifo" and out["sent"]["sqs"] == out["requested"] > 0
+    assert out["unprocessed_count"] == 0
+
+
+def _check_producer_kinesis(rc: int, out: Dict[str, Any], stderr: str) -> None:
+    # Plain: refused, with the way to deploy the stream.
+    assert rc != 0 and out["errorType"] == "InvalidRequestError"
+    assert "PARAMETERS=EnableKinesis=true" in stderr and "make deploy-emulator" in stderr
+
+
+def _check_producer_invalid(rc: int, out: Dict[str, Any], stderr: str) -> None:
+    assert rc != 0 and out["errorType"] == "InvalidRequestError"
+    assert "count must be" in out["errorMessage"] and "sent" not in out
+
+
+ROWS = {
+    "sqs-batch-all-success.json": ("ConsumerFunction", "all succeed", _check_all_success),
+    "sqs-batch-with-failures.json": (
+        "ConsumerFunction",
+        "a poison body and a non-JSON body fail; the other three are deleted",
+        _check_with_failures,
+    ),
+    "sqs-fifo-batch.json": (
+        "ConsumerFunction",
+        "`order-2` fails: `order-3`, behind it in group `customer-1`, goes back with it; `order-1` and "
+        "`order-4` (group `customer-2`) are deleted",
+        _check_fifo,
+    ),
+    "sqs-malformed.json": (
+        "ConsumerFunction",
+        "`MalformedEventError` (the record has no `receiptHandle`), nothing deleted",
+        _check_malformed,
+    ),
+    "producer-standard.json": (
+        "ProducerFunction",
+        "sends to the standard queue, table and metrics",
+        _check_producer_standard,
+    ),
+    "producer-fifo.json": ("ProducerFunction", "sends to the FIFO queue", _check_producer_fifo),
+    "producer-kinesis.json": (
+        "ProducerFunction",
+        "sends to the stream and table; needs the stream: add `PARAMETERS=EnableKinesis=true` (or use "
+        "`make deploy-emulator`, which enables it); without it, refused with the way to deploy it",
+        _check_producer_kinesis,
+    ),
+    "producer-invalid.json": ("ProducerFunction", "refused before anything is sent", _check_producer_invalid),
+}
+
+
+def test_the_invoke_table_is_the_one_tested() -> None:
+    assert invoke_table() == {event: [function, outcome] for event, (function, outcome, _) in ROWS.items()}
+
+
+@pytest.mark.parametrize("event", sorted(ROWS))
+def test_invoke_table_row(event: str, env: Dict[str, str], built: None) -> None:
+    """`make invoke-local FUNCTION=... EVENT=events/...`: the result alone on stdout; the row's outcome."""
+    function, _, check = ROWS[event]
+    completed = run(f"make invoke-local FUNCTION={function} EVENT=events/{event}", env, 300)
+    out = json.loads(completed.stdout)  # nothing but the result on stdout
+    check(completed.returncode, out, completed.stderr)
+    if event == "producer-kinesis.json":
+        deployed = run(
+            f"make invoke-local FUNCTION={function} EVENT=events/{event} PARAMETERS=EnableKinesis=true", env
+        )
+        assert deployed.returncode == 0, deployed.stderr[-2000:]
+        assert json.loads(deployed.stdout)["sent"] == {"kinesis": 30, "dynamodb": 30}
+
+
+@pytest.fixture(scope="module")
+def built(env: Dict[str, str]) -> None:
+    """One `make build` for the module: later builds are cached."""
+    completed = run("make build", env, 300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+
+# ----------------------------------------------------------------------------- a kept stack
+
+
+@pytest.fixture(scope="module")
+def kept_stack(env: Dict[str, str], built: None) -> Iterator[str]:
+    """`make deploy-emulator` in the background, as in terminal 1; its endpoint. Ctrl-C at the end."""
+    process = subprocess.Popen(
+        ["bash", "-c", command("make deploy-emulator")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    lines: List[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            if "emulator running on" in line:
+                found.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert found.wait(240), "".join(lines)[-3000:]
+        endpoint = re.search(r"emulator running on (http://127\.0\.0\.1:\d+)", "".join(lines))
+        assert endpoint, lines
+        text = "".join(lines)
+        assert "Ctrl-C" in text and "make invoke-local ENDPOINT_URL=" in text
+        yield endpoint.group(1)
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+def _client(endpoint: str, service: str, region: str = "us-east-1") -> Any:
+    import boto3.session
+
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
+    )
+    return session.client(service, endpoint_url=endpoint)
+
+
+def _work_queue_url(endpoint: str) -> str:
+    cloudformation = _client(endpoint, "cloudformation")
+    resources = cloudformation.describe_stack_resources(StackName="lambda-batch")["StackResources"]
+    return next(r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"] == "WorkQueue")
+
+
+def test_kept_stack(env: Dict[str, str], kept_stack: str) -> None:
+    """Terminal 2 against `make deploy-emulator`: invoke ten times, the demo, purge, publish-layer, delete."""
+    endpoint = kept_stack
+
+    def on_stack(key: str) -> str:
+        return command(key).replace(PORT, endpoint)
+
+    # invoke-local, ten times in a row on one stack: each starts from an empty queue.
+    durations = []
+    for attempt in range(10):
+        started = time.monotonic()
+        completed = run(on_stack(f"make invoke-local ENDPOINT_URL={PORT}"), env, 120)
+        durations.append(time.monotonic() - started)
+        out = json.loads(completed.stdout)
+        assert "held another message" not in completed.stderr, (attempt, completed.stderr[-2000:])
+        _check_with_failures(completed.returncode, out, completed.stderr)
+    print("invoke-local x10: " + ", ".join(f"{d:.1f}" for d in durations) + " s")
+
+    # The demo on the kept stack: seconds, not minutes; the queue's visibility timeout restored.
+    started = time.monotonic()
+    completed = run(on_stack(f'make -s demo DEMO_ARGS="--endpoint-url {PORT} --messages 100"'), env, 300)
+    took = time.monotonic() - started
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    figures = summary_figures(completed.stdout)
+    assert figures["lost"] == 0 and figures["in the DLQ"] == figures["poison_sent"] == 4
+    assert "using the stack lambda-batch already deployed there" in completed.stdout
+    assert "deployed as" not in completed.stdout
+    assert "restored" in completed.stdout and took < 120, took
+    sqs = _client(endpoint, "sqs")
+    queue_url = _work_queue_url(endpoint)
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])
+    assert attributes["Attributes"]["VisibilityTimeout"] == "150"
+    print(f"demo on the kept stack, 100 messages: {took:.1f} s")
+
+    # A producer run leaves messages: the consumer invocation says to purge; purge; it works again.
+    produced = run(
+        f"make invoke-local ENDPOINT_URL={endpoint} FUNCTION=ProducerFunction "
+        "EVENT=events/producer-standard.json",
+        env,
+    )
+    assert produced.returncode == 0, produced.stderr[-2000:]
+    refused = run(on_stack(f"make invoke-local ENDPOINT_URL={PORT}"), env, 120)
+    assert refused.returncode != 0 and "make purge-emulator ENDPOINT_URL=" in refused.stderr
+    purged = run(on_stack(f"make purge-emulator ENDPOINT_URL={PORT}"), env, 120)
+    assert purged.returncode == 0, purged.stderr
+    assert json.loads(purged.stdout)["purged"]["WorkQueue"] == 20
+    again = run(on_stack(f"make invoke-local ENDPOINT_URL={PORT}"), env, 120)
+    _check_with_failures(again.returncode, json.loads(again.stdout), again.stderr)
+
+    # publish-layer as the README shows it: to AWS without credentials, a plain message;
+    # on the emulator, the ARN.
+    no_credentials = run(command("make publish-layer REGION=eu-west-1"), env, 120)
+    assert no_credentials.returncode != 0
+    assert "AWS credentials are missing" in no_credentials.stderr and "Traceback" not in no_credentials.stderr
+    arns = {}
+    for key in (
+        "make publish-layer REGION=eu-west-1",
+        "make publish-layer PRINCIPAL=210987654321",
+        "make publish-layer PRINCIPAL='*'",
+        "make publish-layer ORG_ID=o-abc1234567",
+    ):
+        completed = run(f"{command(key)} ENDPOINT_URL={endpoint}", env, 120)
+        assert completed.returncode == 0, (key, completed.stderr[-2000:])
+        arn = completed.stdout.strip()
+        assert re.fullmatch(r"arn:aws:lambda:[a-z0-9-]+:\d{12}:layer:lambda-batch:\d+", arn), completed.stdout
+        arns[key] = arn
+    assert arns["make publish-layer REGION=eu-west-1"].startswith("arn:aws:lambda:eu-west-1:")
+    lambda_client = _client(endpoint, "lambda")
+    for key, principal in (
+        ("make publish-layer PRINCIPAL=210987654321", "210987654321"),
+        ("make publish-layer PRINCIPAL='*'", "*"),
+        ("make publish-layer ORG_ID=o-abc1234567", None),
+    ):
+        version = int(arns[key].rsplit(":", 1)[1])
+        policy = json.loads(
+            lambda_client.get_layer_version_policy(LayerName="lambda-batch", VersionNumber=version)["Policy"]
+        )
+        statement = policy["Statement"][0]
+        assert statement["Action"] == "lambda:GetLayerVersion"
+        if principal is not None:
+            assert principal in json.dumps(statement["Principal"])
+        else:
+            assert "o-abc1234567" in json.dumps(statement)
+
+    # `aws lambda update-function-configuration --layers <ARN>`: the same API call, on the stack's consumer.
+    published = arns["make publish-layer PRINCIPAL='*'"]
+    consumer = next(
+        r["PhysicalResourceId"]
+        for r in _client(endpoint, "cloudformation").describe_stack_resources(StackName="lambda-batch")[
+            "StackResources"
+        ]
+        if r["LogicalResourceId"] == "ConsumerFunction"
+    )
+    lambda_client.update_function_configuration(FunctionName=consumer, Layers=[published])
+    layers = lambda_client.get_function_configuration(FunctionName=consumer)["Layers"]
+    assert [layer["Arn"] for layer in layers] == [published]
+
+    # Teardown.
+    deleted = run(on_stack(f"make delete-emulator ENDPOINT_URL={PORT}"), env, 120)
+    assert deleted.returncode == 0, deleted.stderr
+    stacks = _client(endpoint, "cloudformation").list_stacks()["StackSummaries"]
+    assert all(s["StackStatus"] == "DELETE_COMPLETE" for s in stacks if s["StackName"] == "lambda-batch")
