@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from enum import Enum
+from operator import itemgetter, methodcaller
 
 from .event_types import EventType
 
@@ -34,6 +35,16 @@ if TYPE_CHECKING:
 else:
     _RecordDict = dict
     _ReadOnlyMapping = Mapping
+
+
+def _key(name: str, doc: str) -> Any:
+    # A property read by a C-level getter: no Python frame per access.
+    return property(itemgetter(name), doc=doc)
+
+
+def _optional(name: str, doc: str) -> Any:
+    # The same for a key that may be absent (None then).
+    return property(methodcaller("get", name), doc=doc)
 
 
 class _Dict(_RecordDict):
@@ -72,22 +83,18 @@ class SQSRecordAttributes(_Dict):
 
     __slots__ = ()
 
-    aws_trace_header = property(lambda self: self.get("AWSTraceHeader"), doc="The X-Ray trace header.")
-    approximate_receive_count = property(
-        lambda self: self["ApproximateReceiveCount"], doc="How many times the message was received."
+    aws_trace_header = _optional("AWSTraceHeader", "The X-Ray trace header.")
+    approximate_receive_count = _key("ApproximateReceiveCount", "How many times the message was received.")
+    sent_timestamp = _key("SentTimestamp", "When it was sent (epoch ms).")
+    sender_id = _key("SenderId", "The IAM user or role id of the sender.")
+    approximate_first_receive_timestamp = _key(
+        "ApproximateFirstReceiveTimestamp", "When it was first received (epoch ms)."
     )
-    sent_timestamp = property(lambda self: self["SentTimestamp"], doc="When it was sent (epoch ms).")
-    sender_id = property(lambda self: self["SenderId"], doc="The IAM user or role id of the sender.")
-    approximate_first_receive_timestamp = property(
-        lambda self: self["ApproximateFirstReceiveTimestamp"], doc="When it was first received (epoch ms)."
-    )
-    sequence_number = property(lambda self: self.get("SequenceNumber"), doc="FIFO: its sequence number.")
-    message_group_id = property(lambda self: self.get("MessageGroupId"), doc="FIFO: its message group.")
-    message_deduplication_id = property(
-        lambda self: self.get("MessageDeduplicationId"), doc="FIFO: its deduplication id."
-    )
-    dead_letter_queue_source_arn = property(
-        lambda self: self.get("DeadLetterQueueSourceArn"), doc="On a dead-letter queue: the source queue."
+    sequence_number = _optional("SequenceNumber", "FIFO: its sequence number.")
+    message_group_id = _optional("MessageGroupId", "FIFO: its message group.")
+    message_deduplication_id = _optional("MessageDeduplicationId", "FIFO: its deduplication id.")
+    dead_letter_queue_source_arn = _optional(
+        "DeadLetterQueueSourceArn", "On a dead-letter queue: the source queue."
     )
 
 
@@ -96,9 +103,9 @@ class SQSMessageAttribute(_Dict):
 
     __slots__ = ()
 
-    string_value = property(lambda self: self["stringValue"], doc="The value of a String or Number.")
-    binary_value = property(lambda self: self["binaryValue"], doc="The base64 value of a Binary.")
-    data_type = property(lambda self: self["dataType"], doc="``String``, ``Number`` or ``Binary``.")
+    string_value = _key("stringValue", "The value of a String or Number.")
+    binary_value = _key("binaryValue", "The base64 value of a Binary.")
+    data_type = _key("dataType", "``String``, ``Number`` or ``Binary``.")
 
 
 class SQSMessageAttributes(_RecordDict):
@@ -125,10 +132,10 @@ class SQSRecord(_Record):
 
     __slots__ = ("_json_body",)
 
-    message_id = property(lambda self: self["messageId"], doc="The message's id.")
-    receipt_handle = property(lambda self: self["receiptHandle"], doc="The handle a delete needs.")
-    body = property(lambda self: self["body"], doc="The message body, as sent.")
-    md5_of_body = property(lambda self: self["md5OfBody"], doc="The MD5 digest of the body.")
+    message_id = _key("messageId", "The message's id.")
+    receipt_handle = _key("receiptHandle", "The handle a delete needs.")
+    body = _key("body", "The message body, as sent.")
+    md5_of_body = _key("md5OfBody", "The MD5 digest of the body.")
 
     @property
     def json_body(self) -> Any:
@@ -165,10 +172,10 @@ class KinesisStreamRecordPayload(_Dict):
 
     __slots__ = ()
 
-    data = property(lambda self: self["data"], doc="The data, base64-encoded as the event carries it.")
-    partition_key = property(lambda self: self["partitionKey"], doc="The partition key it was put with.")
-    sequence_number = property(lambda self: self["sequenceNumber"], doc="Its position in its shard.")
-    kinesis_schema_version = property(lambda self: self["kinesisSchemaVersion"], doc="The schema version.")
+    data = _key("data", "The data, base64-encoded as the event carries it.")
+    partition_key = _key("partitionKey", "The partition key it was put with.")
+    sequence_number = _key("sequenceNumber", "Its position in its shard.")
+    kinesis_schema_version = _key("kinesisSchemaVersion", "The schema version.")
 
     @property
     def approximate_arrival_timestamp(self) -> float:
@@ -205,10 +212,10 @@ class KinesisStreamRecord(_Record):
 
     __slots__ = ()
 
-    event_id = property(lambda self: self["eventID"], doc="``<shard id>:<sequence number>``.")
-    event_name = property(lambda self: self["eventName"], doc="``aws:kinesis:record``.")
-    event_version = property(lambda self: self["eventVersion"], doc="The event format version.")
-    invoke_identity_arn = property(lambda self: self["invokeIdentityArn"], doc="The role Lambda read with.")
+    event_id = _key("eventID", "``<shard id>:<sequence number>``.")
+    event_name = _key("eventName", "``aws:kinesis:record``.")
+    event_version = _key("eventVersion", "The event format version.")
+    invoke_identity_arn = _key("invokeIdentityArn", "The role Lambda read with.")
 
     @property
     def kinesis(self) -> KinesisStreamRecordPayload:
@@ -320,8 +327,8 @@ class DynamoDBRecord(_Record):
 
     __slots__ = ()
 
-    event_id = property(lambda self: self.get("eventID"), doc="The id of the change.")
-    event_version = property(lambda self: self.get("eventVersion"), doc="The event format version.")
+    event_id = _optional("eventID", "The id of the change.")
+    event_version = _optional("eventVersion", "The event format version.")
 
     @property
     def event_name(self) -> Optional[DynamoDBRecordEventName]:
