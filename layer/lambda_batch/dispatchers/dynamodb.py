@@ -106,7 +106,6 @@ class DynamoBatchDispatcher(BaseDispatcher):
         self.partition_key_data_type = partition_key_data_type
         self.deduplicate = deduplicate
         self.target_description = f"DynamoDB table {name}"
-        self._table_name = name
         self._schema: Optional[KeySchema] = None
         self._schema_read = False
         self._schema_lock = threading.Lock()
