@@ -383,6 +383,7 @@ def run_demo(options: DemoOptions, progress: Optional[Progress] = None) -> DemoR
             report("emulator", {"endpoint": endpoint})
         else:
             endpoint = options.endpoint_url
+            _session(endpoint, options.region)  # no credentials: say so before building anything
         on_emulator = server is not None
 
         stack = _prepare_stack(options, endpoint, on_emulator, times, run_id)
