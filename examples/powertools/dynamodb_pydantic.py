@@ -23,7 +23,7 @@ class Order(BaseModel):
 
 
 class OrderDynamoDB(BaseModel):
-    Message: Order
+    Message: Optional[Order] = None  # an image without a Message (an empty old image) fits too
 
     # the Message attribute holds the order as JSON text ({"S": "<json>"} in the stream record,
     # the text itself once the record model has converted the image): parse it for the Order
