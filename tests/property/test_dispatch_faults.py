@@ -27,7 +27,7 @@ from lambda_batch import (
     SQSBatchDispatcher,
     SQSFifoBatchDispatcher,
 )
-from lambda_batch.unprocessed import DEADLINE_EXCEEDED, FIFO_GROUP_HALTED
+from lambda_batch.unprocessed import DEADLINE_EXCEEDED, FIFO_GROUP_HALTED, PARTITION_KEY_HALTED
 from tests.faults import OK, WHOLE_CALL_FAULTS, Fault, FaultInjector, drain_queue, read_stream
 
 pytestmark = pytest.mark.integration
@@ -103,13 +103,15 @@ def run_sqs(server, plan, count, batch, workers, attempts, deadline_at):
         sqs.delete_queue(QueueUrl=url)
 
 
-def run_kinesis(server, plan, count, batch, workers, attempts, deadline_at):
+def run_kinesis(server, plan, count, batch, workers, attempts, deadline_at, ordered=False):
     s, injector = prepared("kinesis", plan)
     kinesis = s.client("kinesis", endpoint_url=server.endpoint_url)
     name = f"prop-{uuid.uuid4().hex[:8]}"
     kinesis.create_stream(StreamName=name, ShardCount=1)
     try:
-        dispatcher = KinesisBatchDispatcher(name, **options(s, server, batch, workers, attempts, deadline_at))
+        dispatcher = KinesisBatchDispatcher(
+            name, ordered=ordered, **options(s, server, batch, workers, attempts, deadline_at)
+        )
         CURRENT["dispatcher"] = dispatcher
         payloads = [{"id": i} for i in range(count)]
         for payload in payloads:
@@ -172,7 +174,8 @@ def check_exactly_once(
     assert [d.item for d in details] == returned
     assert all(d.code and 0 <= d.attempts <= attempts for d in details)
     # only items held back by the dispatcher itself were never sent
-    assert all(d.code in (DEADLINE_EXCEEDED, FIFO_GROUP_HALTED) for d in details if d.attempts == 0)
+    held = (DEADLINE_EXCEEDED, FIFO_GROUP_HALTED, PARTITION_KEY_HALTED)
+    assert all(d.code in held for d in details if d.attempts == 0)
     if deadline_at is None:
         assert DEADLINE_EXCEEDED not in {d.code for d in details}
     else:
@@ -266,3 +269,42 @@ def test_fifo_groups_stay_in_order_and_halt_after_a_failure(
             assert failed[blocker].item["group"] == group and failed[blocker].item["id"] < detail.item["id"]
             if detail.attempts == 0:  # held back before any call: nothing later in the group was sent
                 assert all(i < detail.item["id"] for i in arrived)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    plan_faults=st.lists(faults, max_size=12),
+    count=st.integers(1, 30),
+    batch=st.integers(1, 10),
+    workers=st.sampled_from([1, 3]),
+    attempts=st.integers(1, 5),
+    deadline_at=deadlines,
+)
+def test_kinesis_ordered_mode_keeps_each_key_in_order_whatever_fails(
+    moto_server, plan_faults, count, batch, workers, attempts, deadline_at
+):
+    """ordered=True: what arrives of a key arrives in submission order, and nothing of a key
+    arrives after a record of it that was handed back."""
+    payloads, returned, delivered, dispatcher, injector = run_kinesis(
+        moto_server,
+        deadline_plan(plan_faults, deadline_at),
+        count,
+        batch,
+        workers,
+        attempts,
+        deadline_at,
+        True,
+    )
+    check_exactly_once(
+        count, payloads, returned, delivered, dispatcher, injector, attempts, deadline_at, workers
+    )
+    for key in range(3):
+        arrived = [i for i in delivered if i % 3 == key]
+        assert arrived == sorted(arrived)
+        first_back = min((item["id"] for item in returned if item["id"] % 3 == key), default=None)
+        if first_back is not None:
+            assert all(i < first_back for i in arrived)

@@ -75,3 +75,53 @@ def test_dispatchers_made_on_every_invocation_reuse_one_client():
         return DynamoBatchDispatcher("table", "pk", endpoint_url=ENDPOINT, region_name="eu-west-1")
 
     assert len({id(fresh_dispatcher()._clients.get()) for _ in range(3)}) == 1
+
+
+def test_every_client_the_layer_makes_has_botocore_retries_off(boto3_session):
+    """Shared, from a session, with a user's Config: one attempt per call, the user's other settings kept."""
+    from botocore.config import Config
+
+    from lambda_batch.clients import make_client
+
+    user = Config(
+        retries={"max_attempts": 10, "mode": "adaptive"}, connect_timeout=7, user_agent_extra="app/1"
+    )
+    clients = [
+        make_client("sqs", "eu-west-1", endpoint_url=ENDPOINT),
+        make_client("sqs", "eu-west-1", boto3_session, endpoint_url=ENDPOINT),
+        make_client("sqs", "eu-west-1", None, user, endpoint_url=ENDPOINT),
+        make_client("kinesis", "eu-west-1", boto3_session, user, endpoint_url=ENDPOINT),
+        ClientProvider("sqs", config=user, endpoint_url=ENDPOINT).get("eu-west-1"),
+    ]
+    for client in clients:
+        assert client.meta.config.retries["total_max_attempts"] == 1
+    assert clients[2].meta.config.connect_timeout == 7
+    assert "app/1" in clients[2].meta.config.user_agent_extra
+    assert user.retries == {"max_attempts": 10, "mode": "adaptive"}  # the user's Config is not changed
+
+
+def test_the_processors_clients_have_botocore_retries_off():
+    from botocore.config import Config
+
+    from lambda_batch import PartialSQSProcessor
+
+    processor = PartialSQSProcessor(config=Config(retries={"max_attempts": 8}), endpoint_url=ENDPOINT)
+    assert processor._clients.get("eu-west-1").meta.config.retries["total_max_attempts"] == 1
+
+
+def test_timeouts_follow_the_time_left_in_few_steps():
+    from lambda_batch.clients import timeout_bucket
+
+    assert timeout_bucket(600) is None
+    assert timeout_bucket(4.2) == 3.0
+    assert timeout_bucket(0.01) == 0.25
+    assert len({timeout_bucket(x / 10) for x in range(0, 700)}) <= 12
+    provider = ClientProvider("sqs", endpoint_url=ENDPOINT)
+    client = provider.get("eu-west-1", timeout=2.0)
+    assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (2.0, 2.0)
+    assert provider.get("eu-west-1", timeout=2.0) is client
+
+
+def test_unknown_client_keywords_are_refused():
+    with pytest.raises(TypeError, match="'endpoint'"):
+        ClientProvider("sqs", endpoint="http://127.0.0.1:9")

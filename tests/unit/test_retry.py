@@ -94,3 +94,26 @@ def test_sleep_uses_the_given_sleeper_and_skips_zero():
 def test_invalid_policies_are_refused(kwargs):
     with pytest.raises(ValueError):
         RetryPolicy(**kwargs)
+
+
+def test_a_bare_413_is_a_request_too_large_and_not_retried():
+    from botocore.exceptions import ClientError
+
+    from lambda_batch.retry import REQUEST_TOO_LARGE, classify_exception
+
+    error = ClientError(
+        {"Error": {"Code": "413", "Message": ""}, "ResponseMetadata": {"HTTPStatusCode": 413}}, "PutRecords"
+    )
+    info = classify_exception(error)
+    assert (info.code, info.retryable) == (REQUEST_TOO_LARGE, False)
+
+
+def test_a_botocore_validation_error_is_classified_without_the_values_it_quotes():
+    from botocore.exceptions import ParamValidationError
+
+    from lambda_batch.retry import classify_exception
+
+    report = "Invalid type for parameter Entries[0].MessageBody, value: b'SECRET', type: <class 'bytes'>"
+    info = classify_exception(ParamValidationError(report=report))
+    assert info.code == "ParamValidationError" and not info.retryable
+    assert "Entries[0].MessageBody" in info.message and "SECRET" not in info.message
