@@ -333,3 +333,33 @@ def test_creating_and_reading_records_imports_neither_boto3_nor_typing_nor_decim
         check=True,
     ).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("mode", ["threads", "async"])
+def test_concurrent_and_async_handlers_receive_record_objects(mode):
+    records = [kinesis_record(n, shard=f"shardId-00000000000{n % 2}") for n in range(1, 7)]
+    seen = []
+
+    def handler(record):
+        seen.append((type(record).__name__, record.kinesis.sequence_number))
+
+    async def async_handler(record):
+        seen.append((type(record).__name__, record.kinesis.sequence_number))
+
+    processor = BatchProcessor(EventType.KinesisDataStreams, max_concurrency=3)
+    response = process_partial_response(
+        {"Records": records}, handler if mode == "threads" else async_handler, processor
+    )
+    assert response == {"batchItemFailures": []}
+    assert sorted(seen) == sorted(("KinesisStreamRecord", r["kinesis"]["sequenceNumber"]) for r in records)
+
+
+def test_a_malformed_event_is_refused_before_any_record_object_is_made():
+    from lambda_batch import MalformedEventError
+
+    calls = []
+    processor = BatchProcessor(EventType.SQS)
+    broken = {**sqs_record(2), "messageId": ""}
+    with pytest.raises(MalformedEventError, match=r"record 1"):
+        process_partial_response({"Records": [sqs_record(1), broken]}, calls.append, processor)
+    assert calls == []
