@@ -388,3 +388,55 @@ def test_async_batch_processor_runs_every_record_at_once_unless_bounded(max_conc
     response = lambda_batch.async_process_partial_response({"Records": records}, record_handler, processor)
     assert response == {"batchItemFailures": []}
     assert state["peak"] == peak
+
+
+# -- the same code against Powertools v3 itself (a development dependency) -------------------------
+
+
+def _powertools_and_ours():
+    batch = pytest.importorskip("aws_lambda_powertools.utilities.batch")
+    return [("powertools", batch), ("lambda_batch", lambda_batch)]
+
+
+@pytest.mark.parametrize("skip_group_on_error", [False, True])
+def test_sqs_fifo_partial_processor_answers_as_powertools_does(skip_group_on_error):
+    records = [sqs_record(n, queue="orders.fifo", group=g) for n, g in enumerate("ABABCA")]
+
+    def record_handler(record):
+        if record["messageId"] in ("m-1", "m-5"):
+            raise ValueError("fails")
+        return record["messageId"]
+
+    responses = {}
+    for name, library in _powertools_and_ours():
+        processor = library.SqsFifoPartialProcessor(skip_group_on_error=skip_group_on_error)
+        event = {"Records": [dict(record) for record in records]}
+        responses[name] = library.process_partial_response(event, record_handler, processor)
+    assert responses["lambda_batch"] == responses["powertools"]
+
+
+def test_async_batch_processor_answers_as_powertools_does():
+    records = [sqs_record(n) for n in range(6)]
+
+    async def record_handler(record):
+        await asyncio.sleep(0.001 * (6 - int(record["messageId"][2:])))
+        if record["messageId"] in ("m-2", "m-4"):
+            raise ValueError("fails")
+        return record["messageId"]
+
+    responses = {}
+    for name, library in _powertools_and_ours():
+        processor = library.AsyncBatchProcessor(library.EventType.SQS)
+        event = {"Records": [dict(record) for record in records]}
+        responses[name] = library.async_process_partial_response(event, record_handler, processor)
+        with processor([dict(record) for record in records], record_handler) as proc:
+            results = proc.async_process()  # called from sync code, as Powertools documents
+        # The fail text: "ValueError:fails" here, "<class 'ValueError'>:fails" in Powertools.
+        responses[name + " results"] = [(r[0], r[1] if r[0] == "success" else r[1][-6:]) for r in results]
+
+    def ids(response):
+        return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+
+    assert sorted(ids(responses["lambda_batch"])) == sorted(ids(responses["powertools"]))
+    assert ids(responses["lambda_batch"]) == ["m-2", "m-4"]  # record order (Powertools: completion order)
+    assert responses["lambda_batch results"] == responses["powertools results"]
