@@ -123,7 +123,9 @@ class FaultProxy:
         """Listen; returns self."""
         if self._server is None:
             self._server = _Server(self)
-            threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True).start()
+            threading.Thread(
+                target=self._server.serve_forever, args=(0.05,), name="fault-proxy", daemon=True
+            ).start()
         return self
 
     def stop(self) -> None:

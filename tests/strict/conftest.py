@@ -67,25 +67,35 @@ def kinesis_proxy(kinesalite: NodeEmulator) -> Iterator[FaultProxy]:
         yield proxy
 
 
+def _client(session: Any, service: str, endpoint_url: str) -> Any:
+    from botocore.config import Config
+
+    config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=120)
+    return session.client(service, endpoint_url=endpoint_url, region_name=REGION, config=config)
+
+
 @pytest.fixture()
 def strict_client(boto3_session: Any) -> Callable[..., Any]:
     """``strict_client("dynamodb", url)``: a client with fake credentials and one attempt per call."""
-    from botocore.config import Config
-
-    def make(service: str, endpoint_url: str) -> Any:
-        config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=120)
-        return boto3_session.client(service, endpoint_url=endpoint_url, region_name=REGION, config=config)
-
-    return make
+    return lambda service, endpoint_url: _client(boto3_session, service, endpoint_url)
 
 
-@pytest.fixture()
-def dynamodb_direct(dynalite: NodeEmulator, strict_client: Callable[..., Any]) -> Any:
+@pytest.fixture(scope="session")
+def _direct_session() -> Any:
+    import boto3
+
+    return boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )
+
+
+@pytest.fixture(scope="session")
+def dynamodb_direct(dynalite: NodeEmulator, _direct_session: Any) -> Any:
     """A DynamoDB client of dynalite itself (no proxy): set-up and reading back."""
-    return strict_client("dynamodb", dynalite.endpoint_url)
+    return _client(_direct_session, "dynamodb", dynalite.endpoint_url)
 
 
-@pytest.fixture()
-def kinesis_direct(kinesalite: NodeEmulator, strict_client: Callable[..., Any]) -> Any:
+@pytest.fixture(scope="session")
+def kinesis_direct(kinesalite: NodeEmulator, _direct_session: Any) -> Any:
     """A Kinesis client of kinesalite itself (no proxy): set-up and reading back."""
-    return strict_client("kinesis", kinesalite.endpoint_url)
+    return _client(_direct_session, "kinesis", kinesalite.endpoint_url)
