@@ -10,6 +10,7 @@ partition key is stored after a later one of the same key.
 from __future__ import annotations
 
 import decimal
+import inspect
 import json
 import random
 from collections import Counter, defaultdict
@@ -130,6 +131,7 @@ def test_dynamodb_1000_mixed_items_are_stored_or_returned(
     calls = dynamo_proxy.calls
     assert sum(c.injected_500 for c in calls) > 0 and sum(c.failed_entries for c in calls) > 100
     assert dispatcher.stats.entries_sent == len(stored) and dispatcher.stats.failures == len(returned)
+    assert len(stored) >= 950  # retries got through: conservation is not "everything returned"
 
 
 # -- Kinesis ----------------------------------------------------------------------------------
@@ -195,6 +197,7 @@ def run_kinesis(boto3_session, proxy, kinesis_direct, name, count, **options):
     returned_ids = [parse(_data(r))[0] for r in returned]
     assert Counter(stored_ids) + Counter(returned_ids) == Counter(range(count))
     assert_returned_are_the_submitted(payloads, returned)
+    assert len(stored_ids) >= count * 0.9, dispatcher.unprocessed_details[:3]  # retries got through
     return dispatcher, stored, returned
 
 
@@ -240,10 +243,8 @@ def test_kinesis_5000_records_are_stored_or_returned(
 def test_kinesis_ordered_mode_keeps_each_key_in_order(
     boto3_session, kinesis_proxy, kinesis_direct, unique_name
 ):
-    try:
-        KinesisBatchDispatcher("probe", ordered=True, region_name=REGION)
-    except TypeError as exc:
-        pytest.fail(f"KinesisBatchDispatcher has no ordered=True mode yet (issue 15 point 1): {exc}")
+    if "ordered" not in inspect.signature(KinesisBatchDispatcher).parameters:
+        pytest.fail("KinesisBatchDispatcher has no ordered=True mode yet (issue 15 point 1)")
     dispatcher, stored, returned = run_kinesis(
         boto3_session,
         kinesis_proxy,
