@@ -16,8 +16,8 @@ Installing (``make emulators``, which ``make test`` runs; or ``python -m emulato
    there (never globally). Both emulators keep their data in memory; the LevelDB addons they
    load ship prebuilt for Linux, macOS and Windows (x64 and arm64), so no compiler is needed.
 
-A stamp in ``emulator/node/node_modules`` records the lock file and Node.js version installed;
-``install`` does nothing when they have not changed.
+A stamp in ``emulator/node/node_modules`` records the lock file installed; ``install`` does
+nothing when it has not changed.
 
 Example::
 
@@ -131,8 +131,9 @@ def _lock_digest() -> str:
     return hashlib.sha256(LOCK_FILE.read_bytes()).hexdigest()
 
 
-def _stamp(runtime: NodeRuntime) -> str:
-    return json.dumps({"lock": _lock_digest(), "node_major": runtime.major}, sort_keys=True)
+def _stamp() -> str:
+    # The LevelDB addons use Node-API, stable across Node.js versions: the lock file alone decides.
+    return json.dumps({"lock": _lock_digest()})
 
 
 def unavailable_reason() -> Optional[str]:
@@ -150,7 +151,7 @@ def unavailable_reason() -> Optional[str]:
         stamp = STAMP_FILE.read_text()
     except OSError:
         return f"dynalite and kinesalite are not installed in {NODE_DIR}: {fix}"
-    if stamp != _stamp(runtime):
+    if stamp != _stamp():
         return (
             f"npm packages in {NODE_DIR} do not match package-lock.json or Node.js {runtime.version}: {fix}"
         )
@@ -205,7 +206,7 @@ def install(force: bool = False) -> NodeRuntime:
     )
     if check.returncode != 0:
         raise EmulatorUnavailable(f"dynalite or kinesalite does not load on this platform:\n{check.stderr}")
-    STAMP_FILE.write_text(_stamp(runtime))
+    STAMP_FILE.write_text(_stamp())
     return runtime
 
 
