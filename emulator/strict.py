@@ -152,9 +152,7 @@ def unavailable_reason() -> Optional[str]:
     except OSError:
         return f"dynalite and kinesalite are not installed in {NODE_DIR}: {fix}"
     if stamp != _stamp():
-        return (
-            f"npm packages in {NODE_DIR} do not match package-lock.json or Node.js {runtime.version}: {fix}"
-        )
+        return f"the npm packages in {NODE_DIR} do not match its package-lock.json: {fix}"
     return None
 
 
