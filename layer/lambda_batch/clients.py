@@ -69,7 +69,7 @@ _shared_lock = threading.Lock()
 _shared_session: Any = None
 _shared_clients: Dict[Tuple[Hashable, ...], Any] = {}
 _warned_lock = threading.Lock()
-_warned_clients: Dict[int, Any] = {}
+_warned_clients: Any = None  # a weakref.WeakSet of the user clients already warned about (made on first use)
 
 
 def check_client_kwargs(kwargs: Iterable[str], owner: str) -> None:
@@ -197,11 +197,18 @@ def _finish(client: Any) -> Any:
 
 def warn_user_client(client: Any, owner: str) -> None:
     """Log once per client, at WARNING, that a user-given client's own retries add to the layer's."""
-    key = id(client)
+    global _warned_clients  # noqa: PLW0603 - process-wide, and holds no client alive
     with _warned_lock:
-        if _warned_clients.get(key) is client:
-            return
-        _warned_clients[key] = client
+        if _warned_clients is None:
+            import weakref
+
+            _warned_clients = weakref.WeakSet()
+        try:
+            if client in _warned_clients:
+                return
+            _warned_clients.add(client)
+        except TypeError:  # not weakly referenceable: warn every time rather than keep it alive
+            pass
     config = getattr(getattr(client, "meta", None), "config", None)
     retries = getattr(config, "retries", None) or {}
     if retries.get("total_max_attempts") == 1 or retries.get("max_attempts") == 0:

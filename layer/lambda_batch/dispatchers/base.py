@@ -25,7 +25,6 @@ import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, Hashable, List, Optional, Sequence, Set, Tuple
 
 from ..arns import Arn, parse_arn
@@ -33,9 +32,18 @@ from ..clients import ClientProvider, timeout_bucket
 from ..deadline import Deadline
 from ..exceptions import ConfigurationError, PayloadError
 from ..limits import ServiceLimits
-from ..retry import DEFAULT_RETRY_POLICY, ErrorInfo, RetryPolicy, classify_exception, is_retryable_code
+from ..retry import DEFAULT_RETRY_POLICY, ErrorInfo, RetryPolicy, classify_exception
 from ..unprocessed import DEADLINE_EXCEEDED, FIFO_GROUP_HALTED, UnprocessedItem
-from .delivery import SPLITTABLE_ERROR_CODES, call_timeout, next_wave, split_error, split_parts
+from .delivery import (
+    SPLITTABLE_ERROR_CODES,
+    call_timeout,
+    drop_overtaken,
+    entry_results,
+    next_wave,
+    split_error,
+    split_parts,
+)
+from .entries import DispatcherStats, Entry
 
 if TYPE_CHECKING:  # pragma: no cover
     from types import TracebackType
@@ -50,49 +58,6 @@ __all__ = [
     "entry_results",
     "target_arn",
 ]
-
-
-class Entry:
-    """One submitted item on its way: the submitted object, the request entry made from it, its size."""
-
-    __slots__ = ("attempts", "done", "order_key", "payload", "record_id", "request", "seq", "size")
-
-    def __init__(
-        self,
-        payload: Any,
-        request: Dict[str, Any],
-        size: int,
-        *,
-        seq: int,
-        record_id: str,
-        order_key: Optional[Hashable],
-    ) -> None:
-        self.payload = payload
-        self.request = request
-        self.size = size
-        self.seq = seq
-        self.record_id = record_id
-        self.order_key = order_key
-        self.attempts = 0
-        self.done = False
-
-
-@dataclass(frozen=True)
-class DispatcherStats:
-    """Counters of one dispatcher since it was made.
-
-    ``calls`` counts batch calls made (retries included), ``retries`` the calls that were
-    retries, ``entries_sent`` the items delivered, ``failures`` the items handed back,
-    ``superseded`` the DynamoDB writes replaced by a later write of the same key in one batch.
-    """
-
-    submitted: int = 0
-    calls: int = 0
-    entries_sent: int = 0
-    retries: int = 0
-    failures: int = 0
-    superseded: int = 0
-    splits: int = 0
 
 
 class BaseDispatcher:
@@ -536,7 +501,7 @@ class BaseDispatcher:
                 final.append((entry, error))
         self._count(entries_sent=delivered)
         if self._halts_groups and retry and delivered:
-            retry = self._drop_overtaken(pending, results, retry, final)
+            retry = drop_overtaken(pending, results, retry, final)
         max_attempts = self.retry_policy.max_attempts
         still: List[Tuple[Entry, ErrorInfo]] = []
         for entry, error in retry:
@@ -593,31 +558,6 @@ class BaseDispatcher:
                 keep.append(entry)
         self._fail(held)
         return keep
-
-    @staticmethod
-    def _drop_overtaken(
-        pending: Sequence[Entry],
-        results: Sequence[Optional[ErrorInfo]],
-        retry: List[Tuple[Entry, ErrorInfo]],
-        final: List[Tuple[Entry, ErrorInfo]],
-    ) -> List[Tuple[Entry, ErrorInfo]]:
-        """Move to ``final`` the retryable entries a later message of their group overtook.
-
-        The service may accept a group's later message in the same call as an earlier one it
-        refused; sending the earlier one again would put it behind, so it is returned instead.
-        """
-        last_delivered: Dict[Hashable, int] = {}
-        for entry, error in zip(pending, results):
-            if error is None and entry.order_key is not None:
-                last_delivered[entry.order_key] = entry.seq
-        still: List[Tuple[Entry, ErrorInfo]] = []
-        for entry, error in retry:
-            if entry.order_key is not None and last_delivered.get(entry.order_key, -1) > entry.seq:
-                note = "not retried: a later message of its group was delivered by the same call"
-                final.append((entry, error._replace(message=f"{error.message} ({note})")))
-            else:
-                still.append((entry, error))
-        return still
 
     def _attempt(self, entries: List[Entry]) -> List[Optional[ErrorInfo]]:
         for entry in entries:
@@ -693,22 +633,6 @@ def target_arn(value: str, service: str, kind: str, resource_prefix: str = "") -
     if arn.service != service or not arn.resource.startswith(resource_prefix):
         raise ConfigurationError(f"not a {kind} ARN: {value!r}")
     return arn
-
-
-def entry_results(outcomes: Sequence[Dict[str, Any]], count: int) -> List[Optional[ErrorInfo]]:
-    """Per-entry results of a batch response whose entries, in request order, carry
-    ``ErrorCode``/``ErrorMessage`` on failure; an entry missing from the response failed
-    retryably."""
-    results: List[Optional[ErrorInfo]] = []
-    for index in range(count):
-        outcome = outcomes[index] if index < len(outcomes) else {"ErrorCode": "MissingFromResponse"}
-        code = outcome.get("ErrorCode")
-        if code:
-            retryable = is_retryable_code(str(code)) or code == "MissingFromResponse"
-            results.append(ErrorInfo(str(code), str(outcome.get("ErrorMessage") or code), retryable))
-        else:
-            results.append(None)
-    return results
 
 
 def _default_client_options(max_workers: int) -> Dict[str, Any]:

@@ -12,6 +12,10 @@ Pure functions over the dispatcher's entries (anything with ``attempts``, ``orde
   one record per key, the earliest one not yet resolved, so a record that fails is retried
   before any later record of its key is sent.
 
+- A FIFO message refused while a later message of its group in the same call was accepted is
+  not retried behind it (:func:`drop_overtaken`).
+- :func:`entry_results` reads per-entry outcomes of the responses that list them in order.
+
 Example::
 
     parts = split_parts(entries, budget=3)     # 25 entries -> 3 parts of 9, 8 and 8
@@ -20,9 +24,10 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any, Hashable, List, Optional, Sequence, Set, Tuple, TypeVar
+from typing import Any, Dict, Hashable, List, Optional, Sequence, Set, Tuple, TypeVar
 
-from ..retry import REQUEST_TOO_LARGE, ErrorInfo
+from ..retry import REQUEST_TOO_LARGE, ErrorInfo, is_retryable_code
+from .entries import Entry
 
 T = TypeVar("T")
 
@@ -106,3 +111,44 @@ def call_timeout(remaining: float, margin: float) -> float:
     """The connect (and read) timeout of a call that starts with ``remaining`` seconds left:
     both together end before the deadline's margin."""
     return max(0.0, remaining - margin) / 2.0
+
+
+def drop_overtaken(
+    pending: Sequence[Entry],
+    results: Sequence[Optional[ErrorInfo]],
+    retry: List[Tuple[Entry, ErrorInfo]],
+    final: List[Tuple[Entry, ErrorInfo]],
+) -> List[Tuple[Entry, ErrorInfo]]:
+    """Move to ``final`` the retryable entries a later message of their group overtook.
+
+    The service may accept a group's later message in the same call as an earlier one it
+    refused; sending the earlier one again would put it behind, so it is returned instead.
+    """
+    last_delivered: Dict[Hashable, int] = {}
+    for entry, error in zip(pending, results):
+        if error is None and entry.order_key is not None:
+            last_delivered[entry.order_key] = entry.seq
+    still: List[Tuple[Entry, ErrorInfo]] = []
+    for entry, error in retry:
+        if entry.order_key is not None and last_delivered.get(entry.order_key, -1) > entry.seq:
+            note = "not retried: a later message of its group was delivered by the same call"
+            final.append((entry, error._replace(message=f"{error.message} ({note})")))
+        else:
+            still.append((entry, error))
+    return still
+
+
+def entry_results(outcomes: Sequence[Dict[str, Any]], count: int) -> List[Optional[ErrorInfo]]:
+    """Per-entry results of a batch response whose entries, in request order, carry
+    ``ErrorCode``/``ErrorMessage`` on failure; an entry missing from the response failed
+    retryably."""
+    results: List[Optional[ErrorInfo]] = []
+    for index in range(count):
+        outcome = outcomes[index] if index < len(outcomes) else {"ErrorCode": "MissingFromResponse"}
+        code = outcome.get("ErrorCode")
+        if code:
+            retryable = is_retryable_code(str(code)) or code == "MissingFromResponse"
+            results.append(ErrorInfo(str(code), str(outcome.get("ErrorMessage") or code), retryable))
+        else:
+            results.append(None)
+    return results
