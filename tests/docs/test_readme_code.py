@@ -1,0 +1,441 @@
+"""The README's own code blocks, run for real against the moto server, with the outcome the README states.
+
+Every ```python block of README.md (and of examples/README.md and docs/*.md, should they gain
+one) is read from the document itself, so the document and this test cannot drift. The HTML
+comment just before a block names what the block needs and what its prose promises:
+
+    <!-- readme-test: sqs-delete -->     the documented delete-and-raise SQS API
+    <!-- readme-test: native-sqs -->     Lambda's native partial batch response (SQS)
+    <!-- readme-test: dispatchers -->    SQSBatchDispatcher("jobs") and DynamoBatchDispatcher("users")
+    <!-- readme-test: fragment -->       not runnable by design: only compiled (keep these rare)
+
+A block without a marker is run as it is (an import line, say) and must not define a Lambda
+handler: a handler needs a scenario below that asserts its outcome. Names the README's prose
+leaves to the reader (``do_something_with``, ``jobs``, ``users``, ``context``) are provided by the
+scenario. The blocks make their clients the default way: ``AWS_ENDPOINT_URL`` and fake
+credentials point those at the moto server, so deletes, sends and writes are real calls, read
+back from the server. Faults come from botocore event hooks (tests/faults.py) on the layer's own
+default session, never from a mock of boto3.
+
+The bodies carry a secret, and the handlers fail with exceptions that quote it (``int(body)``),
+so each scenario also checks the README's "Logs" promise end to end: log lines, error texts and
+what the block prints name the record and the reason, never the body.
+
+The YAML snippets are parsed (CloudFormation tags allowed) and checked against template.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+import pytest
+
+from lambda_batch import SQSBatchProcessingError
+from tests.faults import OK, FaultInjector, drain_queue
+from tests.processing_events import (
+    FakeLambdaContext,
+    bodies_back_after_timeout,
+    make_queue,
+    receive_sqs_event,
+    send_bodies,
+)
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCUMENTS = [ROOT / "README.md", ROOT / "examples" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+SECRET = "SECRET-4111-1111"
+#: The dispatchers block names its queue and table ("jobs", "users"); a region of their own keeps
+#: them apart from anything else on the session's moto server.
+DISPATCH_REGION = "eu-west-3"
+
+# ----------------------------------------------------------------------------- reading the documents
+
+FENCE = re.compile(
+    r"^(?P<indent>[ \t]*)```(?P<lang>[\w+-]*)[ \t]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$",
+    re.MULTILINE | re.DOTALL,
+)
+MARKER = re.compile(r"^\s*<!--\s*readme-test:\s*(?P<name>[\w-]+)\s*-->\s*$")
+
+
+@dataclass
+class Block:
+    path: str
+    line: int
+    lang: str
+    source: str
+    marker: Optional[str]
+
+    @property
+    def scenario(self) -> str:
+        return self.marker or "plain"
+
+    @property
+    def id(self) -> str:
+        return f"{self.path}:{self.line}:{self.scenario}"
+
+
+def blocks_of(path: Path) -> List[Block]:
+    """The fenced blocks of ``path``, dedented, each with the ``readme-test`` marker just before it."""
+    text = path.read_text(encoding="utf-8")
+    found = []
+    for match in FENCE.finditer(text):
+        indent = len(match.group("indent"))
+        lines = match.group("body").splitlines()
+        source = "\n".join(line[indent:] if line[:indent].strip() == "" else line for line in lines)
+        before = [line for line in text[: match.start()].splitlines() if line.strip()]
+        marker = MARKER.match(before[-1]) if before else None
+        found.append(
+            Block(
+                path=str(path.relative_to(ROOT)),
+                line=text.count("\n", 0, match.start()) + 1,
+                lang=match.group("lang"),
+                source=source + "\n",
+                marker=marker.group("name") if marker else None,
+            )
+        )
+    return found
+
+
+def all_blocks(lang: str) -> List[Block]:
+    return [block for path in DOCUMENTS if path.exists() for block in blocks_of(path) if block.lang == lang]
+
+
+PYTHON_BLOCKS = all_blocks("python")
+
+# ----------------------------------------------------------------------------- what the blocks run on
+
+
+def do_something_with(body: str) -> int:
+    """The README's placeholder: fails as real code does, with an exception that quotes the body."""
+    return int(body)  # ValueError: invalid literal for int() with base 10: 'SECRET-...'
+
+
+def run(block: Block, **provided: Any) -> Dict[str, Any]:
+    """Execute ``block`` as a module of its own, the names its prose leaves to the reader provided."""
+    namespace: Dict[str, Any] = {"__name__": f"readme_block_{block.line}", **provided}
+    exec(compile(block.source, f"{block.path}:{block.line}", "exec"), namespace)
+    return namespace
+
+
+@dataclass
+class Emulated:
+    """What a scenario needs: clients of the moto server for setting up and reading back (not
+    hooked), the session the layer's default clients come from (for fault hooks), and every text
+    a user could read (logs, errors, what the block printed), checked for bodies at the end."""
+
+    aws_client: Callable[..., Any]
+    layer_session: Any
+    unique_name: Callable[[str], str]
+    capsys: Any
+    caplog: Any
+    texts: List[str] = field(default_factory=list)
+
+    def printed(self) -> str:
+        out = self.capsys.readouterr().out
+        self.texts.append(out)
+        return out
+
+    def assert_no_body_shown(self) -> None:
+        """The README's "Logs" promise: log lines and errors never carry message bodies."""
+        self.printed()
+        for text in [self.caplog.text, *self.texts]:
+            assert SECRET not in text, f"a message body reached what a user reads: {text!r}"
+
+
+@pytest.fixture()
+def emulated(monkeypatch, endpoint_url, aws_client, unique_name, capsys, caplog) -> Emulated:
+    """Point every default boto3 client at the moto server, as a deployed function points at AWS,
+    and give the layer's shared clients a fresh session of their own (where fault hooks go)."""
+    import boto3
+
+    import lambda_batch.clients as layer_clients
+
+    for name, value in {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    session = boto3.session.Session()
+    monkeypatch.setattr(layer_clients, "_shared_session", session)
+    monkeypatch.setattr(layer_clients, "_shared_clients", {})
+    caplog.set_level(logging.DEBUG, logger="lambda_batch")
+    return Emulated(aws_client, session, unique_name, capsys, caplog)
+
+
+# ----------------------------------------------------------------------------- scenarios
+
+
+def scenario_plain(block: Block, env: Emulated) -> None:
+    """Run as it is (imports, say); a Lambda handler needs a scenario that asserts its outcome."""
+    namespace = run(block)
+    assert "lambda_handler" not in namespace, (
+        f"{block.id} defines a Lambda handler: mark it with a <!-- readme-test: ... --> scenario"
+    )
+
+
+def scenario_fragment(block: Block, env: Emulated) -> None:
+    """Not runnable by design: it must still be valid Python."""
+    compile(block.source, block.id, "exec")
+
+
+def _queue_with(env: Emulated, prefix: str, bodies: List[str]) -> Any:
+    sqs = env.aws_client("sqs")
+    queue = make_queue(sqs, env.unique_name(prefix))
+    send_bodies(sqs, queue["url"], bodies)
+    return sqs, queue, receive_sqs_event(sqs, queue, len(bodies))
+
+
+def _id_of(event: Dict[str, Any], body: str) -> str:
+    return next(record["messageId"] for record in event["Records"] if record["body"] == body)
+
+
+def scenario_sqs_delete(block: Block, env: Emulated) -> None:
+    """The successes are deleted and SQSBatchProcessingError raised, naming the failed record and
+    its exception type; a batch that fully succeeds makes no call (Lambda deletes it); a batch that
+    fully fails deletes nothing."""
+    handler = run(block, do_something_with=do_something_with)["lambda_handler"]
+
+    sqs, mixed, event = _queue_with(env, "readme-delete", ["41", SECRET, "43"])
+    with pytest.raises(SQSBatchProcessingError) as raised:
+        handler(event, FakeLambdaContext())
+    error = str(raised.value)
+    env.texts.append(error)
+    assert [info[0] for info in raised.value.child_exceptions] == [ValueError]
+    assert _id_of(event, SECRET) in error and "ValueError" in error
+
+    _, good, good_event = _queue_with(env, "readme-all-good", ["7", "8"])
+    assert handler(good_event, FakeLambdaContext()) == {"statusCode": 200}
+
+    _, bad, bad_event = _queue_with(env, "readme-all-bad", [SECRET + "-a", SECRET + "-b"])
+    with pytest.raises(SQSBatchProcessingError) as raised:
+        handler(bad_event, FakeLambdaContext())
+    env.texts.append(str(raised.value))
+
+    assert bodies_back_after_timeout(sqs, mixed["url"], expected=1) == [SECRET]  # the successes deleted
+    assert bodies_back_after_timeout(sqs, good["url"], wait=0, expected=2) == ["7", "8"]  # no call made
+    assert bodies_back_after_timeout(sqs, bad["url"], wait=0, expected=2) == [SECRET + "-a", SECRET + "-b"]
+
+
+def scenario_native_sqs(block: Block, env: Emulated) -> None:
+    """batchItemFailures lists the failed record, the invocation ends normally, and the function's
+    code deletes nothing (the event source mapping does)."""
+    handler = run(block, do_something_with=do_something_with)["lambda_handler"]
+    sqs, queue, event = _queue_with(env, "readme-native", ["41", SECRET, "43"])
+    response = handler(event, FakeLambdaContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": _id_of(event, SECRET)}]}
+    assert bodies_back_after_timeout(sqs, queue["url"], expected=3) == sorted(["41", "43", SECRET])
+
+    _, _, good_event = _queue_with(env, "readme-native-ok", ["7"])
+    assert handler(good_event, FakeLambdaContext()) == {"batchItemFailures": []}
+
+
+def _fresh_jobs_and_users(env: Emulated) -> Any:
+    """The queue "jobs" and the table "users" (key ``user_id``) the block names, empty."""
+    sqs = env.aws_client("sqs", region_name=DISPATCH_REGION)
+    dynamodb = env.aws_client("dynamodb", region_name=DISPATCH_REGION)
+    url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+    drain_queue(sqs, url)
+    if "users" in dynamodb.list_tables()["TableNames"]:
+        dynamodb.delete_table(TableName="users")
+    dynamodb.create_table(
+        TableName="users",
+        KeySchema=[{"AttributeName": "user_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "user_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return sqs, url, dynamodb
+
+
+def scenario_dispatchers(block: Block, env: Emulated, monkeypatch: Any) -> None:
+    """Every job and user arrives but the ones the service refuses; those come back as the very
+    objects submitted, each with its record id and reason printed."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", DISPATCH_REGION)
+    sqs, url, dynamodb = _fresh_jobs_and_users(env)
+    jobs = [{"job": n, "note": SECRET if n == 3 else "ok"} for n in range(25)]
+    users = [{"user_id": f"u-{n}", "name": SECRET if n == 7 else f"user {n}"} for n in range(40)]
+    refused = FaultInjector(  # SQS refuses job 3 for good: its entry fails, not retryable
+        env.layer_session, "sqs", lambda call, n: OK, fail_entries=_secret_entry(False)
+    )
+    unwritten = FaultInjector(  # DynamoDB hands user 7 back on every call: retried, then returned
+        env.layer_session, "dynamodb", lambda call, n: OK, fail_entries=_secret_entry(True)
+    )
+
+    namespace = run(block, jobs=jobs, users=users, context=FakeLambdaContext(60_000))
+    printed = env.printed().splitlines()
+
+    assert len(namespace["failed"]) == 1 and namespace["failed"][0] is jobs[3]
+    assert len(namespace["failed_users"]) == 1 and namespace["failed_users"][0] is users[7]
+    job_line, user_line = printed  # one line per item not sent, naming it and why
+    assert "InvalidParameterValue" in job_line
+    assert namespace["sqs"].unprocessed_details[0].record_id in job_line
+    assert namespace["table"].unprocessed_details[0].record_id in user_line
+    arrived = [json.loads(message["Body"]) for message in drain_queue(sqs, url)]
+    assert sorted(job["job"] for job in arrived) == [n for n in range(25) if n != 3]
+    stored = dynamodb.scan(TableName="users")["Items"]
+    assert sorted(item["user_id"]["S"] for item in stored) == sorted(f"u-{n}" for n in range(40) if n != 7)
+    assert refused.call_count >= 1 and unwritten.call_count >= 1
+
+
+def _secret_entry(retryable: bool) -> Callable[[Dict[str, Any]], Optional[bool]]:
+    return lambda entry: retryable if SECRET in json.dumps(entry, default=str) else None
+
+
+SCENARIOS: Dict[str, Callable[..., None]] = {
+    "plain": scenario_plain,
+    "fragment": scenario_fragment,
+    "sqs-delete": scenario_sqs_delete,
+    "native-sqs": scenario_native_sqs,
+    "dispatchers": scenario_dispatchers,
+}
+
+# ----------------------------------------------------------------------------- the tests
+
+
+def test_the_readme_has_python_blocks_each_with_a_known_scenario_and_few_fragments():
+    assert len(PYTHON_BLOCKS) >= 3, "the README's python blocks were not found"
+    unknown = [block.id for block in PYTHON_BLOCKS if block.scenario not in SCENARIOS]
+    assert not unknown, f"markers naming no scenario of this test: {unknown}"
+    fragments = [block for block in PYTHON_BLOCKS if block.scenario == "fragment"]
+    assert len(fragments) * 4 <= len(PYTHON_BLOCKS), "keep fragments rare: make the block runnable"
+    for name in SCENARIOS:
+        if name not in ("plain", "fragment"):
+            assert [block.scenario for block in PYTHON_BLOCKS].count(name) <= 1, f"{name} marks two blocks"
+
+
+@pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=[block.id for block in PYTHON_BLOCKS])
+def test_readme_python_block_runs_with_the_outcome_its_prose_states(block, emulated, monkeypatch):
+    scenario = SCENARIOS[block.scenario]
+    if scenario is scenario_dispatchers:
+        scenario(block, emulated, monkeypatch)
+    else:
+        scenario(block, emulated)
+    emulated.assert_no_body_shown()
+
+
+# The migration sections: "Code written for these libraries runs with its import changed."
+BEFORE = re.compile(r"^# before: (?P<line>from (?P<module>[\w.]+) import (?P<names>.+))$", re.MULTILINE)
+
+
+def _names(text: str) -> List[str]:
+    return sorted(name.strip() for name in text.split(","))
+
+
+@pytest.mark.parametrize(
+    "block",
+    [block for block in PYTHON_BLOCKS if BEFORE.search(block.source)],
+    ids=lambda block: block.id,
+)
+def test_migration_blocks_change_only_the_import(block):
+    before = BEFORE.search(block.source)
+    assert before is not None
+    after = re.search(r"^from lambda_batch import (?P<names>.+)$", block.source, re.MULTILINE)
+    assert after is not None, f"{block.id}: no `from lambda_batch import ...` line"
+    assert _names(before.group("names")) == _names(after.group("names")), "only the module may change"
+    namespace = run(block)
+    assert all(name in namespace for name in _names(after.group("names")))
+    # Where the peer library is installed and still has those names (Powertools v3 does; v1's
+    # PartialSQSProcessor is gone from it), the "before" line imports as written.
+    try:
+        peer = __import__(before.group("module"), fromlist=["_"])
+    except ImportError:
+        return
+    if all(hasattr(peer, name) for name in _names(before.group("names"))):
+        exec(before.group("line"), {})
+
+
+# ----------------------------------------------------------------------------- YAML snippets
+
+
+def _cfn_yaml(text: str) -> Any:
+    """Parse CloudFormation YAML: ``!Ref``, ``!Sub``, ``!ImportValue``... become ``{"!Tag": value}``."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def tagged(loader: Any, suffix: str, node: Any) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {f"!{suffix}": value}
+
+    Loader.add_multi_constructor("!", tagged)
+    return yaml.load(text, Loader=Loader)
+
+
+YAML_BLOCKS = [block for block in all_blocks("yaml") if block.scenario != "fragment"]
+
+
+@pytest.mark.parametrize("block", YAML_BLOCKS, ids=[block.id for block in YAML_BLOCKS])
+def test_readme_yaml_snippet_parses(block):
+    assert isinstance(_cfn_yaml(block.source), dict)
+
+
+def test_readme_layer_snippets_match_the_template():
+    """The SAM snippet's runtime is one the layer is built for, its layer ARN is a layer version
+    ARN of the name `make publish-layer` publishes, and the export the other snippet imports is
+    the reference stack's."""
+    template = _cfn_yaml((ROOT / "template.yaml").read_text())
+    layer = template["Resources"]["LambdaBatchLayer"]["Properties"]
+    makefile = (ROOT / "Makefile").read_text()
+    layer_name = re.search(r"^LAYER_NAME \?= (\S+)$", makefile, re.MULTILINE).group(1)
+    stack_name = re.search(r'^stack_name = "([^"]+)"', (ROOT / "samconfig.toml").read_text(), re.MULTILINE)
+    snippets = [_cfn_yaml(block.source) for block in YAML_BLOCKS]
+
+    functions = [
+        s
+        for s in snippets
+        if any(isinstance(v, dict) and v.get("Type") == "AWS::Serverless::Function" for v in s.values())
+    ]
+    assert functions, "the SAM function snippet was not found"
+    for snippet in functions:
+        for resource in snippet.values():
+            properties = resource["Properties"]
+            assert properties["Runtime"] in layer["CompatibleRuntimes"]
+            for arn in properties["Layers"]:
+                assert re.fullmatch(rf"arn:aws:lambda:[a-z0-9-]+:\d{{12}}:layer:{layer_name}:\d+", arn), arn
+
+    imports = [s for s in snippets if "Layers" in s and isinstance(s["Layers"][0], dict)]
+    assert imports, "the !ImportValue snippet was not found"
+    export = template["Outputs"]["LambdaBatchLayerArn"]["Export"]["Name"]["!Sub"]
+    assert stack_name is not None
+    for snippet in imports:
+        assert snippet["Layers"] == [
+            {"!ImportValue": export.replace("${AWS::StackName}", stack_name.group(1))}
+        ]
+
+
+def test_every_fenced_block_of_a_runnable_language_is_checked():
+    """A new ```json or ```yml block would otherwise go unchecked: add it here when one appears."""
+    checked = {"python", "yaml", "bash", ""}  # bash: tests/demo/test_readme_commands.py; "": samples
+    languages = {block.lang for path in DOCUMENTS if path.exists() for block in blocks_of(path)}
+    assert languages <= checked, f"blocks of {sorted(languages - checked)} are not checked by any test"
+
+
+def test_a_marker_names_the_block_right_after_it():
+    """A marker separated from its block by prose would silently mark nothing."""
+    for path in DOCUMENTS:
+        if not path.exists():
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines):
+            if MARKER.match(line):
+                following = next((text for text in lines[number + 1 :] if text.strip()), "")
+                assert following.lstrip().startswith("```"), (
+                    f"{path.name}:{number + 1}: marker before no block"
+                )
