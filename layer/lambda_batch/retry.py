@@ -2,7 +2,10 @@
 
 One policy serves every AWS call the layer makes (batch sends and DeleteMessageBatch):
 up to ``max_attempts`` attempts in all, capped exponential backoff with full jitter, and
-never past a deadline.
+never past a deadline. It is the only retry loop: the clients the layer makes have botocore's
+own retries merged off (see ``clients``). For the dispatchers ``max_attempts`` is a budget
+per item: the most calls that may carry it, counting retries and the splits that isolate a
+bad entry.
 """
 
 from __future__ import annotations
