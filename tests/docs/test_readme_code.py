@@ -355,6 +355,69 @@ def test_migration_blocks_change_only_the_import(block):
         exec(before.group("line"), {})
 
 
+# ----------------------------------------------------------------------------- the "Logs" section
+
+
+def _stream_events(aws_client: Callable[..., Any], unique_name: Callable[[str], str]) -> Dict[str, Any]:
+    """Real SQS, Kinesis and DynamoDB Streams events, each of a good record ("41") and a bad one (SECRET)."""
+    from tests.stream_events import dynamodb_stream_event, kinesis_event
+
+    sqs = aws_client("sqs")
+    queue = make_queue(sqs, unique_name("readme-logs"))
+    send_bodies(sqs, queue["url"], ["41", SECRET])
+    dynamodb = aws_client("dynamodb")
+
+    def write(table: str) -> None:
+        for pk, value in (("a", "41"), ("b", SECRET)):
+            dynamodb.put_item(TableName=table, Item={"pk": {"S": pk}, "value": {"S": value}})
+
+    return {
+        "SQS": receive_sqs_event(sqs, queue, 2),
+        "KinesisDataStreams": kinesis_event(
+            aws_client("kinesis"), unique_name("readme-logs"), [b"41", SECRET.encode()]
+        ),
+        "DynamoDBStreams": dynamodb_stream_event(
+            dynamodb, aws_client("dynamodbstreams"), unique_name("readme-logs"), write, expected=2
+        ),
+    }
+
+
+HANDLERS: Dict[str, Callable[[Any], int]] = {  # each fails with a ValueError that quotes the secret
+    "SQS": lambda record: int(record.body),
+    "KinesisDataStreams": lambda record: int(record.kinesis.data_as_text()),
+    "DynamoDBStreams": lambda record: int(record.dynamodb.new_image["value"]),
+}
+
+
+def test_logs_and_errors_name_the_record_and_reason_never_the_body(aws_client, unique_name, caplog):
+    """README, "Logs": log lines and errors name the record (message id, sequence number) and the
+    reason; never message bodies, nor exception messages that may quote them. Every logger, at
+    DEBUG, for the three event sources, through a `logger=` of the user's as Powertools takes it."""
+    from lambda_batch import BatchProcessingError, BatchProcessor, EventType, process_partial_response
+
+    caplog.set_level(logging.DEBUG)
+    user_logger = logging.getLogger("readme.user")
+    for source, event in _stream_events(aws_client, unique_name).items():
+        processor = BatchProcessor(getattr(EventType, source), logger=user_logger)
+        caplog.clear()
+        response = process_partial_response(event, HANDLERS[source], processor, FakeLambdaContext())
+        failures = [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+        assert len(failures) == 1, (source, response)
+        warnings = [
+            r for r in caplog.records if r.levelno == logging.WARNING and failures[0] in r.getMessage()
+        ]
+        assert len(warnings) == 1, f"{source}: one WARNING naming the failed record"
+        assert "ValueError" in warnings[0].getMessage()
+        assert SECRET not in caplog.text, source
+
+        bad_only = {"Records": event["Records"][1:]}  # every record fails: the error is raised
+        with pytest.raises(BatchProcessingError) as raised:
+            process_partial_response(bad_only, HANDLERS[source], processor, FakeLambdaContext())
+        assert failures[0] in str(raised.value) and "ValueError" in str(raised.value)
+        for text in (str(raised.value), caplog.text):
+            assert SECRET not in text, source
+
+
 # ----------------------------------------------------------------------------- YAML snippets
 
 
