@@ -26,7 +26,12 @@ class KinesisBatchDispatcher(BaseDispatcher):
     by ``partition_key_identifier``, or a random UUID. A record is sized as Kinesis sizes it
     (data plus partition key) and may be 1 MiB, or more when the stream's MaxRecordSizeInKiB
     allows (read once, only when a larger record comes). Records with the same partition key
-    keep their order, even with ``max_workers`` > 1.
+    are sent in order, even with ``max_workers`` > 1; but when PutRecords fails a record and
+    accepts a later one of its key, the retried record is stored after it. ``ordered=True``
+    keeps the order under partial failure too: a call carries at most one unresolved record of
+    a key (other keys fill it), and a record not put halts its key until the next flush (its
+    later records come back with code ``PartitionKeyHalted``). It costs a call per record of a
+    hot key; see docs/BENCHMARKS.md.
 
     Example::
 
