@@ -40,6 +40,10 @@ IMPORT_SNIPPETS = {
     "lambda_batch BatchProcessor API": (
         "from lambda_batch import BatchProcessor, EventType, process_partial_response; BatchProcessor"
     ),
+    "lambda_batch BatchProcessor API + record classes (loaded by the first batch)": (
+        "from lambda_batch import BatchProcessor, EventType, process_partial_response; BatchProcessor; "
+        "import lambda_batch.event_records"
+    ),
     "lambda_batch PartialSQSProcessor API": (
         "from lambda_batch import PartialSQSProcessor, sqs_batch_processor"
     ),
