@@ -359,7 +359,9 @@ def sqs_batch_processor(
 
     Successes are deleted when some records fail, then ``SQSBatchProcessingError`` is
     raised (unless ``suppress_exception``); the decorated handler runs only when every
-    record succeeded or the error is suppressed. One processor (and its clients) is
+    record succeeded or the error is suppressed. ``suppress_exception=True`` makes the
+    invocation succeed, so Lambda deletes the failed messages too: their ids are logged
+    at ERROR, once per batch. One processor (and its clients) is
     made here and reused by every invocation. ``options`` go to
     :class:`PartialSQSProcessor`; an unknown one raises ``TypeError`` here, when the
     module is imported, not at the first batch.
