@@ -134,6 +134,7 @@ class Emulated:
     unique_name: Callable[[str], str]
     capsys: Any
     caplog: Any
+    monkeypatch: Any
     texts: List[str] = field(default_factory=list)
 
     def printed(self) -> str:
@@ -171,7 +172,7 @@ def emulated(monkeypatch, endpoint_url, aws_client, unique_name, capsys, caplog)
     monkeypatch.setattr(layer_clients, "_shared_session", session)
     monkeypatch.setattr(layer_clients, "_shared_clients", {})
     caplog.set_level(logging.DEBUG, logger="lambda_batch")
-    return Emulated(aws_client, session, unique_name, capsys, caplog)
+    return Emulated(aws_client, session, unique_name, capsys, caplog, monkeypatch)
 
 
 # ----------------------------------------------------------------------------- scenarios
@@ -258,10 +259,10 @@ def _fresh_jobs_and_users(env: Emulated) -> Any:
     return sqs, url, dynamodb
 
 
-def scenario_dispatchers(block: Block, env: Emulated, monkeypatch: Any) -> None:
+def scenario_dispatchers(block: Block, env: Emulated) -> None:
     """Every job and user arrives but the ones the service refuses; those come back as the very
     objects submitted, each with its record id and reason printed."""
-    monkeypatch.setenv("AWS_DEFAULT_REGION", DISPATCH_REGION)
+    env.monkeypatch.setenv("AWS_DEFAULT_REGION", DISPATCH_REGION)
     sqs, url, dynamodb = _fresh_jobs_and_users(env)
     jobs = [{"job": n, "note": SECRET if n == 3 else "ok"} for n in range(25)]
     users = [{"user_id": f"u-{n}", "name": SECRET if n == 7 else f"user {n}"} for n in range(40)]
@@ -315,12 +316,8 @@ def test_the_readme_has_python_blocks_each_with_a_known_scenario_and_few_fragmen
 
 
 @pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=[block.id for block in PYTHON_BLOCKS])
-def test_readme_python_block_runs_with_the_outcome_its_prose_states(block, emulated, monkeypatch):
-    scenario = SCENARIOS[block.scenario]
-    if scenario is scenario_dispatchers:
-        scenario(block, emulated, monkeypatch)
-    else:
-        scenario(block, emulated)
+def test_readme_python_block_runs_with_the_outcome_its_prose_states(block, emulated):
+    SCENARIOS[block.scenario](block, emulated)
     emulated.assert_no_body_shown()
 
 
