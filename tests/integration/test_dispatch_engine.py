@@ -25,7 +25,7 @@ from lambda_batch import (
     SQSFifoBatchDispatcher,
 )
 from lambda_batch.unprocessed import DEADLINE_EXCEEDED, PARTITION_KEY_HALTED
-from tests.faults import OK, FaultInjector, _http, drain_queue, fast_policy, queue_arn, read_stream
+from tests.faults import OK, Fault, FaultInjector, _http, drain_queue, fast_policy, queue_arn, read_stream
 
 pytestmark = pytest.mark.integration
 
@@ -345,10 +345,10 @@ def _inversions(records):
 
 def _put_with_partial_failures(boto3_session, endpoint_url, stream, ordered, seed, max_workers=1):
     rng = random.Random(seed)
-    injector = FaultInjector(
+    injector = FaultInjector(  # 5 % of calls answered 500, 30 % of records failed in the others
         boto3_session,
         "kinesis",
-        lambda call, n: OK,
+        lambda call, n: Fault("server") if rng.random() < 0.05 else OK,
         fail_entries=lambda e: True if rng.random() < 0.3 else None,
     )
     dispatcher = KinesisBatchDispatcher(
@@ -394,3 +394,25 @@ def test_unordered_mode_can_invert_a_key_under_partial_failure(boto3_session, en
     """The same workload without ordered=True: the fault really inverts (the test above can fail)."""
     _put_with_partial_failures(boto3_session, endpoint_url, stream, False, seed=15)
     assert _inversions(read_stream(kinesis, stream)) > 0
+
+
+def test_sns_fifo_messages_get_their_own_deduplication_ids(
+    boto3_session, endpoint_url, aws_client, unique_name
+):
+    sns = aws_client("sns")
+    arn = sns.create_topic(Name=unique_name("twins") + ".fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    sent = []
+    boto3_session.events.register(
+        "before-parameter-build.sns.PublishBatch",
+        lambda params, **_: sent.append(
+            [e["MessageDeduplicationId"] for e in params["PublishBatchRequestEntries"]]
+        ),
+    )
+    for by_content in (False, True):
+        dispatcher = SNSBatchDispatcher(
+            arn, boto3_session=boto3_session, endpoint_url=endpoint_url, deduplicate_by_content=by_content
+        )
+        dispatcher.submit_payload({"order": 7}, message_group_id="g")
+        dispatcher.submit_payload({"order": 7}, message_group_id="g")
+        assert dispatcher.flush_payloads() == []
+    assert len(set(sent[0])) == 2 and len(set(sent[1])) == 1
