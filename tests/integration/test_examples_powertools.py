@@ -231,6 +231,34 @@ def test_sqs_processor_subclass_counts_outcomes_as_metrics(sqs_event, capsys):
     assert counts == {"OrdersProcessed": 2, "OrdersFailed": 1}
 
 
+def test_sqs_failures_reach_sentry_from_the_failure_handler(sqs_event):
+    sentry_sdk = pytest.importorskip("sentry_sdk")
+    from sentry_sdk.transport import Transport
+
+    class Captured(Transport):
+        """Keeps the events instead of sending them."""
+
+        def __init__(self, options=None):
+            super().__init__(options)
+            self.events: List[Dict[str, Any]] = []
+
+        def capture_envelope(self, envelope):
+            self.events.extend(item.payload.json for item in envelope.items if item.type == "event")
+
+    transport = Captured()
+    sentry_sdk.init(dsn="https://key@sentry.invalid/1", transport=transport, default_integrations=False)
+    try:
+        event = sqs_event(["3", "three", "7", "-"])
+        response = run_both("sqs_sentry_error_tracking", event)
+        sentry_sdk.flush()
+    finally:
+        sentry_sdk.init()  # no DSN: reporting off again
+    bad = ids_where(event, lambda r: not r["body"].isdigit())
+    assert failures(response) == bad
+    reported = [entry["exception"]["values"][-1]["type"] for entry in transport.events]
+    assert reported == ["ValueError"] * 4  # two failures, each reported once by each library
+
+
 # -- SQS FIFO ----------------------------------------------------------------------------
 
 
