@@ -35,7 +35,7 @@ def stack(moto_server: MotoServer, build_dir: Path) -> StackInfo:
         moto_server.endpoint_url,
         build_dir=build_dir,
         stack_name="lambda-batch-test",
-        parameter_overrides={"EnableKinesis": "true", "MaxReceiveCount": "2"},
+        parameter_overrides={"EnableKinesis": "true", "MaxReceiveCount": "2", "FifoMaxReceiveCount": "4"},
     )
 
 

@@ -15,16 +15,17 @@ pytestmark = pytest.mark.integration
 
 def test_queues_and_dead_letter_redrive(stack) -> None:
     sqs = stack.client("sqs")
-    for work, dlq, fifo in (
-        ("WorkQueue", "DeadLetterQueue", False),
-        ("WorkFifoQueue", "FifoDeadLetterQueue", True),
+    for work, dlq, fifo, max_receive_count in (
+        ("WorkQueue", "DeadLetterQueue", False, 2),
+        ("WorkFifoQueue", "FifoDeadLetterQueue", True, 4),
     ):
         attributes = sqs.get_queue_attributes(QueueUrl=stack.queue_url(work), AttributeNames=["All"])[
             "Attributes"
         ]
         redrive = json.loads(attributes["RedrivePolicy"])
         assert redrive["deadLetterTargetArn"] == stack.queue_arn(dlq)
-        assert int(redrive["maxReceiveCount"]) == 2  # the parameter given at deploy time
+        # the parameters given at deploy time (MaxReceiveCount, FifoMaxReceiveCount)
+        assert int(redrive["maxReceiveCount"]) == max_receive_count
         assert attributes["VisibilityTimeout"] == "150"
         assert attributes["SqsManagedSseEnabled"] == "true"
         assert stack.queue_url(work).endswith(".fifo") is fifo
