@@ -70,6 +70,7 @@ demo: $(STAMP) ## The whole system end to end on the embedded AWS emulator (DEMO
 .PHONY: clean
 clean: ## Remove build output and virtual environments
 	rm -rf .aws-sam build $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info layer/*.egg-info
+	rm -rf emulator/node/node_modules
 
 # --- SAM application ---
 # The layer and both functions build with `BuildMethod: makefile` (a copy: pure Python),
