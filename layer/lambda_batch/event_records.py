@@ -59,20 +59,9 @@ class _Dict(_RecordDict):
 class _Record(_Dict):
     __slots__ = ()
 
-    @property
-    def event_source(self) -> Any:
-        """The AWS service the record comes from (``aws:sqs``, ``aws:kinesis``, ``aws:dynamodb``)."""
-        return self.get("eventSource")
-
-    @property
-    def event_source_arn(self) -> Any:
-        """The ARN of the queue or stream the record comes from."""
-        return self.get("eventSourceARN")
-
-    @property
-    def aws_region(self) -> Any:
-        """The region of the event source, e.g. ``us-east-1``."""
-        return self.get("awsRegion")
+    event_source = _optional("eventSource", "Where the record comes from: ``aws:sqs``, ``aws:kinesis``...")
+    event_source_arn = _optional("eventSourceARN", "The ARN of the queue or stream the record comes from.")
+    aws_region = _optional("awsRegion", "The region of the event source, e.g. ``us-east-1``.")
 
 
 # -- SQS ---------------------------------------------------------------------------------
@@ -103,8 +92,8 @@ class SQSMessageAttribute(_Dict):
 
     __slots__ = ()
 
-    string_value = _key("stringValue", "The value of a String or Number.")
-    binary_value = _key("binaryValue", "The base64 value of a Binary.")
+    string_value = _optional("stringValue", "The value of a String or Number (``None`` for a Binary).")
+    binary_value = _optional("binaryValue", "The base64 value of a Binary (``None`` otherwise).")
     data_type = _key("dataType", "``String``, ``Number`` or ``Binary``.")
 
 
