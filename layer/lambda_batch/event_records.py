@@ -5,6 +5,9 @@ plain dicts keeps working (``record["body"]``, ``json.dumps(record)``, ``record 
 and it also answers the attributes of Powertools for AWS Lambda's event source data
 classes (``record.body``, ``record.json_body``, ``record.kinesis.data_as_json()``,
 ``record.dynamodb.new_image``...), under the same names and with the same return types.
+It holds the event record's top-level keys (a shallow copy made once per record, before
+the handler runs): the nested values are the event's own, and keys the handler sets or
+deletes on it do not reach ``event["Records"]``.
 
 Example::
 
