@@ -18,12 +18,12 @@ from .base_processor import (
     FAIL,
     SUCCESS,
     BasePartialProcessor,
-    is_async_handler,
 )
 from .base_processor import logger as processing_logger
 from .deadline import Deadline
 from .event_types import EventType
 from .exceptions import BatchProcessingError, ConfigurationError, exception_reason
+from .handler_signature import is_async_handler
 from .ordering import CONTINUE, SKIP_KEY, STOP_BATCH, Ordering, ordering_for
 from .records import message_group_id, validate_records
 from .skipped_records import DeadlineReachedError, PreviousRecordFailedError
