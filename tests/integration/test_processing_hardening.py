@@ -89,11 +89,12 @@ def test_delete_mode_awaits_a_coroutine_returned_by_a_lambda(
 
     around = lambda record: handle(record)  # noqa: E731, PLW0108 - the shape under test
     for handler in (around, wrapped):
-        ran.clear()
-        processor = processor_for(boto3_session, endpoint_url, max_concurrency=concurrency)
-        with pytest.raises(SQSBatchProcessingError), processor(event["Records"], handler) as proc:
-            proc.process()
-        assert sorted(ran) == ["a", "b", "bad", "c"]  # every body ran before its message was deleted
+        for run in ("process", "async_process"):
+            ran.clear()
+            processor = processor_for(boto3_session, endpoint_url, max_concurrency=concurrency)
+            with pytest.raises(SQSBatchProcessingError), processor(event["Records"], handler) as proc:
+                getattr(proc, run)()
+            assert sorted(ran) == ["a", "b", "bad", "c"]  # every body ran before its message was deleted
     assert bodies_back_after_timeout(sqs, queue["url"], expected=1) == ["bad"]
 
 
