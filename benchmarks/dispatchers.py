@@ -74,6 +74,7 @@ class StubNetwork:
         s.events.register(f"before-parameter-build.{service_id}.{operation}", self._capture)
         s.events.register(f"before-call.{service_id}.{operation}", self._answer)
         s.events.register("before-call.sqs.GetQueueAttributes", self._queue)
+        s.events.register("before-call.dynamodb.DescribeTable", self._table)
         s.events.register("before-call.dynamodb.PutItem", self._single)
         s.events.register("before-call.kinesis.PutRecord", self._single)
         s.events.register("before-call.sqs.SendMessage", self._single)
@@ -113,6 +114,15 @@ class StubNetwork:
             "MessageId": "m",
             "SequenceNumber": "1",
             "ShardId": "s",
+        }
+
+    def _table(self, **_: Any) -> Any:
+        """The bench tables' key: ``pk``, a string (read once by the DynamoDB dispatcher)."""
+        return AWSResponse("http://stub/", 200, {}, None), {
+            "Table": {
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            }
         }
 
     def _queue(self, **_: Any) -> Any:
