@@ -157,7 +157,7 @@ def test_sqs_partial_response_returns_the_messages_that_failed(sqs_event, caplog
     assert {"order_id": "o-1", "message_id": ids_where(event, lambda r: "o-1" in r["body"])[0]} in messages
 
 
-@pytest.mark.parametrize("name", ["sqs_context_manager", "sqs_disable_tracing"])
+@pytest.mark.parametrize("name", ["sqs_context_manager", "sqs_disable_tracing", "sqs_decorator"])
 def test_sqs_handlers_that_parse_the_body(name, sqs_event):
     event = sqs_event([json.dumps({"order_id": "o-1"}), "{broken", ""])
     response = run_both(name, event)
@@ -191,10 +191,11 @@ def test_sqs_results_access_logs_each_outcome(sqs_event, caplog):
     assert outcomes[ok].msg == "success"
 
 
-def test_sqs_handler_declaring_lambda_context_receives_it(sqs_event, caplog):
+@pytest.mark.parametrize("name", ["sqs_lambda_context", "sqs_lambda_context_decorator"])
+def test_sqs_handler_declaring_lambda_context_receives_it(name, sqs_event, caplog):
     caplog.set_level("INFO")
     event = sqs_event(["a", "b"])
-    assert run_both("sqs_lambda_context", event) == {"batchItemFailures": []}
+    assert run_both(name, event) == {"batchItemFailures": []}
     times = [record.msg["time_left_ms"] for record in logged(caplog) if isinstance(record.msg, dict)]
     assert len(times) == 4 and all(0 < t <= 60_000 for t in times)  # two records, two libraries
 
@@ -263,7 +264,7 @@ def test_sqs_failures_reach_sentry_from_the_failure_handler(sqs_event):
 
 
 @needs("SqsFifoPartialProcessor")
-@pytest.mark.parametrize("name", ["sqs_fifo", "sqs_fifo_context_manager"])
+@pytest.mark.parametrize("name", ["sqs_fifo", "sqs_fifo_context_manager", "sqs_fifo_decorator"])
 def test_sqs_fifo_returns_the_failure_and_everything_after_it(name, sqs_event):
     event = sqs_event([json.dumps({"step": 1}), "{broken", json.dumps({"step": 3})], fifo=True)
     response = run_both(name, event)
@@ -356,7 +357,7 @@ def stream_of(aws_client, unique_name) -> Callable[[List[bytes]], Dict[str, Any]
     return lambda payloads: kinesis_event(kinesis, unique_name("readings"), payloads)
 
 
-@pytest.mark.parametrize("name", ["kinesis_partial_response", "kinesis_context_manager"])
+@pytest.mark.parametrize("name", ["kinesis_partial_response", "kinesis_context_manager", "kinesis_decorator"])
 def test_kinesis_examples_return_the_records_that_failed(name, stream_of, caplog):
     caplog.set_level("INFO")
     event = stream_of([b'{"celsius": 21.5}', b"\xff\xfe not utf-8", b'{"celsius": 22}', b"[1, 2"])
@@ -397,7 +398,9 @@ ORDER_ITEMS = [
 ]
 
 
-@pytest.mark.parametrize("name", ["dynamodb_partial_response", "dynamodb_context_manager"])
+@pytest.mark.parametrize(
+    "name", ["dynamodb_partial_response", "dynamodb_context_manager", "dynamodb_decorator"]
+)
 def test_dynamodb_examples_read_new_images_as_python_values(name, table_changes, caplog):
     caplog.set_level("INFO")
     event = table_changes(ORDER_ITEMS)
