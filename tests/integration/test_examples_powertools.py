@@ -322,6 +322,13 @@ def test_sqs_async_handler_writes_each_order_and_returns_the_failures(
     }
 
 
+@needs("AsyncBatchProcessor", "async_batch_processor")
+def test_sqs_async_decorator_returns_the_empty_message(sqs_event):
+    event = sqs_event(["first", "", "third"])
+    response = run_both("sqs_async_decorator", event)
+    assert failures(response) == ids_where(event, lambda r: r["body"] == "")
+
+
 # -- custom processor --------------------------------------------------------------------
 
 
