@@ -25,26 +25,32 @@ async def _await(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
 
 
-_local = threading.local()
-
-
-def _loop_for_this_thread() -> Any:
+def _main_thread_loop() -> Any:
+    """The main thread's event loop: the one set for the thread (a handler module may have
+    bound resources to it), else a new one, set, and reused on later (warm) calls."""
     import asyncio
+    import warnings
 
-    loop = getattr(_local, "loop", None)
-    if loop is None or loop.is_closed():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the policy API, 3.12+
+        try:
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        except RuntimeError:  # none set (3.14 no longer makes one here)
+            loop = None
+    if loop is None or loop.is_closed() or loop.is_running():
         loop = asyncio.new_event_loop()
-        _local.loop = loop
+        asyncio.set_event_loop(loop)
     return loop
 
 
 def run_awaitable(awaitable: Awaitable[Any]) -> Any:
     """Await ``awaitable`` from synchronous code and return its result (or raise its exception).
 
-    The main thread keeps one event loop across calls (and warm invocations), so
-    resources a handler binds to the loop stay usable; worker threads use a loop
-    for the call. Inside a running event loop the awaitable cannot be awaited here:
-    it is closed and ``TypeError`` says what to do instead.
+    The main thread runs it on the event loop set for the thread (made and set on first
+    use, then kept across warm invocations), so resources a handler module binds to that
+    loop stay usable; worker threads use a loop for the call. Inside a running event loop
+    the awaitable cannot be awaited here: it is closed and ``TypeError`` says what to do
+    instead.
     """
     import asyncio  # only handlers that return awaitables pay for it
 
@@ -61,7 +67,7 @@ def run_awaitable(awaitable: Awaitable[Any]) -> Any:
             " use `await processor.async_process()` (or AsyncBatchProcessor)"
         )
     if threading.current_thread() is threading.main_thread():
-        return _loop_for_this_thread().run_until_complete(_await(awaitable))
+        return _main_thread_loop().run_until_complete(_await(awaitable))
     return asyncio.run(_await(awaitable))
 
 

@@ -440,3 +440,24 @@ def test_async_batch_processor_answers_as_powertools_does():
     assert sorted(ids(responses["lambda_batch"])) == sorted(ids(responses["powertools"]))
     assert ids(responses["lambda_batch"]) == ["m-2", "m-4"]  # record order (Powertools: completion order)
     assert responses["lambda_batch results"] == responses["powertools results"]
+
+
+def test_async_handlers_run_on_the_event_loop_set_for_the_main_thread():
+    # A handler module may bind resources to the thread's event loop at import time
+    # (Powertools runs the batch on that loop too); that loop must be the one used.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        seen = set()
+
+        async def record_handler(record):
+            seen.add(asyncio.get_running_loop())
+
+        processor = lambda_batch.AsyncBatchProcessor(EventType.SQS)
+        for _ in range(2):  # warm invocations too
+            event = {"Records": [sqs_record(n) for n in range(3)]}
+            lambda_batch.async_process_partial_response(event, record_handler, processor)
+        assert seen == {loop}
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
