@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
 import types
 import uuid
 from pathlib import Path
@@ -320,6 +321,38 @@ def test_sqs_async_handler_writes_each_order_and_returns_the_failures(
     assert by_order == {
         json.loads(r["body"])["order_id"]: r["messageId"] for r in event["Records"] if "order_id" in r["body"]
     }
+
+
+@needs("AsyncBatchProcessor", "async_process_partial_response")
+@pytest.mark.parametrize("library", ["lambda_batch", "powertools"])
+def test_sqs_async_handler_overlaps_the_writes_of_a_batch(
+    library, sqs_event, aws_client, unique_name, emulated_aws, monkeypatch
+):
+    """The documented point of AsyncBatchProcessor: while one record awaits its I/O, the others run."""
+    dynamodb = aws_client("dynamodb")
+    table = unique_name("orders")
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    monkeypatch.setenv("ORDERS_TABLE", table)
+    event = sqs_event([json.dumps({"order_id": f"o-{n}"}) for n in range(6)])
+    example = load("sqs_async", library)
+    in_flight, most = [0], [0]
+
+    def slow_write(**_):  # each PutItem takes 0.3 s on the wire
+        in_flight[0] += 1
+        most[0] = max(most[0], in_flight[0])
+        time.sleep(0.3)
+        in_flight[0] -= 1
+
+    example.dynamodb.meta.events.register("before-send.dynamodb.PutItem", slow_write)
+    started = time.monotonic()
+    assert example.lambda_handler(event, LambdaContext()) == {"batchItemFailures": []}
+    assert most[0] > 1, "the writes ran one after another"
+    assert time.monotonic() - started < 6 * 0.3
 
 
 @needs("AsyncBatchProcessor", "async_batch_processor")
