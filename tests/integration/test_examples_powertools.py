@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, List
 import pytest
 
 import lambda_batch
-from tests.processing_events import FakeLambdaContext, make_queue, receive_sqs_event
+from tests.processing_events import FakeLambdaContext, make_queue, receive_sqs_event, sqs_record
 from tests.stream_events import dynamodb_stream_event, kinesis_event
 
 pytestmark = pytest.mark.integration
@@ -259,6 +259,54 @@ def test_sqs_failures_reach_sentry_from_the_failure_handler(sqs_event):
     assert failures(response) == bad
     reported = [entry["exception"]["values"][-1]["type"] for entry in transport.events]
     assert reported == ["ValueError"] * 4  # two failures, each reported once by each library
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "sequential",
+        pytest.param(
+            "async",
+            marks=pytest.mark.xfail(
+                reason="needs failure_handler called while the exception is handled (async path)",
+                strict=False,
+            ),
+        ),
+        pytest.param(
+            "threads",
+            marks=pytest.mark.xfail(
+                reason="needs failure_handler called while the exception is handled (threads)", strict=False
+            ),
+        ),
+    ],
+)
+def test_failure_handler_runs_while_the_exception_is_handled(mode):
+    """What the Sentry example relies on: ``capture_exception()`` with no argument reads ``sys.exc_info()``.
+
+    Powertools calls ``failure_handler`` inside its ``except`` block, in its async processor too.
+    """
+    seen = []
+    base = lambda_batch.AsyncBatchProcessor if mode == "async" else lambda_batch.BatchProcessor
+
+    class Reporting(base):
+        def failure_handler(self, record, exception):
+            seen.append(sys.exc_info()[0])
+            return super().failure_handler(record, exception)
+
+    async def async_handler(record):
+        raise ValueError("refused")
+
+    def handler(record):
+        raise ValueError("refused")
+
+    options = {"max_concurrency": 2} if mode == "threads" else {}
+    processor = Reporting(lambda_batch.EventType.SQS, raise_on_entire_batch_failure=False, **options)
+    records = [sqs_record(1), sqs_record(2)]
+    if mode == "async":
+        lambda_batch.async_process_partial_response({"Records": records}, async_handler, processor)
+    else:
+        lambda_batch.process_partial_response({"Records": records}, handler, processor)
+    assert seen == [ValueError, ValueError]
 
 
 # -- SQS FIFO ----------------------------------------------------------------------------
