@@ -103,15 +103,15 @@ deploy: build ## sam deploy the reference stack to AWS (samconfig.toml [default]
 
 .PHONY: deploy-emulator
 deploy-emulator: build ## Deploy the stack to a moto server (ENDPOINT_URL=..., else one is started and kept up until Ctrl-C)
-	@$(BIN)/python -m emulator.stack deploy --build-dir $(SAM_BUILD_DIR) $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
+	@$(BIN)/python -m emulator deploy --build-dir $(SAM_BUILD_DIR) $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
 
 .PHONY: purge-emulator
 purge-emulator: $(STAMP) ## Empty the stack's queues on ENDPOINT_URL (messages left by earlier invocations)
-	@$(BIN)/python -m emulator.stack purge --endpoint-url $(ENDPOINT_URL)
+	@$(BIN)/python -m emulator purge $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
 
 .PHONY: delete-emulator
 delete-emulator: $(STAMP) ## Delete the stack from ENDPOINT_URL (teardown; Ctrl-C stops a server deploy-emulator started)
-	@$(BIN)/python -m emulator.stack delete --endpoint-url $(ENDPOINT_URL)
+	@$(BIN)/python -m emulator delete $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
 
 .PHONY: invoke
 invoke: build ## sam local invoke FUNCTION=... EVENT=... (needs Docker; else use make invoke-local)

@@ -1070,8 +1070,34 @@ def delete_stack(
         time.sleep(0.2)
 
 
+def _purge_or_delete(command: str, endpoint_url: Optional[str], stack_name: str, region: str) -> int:
+    """``purge`` (empty the stack's queues) or ``delete`` (the stack) on ``endpoint_url``; the exit status."""
+    from botocore.exceptions import BotoCoreError
+
+    if not endpoint_url:
+        print(
+            f"error: {command} needs --endpoint-url (make {command}-emulator ENDPOINT_URL=...)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        if command == "purge":
+            held = purge_stack_queues(load_stack(endpoint_url, stack_name=stack_name, region=region))
+            print(json.dumps({"purged": held}))
+        else:
+            delete_stack(endpoint_url, stack_name, region)
+            print(json.dumps({"deleted": stack_name, "endpoint_url": endpoint_url}))
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except BotoCoreError as exc:  # nothing listening there, a bad URL...
+        print(f"error: cannot reach {endpoint_url}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """``python -m emulator.stack deploy|purge|delete [--endpoint-url URL] [--config-env emulator]``.
+    """``python -m emulator deploy|purge|delete [--endpoint-url URL] [--config-env emulator]``.
 
     ``deploy`` deploys the stack with the samconfig environment's stack name, region and
     parameters, and prints its outputs and physical ids as JSON on stdout; without
@@ -1080,8 +1106,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     """
     import argparse
 
+    from botocore.exceptions import BotoCoreError
+
     parser = argparse.ArgumentParser(
-        prog="python -m emulator.stack",
+        prog="python -m emulator",
         description="Deploy template.yaml to moto, empty its queues, delete it",
     )
     parser.add_argument("command", choices=["deploy", "purge", "delete"])
@@ -1093,23 +1121,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     stack_name = config.get("stack_name", DEFAULT_STACK_NAME)
     region = config.get("region", DEFAULT_REGION)
     if args.command != "deploy":
-        if not args.endpoint_url:
-            print(
-                f"error: {args.command} needs --endpoint-url (make {args.command}-emulator ENDPOINT_URL=...)",
-                file=sys.stderr,
-            )
-            return 2
-        try:
-            if args.command == "purge":
-                held = purge_stack_queues(load_stack(args.endpoint_url, stack_name=stack_name, region=region))
-                print(json.dumps({"purged": held}))
-            else:
-                delete_stack(args.endpoint_url, stack_name, region)
-                print(json.dumps({"deleted": stack_name, "endpoint_url": args.endpoint_url}))
-        except StackError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        return 0
+        return _purge_or_delete(args.command, args.endpoint_url, stack_name, region)
     server = None
     endpoint = args.endpoint_url
     if endpoint is None:
@@ -1143,6 +1155,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         pass
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except BotoCoreError as exc:  # nothing listening there, a bad URL...
+        print(f"error: cannot reach {endpoint}: {exc}", file=sys.stderr)
         return 1
     finally:
         if server is not None:
