@@ -129,7 +129,8 @@ def test_dynamodb_1000_mixed_items_are_stored_or_returned(
     for key, item in stored.items():
         assert item == as_stored(submitted[key]), key
     calls = dynamo_proxy.calls
-    assert sum(c.injected_500 for c in calls) > 0 and sum(c.failed_entries for c in calls) > 100
+    # the faults did happen (500s: about 3 in some 60 calls, by chance; always in the property tests)
+    assert sum(c.failed_entries for c in calls) > 100
     assert dispatcher.stats.entries_sent == len(stored) and dispatcher.stats.failures == len(returned)
     assert len(stored) >= 950  # retries got through: conservation is not "everything returned"
 
@@ -233,9 +234,10 @@ def test_kinesis_5000_records_are_stored_or_returned(
     )
     assert {d.code for d in dispatcher.unprocessed_details} <= FAULT_CODES
     calls = kinesis_proxy.calls
-    assert sum(c.injected_500 for c in calls) > 0 and sum(c.failed_entries for c in calls) > 1000
+    assert sum(c.failed_entries for c in calls) > 1000
     print(
-        f"\nunordered: {dispatcher.stats.calls} calls, {len(returned)} returned, "
+        f"\nunordered: {dispatcher.stats.calls} calls ({sum(c.injected_500 for c in calls)} answered 500), "
+        f"{len(returned)} returned, "
         f"{inversions(stored)} per-key order inversions"
     )
 
@@ -260,7 +262,7 @@ def test_kinesis_ordered_mode_keeps_each_key_in_order(
     for key, numbers in stored.items():
         assert numbers == list(range(len(numbers))), key
     calls = kinesis_proxy.calls
-    assert sum(c.failed_entries for c in calls) > 1000
+    assert sum(c.failed_entries for c in calls) > 1000 and sum(c.injected_500 for c in calls) > 0
     print(f"\nordered: {dispatcher.stats.calls} calls, {len(returned)} returned")
 
 
