@@ -258,6 +258,8 @@ def test_kinesis_ordered_mode_keeps_each_key_in_order(
         max_workers=2,
     )
     assert inversions(stored) == 0
+    codes = {d.code for d in dispatcher.unprocessed_details}
+    assert codes <= FAULT_CODES | {"PartitionKeyHalted"}, codes
     # a record not put holds back its key's later records: what is stored of a key is a prefix
     for key, numbers in stored.items():
         assert numbers == list(range(len(numbers))), key
