@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..exceptions import ConfigurationError, PayloadError
-from ..limits import SERVICE_LIMITS, KiB
+from ..kpl_aggregation import AggregateBuilder, hash_key_of
+from ..limits import SERVICE_LIMITS, KiB, MiB
 from ..retry import ErrorInfo
 from ..serialization import payload_to_bytes, utf8_len
-from ..unprocessed import PARTITION_KEY_HALTED
+from ..unprocessed import PARTITION_KEY_HALTED, UnprocessedItem
 from .base import BaseDispatcher, Entry, entry_results, target_arn
+from .kinesis_aggregation import BY_PARTITION_KEY, BY_SHARD, Aggregate, Aggregator, ShardMap, shared_shard_map
 from .kinesis_keys import check_explicit_hash_key, check_partition_key
 
 logger = logging.getLogger("lambda_batch.dispatchers.kinesis")
@@ -33,6 +35,15 @@ class KinesisBatchDispatcher(BaseDispatcher):
     later records come back with code ``PartitionKeyHalted``). It costs a call per record of a
     hot key; see docs/BENCHMARKS.md.
 
+    ``aggregate=True`` packs the submitted records (user records) into KPL aggregated records,
+    as the Kinesis Producer Library does, read back by the KCL, ``aws-kinesis-agg`` and
+    this layer's processors: up to 1 MiB each (partition keys included), never mixing user
+    records of different shards (the stream's shard map is read with ListShards once per
+    process); ``aggregate="partition_key"`` aggregates per partition key without ListShards.
+    Retries, the deadline and ordering apply per aggregated record; what comes back from
+    :meth:`flush_payloads` is the user records not put, as submitted. :attr:`stats` counts
+    Kinesis records (aggregates). See :mod:`lambda_batch.dispatchers.kinesis_aggregation`.
+
     Example::
 
         kinesis = KinesisBatchDispatcher("clicks", partition_key_identifier="user_id")
@@ -47,10 +58,22 @@ class KinesisBatchDispatcher(BaseDispatcher):
         max_batch_size: int = 500,
         *,
         ordered: bool = False,
+        aggregate: Any = False,
         **kwargs: Any,
     ) -> None:
         if not isinstance(ordered, bool):
             raise ConfigurationError("ordered must be True or False")
+        if aggregate is True:
+            aggregate = BY_SHARD
+        if aggregate not in (False, BY_SHARD, BY_PARTITION_KEY):
+            raise ConfigurationError('aggregate must be True, False or "partition_key"')
+        #: How user records are grouped into aggregated records; None: no aggregation.
+        self._aggregation: Optional[str] = aggregate or None
+        self._aggregator = Aggregator()
+        self._user_numbers = 0
+        self._shard_map: Optional[ShardMap] = None
+        self._shard_map_read = False
+        self._shard_map_stale = False
         # Ordered mode: at most one unresolved record per key in a call; a record not put halts
         # its key's later records until the next flush (code PartitionKeyHalted).
         self._ordered = self._halts_groups = ordered
@@ -101,6 +124,9 @@ class KinesisBatchDispatcher(BaseDispatcher):
         if explicit_hash_key is not None:
             explicit_hash_key = check_explicit_hash_key(explicit_hash_key, record)
         data = payload_to_bytes(payload)
+        if self._aggregation is not None:
+            self._submit_user_record(payload, partition_key, explicit_hash_key, data, record)
+            return
         size = len(data) + utf8_len(partition_key)
         request: Dict[str, Any] = {"Data": data, "PartitionKey": partition_key}
         if explicit_hash_key is not None:
@@ -114,6 +140,134 @@ class KinesisBatchDispatcher(BaseDispatcher):
             record_id=f"record with partition key {partition_key}",
             order_key=explicit_hash_key if explicit_hash_key is not None else partition_key,
         )
+
+    # ------------------------------------------------------------------ aggregation
+
+    def _submit_user_record(
+        self, payload: Any, key: str, hash_key: Optional[str], data: bytes, record: str
+    ) -> None:
+        if self._closed:
+            raise ConfigurationError(f"{type(self).__name__} is closed")
+        key_bytes = key.encode("utf-8")
+        alone = AggregateBuilder()
+        size = alone.data_size + alone.added_size(key, key_bytes, len(data), hash_key) + len(key_bytes)
+        if size > self.limits.max_item_bytes and self._max_record_size is None:
+            self._read_stream_record_size()
+        self._check_size(size, f"{record} (as an aggregated record)")
+        with self._lock:
+            group: Any = hash_key if hash_key is not None else key
+            shard = None
+            if self._aggregation == BY_SHARD:
+                shard_map = self._current_shard_map()
+                if shard_map is not None:
+                    point = int(hash_key) if hash_key is not None else hash_key_of(key_bytes)
+                    shard = group = shard_map.shard_for(point)
+            self._user_numbers += 1
+            closed = self._aggregator.add(
+                payload,
+                self._user_numbers,
+                key=key,
+                key_bytes=key_bytes,
+                data=data,
+                hash_key=hash_key,
+                group=group,
+                shard=shard,
+                limit=max(min(MiB, self._item_limit()), size),  # 1 MiB: a shard's writes a second
+            )
+            for aggregate in closed:
+                self._add_aggregate(aggregate)
+
+    def _current_shard_map(self) -> Optional[ShardMap]:
+        """The stream's shard map (read once per process; again after a put landed elsewhere)."""
+        if self._shard_map_read and not self._shard_map_stale:
+            return self._shard_map
+        refresh = self._shard_map_stale
+        if refresh:  # aggregates placed with the old map may mix shards of the new one
+            for aggregate in self._aggregator.close_all():
+                self._add_aggregate(aggregate)
+        client = self.client
+        key = (str(self.stream_name), str(client.meta.region_name), str(client.meta.endpoint_url))
+        self._shard_map = shared_shard_map(
+            key, client, self._stream_param, self.retry_policy, self._deadline, refresh=refresh
+        )
+        self._shard_map_read, self._shard_map_stale = True, False
+        return self._shard_map
+
+    def _add_aggregate(self, aggregate: Aggregate) -> None:
+        data = aggregate.builder.encode()
+        request: Dict[str, Any] = {"Data": data, "PartitionKey": aggregate.first_key}
+        if aggregate.hash_key is not None:
+            request["ExplicitHashKey"] = aggregate.hash_key
+        self._add(
+            aggregate,
+            request,
+            len(data) + utf8_len(aggregate.first_key),
+            record_id=aggregate.record_id,
+            order_key=aggregate.group,
+        )
+
+    def flush_payloads(self) -> List[Any]:
+        """Send everything buffered (open aggregates too); return the records not put, as submitted.
+
+        Example::
+
+            failed = kinesis.flush_payloads()
+        """
+        if self._aggregation is not None:
+            with self._lock:
+                for aggregate in self._aggregator.close_all():
+                    self._add_aggregate(aggregate)
+        return super().flush_payloads()
+
+    def close(self) -> None:
+        """Flush what is left (open aggregates too), then stop the sending threads."""
+        if self._aggregation is not None and len(self._aggregator):
+            self.flush_payloads()
+        super().close()
+
+    def _fail(self, failures: Sequence[Tuple[Entry, ErrorInfo]]) -> None:
+        plain = [(entry, error) for entry, error in failures if not isinstance(entry.payload, Aggregate)]
+        if plain or not failures:
+            super()._fail(plain)
+        aggregated = [(entry, error) for entry, error in failures if isinstance(entry.payload, Aggregate)]
+        if not aggregated:
+            return
+        records: List[Tuple[int, UnprocessedItem]] = []
+        halts: List[Entry] = []
+        for entry, error in aggregated:
+            aggregate: Aggregate = entry.payload
+            logger.log(
+                logging.DEBUG if error.code == self._halt_code else logging.WARNING,
+                "%s: %s not delivered after %d attempt(s): %s",
+                self.target_description,
+                entry.record_id,
+                entry.attempts,
+                error.code,
+            )
+            for item, number in zip(aggregate.items, aggregate.numbers):
+                records.append(
+                    (
+                        number,
+                        UnprocessedItem(
+                            item=item,
+                            code=error.code,
+                            message=error.message,
+                            retryable=error.retryable,
+                            attempts=entry.attempts,
+                            record_id=f"record #{number} (in an {entry.record_id})",
+                        ),
+                    )
+                )
+            entry.done = True
+            if self._halts_groups and entry.order_key is not None:
+                halts.append(entry)
+        with self._results_lock:
+            self._failed.extend(records)
+            self._counters["failures"] += len(aggregated)
+            for entry in halts:
+                stop = self._halted.get(entry.order_key)
+                if stop is None or entry.seq < stop[0]:
+                    self._halted[entry.order_key] = (entry.seq, entry.record_id)
 
     def _partition_key_of(self, payload: Any, record: str) -> str:
         field = self.partition_key_identifier
@@ -154,4 +308,22 @@ class KinesisBatchDispatcher(BaseDispatcher):
 
     def _send(self, client: Any, entries: Sequence[Entry]) -> List[Optional[ErrorInfo]]:
         response = client.put_records(Records=[entry.request for entry in entries], **self._stream_param)
-        return entry_results(response.get("Records") or [], len(entries))
+        outcomes = response.get("Records") or []
+        if self._aggregation == BY_SHARD:
+            self._check_shards(entries, outcomes)
+        return entry_results(outcomes, len(entries))
+
+    def _check_shards(self, entries: Sequence[Entry], outcomes: Sequence[Dict[str, Any]]) -> None:
+        """Note a put stored on another shard than the map said: the map is read again."""
+        for entry, outcome in zip(entries, outcomes):
+            expected = getattr(entry.payload, "shard", None)
+            landed = outcome.get("ShardId")
+            if expected is not None and landed and landed != expected and not outcome.get("ErrorCode"):
+                logger.warning(
+                    "%s: %s was stored on %s, not %s: the stream was resharded; its shards are read again",
+                    self.target_description,
+                    entry.record_id,
+                    landed,
+                    expected,
+                )
+                self._shard_map_stale = True
