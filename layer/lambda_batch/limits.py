@@ -144,3 +144,27 @@ CLOUDWATCH_MAX_DIMENSIONS = 30
 SQS_MAX_DELAY_SECONDS = 900
 #: Kinesis partition keys are 1 to 256 Unicode characters.
 KINESIS_MAX_PARTITION_KEY_LENGTH = 256
+
+#: The SQS batch actions of the processors (on received messages): 10 entries per call, one queue
+#: per call. The request size is not capped by the API beyond SQS's request limit; receipt handles
+#: are at most 1,024 characters.
+#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteMessageBatch.html
+#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibilityBatch.html
+SQS_ACTION_LIMITS: Dict[str, ServiceLimits] = {
+    operation: ServiceLimits(
+        service="sqs",
+        operation=operation,
+        max_entries=10,
+        max_batch_bytes=1 * MiB,
+        max_item_bytes=1 * MiB,
+        max_item_bytes_ceiling=1 * MiB,
+        item_limit_name="SQS request size limit",
+        source=f"https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_{operation}.html",
+    )
+    for operation in ("DeleteMessageBatch", "ChangeMessageVisibilityBatch")
+}
+#: DeleteMessageBatch takes at most this many entries.
+SQS_MAX_DELETE_ENTRIES = SQS_ACTION_LIMITS["DeleteMessageBatch"].max_entries
+#: A message's visibility timeout: 0 to 43,200 seconds (12 hours).
+#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html
+SQS_MAX_VISIBILITY_TIMEOUT = 43_200

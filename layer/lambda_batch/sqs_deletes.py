@@ -1,29 +1,26 @@
-"""Deleting processed SQS messages: DeleteMessageBatch under one retry policy and one deadline.
+"""Deleting processed SQS messages: DeleteMessageBatch through the dispatchers' engine.
 
 Messages are grouped by queue (each record's ``eventSourceARN``, with a client for that
-queue's region) into calls of at most 10 entries. Whole calls that fail retryably,
-``Failed`` entries worth retrying and entries the response leaves out (neither
-``Successful`` nor ``Failed``) are retried under the retry policy; what is still not
-deleted comes back as :class:`DeleteFailure`, with the AWS error code. Each call gets
-connect and read timeouts that end before the deadline.
+queue's region) and deleted by :class:`~lambda_batch.sqs_actions.MessageDeletes`, a thin user
+of the one delivery loop (``dispatchers.delivery_loop``): calls of at most 10 entries, whole
+calls that fail retryably, ``Failed`` entries worth retrying and entries the response leaves
+out (neither ``Successful`` nor ``Failed``) retried under the retry policy, a call refused for
+one bad entry split, connect and read timeouts that end before the deadline, and up to
+``concurrency`` calls in flight. What is still not deleted comes back as
+:class:`DeleteFailure`, with the AWS error code.
 """
 
 from __future__ import annotations
 
-import math
-
-from .arns import parse_arn, sqs_queue_url
-from .clients import timeout_bucket
-
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any, Dict, List, Optional, Sequence, Tuple
+    from typing import Any, Dict, List, Sequence
 
     from .clients import ClientProvider
     from .deadline import Deadline
-    from .retry import ErrorInfo, RetryPolicy
+    from .retry import RetryPolicy
 
-#: DeleteMessageBatch takes at most this many entries.
+#: DeleteMessageBatch takes at most this many entries (``limits.SQS_ACTION_LIMITS``).
 MAX_DELETE_ENTRIES = 10
 #: The code of an entry the DeleteMessageBatch response named neither as deleted nor as failed.
 MISSING_FROM_RESPONSE = "MissingFromResponse"
@@ -81,118 +78,34 @@ class MessageDeleter:
         self.deadline = deadline
         self.logger = logger
         self.concurrency = concurrency
-        self.records: Sequence[Any] = ()
 
     def delete(self, records: Sequence[Any], positions: List[int]) -> List[DeleteFailure]:
-        """Delete the messages of ``records`` at ``positions``; the failures, in no set order."""
-        self.records = records
-        return self._delete(positions)
+        """Delete the messages of ``records`` at ``positions``; the failures, queue by queue."""
+        from .sqs_actions import MessageDeletes  # the engine is loaded only when a delete is needed
 
-    def _delete(self, positions: List[int]) -> List[DeleteFailure]:
         by_queue: Dict[str, List[int]] = {}
         for index in positions:
-            by_queue.setdefault(self.records[index]["eventSourceARN"], []).append(index)
-        jobs: List[Tuple[Optional[str], str, str, List[int]]] = []
+            by_queue.setdefault(records[index]["eventSourceARN"], []).append(index)
+        failures: List[DeleteFailure] = []
         for arn, indexes in by_queue.items():
-            region = parse_arn(arn).region
-            url = sqs_queue_url(arn)
-            for start in range(0, len(indexes), MAX_DELETE_ENTRIES):
-                jobs.append((region, url, arn, indexes[start : start + MAX_DELETE_ENTRIES]))
-        failures: List[DeleteFailure] = []
-        if len(jobs) > 1 and self.concurrency > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(jobs))) as pool:
-                for chunk_failures in pool.map(lambda job: self._delete_chunk(*job), jobs):
-                    failures.extend(chunk_failures)
-        else:
-            for job in jobs:
-                failures.extend(self._delete_chunk(*job))
-        return failures
-
-    def _client_for_call(self, region: Optional[str]) -> Any:
-        """The client for one call: connect and read timeouts that end before the deadline."""
-        remaining = self.deadline.remaining()
-        if remaining == math.inf:
-            return self._clients.get(region)
-        # Connect and read together end before the retry policy's margin.
-        budget = max(0.0, remaining - self.retry_policy.deadline_margin) / 2.0
-        return self._clients.get(region, timeout=timeout_bucket(budget))
-
-    def _delete_chunk(
-        self, region: Optional[str], url: str, arn: str, indexes: List[int]
-    ) -> List[DeleteFailure]:
-        from .retry import ErrorInfo, classify_exception, is_retryable_code
-
-        records = self.records
-        policy = self.retry_policy
-        # Entry ids are positions in the chunk: unique even when a message id repeats.
-        pending: Dict[str, int] = {str(n): index for n, index in enumerate(indexes)}
-        failures: List[DeleteFailure] = []
-        missing_info = ErrorInfo(
-            MISSING_FROM_RESPONSE, "the DeleteMessageBatch response named it neither deleted nor failed", True
-        )
-        attempt = 0
-        while pending:
-            if self.deadline.remaining() <= 0:
-                deadline_info = ErrorInfo(DEADLINE_EXCEEDED, "the invocation's deadline came first", False)
-                return failures + self._failed(pending, arn, deadline_info)
-            attempt += 1
-            entries = [
-                {"Id": key, "ReceiptHandle": records[index]["receiptHandle"]}
-                for key, index in pending.items()
-            ]
-            retry: Dict[str, int] = {}
-            last: Optional[ErrorInfo] = None
-            try:
-                response = self._client_for_call(region).delete_message_batch(QueueUrl=url, Entries=entries)
-            except Exception as exc:
-                last = classify_exception(exc)
-                if not last.retryable:
-                    return failures + self._failed(pending, arn, last)
-                retry = pending
-            else:
-                answered = set()
-                for entry in response.get("Successful") or ():
-                    answered.add(str(entry.get("Id")))
-                for entry in response.get("Failed") or ():
-                    key = str(entry.get("Id"))
-                    index = pending.get(key)
-                    if index is None:
-                        continue
-                    answered.add(key)
-                    code = str(entry.get("Code", "Unknown"))
-                    info = ErrorInfo(
-                        code,
-                        str(entry.get("Message", "")),
-                        is_retryable_code(code, sender_fault=entry.get("SenderFault")),
-                    )
-                    if info.retryable:
-                        retry[key] = index
-                        last = info
-                    else:
-                        failures.extend(self._failed({key: index}, arn, info))
-                missing = {key: index for key, index in pending.items() if key not in answered}
-                if missing:  # neither deleted nor failed: not known to be deleted, so try again
-                    retry.update(missing)
-                    last = missing_info
-            if not retry:
-                return failures
-            delay = policy.backoff(attempt)
-            if not policy.can_retry(attempt, delay, self.deadline):
-                return failures + self._failed(retry, arn, last or ErrorInfo("Unknown", "", True))
-            self.logger.debug(
-                "retrying the delete of %d messages (%s)", len(retry), last.code if last else ""
+            calls = -(-len(indexes) // MAX_DELETE_ENTRIES)
+            deletes = MessageDeletes(
+                arn,
+                clients=self._clients,
+                retry_policy=self.retry_policy,
+                deadline=self.deadline,
+                max_workers=max(1, min(self.concurrency, calls)),
             )
-            policy.sleep(delay)
-            pending = retry
+            for index in indexes:
+                record = records[index]
+                deletes.delete(str(record["messageId"]), record["receiptHandle"])
+            for item in deletes.run():
+                failures.append(DeleteFailure(str(item.record_id), arn, item.code, item.message))
+            deletes.close()
+            stats = deletes.stats
+            if stats.retries:
+                self.logger.debug("deleting from %s took %d retries", arn, stats.retries)
         return failures
-
-    def _failed(self, pending: Dict[str, int], arn: str, info: ErrorInfo) -> List[DeleteFailure]:
-        return [
-            DeleteFailure(str(self.records[index]["messageId"]), arn, info.code, info.message)
-            for index in pending.values()
-        ]
 
 
 def describe_delete_failures(failures: List[DeleteFailure]) -> str:

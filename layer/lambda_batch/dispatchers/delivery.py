@@ -14,7 +14,8 @@ Pure functions over the dispatcher's entries (anything with ``attempts``, ``orde
 
 - A FIFO message refused while a later message of its group in the same call was accepted is
   not retried behind it (:func:`drop_overtaken`).
-- :func:`entry_results` reads per-entry outcomes of the responses that list them in order.
+- :func:`entry_results` reads per-entry outcomes of the responses that list them in order,
+  :func:`id_results` those that name them by ``Id`` (SQS, SNS).
 
 Example::
 
@@ -30,6 +31,9 @@ from ..retry import REQUEST_TOO_LARGE, ErrorInfo, is_retryable_code
 from .entries import Entry
 
 T = TypeVar("T")
+
+#: The code of an entry a batch response named neither as done nor as failed.
+MISSING_FROM_RESPONSE = "MissingFromResponse"
 
 #: Whole-call errors caused by one bad entry: the batch is split to isolate it, so the other
 #: entries still go through. Other non-retryable errors (access denied, missing resource)
@@ -144,11 +148,40 @@ def entry_results(outcomes: Sequence[Dict[str, Any]], count: int) -> List[Option
     retryably."""
     results: List[Optional[ErrorInfo]] = []
     for index in range(count):
-        outcome = outcomes[index] if index < len(outcomes) else {"ErrorCode": "MissingFromResponse"}
+        outcome = outcomes[index] if index < len(outcomes) else {"ErrorCode": MISSING_FROM_RESPONSE}
         code = outcome.get("ErrorCode")
         if code:
-            retryable = is_retryable_code(str(code)) or code == "MissingFromResponse"
+            retryable = is_retryable_code(str(code)) or code == MISSING_FROM_RESPONSE
             results.append(ErrorInfo(str(code), str(outcome.get("ErrorMessage") or code), retryable))
         else:
             results.append(None)
+    return results
+
+
+def id_results(count: int, response: Dict[str, Any]) -> List[Optional[ErrorInfo]]:
+    """Per-entry results of an SQS/SNS batch response (``Successful``/``Failed`` lists naming
+    the entries' ``Id``, "0", "1"... in request order): a ``Failed`` entry is retryable unless
+    it is the sender's fault or its code says otherwise; an entry named in neither list failed
+    retryably (``MissingFromResponse``: not known to be done).
+
+    Example::
+
+        id_results(2, {"Successful": [{"Id": "0"}]})   # [None, ErrorInfo('MissingFromResponse', ...)]
+    """
+    failed = {str(item.get("Id")): item for item in response.get("Failed") or ()}
+    succeeded = {str(item.get("Id")) for item in response.get("Successful") or ()}
+    results: List[Optional[ErrorInfo]] = []
+    for index in range(count):
+        key = str(index)
+        failure = failed.get(key)
+        if failure is not None:
+            code = str(failure.get("Code") or "Failed")
+            sender_fault = failure.get("SenderFault")
+            fault = bool(sender_fault) if sender_fault is not None else None
+            retryable = is_retryable_code(code, sender_fault=fault)
+            results.append(ErrorInfo(code, str(failure.get("Message") or code), retryable))
+        elif key in succeeded:
+            results.append(None)
+        else:
+            results.append(ErrorInfo(MISSING_FROM_RESPONSE, "the response did not mention this entry", True))
     return results

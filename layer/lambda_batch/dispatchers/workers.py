@@ -1,0 +1,98 @@
+"""The ordered worker pool: batches sent by up to ``max_workers`` threads, in order per key.
+
+A batch that shares an order key (a Kinesis partition key, a FIFO message group, a DynamoDB
+item key) with a batch still in flight waits for it, so items of one key are sent in the
+order they were submitted; batches of other keys overtake freely. At most
+``2 * max_workers`` batches wait or fly at once, so memory stays bounded.
+
+Example::
+
+    pool = OrderedWorkers()
+    pool._init_workers(4, deliver=send_one_batch)
+    pool._submit_concurrent(batch)       # returns at once; sends in the background
+    pool._wait_inflight()                # every batch submitted so far is resolved
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from typing import Callable, Dict, Hashable, List, Optional, Set
+
+from .entries import Entry
+
+
+class OrderedWorkers:
+    """A bounded thread pool that keeps batches of one order key in submission order."""
+
+    max_workers: int
+    _executor: Optional[ThreadPoolExecutor]
+    _slots: threading.BoundedSemaphore
+    _order_lock: threading.Lock
+    _last_by_key: Dict[Hashable, Future[None]]
+    _inflight: Set[Future[None]]
+    _deliver_batch: Callable[[List[Entry]], None]
+
+    def _init_workers(self, max_workers: int, deliver: Callable[[List[Entry]], None]) -> None:
+        self.max_workers = max_workers
+        self._deliver_batch = deliver
+        self._executor = None
+        self._slots = threading.BoundedSemaphore(2 * max_workers)
+        self._order_lock = threading.Lock()
+        self._last_by_key = {}
+        self._inflight = set()
+
+    def _submit_concurrent(self, batch: List[Entry]) -> None:
+        self._slots.acquire()  # bounded: at most 2 * max_workers batches waiting or in flight
+        try:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self.max_workers, thread_name_prefix="lambda-batch-dispatch"
+                )
+            keys = {entry.order_key for entry in batch if entry.order_key is not None}
+            with self._order_lock:
+                deps = {self._last_by_key[key] for key in keys if key in self._last_by_key}
+                future = self._executor.submit(self._run_after, batch, list(deps))
+                for key in keys:
+                    self._last_by_key[key] = future
+                self._inflight.add(future)
+        except BaseException:
+            self._slots.release()
+            raise
+
+        def done(fut: Future[None], keys: Set[Hashable] = keys) -> None:
+            with self._order_lock:
+                self._inflight.discard(fut)
+                for key in keys:
+                    if self._last_by_key.get(key) is fut:
+                        del self._last_by_key[key]
+
+        future.add_done_callback(done)
+
+    def _run_after(self, batch: List[Entry], deps: List[Future[None]]) -> None:
+        # Earlier batches sharing a partition key / message group / item key go first. They were
+        # submitted earlier to a FIFO pool, so they are already running: waiting cannot deadlock.
+        try:
+            if deps:
+                wait_futures(deps)
+            self._deliver_batch(batch)
+        finally:
+            self._slots.release()
+
+    def _wait_inflight(self) -> None:
+        """Wait until every batch submitted so far is resolved."""
+        with self._order_lock:
+            pending = list(self._inflight)
+        if pending:
+            wait_futures(pending)
+
+    def _busy(self) -> bool:
+        """Whether a batch is still being sent (a finished one may not have left ``_inflight`` yet)."""
+        with self._order_lock:
+            return any(not future.done() for future in self._inflight)
+
+    def _stop_workers(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
