@@ -62,6 +62,8 @@ class BatchProcessor(RecordProcessor):
         stop_on_first_failure: bool = False,
         concurrency_key: Optional[KeyFunction] = None,
         log_exception_messages: bool = False,
+        resolve_large_payloads: bool = False,
+        delete_large_payloads: bool = False,
     ) -> None:
         super().__init__(
             event_type,
@@ -73,6 +75,8 @@ class BatchProcessor(RecordProcessor):
             concurrency_key=concurrency_key,
             log_exception_messages=log_exception_messages,
             logger=logger,
+            resolve_large_payloads=resolve_large_payloads,
+            delete_large_payloads=delete_large_payloads,
         )
         self.raise_on_entire_batch_failure = raise_on_entire_batch_failure
         self.batch_response: PartialItemFailureResponse = {"batchItemFailures": []}
@@ -214,6 +218,8 @@ class SqsFifoPartialProcessor(BatchProcessor):
         deadline_margin: Optional[float] = DEFAULT_DEADLINE_MARGIN,
         max_concurrency: int = 1,
         log_exception_messages: bool = False,
+        resolve_large_payloads: bool = False,
+        delete_large_payloads: bool = False,
     ) -> None:
         super().__init__(
             EventType.SQS,
@@ -224,6 +230,8 @@ class SqsFifoPartialProcessor(BatchProcessor):
             max_concurrency=max_concurrency,
             skip_group_on_error=skip_group_on_error,
             log_exception_messages=log_exception_messages,
+            resolve_large_payloads=resolve_large_payloads,
+            delete_large_payloads=delete_large_payloads,
         )
 
 

@@ -74,6 +74,11 @@ class RecordProcessor(BasePartialProcessor):
       adds each exception's own message, which may quote the message body
       (``int(body)`` fails with ``invalid literal for int() ... '<the body>'``).
     * ``logger``: the ``logging.Logger`` failures are logged to (default: ``lambda_batch.processing``).
+    * ``resolve_large_payloads`` (SQS): a record whose body is an S3 pointer (sent with
+      ``large_payload_bucket=`` or by the AWS SQS/SNS Extended Client libraries) reaches the
+      handler with the payload in ``record["body"]``, read from S3 just before its handler
+      runs; a pointer that cannot be read fails its record. ``delete_large_payloads=True``
+      deletes the objects of succeeded records (see :mod:`lambda_batch.large_payloads`).
 
     A handler that returns an awaitable (a coroutine from a ``lambda`` around an
     ``async def``...) has it awaited before the record counts as a success.
@@ -95,6 +100,8 @@ class RecordProcessor(BasePartialProcessor):
         concurrency_key: Optional[KeyFunction] = None,
         log_exception_messages: bool = False,
         logger: Any = None,
+        resolve_large_payloads: bool = False,
+        delete_large_payloads: bool = False,
     ) -> None:
         super().__init__()
         if not isinstance(event_type, EventType):
@@ -121,6 +128,19 @@ class RecordProcessor(BasePartialProcessor):
         self.concurrency_key = concurrency_key
         self.log_exception_messages = bool(log_exception_messages)
         self.logger = logger if logger is not None else processing_logger
+        self._large_payloads: Any = None  # a large_payloads.LargePayloadResolver when resolving
+        if resolve_large_payloads is not False or delete_large_payloads is not False:
+            if event_type is not EventType.SQS:
+                raise ConfigurationError("resolve_large_payloads is for EventType.SQS batches")
+            from .large_payloads import make_resolver
+
+            self._large_payloads = make_resolver(
+                type(self).__name__,
+                resolve_large_payloads,
+                delete_large_payloads,
+                deadline=lambda: self._deadline,
+                log=self.logger,
+            )
         self._reset_batch()
 
     # -- per-batch state -------------------------------------------------------------
@@ -139,6 +159,8 @@ class RecordProcessor(BasePartialProcessor):
         self._skipped = 0
         self._failures: List[int] = []
         self._failures_known = True
+        if self._large_payloads is not None:
+            self._large_payloads.reset()
 
     def __call__(self, records: List[Any], handler: RecordHandler, lambda_context: Any = None) -> Any:
         """Bind a batch: validate its records (:class:`MalformedEventError` on any bad one)."""
@@ -260,6 +282,8 @@ class RecordProcessor(BasePartialProcessor):
     def _record_callable(self) -> Callable[[Any], Any]:
         handler = self.handler
         convert = self._converter
+        if self._large_payloads is not None:  # each record's payload fetched just before its handler
+            return self._large_payloads.wrap(handler, convert)  # type: ignore[no-any-return]
         if convert is None:
             return handler
 
@@ -366,6 +390,10 @@ class RecordProcessor(BasePartialProcessor):
 
     def _finish(self, results: List[ProcessingResult]) -> List[ProcessingResult]:
         self._results = results
+        if self._large_payloads is not None and not self._needs_receipt_handle:
+            # Native response: Lambda deletes the succeeded messages once the function returns.
+            failed = set(self._failed_positions())
+            self._discard_large_payloads([i for i in range(len(results)) if i not in failed])
         if self._skipped:
             if self._stopped_by is not None or self._failed_keys:
                 cause = "after an earlier failure, to keep order"
@@ -375,6 +403,16 @@ class RecordProcessor(BasePartialProcessor):
                 "%d of %d records returned unprocessed %s", self._skipped, len(results), cause
             )
         return results
+
+    def _discard_large_payloads(self, positions: List[int]) -> None:
+        """``delete_large_payloads``: delete the S3 objects of these (succeeded) records' payloads."""
+        payloads = self._large_payloads
+        if payloads is None or not payloads.delete or not positions:
+            return
+        try:
+            payloads.discard(self.records, positions)
+        except Exception as exc:  # never let a cleanup hide the batch's outcome
+            self.logger.warning("deleting large payload objects failed: %s", type(exc).__name__)
 
     # -- ordering and deadline -------------------------------------------------------
 

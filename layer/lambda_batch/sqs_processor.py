@@ -83,6 +83,8 @@ class PartialSQSProcessor(RecordProcessor):
         concurrency_key: Optional[KeyFunction] = None,
         log_exception_messages: bool = False,
         logger: Any = None,
+        resolve_large_payloads: bool = False,
+        delete_large_payloads: bool = False,
         **client_kwargs: Any,
     ) -> None:
         if not isinstance(suppress_exception, bool):
@@ -113,7 +115,15 @@ class PartialSQSProcessor(RecordProcessor):
             concurrency_key=concurrency_key,
             log_exception_messages=log_exception_messages,
             logger=logger,
+            resolve_large_payloads=resolve_large_payloads,
+            delete_large_payloads=delete_large_payloads,
         )
+        if self._large_payloads is not None:  # S3 clients from the same session and config, same policy
+            self._large_payloads.clients = ClientProvider(
+                "s3", boto3_session=boto3_session, config=config, owner="PartialSQSProcessor"
+            )
+            if retry_policy is not None:
+                self._large_payloads.policy = retry_policy
         if (
             isinstance(delete_concurrency, bool)
             or not isinstance(delete_concurrency, int)
@@ -148,7 +158,8 @@ class PartialSQSProcessor(RecordProcessor):
             "handled or deleted",
             "all %d records succeeded; Lambda deletes the batch",
         )
-        if not failed:
+        if not failed:  # Lambda deletes the whole batch once the function returns
+            self._discard_large_payloads(list(range(len(self.records))) if self.processed else [])
             return
         succeeded = self._succeeded_positions(failed)
         delete_error: Optional[BaseException] = None
@@ -160,6 +171,10 @@ class PartialSQSProcessor(RecordProcessor):
                 self.logger.error(
                     "deleting the processed messages failed: %s", type(exc).__name__, exc_info=exc
                 )
+            if delete_error is None:  # the objects of the messages now deleted, and only theirs
+                kept = {failure.message_id for failure in self.delete_failures}
+                ids = self._ids
+                self._discard_large_payloads([i for i in succeeded if ids[i] not in kept])
         for failure in self.delete_failures:
             self.logger.error(
                 "message %s was processed but not deleted from %s: %s: %s; it will be delivered again",

@@ -267,14 +267,15 @@ def test_log_exception_messages_opts_in_to_full_messages(caplog):
 
 
 def test_unknown_processor_options_raise_type_error_naming_them():
-    with pytest.raises(TypeError, match="resolve_large_payloads"):
-        PartialSQSProcessor(resolve_large_payloads=True)
+    # resolve_large_payloads is an option now (issue 11): its misspelling is refused
+    with pytest.raises(TypeError, match="resolve_large_payload'"):
+        PartialSQSProcessor(resolve_large_payload=True)
     with pytest.raises(TypeError, match="max_concurency"):
         PartialSQSProcessor(max_concurency=4)
-    with pytest.raises(TypeError, match="resolve_large_payloads"):
-        sqs_batch_processor(record_handler=print, resolve_large_payloads=True)
-    with pytest.raises(TypeError, match="resolve_large_payloads"):
-        BatchProcessor(EventType.SQS, resolve_large_payloads=True)
+    with pytest.raises(TypeError, match="resolve_large_payload'"):
+        sqs_batch_processor(record_handler=print, resolve_large_payload=True)
+    with pytest.raises(TypeError, match="resolve_large_payload'"):
+        BatchProcessor(EventType.SQS, resolve_large_payload=True)
     with pytest.raises(TypeError, match="resolve_large_payloads"):
         batch_processor(
             record_handler=print, processor=BatchProcessor(EventType.SQS), resolve_large_payloads=True

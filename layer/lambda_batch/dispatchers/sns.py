@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..arns import parse_arn
 from ..exceptions import ConfigurationError, PayloadError
@@ -11,6 +11,7 @@ from ..message_attributes import normalise_message_attributes
 from ..retry import ErrorInfo
 from ..serialization import payload_to_text, utf8_len
 from .base import BaseDispatcher, Entry
+from .offload import PayloadOffloader, send_offloaded
 from .sqs import _batch_results, _record_id, deduplication_id
 
 
@@ -39,6 +40,9 @@ class SNSBatchDispatcher(BaseDispatcher):
         *,
         default_message_group_id: Optional[str] = None,
         deduplicate_by_content: bool = False,
+        large_payload_bucket: Optional[str] = None,
+        large_payload_threshold: Optional[int] = None,
+        large_payload_prefix: str = "",
         **kwargs: Any,
     ) -> None:
         if not isinstance(deduplicate_by_content, bool):
@@ -62,6 +66,21 @@ class SNSBatchDispatcher(BaseDispatcher):
             region=kwargs.pop("region", arn.region or None),
             **kwargs,
         )
+        self._offloader: Optional[PayloadOffloader] = None
+        if large_payload_bucket is not None:
+            self._offloader = PayloadOffloader(
+                large_payload_bucket,
+                large_payload_threshold,
+                large_payload_prefix,
+                owner=type(self).__name__,
+                boto3_session=kwargs.get("boto3_session"),
+                config=kwargs.get("config"),
+                max_workers=self.max_workers,
+            )
+        elif large_payload_threshold is not None or large_payload_prefix:
+            raise ConfigurationError(
+                "large_payload_threshold and large_payload_prefix need large_payload_bucket"
+            )
 
     def submit_payload(
         self,
@@ -84,8 +103,8 @@ class SNSBatchDispatcher(BaseDispatcher):
         message = payload_to_text(payload)
         if not message:
             raise PayloadError(f"{label}: an SNS message must not be empty")
-        attributes, size = normalise_message_attributes(message_attributes)
-        size += utf8_len(message)
+        attributes, attributes_size = normalise_message_attributes(message_attributes)
+        size = attributes_size + utf8_len(message)
         request: Dict[str, Any] = {"Message": message}
         if attributes:
             request["MessageAttributes"] = attributes
@@ -96,6 +115,19 @@ class SNSBatchDispatcher(BaseDispatcher):
             size += utf8_len(subject)
         if message_structure is not None:
             request["MessageStructure"] = message_structure
+        offloader = self._offloader
+        if offloader is not None:
+            offloader.check_attributes(attributes, label)
+            if offloader.should_offload(size, self._item_limit()):
+                if message_structure is not None:
+                    raise PayloadError(
+                        f"{label}: a message with message_structure cannot be sent through S3 (it is "
+                        f"{size} bytes, over the large payload threshold)"
+                    )
+                others = size - utf8_len(message)  # the attributes and the subject
+                request, size = offloader.pointer_request(
+                    request, "Message", message, attributes, others, label=label
+                )
         group = message_group_id if message_group_id is not None else self.default_message_group_id
         if self.fifo:
             if not isinstance(group, str) or not 1 <= len(group) <= 128:
@@ -110,7 +142,7 @@ class SNSBatchDispatcher(BaseDispatcher):
                 ):
                     raise PayloadError(f"{label}: message_deduplication_id must be 1 to 128 characters")
                 request["MessageDeduplicationId"] = message_deduplication_id
-            else:
+            else:  # an offloaded message's pointer has a random key: hash the payload itself
                 request["MessageDeduplicationId"] = deduplication_id(message, self.deduplicate_by_content)
         else:
             if group is not None:
@@ -120,6 +152,16 @@ class SNSBatchDispatcher(BaseDispatcher):
         self._add(payload, request, size, record_id=record_id, order_key=group if self.fifo else None)
 
     def _send(self, client: Any, entries: Sequence[Entry]) -> List[Optional[ErrorInfo]]:
+        if self._offloader is not None:
+            return send_offloaded(
+                self,
+                self._offloader,
+                entries,
+                lambda sns, batch: sns.publish_batch(
+                    TopicArn=self.topic_arn, PublishBatchRequestEntries=batch
+                ),
+                _batch_results,
+            )
         response = client.publish_batch(
             TopicArn=self.topic_arn,
             PublishBatchRequestEntries=[
@@ -127,3 +169,10 @@ class SNSBatchDispatcher(BaseDispatcher):
             ],
         )
         return _batch_results(len(entries), response)
+
+    def _fail(self, failures: Sequence[Tuple[Entry, ErrorInfo]]) -> None:
+        super()._fail(failures)
+        if self._offloader is not None and failures:
+            self._offloader.discard(
+                [entry.request for entry, _ in failures], self.deadline, self.retry_policy
+            )

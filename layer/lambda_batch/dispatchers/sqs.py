@@ -16,6 +16,7 @@ from ..message_attributes import normalise_message_attributes
 from ..retry import ErrorInfo, classify_exception, is_retryable_code
 from ..serialization import payload_to_text, utf8_len
 from .base import BaseDispatcher, Entry
+from .offload import OffloadedRequest, PayloadOffloader, send_offloaded
 
 logger = logging.getLogger("lambda_batch.dispatchers.sqs")
 
@@ -37,7 +38,16 @@ _queue_settings: Dict[str, Tuple[Optional[int], Optional[bool]]] = {}
 class _SQSDispatcherBase(BaseDispatcher):
     _fifo = False
 
-    def __init__(self, queue_name: str, max_batch_size: int = 10, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        queue_name: str,
+        max_batch_size: int = 10,
+        *,
+        large_payload_bucket: Optional[str] = None,
+        large_payload_threshold: Optional[int] = None,
+        large_payload_prefix: str = "",
+        **kwargs: Any,
+    ) -> None:
         if not isinstance(queue_name, str) or not queue_name:
             raise ConfigurationError("queue_name must be a queue name, URL or ARN")
         self.queue_name = queue_name
@@ -76,6 +86,21 @@ class _SQSDispatcherBase(BaseDispatcher):
             region=kwargs.pop("region", region),
             **kwargs,
         )
+        self._offloader: Optional[PayloadOffloader] = None
+        if large_payload_bucket is not None:
+            self._offloader = PayloadOffloader(
+                large_payload_bucket,
+                large_payload_threshold,
+                large_payload_prefix,
+                owner=type(self).__name__,
+                boto3_session=kwargs.get("boto3_session"),
+                config=kwargs.get("config"),
+                max_workers=self.max_workers,
+            )
+        elif large_payload_threshold is not None or large_payload_prefix:
+            raise ConfigurationError(
+                "large_payload_threshold and large_payload_prefix need large_payload_bucket"
+            )
 
     @property
     def queue_url(self) -> Optional[str]:
@@ -158,24 +183,47 @@ class _SQSDispatcherBase(BaseDispatcher):
         label = record_id or "message"
         if not body:
             raise PayloadError(f"{label}: an SQS message body must not be empty")
+        attributes, attributes_size = normalise_message_attributes(message_attributes)
+        offloader = self._offloader
+        if offloader is not None:
+            offloader.check_attributes(attributes, label)
+            if offloader.should_offload(utf8_len(body) + attributes_size, self._item_limit()):
+                offloaded, size = offloader.pointer_request(
+                    {}, "MessageBody", body, attributes, attributes_size, label=label
+                )
+                return offloaded, size, record_id
         bad = _INVALID_SQS_CHARS.search(body)
         if bad is not None:
             raise PayloadError(
                 f"{label}: character U+{ord(bad.group()):04X} at position {bad.start()} is not allowed in an "
                 "SQS message"
             )
-        attributes, attributes_size = normalise_message_attributes(message_attributes)
         request: Dict[str, Any] = {"MessageBody": body}
         if attributes:
             request["MessageAttributes"] = attributes
         return request, utf8_len(body) + attributes_size, record_id
 
     def _send(self, client: Any, entries: Sequence[Entry]) -> List[Optional[ErrorInfo]]:
+        if self._offloader is not None:
+            return send_offloaded(
+                self,
+                self._offloader,
+                entries,
+                lambda sqs, batch: sqs.send_message_batch(QueueUrl=self._queue_url, Entries=batch),
+                _batch_results,
+            )
         response = client.send_message_batch(
             QueueUrl=self._queue_url,
             Entries=[dict(entry.request, Id=str(index)) for index, entry in enumerate(entries)],
         )
         return _batch_results(len(entries), response)
+
+    def _fail(self, failures: Sequence[Tuple[Entry, ErrorInfo]]) -> None:
+        super()._fail(failures)
+        if self._offloader is not None and failures:
+            self._offloader.discard(
+                [entry.request for entry, _ in failures], self.deadline, self.retry_policy
+            )
 
 
 class SQSBatchDispatcher(_SQSDispatcherBase):
@@ -284,6 +332,10 @@ class SQSFifoBatchDispatcher(_SQSDispatcherBase):
             if not isinstance(message_deduplication_id, str) or not 1 <= len(message_deduplication_id) <= 128:
                 raise PayloadError(f"{label}: message_deduplication_id must be 1 to 128 characters")
             request["MessageDeduplicationId"] = message_deduplication_id
+        elif isinstance(request, OffloadedRequest):  # the pointer's key is random: hash the payload
+            request["MessageDeduplicationId"] = deduplication_id(
+                str(request.data), self.deduplicate_by_content or self._content_based_dedup is True
+            )
         elif self._content_based_dedup is not True:  # the queue hashes bodies itself when it is True
             request["MessageDeduplicationId"] = deduplication_id(
                 request["MessageBody"], self.deduplicate_by_content

@@ -1,0 +1,386 @@
+"""Sending large payloads through S3: the claim check of the SQS and SNS dispatchers.
+
+A payload over the threshold is written to S3 (one PutObject each) and its message carries
+the pointer in the AWS Extended Client libraries' format instead
+(:mod:`lambda_batch.payload_pointers`). The pointer message is built, and measured, when
+the item is submitted, so packing counts its real size; the object is written when the
+batch is sent, once (a retried send does not write it again), the batch's objects
+concurrently on up to ``max_workers`` threads, every call under the dispatcher's retry
+policy and deadline. An item whose object could not be written is not sent: its message
+stays out of the call and the item comes back with the S3 error if retries do not help.
+
+An item that is finally not delivered has its object deleted, unless the send's outcome is
+unknown (a read timeout, a dropped connection, a 5xx): the message may then have arrived,
+and deleting its object would break it. Such objects, and any whose delete fails, are left
+to the bucket's lifecycle rule.
+
+Example::
+
+    offloader = PayloadOffloader("my-bucket", None, "payloads/", owner="SQSBatchDispatcher")
+    if offloader.should_offload(size, limit):
+        request, size = offloader.pointer_request(request, "MessageBody", body, attributes, attributes_size)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ..clients import ClientProvider, timeout_bucket
+from ..exceptions import ConfigurationError, PayloadError
+from ..message_attributes import MAX_MESSAGE_ATTRIBUTES
+from ..payload_pointers import (
+    MAX_PREFIX_BYTES,
+    SIZE_ATTRIBUTE,
+    SIZE_ATTRIBUTES,
+    new_key,
+    pointer_body,
+    size_attribute,
+)
+from ..retry import ErrorInfo, classify_exception
+from ..serialization import utf8_len
+from ..unprocessed import DEADLINE_EXCEEDED
+from .delivery import call_timeout
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..deadline import Deadline
+    from ..retry import RetryPolicy
+    from .entries import Entry
+
+logger = logging.getLogger("lambda_batch.dispatchers.large_payloads")
+
+#: The code of an entry not sent because an earlier message of its FIFO group could not be stored.
+GROUP_NOT_STORED = "EarlierMessageNotStored"
+#: The code of an entry the batch response named neither sent nor failed.
+MISSING_FROM_RESPONSE = "MissingFromResponse"
+#: botocore errors after which a request may have reached the service (the outcome is unknown).
+_UNKNOWN_OUTCOME_ERRORS = frozenset(
+    {"ReadTimeoutError", "ConnectionClosedError", "ResponseStreamingError", "IncompleteReadError"}
+)
+
+
+class OffloadedRequest(Dict[str, Any]):
+    """A request entry (the pointer message) whose payload goes to S3 before it is sent."""
+
+    __slots__ = ("bucket", "data", "key", "stored", "uncertain")
+
+    def __init__(self, request: Mapping[str, Any], bucket: str, key: str, data: str) -> None:
+        super().__init__(request)
+        self.bucket = bucket
+        self.key = key
+        self.data: Optional[str] = data  # the payload, until it is stored
+        self.stored = False
+        self.uncertain = False  # a send carrying it may have reached the service
+
+
+def original_body(request: Mapping[str, Any], field: str) -> str:
+    """The payload a request carries: the offloaded text, or the body itself."""
+    if isinstance(request, OffloadedRequest) and request.data is not None:
+        return request.data
+    return str(request[field])
+
+
+class PayloadOffloader:
+    """Decides which payloads go to S3, writes them, and deletes the objects of undelivered items.
+
+    ``threshold``: ``None`` offloads what would not fit in one message, a number of bytes
+    offloads any message larger than that (and what would not fit), ``0`` everything.
+    The S3 client is made like every client of the layer (``boto3_session`` and ``config``
+    as given to the dispatcher, botocore's retries off, timeouts within the deadline); its
+    endpoint and region follow the session and the environment (``AWS_ENDPOINT_URL_S3``).
+    """
+
+    def __init__(
+        self,
+        bucket: Any,
+        threshold: Any,
+        prefix: Any,
+        *,
+        owner: str,
+        boto3_session: Any = None,
+        config: Any = None,
+        max_workers: int = 1,
+    ) -> None:
+        if not isinstance(bucket, str) or not 3 <= len(bucket) <= 255:
+            raise ConfigurationError(f"large_payload_bucket must be an S3 bucket name, not {bucket!r}")
+        if threshold is not None and (
+            isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0
+        ):
+            raise ConfigurationError(
+                f"large_payload_threshold must be None or a number of bytes >= 0, not {threshold!r}"
+            )
+        if not isinstance(prefix, str) or utf8_len(prefix) > MAX_PREFIX_BYTES:
+            raise ConfigurationError(
+                f"large_payload_prefix must be a string of at most {MAX_PREFIX_BYTES} bytes"
+            )
+        self.bucket = bucket
+        self.threshold: Optional[int] = threshold
+        self.prefix = prefix
+        self.max_workers = max_workers
+        self._clients = ClientProvider(
+            "s3",
+            boto3_session=boto3_session,
+            config=config,
+            shared_config={"max_pool_connections": max(10, max_workers)},
+            owner=owner,
+        )
+
+    # -- at submit -------------------------------------------------------------------
+
+    def check_attributes(self, attributes: Optional[Mapping[str, Any]], label: str) -> None:
+        """Refuse the attribute names that mark a pointer message: consumers would misread it."""
+        for name in SIZE_ATTRIBUTES:
+            if attributes and name in attributes:
+                raise PayloadError(
+                    f"{label}: message attribute {name!r} is reserved for large payload pointers"
+                )
+
+    def should_offload(self, size: int, limit: int) -> bool:
+        """Whether a message of ``size`` bytes goes to S3, when ``limit`` is the largest that fits."""
+        if size > limit:
+            return True
+        return self.threshold is not None and size > self.threshold
+
+    def pointer_request(
+        self,
+        request: Dict[str, Any],
+        field: str,
+        body: str,
+        attributes: Optional[Dict[str, Any]],
+        attributes_size: int,
+        *,
+        label: str,
+    ) -> Tuple[OffloadedRequest, int]:
+        """The pointer message in place of ``request`` (whose ``field`` holds ``body``), and its size."""
+        count = len(attributes or ())
+        if count >= MAX_MESSAGE_ATTRIBUTES:
+            raise PayloadError(
+                f"{label}: {count} message attributes and {SIZE_ATTRIBUTE} are over the limit of "
+                f"{MAX_MESSAGE_ATTRIBUTES} per message (a large payload's pointer needs one)"
+            )
+        key = new_key(self.prefix)
+        pointer = pointer_body(self.bucket, key)
+        marker = size_attribute(utf8_len(body))
+        offloaded = OffloadedRequest(request, self.bucket, key, body)
+        offloaded[field] = pointer
+        offloaded["MessageAttributes"] = dict(attributes or {}, **{SIZE_ATTRIBUTE: marker})
+        size = (
+            utf8_len(pointer)
+            + attributes_size
+            + len(SIZE_ATTRIBUTE)
+            + len(marker["DataType"])
+            + len(marker["StringValue"])
+        )
+        return offloaded, size
+
+    # -- at send ---------------------------------------------------------------------
+
+    def store(
+        self,
+        entries: Sequence[Entry],
+        deadline: Deadline,
+        policy: RetryPolicy,
+        *,
+        ordered: bool,
+    ) -> Dict[int, ErrorInfo]:
+        """Write the objects of the entries not stored yet; the errors by position in ``entries``.
+
+        With ``ordered`` (FIFO), an entry after one whose object failed, in the same message
+        group, is not sent either (retryably), so that it cannot overtake it.
+        """
+        todo = [
+            index
+            for index, entry in enumerate(entries)
+            if isinstance(entry.request, OffloadedRequest) and not entry.request.stored
+        ]
+        errors: Dict[int, ErrorInfo] = {}
+        if not todo:
+            return errors
+        client = self._client(deadline, policy)
+        if len(todo) > 1 and self.max_workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(
+                max_workers=min(self.max_workers, len(todo)), thread_name_prefix="lambda-batch-offload"
+            ) as pool:
+                outcomes = list(pool.map(lambda i: self._put(client, entries[i]), todo))
+        else:
+            outcomes = [self._put(client, entries[index]) for index in todo]
+        for index, error in zip(todo, outcomes):
+            if error is not None:
+                errors[index] = error
+        if ordered and errors:
+            blocked = {entries[index].order_key: entries[index].record_id for index in sorted(errors)}
+            first = {entries[index].order_key: index for index in sorted(errors, reverse=True)}
+            for index, entry in enumerate(entries):
+                key = entry.order_key
+                if key in blocked and key is not None and index > first[key] and index not in errors:
+                    errors[index] = ErrorInfo(
+                        GROUP_NOT_STORED,
+                        f"not sent: {blocked[key]} of its message group could not be stored in S3 first",
+                        True,
+                    )
+        return errors
+
+    def _put(self, client: Any, entry: Entry) -> Optional[ErrorInfo]:
+        request = entry.request
+        assert isinstance(request, OffloadedRequest)
+        data = request.data
+        if data is None:  # pragma: no cover - stored requests are not put again
+            return None
+        try:
+            client.put_object(Bucket=request.bucket, Key=request.key, Body=data.encode("utf-8"))
+        except Exception as exc:
+            error = classify_exception(exc)
+            logger.info(
+                "%s: S3 PutObject of s3://%s/%s failed: %s",
+                entry.record_id,
+                request.bucket,
+                request.key,
+                error.code,
+            )
+            return error._replace(
+                message=f"S3 PutObject s3://{request.bucket}/{request.key} failed: {error.message}"
+            )
+        request.stored = True
+        request.data = None  # the object holds it now: the memory goes back
+        return None
+
+    @staticmethod
+    def note_send_error(entries: Sequence[Entry], exc: BaseException) -> None:
+        """After a whole call failed with ``exc``: mark the stored objects whose message may have arrived."""
+        if not _outcome_unknown(exc):
+            return
+        for entry in entries:
+            if isinstance(entry.request, OffloadedRequest):
+                entry.request.uncertain = True
+
+    @staticmethod
+    def note_missing(entry: Entry) -> None:
+        """The response named the entry neither sent nor failed: its message may have arrived."""
+        if isinstance(entry.request, OffloadedRequest):
+            entry.request.uncertain = True
+
+    def discard(self, requests: Sequence[Any], deadline: Deadline, policy: RetryPolicy) -> None:
+        """Delete the objects of requests finally not delivered (one DeleteObjects call, one attempt)."""
+        keys = [
+            request.key
+            for request in requests
+            if isinstance(request, OffloadedRequest) and request.stored and not request.uncertain
+        ]
+        kept = [
+            request.key
+            for request in requests
+            if isinstance(request, OffloadedRequest) and request.stored and request.uncertain
+        ]
+        if kept:
+            logger.warning(
+                "%d S3 object(s) of undelivered messages kept in %s: the send's outcome is unknown, so the "
+                "message may have arrived (the bucket's lifecycle rule expires them): %s",
+                len(kept),
+                self.bucket,
+                ", ".join(kept[:10]),
+            )
+        if not keys:
+            return
+        for request in requests:
+            if isinstance(request, OffloadedRequest) and request.key in keys:
+                request.stored = False
+        if deadline.remaining() <= 0:
+            logger.warning(
+                "%d S3 object(s) of undelivered messages not deleted from %s: the deadline has passed: %s",
+                len(keys),
+                self.bucket,
+                ", ".join(keys[:10]),
+            )
+            return
+        try:
+            response = self._client(deadline, policy, margin=0.0).delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True}
+            )
+            failed = [str(error.get("Key")) for error in response.get("Errors") or ()]
+        except Exception as exc:
+            failed = keys
+            code = classify_exception(exc).code
+        else:
+            code = "Errors in the DeleteObjects response"
+        if failed:
+            logger.warning(
+                "%d S3 object(s) of undelivered messages not deleted from %s (%s); the lifecycle rule "
+                "expires them: %s",
+                len(failed),
+                self.bucket,
+                code,
+                ", ".join(failed[:10]),
+            )
+
+    def _client(self, deadline: Deadline, policy: RetryPolicy, margin: Optional[float] = None) -> Any:
+        remaining = deadline.remaining()
+        if remaining == float("inf"):
+            return self._clients.get()
+        keep = policy.deadline_margin if margin is None else margin
+        return self._clients.get(None, timeout_bucket(call_timeout(remaining, keep)))
+
+
+def _outcome_unknown(exc: BaseException) -> bool:
+    """Whether a failed call may still have been carried out by the service."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and "Error" in response:
+        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+        return not isinstance(status, int) or status >= 500
+    return any(klass.__name__ in _UNKNOWN_OUTCOME_ERRORS for klass in type(exc).__mro__)
+
+
+def send_offloaded(
+    dispatcher: Any,
+    offloader: PayloadOffloader,
+    entries: Sequence[Entry],
+    call: Callable[[Any, List[Dict[str, Any]]], Any],
+    read_results: Callable[[int, Any], List[Optional[ErrorInfo]]],
+) -> List[Optional[ErrorInfo]]:
+    """One batch call of an offloading dispatcher: store the objects, then send what was stored.
+
+    ``call(client, request_entries)`` makes the call with entries whose ``Id`` is their
+    position in ``entries``; ``read_results(count, response)`` reads its per-entry results.
+    A whole-call failure is raised as it is when every entry was sent (the dispatcher splits
+    or retries it); otherwise it becomes the result of the entries that were sent.
+    """
+    policy = dispatcher.retry_policy
+    deadline = dispatcher.deadline
+    errors = offloader.store(entries, deadline, policy, ordered=dispatcher._halts_groups)
+    sent = [index for index in range(len(entries)) if index not in errors]
+    if errors and sent and deadline.expired(policy.deadline_margin):
+        late = ErrorInfo(
+            DEADLINE_EXCEEDED, "not sent: the deadline came while storing the batch's payloads", True
+        )
+        errors.update(dict.fromkeys(sent, late))
+        sent = []
+    if not sent:
+        return [errors.get(index) for index in range(len(entries))]
+    client = dispatcher.client  # its timeouts follow the time left now, after the writes
+    try:
+        response = call(client, [dict(entries[index].request, Id=str(index)) for index in sent])
+    except Exception as exc:
+        PayloadOffloader.note_send_error([entries[index] for index in sent], exc)
+        if not errors:
+            raise
+        error = classify_exception(exc)
+        return merge_results(len(entries), errors, sent, [error] * len(sent))
+    results = read_results(len(entries), response)
+    for index in sent:
+        result = results[index]
+        if result is not None and result.code == MISSING_FROM_RESPONSE:
+            PayloadOffloader.note_missing(entries[index])
+    for index, error in errors.items():
+        results[index] = error
+    return results
+
+
+def merge_results(
+    count: int, errors: Mapping[int, ErrorInfo], sent: List[int], sent_results: Sequence[Optional[ErrorInfo]]
+) -> List[Optional[ErrorInfo]]:
+    """Per-entry results of a call that carried only the ``sent`` positions: theirs, else the store errors."""
+    results: List[Optional[ErrorInfo]] = [errors.get(index) for index in range(count)]
+    for position, result in zip(sent, sent_results):
+        results[position] = result
+    return results
