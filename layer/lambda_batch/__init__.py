@@ -58,6 +58,7 @@ _EXPORTS: Dict[str, str] = {
     "DynamoDBRecord": ".event_records",
     "DynamoDBRecordEventName": ".event_records",
     "StreamViewType": ".event_records",
+    "KafkaEventRecord": ".kafka_records",
     # type names processors are annotated with
     "ExceptionInfo": ".batch_types",
     "SuccessResponse": ".batch_types",
@@ -109,6 +110,7 @@ __all__ = [
     "UnprocessedItem",
     "DynamoDBRecord",
     "DynamoDBRecordEventName",
+    "KafkaEventRecord",
     "KinesisStreamRecord",
     "SQSRecord",
     "StreamViewType",
@@ -144,6 +146,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         StreamViewType,
     )
     from .event_types import EventType
+    from .kafka_records import KafkaEventRecord
     from .exceptions import (
         BatchProcessingError,
         ConfigurationError,

@@ -353,6 +353,10 @@ def record_class(event_type: EventType) -> Optional[Callable[[Any], Any]]:
     >>> record_class(EventType.SQS).__name__
     'SQSRecord'
     """
+    if event_type is EventType.Kafka:  # its own module: imported with the first Kafka batch
+        from .kafka_records import KafkaEventRecord
+
+        return KafkaEventRecord
     return _RECORD_CLASSES.get(event_type)
 
 

@@ -10,7 +10,8 @@ class EventType(Enum):
 
     Each kind names where a record's item identifier lives: an SQS message's
     ``messageId``, a Kinesis record's ``kinesis.sequenceNumber``, a DynamoDB stream
-    record's ``dynamodb.SequenceNumber``.
+    record's ``dynamodb.SequenceNumber``, a Kafka record's topic-partition and offset
+    (Amazon MSK and self-managed Kafka: see :mod:`lambda_batch.kafka_records`).
 
     Example::
 
@@ -22,6 +23,7 @@ class EventType(Enum):
     SQS = "SQS"
     KinesisDataStreams = "KinesisDataStreams"
     DynamoDBStreams = "DynamoDBStreams"
+    Kafka = "Kafka"
 
     @property
     def event_source(self) -> str:
@@ -30,7 +32,7 @@ class EventType(Enum):
 
     @property
     def is_stream(self) -> bool:
-        """True for Kinesis and DynamoDB streams, where Lambda checkpoints at the lowest failure."""
+        """True for Kinesis, DynamoDB and Kafka streams, where Lambda checkpoints at the lowest failure."""
         return self is not EventType.SQS
 
 
@@ -38,4 +40,5 @@ _EVENT_SOURCES = {
     EventType.SQS: "aws:sqs",
     EventType.KinesisDataStreams: "aws:kinesis",
     EventType.DynamoDBStreams: "aws:dynamodb",
+    EventType.Kafka: "aws:kafka",  # or SelfManagedKafka: see kafka_records.KAFKA_EVENT_SOURCES
 }

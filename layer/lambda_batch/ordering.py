@@ -4,7 +4,7 @@
 * SQS FIFO (a queue ARN ending in ``.fifo``): order holds per message group. By default
   the first failure stops the batch and every later record is returned unprocessed;
   with ``skip_group_on_error`` only the later records of the failed group are returned.
-* Kinesis and DynamoDB streams: order holds per shard. Lambda checkpoints at the
+* Kinesis and DynamoDB streams: order holds per shard (Kafka: per topic-partition). Lambda checkpoints at the
   lowest failed sequence number and redelivers everything after it, so
   ``stop_on_first_failure`` saves work that would be redone.
 """
@@ -60,6 +60,10 @@ def _dynamodb_shard_key(record: Mapping[str, Any]) -> Hashable:
     return shard_id(record, EventType.DynamoDBStreams)
 
 
+def _kafka_partition_key(record: Mapping[str, Any]) -> Hashable:
+    return (record.get("topic"), str(record.get("partition")))
+
+
 def _any_fifo(records: Sequence[Mapping[str, Any]]) -> bool:
     try:
         arns = {record.get("eventSourceARN") for record in records}  # usually one queue
@@ -91,6 +95,8 @@ def ordering_for(
             return Ordering(SKIP_KEY if skip_group_on_error else STOP_BATCH, _fifo_group_key, True)
         return Ordering(STOP_BATCH if stop_on_first_failure else CONTINUE, concurrency_key, False)
     default_key = _kinesis_shard_key if event_type is EventType.KinesisDataStreams else _dynamodb_shard_key
+    if event_type is EventType.Kafka:
+        default_key = _kafka_partition_key
     return Ordering(
         STOP_BATCH if stop_on_first_failure else CONTINUE,
         concurrency_key if concurrency_key is not None else default_key,

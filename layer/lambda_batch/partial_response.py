@@ -104,6 +104,18 @@ class BatchProcessor(RecordProcessor):
                 " logged separately below.",
                 failed,
             )
+        if not self._partial:  # a Pipes batch from Kafka: Pipes retries whole batches only
+            raise self._batch_error(
+                BatchProcessingError,
+                f"{len(failed)} of {len(self.records)} records failed; an EventBridge Pipes batch from"
+                " Kafka takes no partial failures, so the whole batch is retried",
+                failed,
+            )
+        if self._identifiers is not None:  # Kafka, Pipes, KPL aggregates: see batch_sources
+            from .batch_sources import failure_identifiers
+
+            self.batch_response = {"batchItemFailures": failure_identifiers(self._identifiers, failed)}
+            return
         ids = self._ids
         self.batch_response = {"batchItemFailures": [{"itemIdentifier": ids[index]} for index in failed]}
 

@@ -87,6 +87,10 @@ class RecordProcessor(BasePartialProcessor):
     _needs_receipt_handle = False
     #: SQS batches are processed as FIFO whatever their queue ARN says (SqsFifoPartialProcessor).
     _always_fifo = False
+    #: Kinesis batches: hand each user record of a KPL aggregated record to the handler on its
+    #: own (see :mod:`lambda_batch.kinesis_deaggregation`); ``processor.kpl_deaggregation = False``
+    #: hands the aggregated records over as they are.
+    kpl_deaggregation = True
 
     def __init__(
         self,
@@ -151,6 +155,11 @@ class RecordProcessor(BasePartialProcessor):
         self._ordering = Ordering(CONTINUE, None, False)
         self._deadline = Deadline.never()
         self._cutoff = math.inf
+        # Kafka, Pipes and de-aggregated Kinesis batches (batch_sources): the item identifiers
+        # reported (None: the ids), whether the invoker takes partial failures, a converter guard.
+        self._identifiers: Optional[List[Any]] = None
+        self._partial = True
+        self._guard: Optional[Callable[[Any], Any]] = None
         self._reset_run()
 
     def _reset_run(self) -> None:
@@ -166,8 +175,25 @@ class RecordProcessor(BasePartialProcessor):
         """Bind a batch: validate its records (:class:`MalformedEventError` on any bad one)."""
         super().__call__(records, handler, lambda_context)
         self._reset_batch()
-        self._ids = validate_records(records, self.event_type, need_receipt_handle=self._needs_receipt_handle)
+        source = None
+        if self.event_type is EventType.SQS and type(records) is list:  # SQS events: nothing more
+            self._ids = validate_records(
+                records, self.event_type, need_receipt_handle=self._needs_receipt_handle
+            )
+        else:  # streams (KPL aggregates), Kafka, EventBridge Pipes batches
+            from .batch_sources import prepare_batch
+
+            source = prepare_batch(
+                records,
+                self.event_type,
+                need_receipt_handle=self._needs_receipt_handle,
+                deaggregate=self.kpl_deaggregation,
+            )
+            records, self._ids = source.records, source.ids
+            self._identifiers, self._partial = source.identifiers, source.partial
         self.records = records = handler_records(records, self.event_type, self.model)  # record objects
+        if source is not None and source.corrupt:
+            self._guard = source.guard(records)
         self._ordering = ordering_for(
             self.event_type,
             records,
@@ -282,6 +308,8 @@ class RecordProcessor(BasePartialProcessor):
     def _record_callable(self) -> Callable[[Any], Any]:
         handler = self.handler
         convert = self._converter
+        if self._guard is not None:  # corrupt KPL aggregates fail before the handler is called
+            convert = self._guard(convert)
         if self._large_payloads is not None:  # each record's payload fetched just before its handler
             return self._large_payloads.wrap(handler, convert)  # type: ignore[no-any-return]
         if convert is None:

@@ -23,11 +23,25 @@ _MAX_REPORTED_PROBLEMS = 10
 def extract_records(event: Any) -> List[Dict[str, Any]]:
     """The ``Records`` list of a Lambda event; :class:`MalformedEventError` when there is none.
 
+    A Kafka event's ``records`` (grouped by topic-partition) come as one list, and an
+    EventBridge Pipes event (the bare list of the source's records) as a ``PipesBatch``.
+
     >>> extract_records({"Records": []})
     []
     """
+    if isinstance(event, list) and event:  # EventBridge Pipes: the records themselves
+        from .pipes import PipesBatch
+
+        return PipesBatch(event)
     if not isinstance(event, Mapping):
-        raise MalformedEventError(f"the event is a {type(event).__name__}, not an object with 'Records'")
+        raise MalformedEventError(
+            f"the event is {'an empty list' if event == [] else 'a ' + type(event).__name__}, not an object"
+            " with 'Records' (nor a Pipes batch of records)"
+        )
+    if "Records" not in event and "records" in event:  # Amazon MSK, self-managed Kafka
+        from .kafka_records import kafka_event_records
+
+        return kafka_event_records(event)
     if "Records" not in event:
         keys = ", ".join(sorted(str(k) for k in event)[:10]) or "none"
         raise MalformedEventError(f"the event has no 'Records' list (its keys: {keys})")

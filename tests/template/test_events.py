@@ -23,6 +23,14 @@ COVERED = {
     "producer-fifo.json",
     "producer-kinesis.json",
     "producer-invalid.json",
+    # Kafka, EventBridge Pipes and KPL aggregated samples: tests/unit/test_processing_event_sources.py
+    "kafka-msk.json",
+    "kafka-self-managed.json",
+    "kinesis-kpl-aggregated.json",
+    "pipes-sqs.json",
+    "pipes-kinesis.json",
+    "pipes-dynamodb.json",
+    "pipes-msk.json",
 }
 
 
