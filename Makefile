@@ -62,6 +62,7 @@ test-pythons: ## The layer's tests on each Python of MATRIX_PYTHONS (3.9 to 3.13
 bench: $(STAMP) ## Benchmarks against the alternatives; figures go to docs/BENCHMARKS.md
 	@$(BIN)/python -m benchmarks.processing
 	@$(BIN)/python -m benchmarks.dispatchers
+	@$(BIN)/python -m benchmarks.kpl_aggregation
 
 .PHONY: demo
 demo: $(STAMP) ## The whole system end to end on the embedded AWS emulator (DEMO_ARGS="--messages 500 ...")
