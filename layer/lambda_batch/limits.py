@@ -140,10 +140,35 @@ SERVICE_LIMITS: Dict[str, ServiceLimits] = {
 CLOUDWATCH_MAX_VALUES_PER_METRIC = 150
 #: Dimensions per metric.
 CLOUDWATCH_MAX_DIMENSIONS = 30
+#: Metric names are 1 to 255 characters; dimension names 1 to 255, dimension values 1 to 1,024.
+#: https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_Dimension.html
+CLOUDWATCH_MAX_METRIC_NAME_LENGTH = 255
+CLOUDWATCH_MAX_DIMENSION_NAME_LENGTH = 255
+CLOUDWATCH_MAX_DIMENSION_VALUE_LENGTH = 1024
+#: CloudWatch rejects values outside -2^360..2^360 (and NaN, infinities).
+#: https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricDatum.html
+CLOUDWATCH_MAX_ABS_VALUE = 2.0**360
 #: SendMessageBatch DelaySeconds range (standard queues only).
 SQS_MAX_DELAY_SECONDS = 900
 #: Kinesis partition keys are 1 to 256 Unicode characters.
 KINESIS_MAX_PARTITION_KEY_LENGTH = 256
+#: The largest Kinesis ExplicitHashKey: the hash key space is 128 bits.
+#: https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecordsRequestEntry.html
+KINESIS_MAX_EXPLICIT_HASH_KEY = 2**128 - 1
+#: PutEvents counts a given Time as 14 bytes.
+#: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html
+EVENTBRIDGE_TIME_SIZE = 14
+#: Message attributes per message (SQS and SNS).
+#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-metadata.html
+SQS_MAX_MESSAGE_ATTRIBUTES = 10
+#: DynamoDB numbers: at most 38 significant digits; nonzero magnitudes from 1E-130 to 9.99...E+125.
+#: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html
+DYNAMODB_MAX_NUMBER_DIGITS = 38
+DYNAMODB_MAX_NUMBER_EXPONENT = 125  # the adjusted exponent (of the leading digit)
+DYNAMODB_MIN_NUMBER_EXPONENT = -130
+#: DynamoDB key attribute values: at most this many bytes (UTF-8 for strings), and never empty.
+#: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html
+DYNAMODB_MAX_KEY_BYTES = {"partition": 2048, "sort": 1024}
 
 #: The SQS batch actions of the processors (on received messages): 10 entries per call, one queue
 #: per call. The request size is not capped by the API beyond SQS's request limit; receipt handles

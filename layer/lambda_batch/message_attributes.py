@@ -16,10 +16,11 @@ import decimal
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from .exceptions import PayloadError
+from .limits import SQS_MAX_MESSAGE_ATTRIBUTES
 from .serialization import utf8_len
 
-#: Attributes per message (SQS and SNS).
-MAX_MESSAGE_ATTRIBUTES = 10
+#: Attributes per message (SQS and SNS), from ``limits``.
+MAX_MESSAGE_ATTRIBUTES = SQS_MAX_MESSAGE_ATTRIBUTES
 
 
 def normalise_message_attributes(

@@ -1,6 +1,7 @@
 """The retry policy: which errors are worth retrying, and how long to wait between attempts.
 
-One policy serves every AWS call the layer makes (batch sends and DeleteMessageBatch):
+One policy serves every AWS call the layer makes (batch sends, DeleteMessageBatch and
+ChangeMessageVisibilityBatch):
 up to ``max_attempts`` attempts in all, capped exponential backoff with full jitter, and
 never past a deadline. It is the only retry loop: the clients the layer makes have botocore's
 own retries merged off (see ``clients``). For the dispatchers ``max_attempts`` is a budget
@@ -17,59 +18,17 @@ from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple, Optional
 
 from .deadline import Deadline
-
-#: Error codes that mean "try again later": throttling and transient server faults.
-RETRYABLE_ERROR_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "TransactionInProgressException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "LimitExceededException",
-        "RequestThrottled",
-        "SlowDown",
-        "PriorRequestNotComplete",
-        "EC2ThrottledException",
-        "KMSThrottlingException",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "InternalError",
-        "InternalFailure",
-        "InternalServerError",
-        "InternalServiceError",
-        "InternalServiceErrorException",
-        "InternalException",
-        "ServiceException",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "RequestExpired",
-        "IDPCommunicationError",
-        "KMS.ThrottlingException",
-        "KMS.KMSThrottlingException",
-    }
+from .error_rules import (
+    RETRYABLE_BOTOCORE_ERRORS,
+    RETRYABLE_ERROR_CODES,
+    SENDER_FAULT_RETRYABLE,
+    SPLIT,
+    SPLITTABLE_ERROR_CODES,
+    status_kind,
 )
 
-#: botocore exception class names that are transient (the connection, not the request, failed).
-RETRYABLE_BOTOCORE_ERRORS = frozenset(
-    {
-        "ConnectionError",
-        "EndpointConnectionError",
-        "ConnectionClosedError",
-        "ConnectTimeoutError",
-        "ReadTimeoutError",
-        "HTTPClientError",
-        "ProxyConnectionError",
-        "ResponseStreamingError",
-        "IncompleteReadError",
-    }
-)
-
-
+#: The rules themselves (codes, statuses, sources) are data in ``error_rules``; this module is
+#: the only reader, and the retry policy the only judge.
 #: The HTTP status of a request refused for its size; with no error code it is a call to split.
 HTTP_REQUEST_TOO_LARGE = 413
 #: The code a bare HTTP 413 is reported with.
@@ -105,8 +64,13 @@ def is_retryable_code(
     if code in RETRYABLE_ERROR_CODES:
         return True
     if sender_fault is not None:
-        return not sender_fault
-    return http_status is not None and (http_status >= 500 or http_status == 429)
+        return SENDER_FAULT_RETRYABLE if sender_fault else True
+    return http_status is not None and status_kind(http_status) not in ("", SPLIT)
+
+
+def is_splittable(error: Optional[ErrorInfo]) -> bool:
+    """Whether ``error`` refused a whole call for one bad entry (split the batch to isolate it)."""
+    return error is not None and not error.retryable and error.code in SPLITTABLE_ERROR_CODES
 
 
 def classify_exception(exc: BaseException) -> ErrorInfo:
@@ -122,7 +86,7 @@ def classify_exception(exc: BaseException) -> ErrorInfo:
         status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
         code = str(error.get("Code") or type(exc).__name__)
         message = str(error.get("Message") or exc)
-        if status == HTTP_REQUEST_TOO_LARGE and code in ("413", type(exc).__name__):
+        if status == HTTP_REQUEST_TOO_LARGE and code in ("413", type(exc).__name__):  # status_kind: SPLIT
             # A bare 413 (no error code): the request was too large for the service or a proxy.
             return ErrorInfo(REQUEST_TOO_LARGE, "HTTP 413: the request was too large", False)
         return ErrorInfo(code, message, is_retryable_code(code, status if isinstance(status, int) else None))
@@ -171,6 +135,22 @@ class RetryPolicy:
         if attempt >= self.max_attempts:
             return False
         return deadline is None or deadline.remaining() - delay > self.deadline_margin
+
+    # The error rules (``error_rules``), as this policy applies them.
+
+    def classify(self, exc: BaseException) -> ErrorInfo:
+        """Why a call failed and whether to retry it (see :func:`classify_exception`)."""
+        return classify_exception(exc)
+
+    def is_retryable(
+        self, code: str, http_status: Optional[int] = None, sender_fault: Optional[bool] = None
+    ) -> bool:
+        """Whether an entry's or a call's error code is worth retrying (see :func:`is_retryable_code`)."""
+        return is_retryable_code(code, http_status, sender_fault)
+
+    def splits(self, error: Optional[ErrorInfo]) -> bool:
+        """Whether ``error`` refused a whole call for one bad entry: split the batch to isolate it."""
+        return is_splittable(error)
 
     def sleep(self, seconds: float, sleeper: Callable[[float], Any] = time.sleep) -> None:
         """Wait ``seconds`` (a hook for tests that must not really sleep)."""

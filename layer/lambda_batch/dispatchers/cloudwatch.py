@@ -9,19 +9,22 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 from urllib.parse import quote
 
 from ..exceptions import ConfigurationError, PayloadError
-from ..limits import CLOUDWATCH_MAX_DIMENSIONS, CLOUDWATCH_MAX_VALUES_PER_METRIC, SERVICE_LIMITS
+from ..limits import (
+    CLOUDWATCH_MAX_ABS_VALUE,
+    CLOUDWATCH_MAX_DIMENSION_NAME_LENGTH,
+    CLOUDWATCH_MAX_DIMENSION_VALUE_LENGTH,
+    CLOUDWATCH_MAX_DIMENSIONS,
+    CLOUDWATCH_MAX_METRIC_NAME_LENGTH,
+    CLOUDWATCH_MAX_VALUES_PER_METRIC,
+    SERVICE_LIMITS,
+)
 from ..retry import ErrorInfo
 from .base import BaseDispatcher, Entry
 
-#: CloudWatch rejects values outside -2^360..2^360 (and NaN, infinities).
-_VALUE_LIMIT = 2.0**360
 #: The longest prefix a field of one metric takes in a query-encoded request ("MetricData.member.1000.").
 _FIELD_PREFIX = len("MetricData.member.1000.")
 
 Number = Union[int, float, decimal.Decimal]
-#: Dimension names are 1 to 255 characters, values 1 to 1,024 (PutMetricData's Dimension).
-_DIMENSION_NAME_MAX = 255
-_DIMENSION_VALUE_MAX = 1024
 
 
 def cloudwatch_dimension(name: str, value: Any) -> Dict[str, str]:
@@ -126,15 +129,39 @@ def _check_and_measure(datum: Mapping[str, Any]) -> int:
     if not isinstance(datum, Mapping):
         raise PayloadError(f"a metric datum must be a mapping, not {type(datum).__name__}")
     name = datum.get("MetricName")
-    if not isinstance(name, str) or not 1 <= len(name) <= 255:
-        raise PayloadError("a metric needs a MetricName of 1 to 255 characters")
+    if not isinstance(name, str) or not 1 <= len(name) <= CLOUDWATCH_MAX_METRIC_NAME_LENGTH:
+        raise PayloadError(
+            f"a metric needs a MetricName of 1 to {CLOUDWATCH_MAX_METRIC_NAME_LENGTH} characters"
+        )
     label = f"metric {name}"
     size = _field("MetricName", name)
     if "Value" in datum:
         _check_number(datum["Value"], label)
         size += _field("Value", datum["Value"])
-    values = datum.get("Values")
-    counts = datum.get("Counts")
+    size += _measure_values(datum.get("Values"), datum.get("Counts"), label)
+    if "Value" not in datum and datum.get("Values") is None and "StatisticValues" not in datum:
+        raise PayloadError(f"{label} has no Value, Values or StatisticValues")
+    if "StatisticValues" in datum:
+        for key, item in dict(datum["StatisticValues"]).items():
+            _check_number(item, label)
+            size += _field(f"StatisticValues.{key}", item)
+    timestamp = datum.get("Timestamp")
+    if timestamp is not None:
+        if not isinstance(timestamp, datetime.datetime):
+            raise PayloadError(f"{label}: Timestamp must be a datetime, not {type(timestamp).__name__}")
+        size += _field("Timestamp", "2000-01-01T00:00:00.000000Z")
+    size += _measure_dimensions(datum.get("Dimensions") or [], label)
+    for key in ("Unit", "StorageResolution"):
+        if key in datum:
+            size += _field(key, datum[key])
+    if datum.get("StorageResolution") not in (None, 1, 60):
+        raise PayloadError(f"{label}: StorageResolution must be 1 or 60")
+    return size
+
+
+def _measure_values(values: Any, counts: Any, label: str) -> int:
+    """Check a metric's Values and Counts; the bytes they take."""
+    size = 0
     if values is not None:
         if len(values) > CLOUDWATCH_MAX_VALUES_PER_METRIC:
             raise PayloadError(
@@ -150,33 +177,22 @@ def _check_and_measure(datum: Mapping[str, Any]) -> int:
         for index, item in enumerate(counts):
             _check_number(item, label)
             size += _field(f"Counts.member.{index + 1}", item)
-    if "Value" not in datum and values is None and "StatisticValues" not in datum:
-        raise PayloadError(f"{label} has no Value, Values or StatisticValues")
-    if "StatisticValues" in datum:
-        for key, item in dict(datum["StatisticValues"]).items():
-            _check_number(item, label)
-            size += _field(f"StatisticValues.{key}", item)
-    timestamp = datum.get("Timestamp")
-    if timestamp is not None:
-        if not isinstance(timestamp, datetime.datetime):
-            raise PayloadError(f"{label}: Timestamp must be a datetime, not {type(timestamp).__name__}")
-        size += _field("Timestamp", "2000-01-01T00:00:00.000000Z")
-    dimensions = datum.get("Dimensions") or []
+    return size
+
+
+def _measure_dimensions(dimensions: Sequence[Any], label: str) -> int:
+    """Check a metric's Dimensions; the bytes they take."""
     if len(dimensions) > CLOUDWATCH_MAX_DIMENSIONS:
         raise PayloadError(
             f"{label} has {len(dimensions)} dimensions, over the limit of {CLOUDWATCH_MAX_DIMENSIONS}"
         )
+    size = 0
     for index, dimension in enumerate(dimensions):
         if not isinstance(dimension, Mapping) or not dimension.get("Name") or not dimension.get("Value"):
             raise PayloadError(f"{label}: each dimension needs a Name and a Value")
         _check_dimension(dimension["Name"], dimension["Value"], label, index)
         size += _field(f"Dimensions.member.{index + 1}.Name", dimension["Name"])
         size += _field(f"Dimensions.member.{index + 1}.Value", dimension["Value"])
-    for key in ("Unit", "StorageResolution"):
-        if key in datum:
-            size += _field(key, datum[key])
-    if datum.get("StorageResolution") not in (None, 1, 60):
-        raise PayloadError(f"{label}: StorageResolution must be 1 or 60")
     return size
 
 
@@ -189,10 +205,12 @@ def _check_dimension(name: Any, value: Any, label: str, index: int) -> None:
             f"{where} ({name}): its Value must be a str, not {type(value).__name__}"
             + (" (decode bytes first)" if isinstance(value, (bytes, bytearray)) else "")
         )
-    if len(name) > _DIMENSION_NAME_MAX:
-        raise PayloadError(f"{where}: its Name is over {_DIMENSION_NAME_MAX} characters")
-    if len(value) > _DIMENSION_VALUE_MAX:
-        raise PayloadError(f"{where} ({name}): its Value is over {_DIMENSION_VALUE_MAX} characters")
+    if len(name) > CLOUDWATCH_MAX_DIMENSION_NAME_LENGTH:
+        raise PayloadError(f"{where}: its Name is over {CLOUDWATCH_MAX_DIMENSION_NAME_LENGTH} characters")
+    if len(value) > CLOUDWATCH_MAX_DIMENSION_VALUE_LENGTH:
+        raise PayloadError(
+            f"{where} ({name}): its Value is over {CLOUDWATCH_MAX_DIMENSION_VALUE_LENGTH} characters"
+        )
 
 
 def _field(path: str, value: Any) -> int:
@@ -204,5 +222,5 @@ def _check_number(value: Any, label: str) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float, decimal.Decimal)):
         raise PayloadError(f"{label}: {value!r} is not a number")
     number = float(value)
-    if not math.isfinite(number) or abs(number) > _VALUE_LIMIT:
+    if not math.isfinite(number) or abs(number) > CLOUDWATCH_MAX_ABS_VALUE:
         raise PayloadError(f"{label}: {value!r} is outside the range CloudWatch accepts (-2^360 to 2^360)")

@@ -25,47 +25,41 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any, Dict, Hashable, List, Optional, Sequence, Set, Tuple, TypeVar
+from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Set, Tuple, TypeVar
 
-from ..retry import REQUEST_TOO_LARGE, ErrorInfo, is_retryable_code
+from ..error_rules import SPLITTABLE_ERROR_CODES
+from ..retry import ErrorInfo, is_retryable_code, is_splittable
 from .entries import Entry
 
 T = TypeVar("T")
 
+__all__ = [
+    "MISSING_FROM_RESPONSE",
+    "SPLITTABLE_ERROR_CODES",
+    "call_timeout",
+    "drop_overtaken",
+    "entry_results",
+    "id_results",
+    "next_wave",
+    "split_error",
+    "split_parts",
+]
+
 #: The code of an entry a batch response named neither as done nor as failed.
 MISSING_FROM_RESPONSE = "MissingFromResponse"
 
-#: Whole-call errors caused by one bad entry: the batch is split to isolate it, so the other
-#: entries still go through. Other non-retryable errors (access denied, missing resource)
-#: would fail every part alike, so they are not split.
-SPLITTABLE_ERROR_CODES = frozenset(
-    {
-        "ValidationException",
-        "ValidationError",
-        "SerializationException",
-        "InvalidParameterValue",
-        "InvalidParameterValueException",
-        "InvalidParameterException",
-        "InvalidParameterCombination",
-        "InvalidArgumentException",
-        "ParamValidationError",
-        "BatchRequestTooLong",
-        "AWS.SimpleQueueService.BatchRequestTooLong",
-        REQUEST_TOO_LARGE,  # also a bare HTTP 413 with no error code (see retry.classify_exception)
-        "RequestEntityTooLargeException",
-        "TotalRecordsSizeExceedsLimit",
-        "InvalidAttributeValue",
-        "InvalidMessageContents",
-    }
-)
 
-
-def split_error(pending: Sequence[Any], results: Sequence[Optional[ErrorInfo]]) -> Optional[ErrorInfo]:
-    """The error to split on: the same splittable error for every entry of a call of two or more."""
+def split_error(
+    pending: Sequence[Any],
+    results: Sequence[Optional[ErrorInfo]],
+    splits: Callable[[Optional[ErrorInfo]], bool] = is_splittable,
+) -> Optional[ErrorInfo]:
+    """The error to split on: the same splittable error (``splits``: the retry policy's rule)
+    for every entry of a call of two or more."""
     if len(pending) < 2 or not results:
         return None
     first = results[0]
-    if first is None or first.retryable or first.code not in SPLITTABLE_ERROR_CODES:
+    if first is None or not splits(first):
         return None
     return first if all(other is first for other in results) else None
 

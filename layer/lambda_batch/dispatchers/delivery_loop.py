@@ -30,7 +30,7 @@ import logging
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..deadline import Deadline
-from ..retry import ErrorInfo, RetryPolicy, classify_exception
+from ..retry import ErrorInfo, RetryPolicy
 from ..unprocessed import DEADLINE_EXCEEDED
 from .delivery import drop_overtaken, next_wave, split_error, split_parts
 from .entries import Entry
@@ -95,7 +95,7 @@ class DeliveryLoop(KeyHalting):
                 if not pending or self._too_late(pending, last_errors):
                     return
                 results = self._attempt(pending)
-                split = split_error(pending, results)
+                split = split_error(pending, results, self.retry_policy.splits)
                 if split is not None:
                     self._split(pending, split)
                     return
@@ -208,12 +208,12 @@ class DeliveryLoop(KeyHalting):
             self._prepare()
             client = self.client
         except Exception as exc:
-            return [classify_exception(exc)] * len(entries)
+            return [self.retry_policy.classify(exc)] * len(entries)
         self._count(calls=1)
         try:
             results = self._send(client, entries)
         except Exception as exc:
-            error = classify_exception(exc)
+            error = self.retry_policy.classify(exc)
             return [error] * len(entries)
         if len(results) != len(entries):  # pragma: no cover - a service response out of shape
             raise RuntimeError(f"{len(results)} results for {len(entries)} entries")

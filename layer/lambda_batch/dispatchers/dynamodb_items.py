@@ -37,13 +37,19 @@ from json.encoder import encode_basestring_ascii
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from ..exceptions import PayloadError
+from ..limits import (
+    DYNAMODB_MAX_KEY_BYTES,
+    DYNAMODB_MAX_NUMBER_DIGITS,
+    DYNAMODB_MAX_NUMBER_EXPONENT,
+    DYNAMODB_MIN_NUMBER_EXPONENT,
+)
 
-#: Numbers: at most 38 significant digits; nonzero magnitudes from 1E-130 to 9.99...E+125.
-MAX_NUMBER_DIGITS = 38
-MAX_NUMBER_EXPONENT = 125  # the adjusted exponent (of the leading digit)
-MIN_NUMBER_EXPONENT = -130
+#: Numbers: at most 38 significant digits; nonzero magnitudes from 1E-130 to 9.99...E+125 (``limits``).
+MAX_NUMBER_DIGITS = DYNAMODB_MAX_NUMBER_DIGITS
+MAX_NUMBER_EXPONENT = DYNAMODB_MAX_NUMBER_EXPONENT
+MIN_NUMBER_EXPONENT = DYNAMODB_MIN_NUMBER_EXPONENT
 #: Key attribute values: at most this many bytes (UTF-8 for strings), and never empty.
-MAX_KEY_BYTES = {"partition": 2048, "sort": 1024}
+MAX_KEY_BYTES = DYNAMODB_MAX_KEY_BYTES
 
 _TYPE_NAMES = {"S": "a string", "N": "a number", "B": "a binary", "BOOL": "a boolean", "NULL": "null"}
 _TYPE_NAMES.update({"SS": "a string set", "NS": "a number set", "BS": "a binary set"})

@@ -7,13 +7,13 @@ import json
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..exceptions import ConfigurationError, PayloadError
-from ..limits import SERVICE_LIMITS
+from ..limits import EVENTBRIDGE_TIME_SIZE, SERVICE_LIMITS
 from ..retry import ErrorInfo
 from ..serialization import payload_to_text, utf8_len
 from .base import BaseDispatcher, Entry, entry_results
 
-#: PutEvents counts a given Time as 14 bytes.
-_TIME_SIZE = 14
+#: PutEvents counts a given Time as 14 bytes (``limits``).
+_TIME_SIZE = EVENTBRIDGE_TIME_SIZE
 
 
 class EventBridgeBatchDispatcher(BaseDispatcher):

@@ -20,10 +20,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..exceptions import PayloadError
-from ..limits import KINESIS_MAX_PARTITION_KEY_LENGTH
+from ..limits import KINESIS_MAX_EXPLICIT_HASH_KEY, KINESIS_MAX_PARTITION_KEY_LENGTH
 
-#: The largest ExplicitHashKey: the hash key space is 128 bits.
-MAX_EXPLICIT_HASH_KEY = 2**128 - 1
+#: The largest ExplicitHashKey: the hash key space is 128 bits (``limits``).
+MAX_EXPLICIT_HASH_KEY = KINESIS_MAX_EXPLICIT_HASH_KEY
 _DIGITS = frozenset("0123456789")
 
 
