@@ -54,7 +54,14 @@ def record_handler(record: Dict[str, Any]) -> Dict[str, Any]:
 # order holds); the other groups' records are handled and deleted. Stopping the whole batch at
 # the first failure would return every later record of every group, and each return counts as a
 # receive: after the queue's maxReceiveCount, good messages would be moved to the DLQ.
-@sqs_batch_processor(record_handler=record_handler, skip_group_on_error=True)
+# A message whose payload the producer sent through the payload bucket (an S3 pointer) reaches
+# record_handler with the payload as its body; its object is deleted once the message is.
+@sqs_batch_processor(
+    record_handler=record_handler,
+    skip_group_on_error=True,
+    resolve_large_payloads=True,
+    delete_large_payloads=True,
+)
 def lambda_handler(event: Dict[str, Any], context: Any) -> Dict[str, Any]:
     """Reached only when every record succeeded (the decorator raises otherwise)."""
     count = len(event["Records"])

@@ -70,8 +70,13 @@ def _details(dispatcher: Any) -> List[Dict[str, Any]]:
 
 
 def _send_sqs(request: ProducerRequest, items: List[Dict[str, Any]], context: Any) -> Any:
+    # Items too large for a message (request.large_count) go to the payload bucket; the
+    # message carries an S3 pointer the consumer resolves (resolve_large_payloads=True).
+    bucket = os.environ.get("PAYLOAD_BUCKET_NAME") or None
     if request.fifo:
-        fifo = SQSFifoBatchDispatcher(os.environ["WORK_FIFO_QUEUE_URL"], context=context)
+        fifo = SQSFifoBatchDispatcher(
+            os.environ["WORK_FIFO_QUEUE_URL"], context=context, large_payload_bucket=bucket
+        )
         for index, item in enumerate(items):
             fifo.submit_payload(
                 item,
@@ -81,7 +86,7 @@ def _send_sqs(request: ProducerRequest, items: List[Dict[str, Any]], context: An
             )
         fifo.flush_payloads()
         return fifo
-    standard = SQSBatchDispatcher(os.environ["WORK_QUEUE_URL"], context=context)
+    standard = SQSBatchDispatcher(os.environ["WORK_QUEUE_URL"], context=context, large_payload_bucket=bucket)
     for item in items:
         standard.submit_payload(item, message_id=item["id"])
     standard.flush_payloads()
@@ -104,7 +109,7 @@ def _send_kinesis(items: List[Dict[str, Any]], context: Any) -> Any:
         os.environ["EVENT_STREAM_NAME"], partition_key_identifier="id", context=context
     )
     for item in items:
-        stream.submit_payload(item)
+        stream.submit_payload({k: v for k, v in item.items() if k != "padding"})  # under Kinesis's 1 MiB
     stream.flush_payloads()
     return stream
 

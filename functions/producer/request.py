@@ -10,10 +10,12 @@ A request is a JSON object; every field is optional::
       "poison_rate": 0.25,             # share of SQS messages marked {"poison": true}, 0 to 1;
                                        #   the consumer rejects those, so they end in the DLQ
       "message_groups": 2,             # FIFO message groups the items are spread over, 1 to 100
+      "large_count": 2,                # items padded past SQS's 1 MiB, 0 to count (default 0): sent
+                                       #   through the stack's payload bucket (S3 pointers)
       "run_id": "demo-1"               # names this run's items (default: the request id)
     }
 
-Poison items are spread evenly: item ``i`` is poison when ``floor((i + 1) * rate)``
+Poison items (and large items) are spread evenly: item ``i`` is poison when ``floor((i + 1) * rate)``
 exceeds ``floor(i * rate)``, so exactly ``floor(count * rate)`` items are poison and the
 same request always marks the same items.
 
@@ -32,7 +34,9 @@ from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
 TARGETS = ("sqs", "dynamodb", "kinesis", "cloudwatch")
 MAX_COUNT = 5000
-_FIELDS = {"count", "targets", "queue", "poison_rate", "message_groups", "run_id"}
+_FIELDS = {"count", "targets", "queue", "poison_rate", "message_groups", "run_id", "large_count"}
+#: The padding of a large item: with the rest of the item, over SQS's 1 MiB message limit.
+LARGE_PADDING = 1024 * 1024 + 1
 _RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -50,6 +54,7 @@ class ProducerRequest:
     poison_rate: float
     message_groups: int
     run_id: str
+    large_count: int = 0
 
     def item_id(self, index: int) -> str:
         """The id of item ``index``: ``<run_id>-<index, 5 digits>``."""
@@ -58,6 +63,11 @@ class ProducerRequest:
     def is_poison(self, index: int) -> bool:
         """True when item ``index`` is marked poison."""
         return math.floor((index + 1) * self.poison_rate) > math.floor(index * self.poison_rate)
+
+    def is_large(self, index: int) -> bool:
+        """True when item ``index`` is padded past the SQS message limit (sent through S3)."""
+        share = self.large_count / self.count
+        return math.floor((index + 1) * share) > math.floor(index * share)
 
     def poison_ids(self) -> List[str]:
         """The ids of the poison items, in order."""
@@ -70,6 +80,8 @@ class ProducerRequest:
             item: Dict[str, Any] = {"id": self.item_id(index), "run_id": self.run_id, "seq": index}
             if self.is_poison(index):
                 item["poison"] = True
+            if self.is_large(index):
+                item["padding"] = "x" * LARGE_PADDING
             produced.append(item)
         return produced
 
@@ -125,6 +137,10 @@ def parse_request(event: Any, deployed: Set[str], default_run_id: str = "run") -
     if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
         raise InvalidRequestError("run_id must be 1 to 64 letters, digits, '-' or '_'")
 
+    large = event.get("large_count", 0)
+    if isinstance(large, bool) or not isinstance(large, int) or not 0 <= large <= count:
+        raise InvalidRequestError(f"large_count must be an integer from 0 to count ({count}), not {large!r}")
+
     return ProducerRequest(
         count=count,
         targets=targets,
@@ -132,4 +148,5 @@ def parse_request(event: Any, deployed: Set[str], default_run_id: str = "run") -
         poison_rate=float(rate),
         message_groups=groups,
         run_id=run_id,
+        large_count=large,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Dict, Iterator, List, Set, Tuple
 
 import pytest
@@ -29,6 +30,8 @@ IAM_ACTION = {
     ("kinesis", "PutRecords"): "kinesis:PutRecords",
     ("cloudwatch", "PutMetricData"): "cloudwatch:PutMetricData",
 }
+#: ``${Bucket.Arn}/*``: the objects of one bucket of the stack (named ``Bucket/*`` below).
+OBJECTS_OF = re.compile(r"^\$\{(\w+)\.Arn\}/\*$")
 #: Calls a dispatcher makes once and survives being denied (it then assumes the service limits).
 TOLERATED_DENIALS = {("ProducerRole", "sqs:GetQueueAttributes")}
 
@@ -56,6 +59,8 @@ def resource_ids(statement: Dict[str, Any]) -> Set[str]:
             ids.add("*")
         elif isinstance(resource, dict) and "Fn::GetAtt" in resource:
             ids.add(resource["Fn::GetAtt"][0])
+        elif isinstance(resource, dict) and OBJECTS_OF.match(str(resource.get("Fn::Sub"))):
+            ids.add(OBJECTS_OF.match(resource["Fn::Sub"]).group(1) + "/*")  # every object of a bucket
         else:
             raise AssertionError(f"resource {resource!r} is neither a resource of the stack nor '*'")
     return ids
@@ -115,6 +120,7 @@ def test_consumer_may_receive_and_delete_on_its_queues_and_nothing_else(template
         (a, q) for a in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes") for q in queues
     }
     expected |= {("logs:CreateLogStream", "ConsumerLogGroup"), ("logs:PutLogEvents", "ConsumerLogGroup")}
+    expected |= {("s3:GetObject", "PayloadBucket/*"), ("s3:DeleteObject", "PayloadBucket/*")}
     assert grants(template, "ConsumerRole") == expected
     # DeleteMessageBatch, which deletes a partial batch's successes, is authorized by sqs:DeleteMessage.
     assert IAM_ACTION["sqs", "DeleteMessageBatch"] == "sqs:DeleteMessage"
@@ -133,6 +139,8 @@ def test_producer_has_only_each_dispatchers_put_action_on_its_own_target(templat
         ("cloudwatch:PutMetricData", "*"),
         ("logs:CreateLogStream", "ProducerLogGroup"),
         ("logs:PutLogEvents", "ProducerLogGroup"),
+        ("s3:PutObject", "PayloadBucket/*"),
+        ("s3:DeleteObject", "PayloadBucket/*"),
     }
     # the dead-letter queues are written by SQS itself, never by a function
     for role in ("ConsumerRole", "ProducerRole"):
@@ -202,3 +210,41 @@ def test_every_call_the_functions_make_is_granted(template, consumer, producer, 
             if (role_id, action) in TOLERATED_DENIALS:
                 continue
             assert (action, resource) in allowed, (role_id, call)
+
+
+def test_large_payloads_are_scoped_to_the_objects_of_the_stacks_payload_bucket(template) -> None:
+    """Each side gets only its S3 actions, on the objects of the one bucket the stack creates."""
+    s3 = {
+        (role, action, resource)
+        for role in ("ConsumerRole", "ProducerRole")
+        for action, resource in grants(template, role)
+        if action.startswith("s3:")
+    }
+    assert s3 == {
+        ("ConsumerRole", "s3:GetObject", "PayloadBucket/*"),
+        ("ConsumerRole", "s3:DeleteObject", "PayloadBucket/*"),
+        ("ProducerRole", "s3:PutObject", "PayloadBucket/*"),
+        ("ProducerRole", "s3:DeleteObject", "PayloadBucket/*"),
+    }
+    # neither may list, read the bucket's settings or touch another bucket; the consumer cannot write
+    assert resources_of_type(template, "AWS::S3::Bucket").keys() == {"PayloadBucket"}
+    producer_env = template["Resources"]["ProducerFunction"]["Properties"]["Environment"]["Variables"]
+    assert producer_env["PAYLOAD_BUCKET_NAME"] == {"Ref": "PayloadBucket"}
+
+
+def test_payload_bucket_is_encrypted_private_and_expires_orphans(template) -> None:
+    props = template["Resources"]["PayloadBucket"]["Properties"]
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert props["PublicAccessBlockConfiguration"] == dict.fromkeys(
+        ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"), True
+    )
+    assert props["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    (lifecycle,) = props["LifecycleConfiguration"]["Rules"]
+    assert lifecycle["Status"] == "Enabled" and "Prefix" not in lifecycle and "Filter" not in lifecycle
+    # an object outlives every message that can point at it: the queues keep messages 14 days at most
+    retention_days = max(
+        int(queue["Properties"].get("MessageRetentionPeriod", 345600)) / 86400
+        for queue in resources_of_type(template, "AWS::SQS::Queue").values()
+    )
+    assert lifecycle["ExpirationInDays"] > retention_days
