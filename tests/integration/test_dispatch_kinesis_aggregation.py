@@ -11,6 +11,8 @@ from collections import defaultdict
 
 import pytest
 from aws_kinesis_agg.deaggregator import iter_deaggregate_records
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lambda_batch import KinesisBatchDispatcher
 from lambda_batch.dispatchers import kinesis_aggregation
@@ -208,3 +210,54 @@ def test_bad_options_and_records_are_refused(boto3_session, endpoint_url, stream
         dispatcher.submit_payload(b"x" * (1024 * 1024), partition_key="k")
     dispatcher.submit_payload(b"ok", partition_key="k")
     assert dispatcher.flush_payloads() == []
+
+
+def test_no_list_shards_call_past_the_deadline(boto3_session, endpoint_url, kinesis, stream):
+    calls = []
+    boto3_session.events.register("before-call.kinesis.ListShards", lambda **kw: calls.append(1))
+    dispatcher = make(boto3_session, endpoint_url, stream, aggregate=True, deadline=0.5)
+    dispatcher.submit_payload(b"x", partition_key="k")
+    assert calls == []  # aggregated per partition key instead
+    assert dispatcher.flush_payloads() == [b"x"]
+
+
+faults = st.sampled_from(["ok", "ok", "partial-retry", "partial-final", "throttle", "server", "timeout"])
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    plan=st.lists(faults, min_size=1, max_size=8),
+    keys=st.integers(1, 30),
+    count=st.integers(1, 400),
+    mode=st.sampled_from([True, "partition_key"]),
+    workers=st.sampled_from([1, 3]),
+)
+def test_every_user_record_is_put_once_or_handed_back_once(
+    boto3_session, endpoint_url, kinesis, unique_name, plan, keys, count, mode, workers
+):
+    name = unique_name("aggprop")
+    kinesis.create_stream(StreamName=name, ShardCount=3)
+    try:
+
+        def fault(call, n):
+            kind = plan[call % len(plan)]
+            if kind == "partial-retry":
+                return Fault("partial", {0: True})
+            if kind == "partial-final":
+                return Fault("partial", {n - 1: False})
+            return OK if kind == "ok" else Fault(kind)
+
+        session = type(boto3_session)(region_name="us-east-1")
+        FaultInjector(session, "kinesis", fault)
+        dispatcher = make(session, endpoint_url, name, aggregate=mode, max_workers=workers, max_batch_size=7)
+        payloads = [f"{i}".encode() for i in range(count)]
+        for i, payload in enumerate(payloads):
+            dispatcher.submit_payload(payload, partition_key=f"k{i % keys}")
+        failed = dispatcher.flush_payloads()
+        stored = [u for u in user_records(read_stream(kinesis, name))]
+        delivered = sorted(int(data) for _, data in stored)
+        returned = sorted(int(item) for item in failed)
+        assert sorted(delivered + returned) == list(range(count))  # each exactly once
+        assert len(set(map(id, failed))) == len(failed) and all(f in payloads for f in failed)
+    finally:
+        kinesis.delete_stream(StreamName=name)

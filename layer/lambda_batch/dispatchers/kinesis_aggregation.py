@@ -71,11 +71,14 @@ class ShardMap:
 def read_shard_map(client: Any, stream_param: Dict[str, str], policy: RetryPolicy, deadline: Any) -> ShardMap:
     """List the stream's open shards (every page), retrying as the policy allows within the deadline.
 
-    Raises the last error when the shards cannot be listed.
+    Raises the last error when the shards cannot be listed, and TimeoutError when the deadline
+    is within the policy's margin before a call (no call starts then).
     """
     attempt = 0
     while True:
         attempt += 1
+        if deadline.expired(policy.deadline_margin):
+            raise TimeoutError("ListShards not called: the deadline is within the retry policy's margin")
         try:
             shards: List[Tuple[int, int, str]] = []
             params: Dict[str, Any] = dict(stream_param)
