@@ -413,8 +413,21 @@ class RecordProcessor(BasePartialProcessor):
             else:
                 self._failures.append(index)
                 self._log_failure(index, outcome[1])
-                results.append(self.failure_handler(record, outcome[1]))
+                results.append(self._fail_while_handled(record, outcome[1]))
         return results
+
+    def _fail_while_handled(self, record: Any, info: ExceptionInfo) -> ProcessingResult:
+        """``failure_handler`` called inside an ``except`` of the record's exception, as on the
+        sequential path, so that ``sys.exc_info()`` (``sentry_sdk.capture_exception()``) sees it."""
+        exc = info[1]
+        if exc is None:
+            return self.failure_handler(record, info)
+        traceback = exc.__traceback__
+        try:
+            raise exc
+        except BaseException:
+            exc.__traceback__ = traceback  # as it was raised by the handler, not from here
+            return self.failure_handler(record, info)
 
     def _finish(self, results: List[ProcessingResult]) -> List[ProcessingResult]:
         self._results = results

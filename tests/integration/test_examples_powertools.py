@@ -261,25 +261,7 @@ def test_sqs_failures_reach_sentry_from_the_failure_handler(sqs_event):
     assert reported == ["ValueError"] * 4  # two failures, each reported once by each library
 
 
-@pytest.mark.parametrize(
-    "mode",
-    [
-        "sequential",
-        pytest.param(
-            "async",
-            marks=pytest.mark.xfail(
-                reason="needs failure_handler called while the exception is handled (async path)",
-                strict=False,
-            ),
-        ),
-        pytest.param(
-            "threads",
-            marks=pytest.mark.xfail(
-                reason="needs failure_handler called while the exception is handled (threads)", strict=False
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("mode", ["sequential", "async", "threads"])
 def test_failure_handler_runs_while_the_exception_is_handled(mode):
     """What the Sentry example relies on: ``capture_exception()`` with no argument reads ``sys.exc_info()``.
 

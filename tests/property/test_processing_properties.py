@@ -73,7 +73,10 @@ def test_every_record_has_exactly_one_result_and_the_response_lists_exactly_the_
         response = {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records]}
     results = processor._results
     assert results is not None and len(results) == len(records)
-    assert all(result[2] is record for result, record in zip(results, records))  # order, nothing lost
+    # Order, nothing lost: each result carries its record (a record object equal to the event's
+    # record, with the same message id), as a user reading the results sees it.
+    assert [result[2]["messageId"] for result in results] == [record["messageId"] for record in records]
+    assert all(result[2] == record for result, record in zip(results, records))
     assert len(attempted) == len(set(attempted))  # nobody handled twice
 
     failed_ids = [r[2]["messageId"] for r in results if r[0] == "fail"]

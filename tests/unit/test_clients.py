@@ -125,3 +125,35 @@ def test_timeouts_follow_the_time_left_in_few_steps():
 def test_unknown_client_keywords_are_refused():
     with pytest.raises(TypeError, match="'endpoint'"):
         ClientProvider("sqs", endpoint="http://127.0.0.1:9")
+
+
+def test_warm_invocations_with_a_fresh_client_each_keep_no_client_alive(boto3_session, caplog):
+    """A handler that makes its client and its processor on every invocation: the once-per-client
+    warning must not keep each client (its connection pool, its endpoint data) alive."""
+    import gc
+    import logging
+    import tracemalloc
+    import weakref
+
+    from lambda_batch import PartialSQSProcessor, SQSBatchDispatcher
+    from lambda_batch import clients as layer_clients
+
+    def invocation():
+        client = boto3_session.client("sqs", region_name="us-east-1")
+        PartialSQSProcessor(client=client)
+        SQSBatchDispatcher("jobs", client=client)
+        return weakref.ref(client)
+
+    with caplog.at_level(logging.WARNING, logger="lambda_batch"):
+        refs = [invocation() for _ in range(5)]  # warm-up: the first clients load botocore's models
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        refs += [invocation() for _ in range(30)]
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+    assert all(ref() is None for ref in refs)  # every client freed once its invocation ended
+    assert len(layer_clients._warned_clients or ()) == 0
+    assert grown < 512 * 1024, f"{grown} bytes kept by 30 invocations"
+    assert sum("retries" in r.getMessage() for r in caplog.records) == 35  # once per client
