@@ -347,3 +347,23 @@ def test_failures_are_reported_per_aggregate_under_concurrency(aggregates, worke
     response = process_partial_response({"Records": records}, handler, processor)
     assert response == {"batchItemFailures": expected}
     assert [p["n"] for p in handler.calls] == list(range(number))  # one shard: in order, each once
+
+
+@pytest.mark.parametrize(
+    ("sample", "event_type"),
+    [
+        ("pipes-sqs.json", EventType.SQS),
+        ("pipes-kinesis.json", EventType.KinesisDataStreams),
+        ("pipes-dynamodb.json", EventType.DynamoDBStreams),
+        ("pipes-msk.json", EventType.Kafka),
+    ],
+)
+def test_pipes_batches_all_succeeding_and_all_failing(sample, event_type):
+    event = load(sample)
+    ok = Handler(lambda record: {}, fail=lambda p: False)
+    assert process_partial_response(event, ok, BatchProcessor(event_type)) == {"batchItemFailures": []}
+    assert len(ok.calls) == len(event)
+    with pytest.raises(BatchProcessingError, match="All records failed"):
+        process_partial_response(
+            event, Handler(lambda record: {}, fail=lambda p: True), BatchProcessor(event_type)
+        )
