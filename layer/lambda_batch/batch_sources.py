@@ -62,12 +62,13 @@ def prepare_batch(
     """Validate ``records`` of ``event_type`` (:class:`~lambda_batch.MalformedEventError` on any bad
     one, nothing handled) and prepare them for the handler."""
     pipes = isinstance(records, PipesBatch)
-    if event_type is EventType.Kafka:
+    spec = event_type.spec  # the event-spec table
+    if spec.own_identifiers:  # Kafka: topic-partition and offset
         from .kafka_records import kafka_ids
 
         ids, kafka_identifiers = kafka_ids(records, pipes=pipes)
         return BatchSource(list(records), ids, kafka_identifiers, partial=not pipes)
-    if pipes and event_type is EventType.KinesisDataStreams:
+    if pipes and spec.kpl_aggregates:  # Kinesis records, as Pipes hands them over
         from .pipes import kinesis_in_lambda_shape
 
         records = kinesis_in_lambda_shape(records)
@@ -77,7 +78,7 @@ def prepare_batch(
         from .pipes import event_ids
 
         identifiers = event_ids(records)
-    if event_type is EventType.KinesisDataStreams and deaggregate:
+    if spec.kpl_aggregates and deaggregate:
         from .kinesis_deaggregation import deaggregate as expand
         from .kinesis_deaggregation import has_aggregates
 

@@ -340,11 +340,6 @@ class DynamoDBRecord(_Record):
         return self.get("userIdentity") or {}
 
 
-_RECORD_CLASSES: Dict[EventType, Callable[[Any], Any]] = {
-    EventType.SQS: SQSRecord,
-    EventType.KinesisDataStreams: KinesisStreamRecord,
-    EventType.DynamoDBStreams: DynamoDBRecord,
-}
 
 
 def record_class(event_type: EventType) -> Optional[Callable[[Any], Any]]:
@@ -353,11 +348,12 @@ def record_class(event_type: EventType) -> Optional[Callable[[Any], Any]]:
     >>> record_class(EventType.SQS).__name__
     'SQSRecord'
     """
-    if event_type is EventType.Kafka:  # its own module: imported with the first Kafka batch
-        from .kafka_records import KafkaEventRecord
+    module, name = event_type.spec.record_class  # the event-spec table
+    if module == ".event_records":
+        return globals().get(name)
+    from importlib import import_module  # its own module (Kafka): imported with the first batch
 
-        return KafkaEventRecord
-    return _RECORD_CLASSES.get(event_type)
+    return getattr(import_module(module, __package__), name)  # type: ignore[no-any-return]
 
 
 __all__ = [

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from enum import Enum
 
+from .event_specs import EVENT_SPECS, EventSpec
+
 
 class EventType(Enum):
     """The event source a :class:`~lambda_batch.BatchProcessor` reads.
 
-    Each kind names where a record's item identifier lives: an SQS message's
-    ``messageId``, a Kinesis record's ``kinesis.sequenceNumber``, a DynamoDB stream
-    record's ``dynamodb.SequenceNumber``, a Kafka record's topic-partition and offset
-    (Amazon MSK and self-managed Kafka: see :mod:`lambda_batch.kafka_records`).
+    Each kind is a row of :data:`~lambda_batch.event_specs.EVENT_SPECS` (its ``spec``): where
+    a record's item identifier lives (an SQS message's ``messageId``, a Kinesis record's
+    ``kinesis.sequenceNumber``, a DynamoDB stream record's ``dynamodb.SequenceNumber``, a
+    Kafka record's topic-partition and offset: see :mod:`lambda_batch.kafka_records`), its
+    ordering key and its record class.
 
     Example::
 
@@ -26,19 +29,16 @@ class EventType(Enum):
     Kafka = "Kafka"
 
     @property
+    def spec(self) -> EventSpec:
+        """This kind's row of the event-spec table (id field, ordering key, failure identifier...)."""
+        return EVENT_SPECS[self._value_]
+
+    @property
     def event_source(self) -> str:
         """The ``eventSource`` every record of this kind carries (``aws:sqs``...)."""
-        return _EVENT_SOURCES[self]
+        return EVENT_SPECS[self._value_].event_sources[0]
 
     @property
     def is_stream(self) -> bool:
         """True for Kinesis, DynamoDB and Kafka streams, where Lambda checkpoints at the lowest failure."""
-        return self is not EventType.SQS
-
-
-_EVENT_SOURCES = {
-    EventType.SQS: "aws:sqs",
-    EventType.KinesisDataStreams: "aws:kinesis",
-    EventType.DynamoDBStreams: "aws:dynamodb",
-    EventType.Kafka: "aws:kafka",  # or SelfManagedKafka: see kafka_records.KAFKA_EVENT_SOURCES
-}
+        return EVENT_SPECS[self._value_].stream

@@ -31,6 +31,7 @@ import json
 from collections.abc import Mapping
 
 from .event_records import _Dict, _key, _optional
+from .event_specs import EVENT_SPECS
 from .exceptions import MalformedEventError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
 #: The eventSource values of Kafka events: Amazon MSK, and self-managed Kafka as Lambda and
 #: some samples spell it.
-KAFKA_EVENT_SOURCES = frozenset({"aws:kafka", "SelfManagedKafka", "aws:SelfManagedKafka"})
+KAFKA_EVENT_SOURCES = frozenset(EVENT_SPECS["Kafka"].event_sources)  # the event-spec table
 _MAX_REPORTED_PROBLEMS = 10
 
 

@@ -11,12 +11,13 @@
 
 from __future__ import annotations
 
+from .event_specs import KINESIS_SHARD, MESSAGE_GROUP, STREAM_SHARD, TOPIC_PARTITION
 from .event_types import EventType
 from .records import is_fifo_queue_arn, message_group_id, shard_id
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any, Callable, Hashable, Mapping, Optional, Sequence
+    from typing import Any, Callable, Dict, Hashable, Mapping, Optional, Sequence
 
     KeyFunction = Callable[[Mapping[str, Any]], Hashable]
 
@@ -64,6 +65,14 @@ def _kafka_partition_key(record: Mapping[str, Any]) -> Hashable:
     return (record.get("topic"), str(record.get("partition")))
 
 
+#: The default ordering key of each kind of stream (``EventSpec.ordering``).
+DEFAULT_KEYS: Dict[str, KeyFunction] = {
+    KINESIS_SHARD: _kinesis_shard_key,
+    STREAM_SHARD: _dynamodb_shard_key,
+    TOPIC_PARTITION: _kafka_partition_key,
+}
+
+
 def _any_fifo(records: Sequence[Mapping[str, Any]]) -> bool:
     try:
         arns = {record.get("eventSourceARN") for record in records}  # usually one queue
@@ -90,13 +99,12 @@ def ordering_for(
     >>> ordering_for(EventType.SQS, [{"eventSourceARN": "arn:aws:sqs:r:1:q.fifo"}]).on_failure
     'stop-batch'
     """
-    if event_type is EventType.SQS:
+    ordering = event_type.spec.ordering  # the event-spec table
+    if ordering == MESSAGE_GROUP:  # SQS: FIFO queues keep order per message group
         if always_fifo or _any_fifo(records):
             return Ordering(SKIP_KEY if skip_group_on_error else STOP_BATCH, _fifo_group_key, True)
         return Ordering(STOP_BATCH if stop_on_first_failure else CONTINUE, concurrency_key, False)
-    default_key = _kinesis_shard_key if event_type is EventType.KinesisDataStreams else _dynamodb_shard_key
-    if event_type is EventType.Kafka:
-        default_key = _kafka_partition_key
+    default_key = DEFAULT_KEYS[ordering]
     return Ordering(
         STOP_BATCH if stop_on_first_failure else CONTINUE,
         concurrency_key if concurrency_key is not None else default_key,

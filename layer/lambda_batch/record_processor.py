@@ -134,7 +134,7 @@ class RecordProcessor(BasePartialProcessor):
         self.logger = logger if logger is not None else processing_logger
         self._large_payloads: Any = None  # a large_payloads.LargePayloadResolver when resolving
         if resolve_large_payloads is not False or delete_large_payloads is not False:
-            if event_type is not EventType.SQS:
+            if event_type.is_stream:
                 raise ConfigurationError("resolve_large_payloads is for EventType.SQS batches")
             from .large_payloads import make_resolver
 
@@ -176,7 +176,7 @@ class RecordProcessor(BasePartialProcessor):
         super().__call__(records, handler, lambda_context)
         self._reset_batch()
         source = None
-        if self.event_type is EventType.SQS and type(records) is list:  # SQS events: nothing more
+        if not self.event_type.spec.prepared and type(records) is list:  # SQS, DynamoDB: nothing more
             self._ids = validate_records(
                 records, self.event_type, need_receipt_handle=self._needs_receipt_handle
             )

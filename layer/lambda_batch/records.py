@@ -59,26 +59,16 @@ def record_id(record: Any, event_type: EventType) -> Optional[str]:
     >>> record_id({"messageId": "m-1"}, EventType.SQS)
     'm-1'
     """
-    if not isinstance(record, Mapping):
-        return None
-    if event_type is EventType.SQS:
-        value = record.get("messageId")
-    else:
-        inner = record.get("kinesis" if event_type is EventType.KinesisDataStreams else "dynamodb")
-        if not isinstance(inner, Mapping):
+    value: Any = record
+    for key in event_type.spec.id_path:  # the event-spec table: messageId, kinesis.sequenceNumber...
+        if not isinstance(value, Mapping):
             return None
-        value = inner.get(
-            "sequenceNumber" if event_type is EventType.KinesisDataStreams else "SequenceNumber"
-        )
+        value = value.get(key)
     return value if isinstance(value, str) and value else None
 
 
 def _id_field(event_type: EventType) -> str:
-    if event_type is EventType.SQS:
-        return "messageId"
-    if event_type is EventType.KinesisDataStreams:
-        return "kinesis.sequenceNumber"
-    return "dynamodb.SequenceNumber"
+    return event_type.spec.id_field
 
 
 def validate_records(
@@ -130,29 +120,31 @@ def _fast_ids(
     # Whole-batch checks: one comprehension, then C-level passes (the common, well-formed
     # case costs about 60 ns a record); None sends the caller to the record-by-record
     # path, which names every problem.
+    path = event_type.spec.id_path
     try:
-        if event_type is EventType.SQS:
-            ids = [record["messageId"] for record in records if record["eventSource"] == source]
-        elif event_type is EventType.KinesisDataStreams:
-            ids = [
-                record["kinesis"]["sequenceNumber"] for record in records if record["eventSource"] == source
-            ]
-        else:
-            ids = [
-                record["dynamodb"]["SequenceNumber"] for record in records if record["eventSource"] == source
-            ]
+        if len(path) == 1:  # messageId
+            key = path[0]
+            ids = [record[key] for record in records if record["eventSource"] == source]
+        else:  # kinesis.sequenceNumber, dynamodb.SequenceNumber
+            outer, inner = path
+            ids = [record[outer][inner] for record in records if record["eventSource"] == source]
         # every record of this source, and every id a non-empty string
         ok = len(ids) == len(records) and "" not in ids and set(map(type, ids)) <= _STR_ONLY
         if ok and ids and need_receipt_handle:
-            handles = [record["receiptHandle"] for record in records]
-            ok = (
-                "" not in handles
-                and set(map(type, handles)) <= _STR_ONLY
-                and all(_is_sqs_arn(arn) for arn in {record["eventSourceARN"] for record in records})
-            )
-    except (KeyError, TypeError, IndexError, AttributeError):
+            ok = _deletable(records)
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError):
         return None
     return ids if ok else None
+
+
+def _deletable(records: Sequence[Any]) -> bool:
+    """Every record has a receipt handle and an SQS queue ARN (raises for a missing key)."""
+    handles = [record["receiptHandle"] for record in records]
+    return (
+        "" not in handles
+        and set(map(type, handles)) <= _STR_ONLY
+        and all(_is_sqs_arn(arn) for arn in {record["eventSourceARN"] for record in records})
+    )
 
 
 def _non_empty_str(value: Any) -> bool:
@@ -215,7 +207,7 @@ def shard_id(record: Mapping[str, Any], event_type: EventType) -> str:
     Kinesis writes it at the front of ``eventID`` (``shardId-000000000000:<sequence>``);
     a DynamoDB stream batch comes from one shard of the stream named by ``eventSourceARN``.
     """
-    if event_type is EventType.KinesisDataStreams:
+    if event_type.spec.shard_in_event_id:
         event_id = record.get("eventID")
         if isinstance(event_id, str) and ":" in event_id:
             return event_id.split(":", 1)[0]
