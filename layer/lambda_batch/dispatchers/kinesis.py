@@ -12,9 +12,17 @@ from ..kpl_aggregation import AggregateBuilder, hash_key_of
 from ..limits import SERVICE_LIMITS, KiB, MiB
 from ..retry import ErrorInfo
 from ..serialization import payload_to_bytes, utf8_len
-from ..unprocessed import PARTITION_KEY_HALTED, UnprocessedItem
+from ..unprocessed import PARTITION_KEY_HALTED
 from .base import BaseDispatcher, Entry, entry_results, target_arn
-from .kinesis_aggregation import BY_PARTITION_KEY, BY_SHARD, Aggregate, Aggregator, ShardMap, shared_shard_map
+from .kinesis_aggregation import (
+    BY_PARTITION_KEY,
+    BY_SHARD,
+    Aggregate,
+    Aggregator,
+    ShardMap,
+    expand_failed,
+    shared_shard_map,
+)
 from .kinesis_keys import check_explicit_hash_key, check_partition_key
 
 logger = logging.getLogger("lambda_batch.dispatchers.kinesis")
@@ -226,48 +234,10 @@ class KinesisBatchDispatcher(BaseDispatcher):
         super().close()
 
     def _fail(self, failures: Sequence[Tuple[Entry, ErrorInfo]]) -> None:
-        plain = [(entry, error) for entry, error in failures if not isinstance(entry.payload, Aggregate)]
-        if plain or not failures:
-            super()._fail(plain)
-        aggregated = [(entry, error) for entry, error in failures if isinstance(entry.payload, Aggregate)]
-        if not aggregated:
-            return
-        records: List[Tuple[int, UnprocessedItem]] = []
-        halts: List[Entry] = []
-        for entry, error in aggregated:
-            aggregate: Aggregate = entry.payload
-            logger.log(
-                logging.DEBUG if error.code == self._halt_code else logging.WARNING,
-                "%s: %s not delivered after %d attempt(s): %s",
-                self.target_description,
-                entry.record_id,
-                entry.attempts,
-                error.code,
-            )
-            for item, number in zip(aggregate.items, aggregate.numbers):
-                records.append(
-                    (
-                        number,
-                        UnprocessedItem(
-                            item=item,
-                            code=error.code,
-                            message=error.message,
-                            retryable=error.retryable,
-                            attempts=entry.attempts,
-                            record_id=f"record #{number} (in an {entry.record_id})",
-                        ),
-                    )
-                )
-            entry.done = True
-            if self._halts_groups and entry.order_key is not None:
-                halts.append(entry)
-        with self._results_lock:
-            self._failed.extend(records)
-            self._counters["failures"] += len(aggregated)
-            for entry in halts:
-                stop = self._halted.get(entry.order_key)
-                if stop is None or entry.seq < stop[0]:
-                    self._halted[entry.order_key] = (entry.seq, entry.record_id)
+        super()._fail(failures)
+        if self._aggregation is not None and failures:  # hand back the user records, not aggregates
+            with self._results_lock:
+                self._failed = expand_failed(self._failed)
 
     def _partition_key_of(self, payload: Any, record: str) -> str:
         field = self.partition_key_identifier

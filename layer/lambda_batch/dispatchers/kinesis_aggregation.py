@@ -29,10 +29,12 @@ from __future__ import annotations
 import bisect
 import logging
 import threading
+from dataclasses import replace
 from typing import Any, Dict, Hashable, List, Optional, Tuple
 
 from ..kpl_aggregation import AggregateBuilder
 from ..retry import RetryPolicy, classify_exception
+from ..unprocessed import UnprocessedItem
 
 logger = logging.getLogger("lambda_batch.dispatchers.kinesis")
 
@@ -153,6 +155,21 @@ class Aggregate:
         first, last = self.numbers[0], self.numbers[-1]
         span = f"record #{first}" if first == last else f"records #{first} to #{last}"
         return f"aggregated record of {len(self.items)} user record(s) ({span})"
+
+
+def expand_failed(failed: List[Tuple[int, UnprocessedItem]]) -> List[Tuple[int, UnprocessedItem]]:
+    """The dispatcher's failures with each aggregate replaced by its user records, as submitted,
+    keyed by their submission number (so a flush returns them in submission order)."""
+    out: List[Tuple[int, UnprocessedItem]] = []
+    for seq, item in failed:
+        aggregate = item.item
+        if not isinstance(aggregate, Aggregate):
+            out.append((seq, item))
+            continue
+        for user, number in zip(aggregate.items, aggregate.numbers):
+            record_id = f"record #{number} (in an {item.record_id})"
+            out.append((number, replace(item, item=user, record_id=record_id)))
+    return out
 
 
 class Aggregator:
