@@ -67,6 +67,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument("--message-groups", type=int, default=10, help="FIFO message groups (default 10)")
     parser.add_argument(
+        "--large-messages",
+        type=int,
+        default=3,
+        help="messages padded past SQS's 1 MiB, sent through the payload bucket (default 3)",
+    )
+    parser.add_argument(
         "--targets",
         help="producer targets, comma-separated (default: the sample event's: sqs,dynamodb,cloudwatch)",
     )
@@ -172,6 +178,8 @@ def format_summary(result: DemoResult) -> str:
         f"  retried               {c.retried:>8}   ({c.deliveries} deliveries in all)",
         f"  in the DLQ            {c.dlq:>8}   (poison sent: {c.poison_sent}; "
         f"poison in the DLQ: {c.poison_in_dlq}; good in the DLQ: {c.good_in_dlq})",
+        f"  through S3            {c.large_sent:>8}   (large messages: {c.large_processed} processed, "
+        f"{c.large_in_dlq} in the DLQ)",
         f"  still in flight       {c.in_queue:>8}",
         f"  lost                  {c.lost:>8}",
         "api calls",
@@ -214,6 +222,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         wave_size=args.wave_size,
         visibility_timeout=args.visibility_timeout,
         message_groups=args.message_groups,
+        large_messages=args.large_messages,
         targets=[t.strip() for t in args.targets.split(",") if t.strip()] if args.targets else None,
         build_dir=args.build_dir,
         skip_build=args.skip_build,

@@ -27,7 +27,10 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set
+
+#: Reads a large payload's S3 pointer body back into the payload (``None``: not readable).
+Resolver = Callable[[str], Optional[str]]
 
 
 @dataclass
@@ -39,10 +42,22 @@ class MessageState:
     poison: bool = False
     deliveries: int = 0
     deleted_by: Optional[str] = None
+    #: Sent through S3 (its body on the wire is a pointer to the payload).
+    large: bool = False
 
 
-def item_of(body: Any) -> tuple[Optional[str], bool]:
-    """The producer's item id and poison flag from a message body (``None, False``: not one of its items)."""
+def is_pointer(body: Any) -> bool:
+    """Whether a message body is a large payload's S3 pointer (the AWS Extended Client format)."""
+    return isinstance(body, str) and body.startswith('["') and '"s3BucketName"' in body
+
+
+def item_of(body: Any, resolve: Optional[Resolver] = None) -> tuple[Optional[str], bool]:
+    """The producer's item id and poison flag from a message body (``None, False``: not one of its items).
+
+    A pointer body is read back through ``resolve`` first (the payload lives in S3).
+    """
+    if resolve is not None and is_pointer(body):
+        body = resolve(body)
     try:
         payload = json.loads(body) if isinstance(body, str) else None
     except ValueError:
@@ -73,6 +88,10 @@ class LedgerCounts:
     lost_ids: List[str] = field(default_factory=list)
     dlq_item_ids: List[str] = field(default_factory=list)
     poison_item_ids: List[str] = field(default_factory=list)
+    #: Messages sent through S3 (their payloads past SQS's limit), and where they ended.
+    large_sent: int = 0
+    large_processed: int = 0
+    large_in_dlq: int = 0
 
 
 class Ledger:
@@ -84,7 +103,10 @@ class Ledger:
         counter = CallCounter(endpoint, ["producer", "consumer"], observers=[ledger.observe])
     """
 
-    def __init__(self, work_queue_url: str, dlq_url: Optional[str] = None) -> None:
+    def __init__(
+        self, work_queue_url: str, dlq_url: Optional[str] = None, resolve: Optional[Resolver] = None
+    ) -> None:
+        self.resolve = resolve  # reads large payloads back from S3 (their bodies are pointers)
         self.work_queue = _queue_path(work_queue_url)
         self.dlq = _queue_path(dlq_url) if dlq_url else None
         self.messages: Dict[str, MessageState] = {}
@@ -129,15 +151,18 @@ class Ledger:
                 self._deleted(record.request.get("ReceiptHandle", ""), record.role)
 
     def _sent(self, message_id: str, body: Any) -> None:
-        item_id, poison = item_of(body)
-        self.messages.setdefault(message_id, MessageState(message_id, item_id, poison))
+        item_id, poison = item_of(body, self.resolve)
+        self.messages.setdefault(
+            message_id, MessageState(message_id, item_id, poison, large=is_pointer(body))
+        )
 
     def _delivered(self, message: Dict[str, Any]) -> None:
         state = self.messages.get(message["MessageId"])
         if state is None:  # sent before the ledger started (or by someone else): learn it now
-            item_id, poison = item_of(message.get("Body"))
+            item_id, poison = item_of(message.get("Body"), self.resolve)
             state = self.messages.setdefault(
-                message["MessageId"], MessageState(message["MessageId"], item_id, poison)
+                message["MessageId"],
+                MessageState(message["MessageId"], item_id, poison, large=is_pointer(message.get("Body"))),
             )
         state.deliveries += 1
         if state.deleted_by is not None:
@@ -186,8 +211,9 @@ class Ledger:
             states = dict(self.messages)
         for message_id in dlq_message_ids:
             if message_id not in states and dlq_items is not None:
-                item_id, is_poison = item_of(dlq_items.get(message_id))
-                states[message_id] = MessageState(message_id, item_id, is_poison)
+                body = dlq_items.get(message_id)
+                item_id, is_poison = item_of(body, self.resolve)
+                states[message_id] = MessageState(message_id, item_id, is_poison, large=is_pointer(body))
         processed = {m for m, s in states.items() if s.deleted_by is not None}
         in_dlq = {m for m in dlq_message_ids if m in states}
         if not wire and in_queue == 0:
@@ -199,6 +225,7 @@ class Ledger:
             sent = max(sent, self.requested - self.returned_unsent)
             lost = max(lost, sent - len(processed) - len(in_dlq) - in_queue)
         poison = {m for m, s in states.items() if s.poison}
+        large = {m for m, s in states.items() if s.large}
         return LedgerCounts(
             requested=self.requested,
             returned_unsent=self.returned_unsent,
@@ -216,6 +243,9 @@ class Ledger:
             lost_ids=[states[m].item_id or m for m in unaccounted] if lost else [],
             dlq_item_ids=sorted(states[m].item_id or m for m in in_dlq),
             poison_item_ids=sorted(states[m].item_id or m for m in poison),
+            large_sent=len(large),
+            large_processed=len(large & processed),
+            large_in_dlq=len(large & in_dlq),
         )
 
 

@@ -72,6 +72,9 @@ class DemoOptions:
     count_calls: bool = True
     run_id: Optional[str] = None
     seed: int = 0
+    #: Messages padded past SQS's 1 MiB: the producer sends them through the stack's payload
+    #: bucket (S3 pointers), the consumer reads them back; the ledger follows them like the rest.
+    large_messages: int = 3
 
     def check(self) -> None:
         """Raise :class:`DemoError` for an option out of range."""
@@ -85,6 +88,8 @@ class DemoOptions:
             raise DemoError("--visibility-timeout must be 1 to 43200 seconds")
         if not 1 <= self.message_groups <= 100:
             raise DemoError("--message-groups must be 1 to 100")
+        if not 0 <= self.large_messages <= self.messages:
+            raise DemoError("--large-messages must be 0 to --messages")
 
 
 @dataclass
@@ -144,6 +149,7 @@ class DemoResult:
             and c.poison_processed == 0
             and c.poison_in_dlq == c.poison_sent
             and c.sent + c.returned_unsent == c.requested
+            and c.large_processed + c.large_in_dlq == c.large_sent
         )
 
     def as_dict(self) -> Dict[str, Any]:
@@ -171,6 +177,10 @@ def _producer_event(options: DemoOptions, wave: int, count: int, run_id: str) ->
     except (OSError, ValueError) as exc:
         raise DemoError(f"cannot read the sample event {sample}: {exc}") from exc
     event.update(count=count, poison_rate=options.poison_rate, run_id=f"{run_id}-w{wave:03d}")
+    # The first waves carry the large messages (every wave but the last has wave_size items).
+    large = min(count, max(0, options.large_messages - wave * options.wave_size))
+    if large:
+        event["large_count"] = large
     event["queue"] = "fifo" if options.fifo else "standard"
     if options.fifo:
         event["message_groups"] = options.message_groups
@@ -307,7 +317,7 @@ def _queue_depth(sqs: Any, url: str) -> int:
     return sum(int(attributes.get(name, 0)) for name in names)
 
 
-def _read_dlq(sqs: Any, url: str, prefix: str) -> Dict[str, Any]:
+def _read_dlq(sqs: Any, url: str, prefix: str, resolve: Any = None) -> Dict[str, Any]:
     """Message id -> body of every message of this run on the DLQ: received, counted, deleted.
 
     Deleting is what lets a FIFO DLQ hand out the later messages of a message group (it holds
@@ -326,7 +336,7 @@ def _read_dlq(sqs: Any, url: str, prefix: str) -> Dict[str, Any]:
         empty = 0
         ours = []
         for message in messages:
-            item_id, _ = item_of(message.get("Body"))
+            item_id, _ = item_of(message.get("Body"), resolve)  # a large message: read through S3
             if item_id is not None and item_id.startswith(prefix):
                 found[message["MessageId"]] = message.get("Body")
                 ours.append(message)
@@ -402,7 +412,18 @@ def run_demo(options: DemoOptions, progress: Optional[Progress] = None) -> DemoR
         consumer_settings = stack.settings.function(source.function)
 
         session = _session(endpoint, options.region)
-        ledger = Ledger(stack.queue_url, stack.dlq_url)
+        payloads = session.client("s3", endpoint_url=endpoint, region_name=options.region)
+
+        def read_payload(pointer: str) -> Optional[str]:
+            """A large message's payload, read from S3 through its pointer (uncounted: the demo's own)."""
+            try:
+                location = json.loads(pointer)[1]
+                obj = payloads.get_object(Bucket=location["s3BucketName"], Key=location["s3Key"])
+                return str(obj["Body"].read().decode("utf-8"))
+            except Exception:  # gone already (handled, then deleted by the consumer)
+                return None
+
+        ledger = Ledger(stack.queue_url, stack.dlq_url, resolve=read_payload)
         count_on_wire = options.count_calls and endpoint.startswith("http://")
         if count_on_wire:
             counter = CallCounter(endpoint, ROLES, observers=[ledger.observe]).start()
@@ -547,7 +568,7 @@ def run_demo(options: DemoOptions, progress: Optional[Progress] = None) -> DemoR
         times.delete = mapping.stats.delete_seconds
 
         started = time.monotonic()
-        dlq_items = _read_dlq(demo_sqs, stack.dlq_url, f"{run_id}-")
+        dlq_items = _read_dlq(demo_sqs, stack.dlq_url, f"{run_id}-", read_payload)
         times.drain_dlq = time.monotonic() - started
         in_queue = _queue_depth(demo_sqs, stack.queue_url)
         counts = ledger.summary(set(dlq_items), in_queue, dlq_items, wire=count_on_wire)
