@@ -51,8 +51,9 @@ def deaggregate(
 ) -> Tuple[List[Any], List[str], List[Any], Dict[int, str]]:
     """Expand the aggregated records of a (validated) Kinesis batch.
 
-    Returns the records, their ids (the aggregate's sequence number for each user record),
-    their item identifiers, expanded alike, and ``{position: reason}`` of the corrupt aggregates.
+    Returns the records, their ids for logs (``<sequence number> (user record <n>)``), their item
+    identifiers (the aggregate's for each of its user records), and ``{position: reason}`` of the
+    corrupt aggregates.
     """
     out_records: List[Any] = []
     out_ids: List[str] = []
@@ -90,8 +91,8 @@ def deaggregate(
             user_record = dict(record)
             user_record["kinesis"] = user_kinesis
             out_records.append(user_record)
-            out_ids.append(rid)
-            out_identifiers.append(identifier)
+            out_ids.append(f"{rid} (user record {position})")  # logs name the user record
+            out_identifiers.append(identifier)  # Lambda is told the aggregate's
     return out_records, out_ids, out_identifiers, corrupt
 
 

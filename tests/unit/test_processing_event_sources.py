@@ -367,3 +367,12 @@ def test_pipes_batches_all_succeeding_and_all_failing(sample, event_type):
         process_partial_response(
             event, Handler(lambda record: {}, fail=lambda p: True), BatchProcessor(event_type)
         )
+
+
+def test_a_failed_user_record_is_logged_by_its_aggregate_and_position_never_its_data(caplog):
+    event = load("kinesis-kpl-aggregated.json")
+    seq = event["Records"][0]["kinesis"]["sequenceNumber"]
+    with caplog.at_level(logging.WARNING, logger="lambda_batch"):
+        process_partial_response(event, Handler(kinesis_data), BatchProcessor(EventType.KinesisDataStreams))
+    assert f"record {seq} (user record 2) failed: ValueError" in caplog.text
+    assert "click" not in caplog.text
