@@ -289,6 +289,149 @@ def scenario_dispatchers(block: Block, env: Emulated) -> None:
     assert refused.call_count >= 1 and unwritten.call_count >= 1
 
 
+def scenario_kinesis_aggregate(block: Block, env: Emulated) -> None:
+    """The user records go as a few aggregated Kinesis records (never two shards in one), and the
+    layer's processors hand every user record back, in order per partition key."""
+    from lambda_batch import BatchProcessor, EventType, process_partial_response
+
+    env.monkeypatch.setenv("AWS_DEFAULT_REGION", DISPATCH_REGION)
+    kinesis = env.aws_client("kinesis", region_name=DISPATCH_REGION)
+    if "clicks" in kinesis.list_streams()["StreamNames"]:
+        kinesis.delete_stream(StreamName="clicks")
+    kinesis.create_stream(StreamName="clicks", ShardCount=2)
+    kinesis.get_waiter("stream_exists").wait(StreamName="clicks", WaiterConfig={"Delay": 0.1})
+
+    namespace = run(block)
+    assert namespace["failed"] == []
+    event = _kinesis_event_of(kinesis, "clicks")
+    assert 1 <= len(event["Records"]) <= 2  # 1,000 small records: one aggregate per shard at most
+
+    received: List[Any] = []
+
+    def handler(record: Any) -> None:
+        received.append((record.kinesis.partition_key, record.kinesis.data_as_json()["n"]))
+
+    response = process_partial_response(event, handler, BatchProcessor(EventType.KinesisDataStreams))
+    assert response == {"batchItemFailures": []}
+    assert sorted(n for _, n in received) == list(range(1000))
+    for key in {key for key, _ in received}:
+        numbers = [n for k, n in received if k == key]
+        assert numbers == sorted(numbers) and all(f"user-{n % 10}" == key for n in numbers), key
+
+
+def _kinesis_event_of(kinesis: Any, stream: str) -> Dict[str, Any]:
+    """Lambda's Kinesis event of every record on ``stream``, read back with GetRecords."""
+    import base64
+
+    arn = kinesis.describe_stream(StreamName=stream)["StreamDescription"]["StreamARN"]
+    records = []
+    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
+        iterator = kinesis.get_shard_iterator(
+            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        for record in kinesis.get_records(ShardIterator=iterator, Limit=10000)["Records"]:
+            records.append(
+                {
+                    "kinesis": {
+                        "kinesisSchemaVersion": "1.0",
+                        "partitionKey": record["PartitionKey"],
+                        "sequenceNumber": record["SequenceNumber"],
+                        "data": base64.b64encode(record["Data"]).decode("ascii"),
+                        "approximateArrivalTimestamp": record["ApproximateArrivalTimestamp"].timestamp(),
+                    },
+                    "eventSource": "aws:kinesis",
+                    "eventVersion": "1.0",
+                    "eventID": f"{shard['ShardId']}:{record['SequenceNumber']}",
+                    "eventName": "aws:kinesis:record",
+                    "invokeIdentityArn": "arn:aws:iam::123456789012:role/consumer",
+                    "awsRegion": DISPATCH_REGION,
+                    "eventSourceARN": arn,
+                }
+            )
+    return {"Records": records}
+
+
+def scenario_kafka(block: Block, env: Emulated) -> None:
+    """events/kafka-msk.json: each failed record goes back as its topic-partition and offset, and
+    the records of a partition are handled in offset order (under max_concurrency too)."""
+    import base64
+
+    event = json.loads((ROOT / "events" / "kafka-msk.json").read_text())
+    handled: List[Any] = []
+
+    def do_something_with(value: Any, partition: int, offset: int) -> None:
+        handled.append((partition, offset))
+        if value["fail"]:
+            raise ValueError(f"order {value['order']} refused")
+
+    handler = run(block, do_something_with=do_something_with)["lambda_handler"]
+    response = handler(event, FakeLambdaContext())
+    records = [record for batch in event["records"].values() for record in batch]
+    failed = [r for r in records if json.loads(base64.b64decode(r["value"]))["fail"]]
+    assert failed, "the sample event has failing records"
+    expected = [{"partition": f"{r['topic']}-{r['partition']}", "offset": r["offset"]} for r in failed]
+
+    def key(item: Dict[str, Any]) -> Any:
+        return (item["partition"], item["offset"])
+
+    assert sorted((f["itemIdentifier"] for f in response["batchItemFailures"]), key=key) == sorted(
+        expected, key=key
+    )
+    assert sorted(handled) == sorted((r["partition"], r["offset"]) for r in records)
+    for partition in {p for p, _ in handled}:
+        offsets = [o for p, o in handled if p == partition]
+        assert offsets == sorted(offsets), f"partition {partition} out of order"
+
+
+def scenario_large_payloads(block: Block, env: Emulated) -> None:
+    """A payload over the queue's limit goes through S3 and reaches the handler whole; with
+    delete_large_payloads=True the object of a record that succeeded is deleted, never that of a
+    failed one."""
+    env.monkeypatch.setenv("AWS_DEFAULT_REGION", DISPATCH_REGION)
+    s3 = env.aws_client("s3", region_name=DISPATCH_REGION)
+    if "my-payloads" in [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]]:
+        for item in s3.list_objects_v2(Bucket="my-payloads").get("Contents", []):
+            s3.delete_object(Bucket="my-payloads", Key=item["Key"])
+    else:
+        s3.create_bucket(
+            Bucket="my-payloads", CreateBucketConfiguration={"LocationConstraint": DISPATCH_REGION}
+        )
+    sqs = env.aws_client("sqs", region_name=DISPATCH_REGION)
+    url = sqs.create_queue(QueueName="jobs", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    drain_queue(sqs, url)
+
+    report = {"rows": [f"row {n:06d} " + "x" * 90 for n in range(52_000)]}  # 5.2 MB of JSON
+    received: List[Any] = []
+
+    def do_something_with(body: str) -> int:
+        data = json.loads(body)
+        if "poison" in data:
+            raise ValueError(f"refused: {body[:60]}")  # quotes the payload, as exceptions do
+        received.append(data)
+        return len(body)
+
+    namespace = run(block, report=report, do_something_with=do_something_with)
+    assert namespace["not_sent"] == []
+    poison = {"poison": SECRET, "pad": "y" * 2_000_000}  # offloaded too; its handler call fails
+    namespace["sqs"].submit_payload(poison)
+    assert namespace["sqs"].flush_payloads() == []
+    assert len(s3.list_objects_v2(Bucket="my-payloads").get("Contents", [])) == 2
+
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    event = receive_sqs_event(sqs, {"url": url, "arn": arn}, 2)
+    response = namespace["lambda_handler"](event, FakeLambdaContext())
+
+    assert received == [report]  # the payload itself, read from S3
+    [failure] = response["batchItemFailures"]
+    failed_record = next(r for r in event["Records"] if r["messageId"] == failure["itemIdentifier"])
+    pointer = json.loads(failed_record["body"])[1]
+    left = [item["Key"] for item in s3.list_objects_v2(Bucket="my-payloads").get("Contents", [])]
+    assert left == [pointer["s3Key"]]  # the success's object deleted, the failure's kept
+    stored = s3.get_object(Bucket="my-payloads", Key=left[0])["Body"].read()
+    assert json.loads(stored) == poison
+    drain_queue(sqs, url)
+
+
 def _secret_entry(retryable: bool) -> Callable[[Dict[str, Any]], Optional[bool]]:
     return lambda entry: retryable if SECRET in json.dumps(entry, default=str) else None
 
@@ -299,6 +442,9 @@ SCENARIOS: Dict[str, Callable[..., None]] = {
     "sqs-delete": scenario_sqs_delete,
     "native-sqs": scenario_native_sqs,
     "dispatchers": scenario_dispatchers,
+    "kinesis-aggregate": scenario_kinesis_aggregate,
+    "kafka": scenario_kafka,
+    "large-payloads": scenario_large_payloads,
 }
 
 # ----------------------------------------------------------------------------- the tests
