@@ -7,7 +7,12 @@ comment just before a block names what the block needs and what its prose promis
     <!-- readme-test: sqs-delete -->     the documented delete-and-raise SQS API
     <!-- readme-test: native-sqs -->     Lambda's native partial batch response (SQS)
     <!-- readme-test: dispatchers -->    SQSBatchDispatcher("jobs") and DynamoBatchDispatcher("users")
+    <!-- readme-test: kinesis-aggregate -->  KinesisBatchDispatcher("clicks", aggregate=True)
+    <!-- readme-test: kafka -->          EventType.Kafka on events/kafka-msk.json
+    <!-- readme-test: large-payloads --> SQSBatchDispatcher(large_payload_bucket=...) and the processor
     <!-- readme-test: fragment -->       not runnable by design: only compiled (keep these rare)
+
+A new scenario is a ``scenario_<name>`` function below, listed in ``SCENARIOS``.
 
 A block without a marker is run as it is (an import line, say) and must not define a Lambda
 handler: a handler needs a scenario below that asserts its outcome. Names the README's prose
