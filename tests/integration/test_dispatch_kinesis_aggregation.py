@@ -202,14 +202,23 @@ def test_a_put_on_an_unexpected_shard_reads_the_shard_map_again(
     assert dispatcher2.flush_payloads() == [] and dispatcher.flush_payloads() == []
 
 
-def test_bad_options_and_records_are_refused(boto3_session, endpoint_url, stream):
+def test_bad_options_and_records_are_refused(boto3_session, endpoint_url, kinesis, stream):
     with pytest.raises(ConfigurationError):
         make(boto3_session, endpoint_url, stream, aggregate="yes")
     dispatcher = make(boto3_session, endpoint_url, stream, aggregate=True)
-    with pytest.raises(PayloadError, match="record #1"):
+    dispatcher.submit_payload(b"first", partition_key="k")
+    dispatcher.submit_payload(b"second", partition_key="k")
+    with pytest.raises(PayloadError, match=r"record #3 \(as an aggregated record\) is 1048\d+ bytes"):
         dispatcher.submit_payload(b"x" * (1024 * 1024), partition_key="k")
+    with pytest.raises(PayloadError, match="record #3: the partition key is 0 characters"):
+        dispatcher.submit_payload(b"x", partition_key="")
     dispatcher.submit_payload(b"ok", partition_key="k")
     assert dispatcher.flush_payloads() == []
+    assert sorted(data for _, data in user_records(read_stream(kinesis, stream))) == [
+        b"first",
+        b"ok",
+        b"second",
+    ]
 
 
 def test_no_list_shards_call_past_the_deadline(boto3_session, endpoint_url, kinesis, stream):

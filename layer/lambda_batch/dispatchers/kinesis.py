@@ -125,7 +125,8 @@ class KinesisBatchDispatcher(BaseDispatcher):
         than 256 characters (UTF-16 code units, as Kinesis counts), an ``explicit_hash_key``
         that is not a decimal integer from 0 to 2**128 - 1, over the record size limit.
         """
-        record = f"record #{self._counters['submitted'] + 1}"  # names it in errors (never its key)
+        done = self._user_numbers if self._aggregation is not None else self._counters["submitted"]
+        record = f"record #{done + 1}"  # names it in errors (never its key)
         if partition_key is None:
             partition_key = self._partition_key_of(payload, record)
         partition_key = check_partition_key(partition_key, record)
