@@ -270,3 +270,20 @@ def test_every_user_record_is_put_once_or_handed_back_once(
         assert len(set(map(id, failed))) == len(failed) and all(f in payloads for f in failed)
     finally:
         kinesis.delete_stream(StreamName=name)
+
+
+def test_ordered_mode_and_workers_keep_each_keys_user_records_in_order(
+    boto3_session, endpoint_url, kinesis, stream
+):
+    plan = lambda call, n: Fault("partial", {0: True}) if call % 3 == 0 else OK  # noqa: E731
+    FaultInjector(boto3_session, "kinesis", plan)
+    dispatcher = make(
+        boto3_session, endpoint_url, stream, aggregate=True, ordered=True, max_batch_bytes=64 * 1024
+    )
+    sent = [(f"k{i % 7}", f"{i:05d}".encode() * 40) for i in range(3000)]
+    for key, data in sent:
+        dispatcher.submit_payload(data, partition_key=key)
+    assert dispatcher.flush_payloads() == []
+    got = user_records(read_stream(kinesis, stream))
+    for key in {k for k, _ in sent}:
+        assert [d for k, d in got if k == key] == [d for k, d in sent if k == key]
