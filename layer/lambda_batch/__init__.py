@@ -37,6 +37,7 @@ _EXPORTS: Dict[str, str] = {
     "PayloadError": ".exceptions",
     "BatchProcessingError": ".exceptions",
     "SQSBatchProcessingError": ".exceptions",
+    "LargePayloadError": ".large_payloads",
     # partial processing
     "BasePartialProcessor": ".base_processor",
     "batch_processor": ".base_processor",
@@ -96,6 +97,7 @@ __all__ = [
     "FirehoseBatchDispatcher",
     "KinesisBatchDispatcher",
     "LambdaBatchError",
+    "LargePayloadError",
     "MalformedEventError",
     "PartialSQSProcessor",
     "PayloadError",

@@ -70,19 +70,32 @@ class LargePayloadResolver:
     def __init__(
         self,
         clients: ClientProvider,
-        policy: RetryPolicy,
+        policy: Optional[RetryPolicy],
         deadline: Callable[[], Deadline],
         *,
         delete: bool = False,
         log: Any = None,
     ) -> None:
         self.clients = clients
-        self.policy = policy
+        self._policy = policy
         self._deadline = deadline
         self.delete = delete
         self.logger = log if log is not None else logger
         # id(record object) -> (bucket, key) of the payloads resolved in the current batch
         self.resolved: Dict[int, Tuple[str, str]] = {}
+
+    @property
+    def policy(self) -> RetryPolicy:
+        """The retry policy of the S3 calls (the layer's default, loaded on first use, unless given)."""
+        if self._policy is None:
+            from .retry import DEFAULT_RETRY_POLICY  # not at construction: it imports typing
+
+            self._policy = DEFAULT_RETRY_POLICY
+        return self._policy
+
+    @policy.setter
+    def policy(self, value: RetryPolicy) -> None:
+        self._policy = value
 
     def reset(self) -> None:
         """Forget the previous batch's payloads."""
@@ -294,10 +307,6 @@ def make_resolver(
         from .clients import ClientProvider
 
         clients = ClientProvider("s3", owner=processor_name)
-    if policy is None:
-        from .retry import DEFAULT_RETRY_POLICY
-
-        policy = DEFAULT_RETRY_POLICY
     return LargePayloadResolver(clients, policy, deadline, delete=delete, log=log)
 
 

@@ -370,7 +370,17 @@ class RecordProcessor(BasePartialProcessor):
             if self._must_skip(index, record):
                 results.append(self.failure_handler(record, self._skip_info(index, record)))
                 continue
-            entry = self._process_record(record)
+            handled = record
+            if self._large_payloads is not None:  # the subclass's handler call gets the payload too
+                try:
+                    handled = self._large_payloads.resolve(record)
+                except Exception:
+                    info = sys.exc_info()
+                    self._log_failure(index, info)
+                    self._note_failure(index, record)
+                    results.append(self.failure_handler(record, info))
+                    continue
+            entry = self._process_record(handled)
             if isinstance(entry, tuple) and entry and entry[0] != SUCCESS:
                 self._note_failure(index, record)
             results.append(entry)

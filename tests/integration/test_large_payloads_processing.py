@@ -290,3 +290,25 @@ def test_without_the_option_pointers_reach_the_handler_as_sent(pointer_event: An
     processor = BatchProcessor(EventType.SQS)
     process_partial_response(event, lambda r: seen.append(r.body), processor, FakeLambdaContext())
     assert seen[0].startswith('["software.amazon.payloadoffloading.PayloadS3Pointer"')
+
+
+def test_a_custom_process_record_gets_the_payload_and_an_unreadable_one_fails(
+    pointer_event: Any, aws_client: Any, bucket: str
+) -> None:
+    event = pointer_event(["first", "second"])
+    aws_client("s3").delete_object(Bucket=bucket, Key=key_of(event["Records"][1]))
+
+    class Custom(BatchProcessor):
+        def _process_record(self, record: Any) -> Any:  # the Powertools way of customising
+            try:
+                return self.success_handler(record, self.handler(record))
+            except Exception as exc:
+                return self.failure_handler(record, exc)
+
+    seen = []
+    processor = Custom(EventType.SQS, resolve_large_payloads=True)
+    response = process_partial_response(
+        event, lambda r: seen.append(r["body"]), processor, FakeLambdaContext()
+    )
+    assert seen == ["first"]
+    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}

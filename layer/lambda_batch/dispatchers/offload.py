@@ -73,13 +73,6 @@ class OffloadedRequest(Dict[str, Any]):
         self.uncertain = False  # a send carrying it may have reached the service
 
 
-def original_body(request: Mapping[str, Any], field: str) -> str:
-    """The payload a request carries: the offloaded text, or the body itself."""
-    if isinstance(request, OffloadedRequest) and request.data is not None:
-        return request.data
-    return str(request[field])
-
-
 class PayloadOffloader:
     """Decides which payloads go to S3, writes them, and deletes the objects of undelivered items.
 
@@ -349,7 +342,7 @@ def send_offloaded(
     deadline = dispatcher.deadline
     errors = offloader.store(entries, deadline, policy, ordered=dispatcher._halts_groups)
     sent = [index for index in range(len(entries)) if index not in errors]
-    if errors and sent and deadline.expired(policy.deadline_margin):
+    if sent and deadline.expired(policy.deadline_margin):  # the writes took the time left
         late = ErrorInfo(
             DEADLINE_EXCEEDED, "not sent: the deadline came while storing the batch's payloads", True
         )
