@@ -219,6 +219,13 @@ def decode_aggregate(data: bytes) -> List[UserRecord]:
             pos = stop
         else:
             pos = _skip(view, pos, wire)
+    return _resolve(keys, hash_keys, raw_records)
+
+
+def _resolve(
+    keys: List[str], hash_keys: List[str], raw_records: List[Tuple[int, Optional[int], bytes]]
+) -> List[UserRecord]:
+    """The user records with their keys looked up in the tables."""
     out: List[UserRecord] = []
     for key_index, hash_index, payload in raw_records:
         if key_index >= len(keys) or (hash_index is not None and hash_index >= len(hash_keys)):
