@@ -5,6 +5,11 @@ handled), applies the ordering rule (FIFO message groups, stream shards), guards
 invocation's deadline, runs the record handler sequentially or with bounded
 concurrency (threads, or asyncio for ``async def`` handlers), and keeps one result per
 record, in record order. The subclasses only decide what to do with the failures.
+
+The processor is made of one module per concept: this one binds a batch and runs it in
+order (the hot path); ``record_guards`` holds records back (ordering rule, deadline);
+``concurrent_processing`` runs records on threads or asyncio tasks; ``batch_outcomes`` says
+what the batch came to (failed positions, logs, the error).
 """
 
 from __future__ import annotations
@@ -20,21 +25,22 @@ from .base_processor import (
     BasePartialProcessor,
 )
 from .base_processor import logger as processing_logger
+from .batch_outcomes import BatchOutcomes
+from .concurrent_processing import ConcurrentProcessing, running_loop
 from .deadline import Deadline
 from .event_types import EventType
-from .exceptions import BatchProcessingError, ConfigurationError, exception_reason
+from .exceptions import ConfigurationError
 from .handler_signature import is_async_handler
-from .ordering import CONTINUE, SKIP_KEY, STOP_BATCH, Ordering, ordering_for
-from .records import message_group_id, validate_records
-from .skipped_records import DeadlineReachedError, PreviousRecordFailedError
+from .ordering import CONTINUE, Ordering, ordering_for
+from .record_guards import RecordGuards
+from .records import validate_records
 from .typed_records import handler_records, make_converter
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Hashable, List, Optional, Tuple, Type
+    from typing import Any, Callable, Dict, Hashable, List, Optional, Tuple
 
     from .base_processor import ProcessingResult, RecordHandler
-    from .exceptions import ExceptionInfo
     from .ordering import KeyFunction
 
     Outcome = Tuple[int, Any]
@@ -43,13 +49,8 @@ if TYPE_CHECKING:
 #: Seconds kept in hand before the Lambda deadline: no record starts later than this.
 DEFAULT_DEADLINE_MARGIN = 1.0
 
-# Outcome kinds of a record run under concurrency.
-_OK = 0
-_FAILED = 1
-_SKIPPED = 2
 
-
-class RecordProcessor(BasePartialProcessor):
+class RecordProcessor(ConcurrentProcessing, RecordGuards, BatchOutcomes, BasePartialProcessor):
     """Handle each record of a batch on its own; the base of the built-in processors.
 
     Options shared by every built-in processor:
@@ -247,56 +248,6 @@ class RecordProcessor(BasePartialProcessor):
             results = self._process_sequential()
         return self._finish(results)
 
-    def async_process(self) -> Any:
-        """Handle every record with an ``async def`` (or awaitable-returning) record handler.
-
-        Called from synchronous code (a Lambda handler), it runs the batch on an event loop
-        kept across warm invocations and returns the results, like :meth:`process`. Called
-        inside a running event loop, it returns an awaitable of the results:
-        ``results = await processor.async_process()``.
-
-        Example::
-
-            with processor(records, async_record_handler, lambda_context=context) as proc:
-                results = proc.async_process()
-        """
-        if running_loop() is not None:
-            return self._process_async()
-        if not is_async_handler(self.handler):
-            return self.process()  # awaitable results are awaited there, record by record
-        return run_awaitable(self._process_async())
-
-    async def _process_async(self) -> List[ProcessingResult]:
-        from .concurrency import build_lanes, run_in_tasks
-
-        self._reset_run()
-        records = self.records
-        call = self._record_callable()
-        outcomes: List[Optional[Outcome]] = [None] * len(records)
-
-        async def step(index: int) -> None:
-            record = records[index]
-            if self._must_skip(index, record):
-                outcomes[index] = (_SKIPPED, None)
-                return
-            try:
-                result = call(record)
-                if result is not None and getattr(type(result), "__await__", None) is not None:
-                    result = await result
-            except Exception:
-                outcomes[index] = (_FAILED, sys.exc_info())
-                self._note_failure(index, record)
-            else:
-                outcomes[index] = (_OK, result)
-
-        lanes = build_lanes(records, self._ordering.key)
-        await run_in_tasks(lanes, step, self._tasks_in_flight(len(lanes)))
-        return self._finish(self._settle(outcomes))
-
-    def _tasks_in_flight(self, lanes: int) -> int:
-        """How many asyncio tasks run the lanes of an async batch."""
-        return self.max_concurrency
-
     def _process_record(self, record: Any) -> ProcessingResult:
         """Handle one record: ``success_handler`` with its result, or ``failure_handler``."""
         try:
@@ -322,11 +273,11 @@ class RecordProcessor(BasePartialProcessor):
 
     def _process_sequential(self) -> List[ProcessingResult]:
         # The hot path: the clock read once per record, ordering checks on locals, and
-        # success_handler inlined unless a subclass overrides it.
+        # success_handler inlined unless a subclass overrides it (success_messages are then
+        # filled once the loop is done, in one pass).
         call = self._record_callable()
         inline_success = type(self).success_handler is BasePartialProcessor.success_handler
         on_success = self.success_handler
-        keep_success = self.success_messages.append
         on_failure = self.failure_handler
         failures = self._failures
         clock = time.monotonic
@@ -356,11 +307,21 @@ class RecordProcessor(BasePartialProcessor):
                     halted = self._stopped_by is not None
                 continue
             if inline_success:
-                keep_success(record)
                 append((SUCCESS, result, record))
             else:
                 append(on_success(record, result))
+        if inline_success:
+            self._keep_successes(failures)
         return results
+
+    def _keep_successes(self, failed: List[int]) -> None:
+        """``success_messages``: every record not failed, in order (what ``success_handler`` keeps)."""
+        records = self.records
+        if not failed:
+            self.success_messages.extend(records)
+        else:
+            skip = set(failed)
+            self.success_messages.extend(record for index, record in enumerate(records) if index not in skip)
 
     def _process_custom(self) -> List[ProcessingResult]:
         # A subclass's own _process_record, with the ordering rule and deadline guard around it.
@@ -386,205 +347,5 @@ class RecordProcessor(BasePartialProcessor):
             results.append(entry)
         return results
 
-    def _process_threaded(self) -> List[ProcessingResult]:
-        from .concurrency import build_lanes, run_in_threads
 
-        records = self.records
-        call = self._record_callable()
-        outcomes: List[Optional[Outcome]] = [None] * len(records)
-
-        def step(index: int) -> None:
-            record = records[index]
-            if self._must_skip(index, record):
-                outcomes[index] = (_SKIPPED, None)
-                return
-            try:
-                result = call(record)
-                if result is not None and getattr(type(result), "__await__", None) is not None:
-                    result = run_awaitable(result)  # this worker thread's own event loop
-            except Exception:
-                outcomes[index] = (_FAILED, sys.exc_info())
-                self._note_failure(index, record)
-            else:
-                outcomes[index] = (_OK, result)
-
-        run_in_threads(build_lanes(records, self._ordering.key), step, self.max_concurrency)
-        return self._settle(outcomes)
-
-    def _settle(self, outcomes: List[Optional[Outcome]]) -> List[ProcessingResult]:
-        # Results of a concurrent run go through success_handler / failure_handler in record order.
-        results: List[ProcessingResult] = []
-        for index, (record, outcome) in enumerate(zip(self.records, outcomes)):
-            if outcome is None or outcome[0] == _SKIPPED:
-                self._failures.append(index)
-                results.append(self.failure_handler(record, self._skip_info(index, record)))
-            elif outcome[0] == _OK:
-                results.append(self.success_handler(record, outcome[1]))
-            else:
-                self._failures.append(index)
-                self._log_failure(index, outcome[1])
-                results.append(self._fail_while_handled(record, outcome[1]))
-        return results
-
-    def _fail_while_handled(self, record: Any, info: ExceptionInfo) -> ProcessingResult:
-        """``failure_handler`` called inside an ``except`` of the record's exception, as on the
-        sequential path, so that ``sys.exc_info()`` (``sentry_sdk.capture_exception()``) sees it."""
-        exc = info[1]
-        if exc is None:
-            return self.failure_handler(record, info)
-        traceback = exc.__traceback__
-        try:
-            raise exc
-        except BaseException:
-            exc.__traceback__ = traceback  # as it was raised by the handler, not from here
-            return self.failure_handler(record, info)
-
-    def _finish(self, results: List[ProcessingResult]) -> List[ProcessingResult]:
-        self._results = results
-        if self._large_payloads is not None and not self._needs_receipt_handle:
-            # Native response: Lambda deletes the succeeded messages once the function returns.
-            failed = set(self._failed_positions())
-            self._discard_large_payloads([i for i in range(len(results)) if i not in failed])
-        if self._skipped:
-            if self._stopped_by is not None or self._failed_keys:
-                cause = "after an earlier failure, to keep order"
-            else:
-                cause = f"with under {self.deadline_margin}s of the invocation left"
-            self.logger.warning(
-                "%d of %d records returned unprocessed %s", self._skipped, len(results), cause
-            )
-        return results
-
-    def _discard_large_payloads(self, positions: List[int]) -> None:
-        """``delete_large_payloads``: delete the S3 objects of these (succeeded) records' payloads."""
-        payloads = self._large_payloads
-        if payloads is None or not payloads.delete or not positions:
-            return
-        try:
-            payloads.discard(self.records, positions)
-        except Exception as exc:  # never let a cleanup hide the batch's outcome
-            self.logger.warning("deleting large payload objects failed: %s", type(exc).__name__)
-
-    # -- ordering and deadline -------------------------------------------------------
-
-    def _must_skip(self, index: int, record: Any) -> bool:
-        # Under concurrency a record may start after a later record failed: only the records
-        # after the failure are held back (those before it run, as they would in order).
-        if self._stopped_by is not None and index > self._stopped_by:
-            return True
-        if (
-            self._failed_keys
-            and self._ordering.key is not None
-            and self._ordering.key(record) in self._failed_keys
-        ):
-            return True
-        return time.monotonic() >= self._cutoff
-
-    def _note_failure(self, index: int, record: Any) -> None:
-        mode = self._ordering.on_failure
-        if mode == STOP_BATCH:
-            if self._stopped_by is None or index < self._stopped_by:
-                self._stopped_by = index
-        elif mode == SKIP_KEY and self._ordering.key is not None:
-            self._failed_keys.setdefault(self._ordering.key(record), index)
-
-    def _skip_info(self, index: int, record: Any) -> ExceptionInfo:
-        self._skipped += 1
-        exc: Exception
-        if self._stopped_by is not None and index > self._stopped_by:
-            failed = self._ids[self._stopped_by]
-            exc = PreviousRecordFailedError(f"not processed: record {failed} failed earlier in this batch")
-        elif (
-            self._failed_keys
-            and self._ordering.key is not None
-            and self._ordering.key(record) in self._failed_keys
-        ):
-            failed = self._ids[self._failed_keys[self._ordering.key(record)]]
-            exc = PreviousRecordFailedError(
-                f"not processed: record {failed} of message group {message_group_id(record)!r} failed earlier"
-            )
-        else:
-            exc = DeadlineReachedError(
-                f"not started: {max(0.0, self._deadline.remaining()):.3f}s of the invocation left, "
-                f"under the deadline margin of {self.deadline_margin}s"
-            )
-        return (type(exc), exc, None)
-
-    def _log_failure(self, index: int, info: ExceptionInfo) -> None:
-        # The record id, the exception type and a reason that never quotes the record
-        # (unless log_exception_messages); the traceback names code lines, not data.
-        exc_type, exc_value, _ = info
-        reason = exception_reason(exc_value, self.log_exception_messages)
-        if not reason and exc_value is not None and str(exc_value):
-            reason = "message not logged, it may quote the record (log_exception_messages=True logs it)"
-        self.logger.warning(
-            "record %s failed: %s: %s",
-            self._ids[index] if index < len(self._ids) else f"#{index}",
-            exc_type.__name__ if exc_type is not None else "Exception",
-            reason,
-            exc_info=exc_value if self.log_exception_messages else None,  # a traceback ends with the message
-        )
-
-    def _batch_error(self, error_type: Type[BatchProcessingError], msg: str, failed: List[int]) -> Any:
-        """``error_type`` for the failed positions: record ids, types and body-free reasons."""
-        ids = [self._ids[index] for index in failed] if len(failed) == len(self.exceptions) else []
-        return error_type(
-            msg, self.exceptions, record_ids=ids, exception_messages=self.log_exception_messages
-        )
-
-    # -- outcomes for subclasses -----------------------------------------------------
-
-    def _batch_failures(
-        self, error_type: Type[BatchProcessingError], not_done: str, all_succeeded: str
-    ) -> List[int]:
-        """Positions of the failed records of the batch just processed (empty when every record
-        succeeded, logged with ``all_succeeded``, or when the batch was empty).
-
-        Raises ``error_type`` when ``process()`` was never called on a non-empty batch: a
-        forgotten ``process()`` must not pass for a success.
-        """
-        if not self.processed:
-            if not self.records:
-                return []
-            raise error_type(
-                f"process() was not called: none of the {len(self.records)} records was {not_done}"
-            )
-        failed = self._failed_positions()
-        if not failed:
-            self.logger.debug(all_succeeded, len(self.records))
-        return failed
-
-    def _failed_positions(self) -> List[int]:
-        """Positions of the failed (or returned unprocessed) records, in order."""
-        if self._failures_known:
-            return self._failures
-        results = self._results if self._results is not None else []
-        return [
-            index
-            for index, entry in enumerate(results)
-            if not (isinstance(entry, tuple) and entry and entry[0] == SUCCESS)
-        ]
-
-    def _succeeded_positions(self, failed: List[int]) -> List[int]:
-        """Positions of the succeeded records, given the failed ones."""
-        failed_set = set(failed)
-        return [index for index in range(len(self.records)) if index not in failed_set]
-
-    @property
-    def processed(self) -> bool:
-        """Whether :meth:`process` ran for the current batch."""
-        return self._results is not None
-
-
-def running_loop() -> Any:
-    """The event loop running in this thread, or ``None`` (asyncio only loaded when needed)."""
-    asyncio = sys.modules.get("asyncio")
-    if asyncio is None:
-        return None
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
-__all__ = ["DEFAULT_DEADLINE_MARGIN", "FAIL", "RecordProcessor"]
+__all__ = ["DEFAULT_DEADLINE_MARGIN", "FAIL", "RecordProcessor", "running_loop"]
