@@ -198,13 +198,25 @@ class LargePayloadResolver:
     # -- after the batch -------------------------------------------------------------
 
     def discard(self, records: Sequence[Any], positions: Sequence[int]) -> None:
-        """Delete the objects of the records at ``positions`` (the succeeded ones) that were resolved."""
-        by_bucket: Dict[str, List[str]] = {}
+        """Delete the objects of the records at ``positions`` (the succeeded ones) that were resolved.
+
+        An object that another record of the batch also points at (a duplicate delivery, one
+        payload sent twice) is kept unless that record succeeded too: it may be delivered again.
+        """
+        chosen = set(positions)
+        needed = set()
+        for index, record in enumerate(records):
+            if index not in chosen:
+                pointer = self.resolved.get(id(record)) or _location(record)
+                if pointer is not None:
+                    needed.add(pointer)
+        by_bucket: Dict[str, Dict[str, None]] = {}
         for index in positions:
             pointer = self.resolved.get(id(records[index]))
-            if pointer is not None:
-                by_bucket.setdefault(pointer[0], []).append(pointer[1])
-        for bucket, keys in by_bucket.items():
+            if pointer is not None and pointer not in needed:
+                by_bucket.setdefault(pointer[0], {})[pointer[1]] = None  # each key once
+        for bucket, unique in by_bucket.items():
+            keys = list(unique)
             for start in range(0, len(keys), MAX_DELETE_KEYS):
                 self._delete(bucket, keys[start : start + MAX_DELETE_KEYS])
 
@@ -255,6 +267,20 @@ class LargePayloadResolver:
                 code,
                 ", ".join(pending[:10]),
             )
+
+
+def _location(record: Any) -> Optional[Tuple[str, str]]:
+    """``(bucket, key)`` of the payload a record points at, read without fetching (``None``: none)."""
+    try:
+        body = record.get("body")
+        if marked_size(record.get("messageAttributes")) is None:
+            envelope = _sns_envelope(body)
+            if envelope is None:
+                return None
+            body = envelope["Message"]
+        return read_pointer(body)
+    except Exception:  # not a readable pointer: nothing of it to keep
+        return None
 
 
 def _sns_envelope(body: Any) -> Optional[Dict[str, Any]]:

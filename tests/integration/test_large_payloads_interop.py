@@ -147,6 +147,7 @@ def test_the_pointer_message_is_in_the_libraries_format(
     pointer = json.loads(message["Body"])
     (key,) = object_keys(aws_client, bucket)
     assert pointer == [POINTER_CLASS, {"s3BucketName": bucket, "s3Key": key}]
+    assert message["Body"] == json.dumps(pointer)  # byte for byte as the libraries write it (json.dumps)
     assert message["MessageAttributes"][SIZE_ATTRIBUTE] == {
         "DataType": "Number",
         "StringValue": str(len(text.encode("utf-8"))),

@@ -312,3 +312,22 @@ def test_a_custom_process_record_gets_the_payload_and_an_unreadable_one_fails(
     )
     assert seen == ["first"]
     assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
+
+
+@pytest.mark.parametrize("copy_fails", [True, False])
+def test_an_object_another_record_still_needs_is_kept(
+    pointer_event: Any, aws_client: Any, bucket: str, copy_fails: bool
+) -> None:
+    event = pointer_event(["shared"])
+    duplicate = dict(event["Records"][0], messageId="dup-1")  # a second delivery of the same pointer
+    event["Records"].append(duplicate)
+    key = key_of(duplicate)
+
+    def handler(record: Any) -> None:
+        if copy_fails and record["messageId"] == "dup-1":
+            raise ValueError("no")
+
+    processor = BatchProcessor(EventType.SQS, resolve_large_payloads=True, delete_large_payloads=True)
+    response = process_partial_response(event, handler, processor, FakeLambdaContext())
+    assert len(response["batchItemFailures"]) == (1 if copy_fails else 0)
+    assert object_keys(aws_client, bucket) == ([key] if copy_fails else [])

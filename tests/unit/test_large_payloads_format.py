@@ -1,0 +1,90 @@
+"""The S3 pointer format and the pointer message's size, as invariants over any bucket, key and attributes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lambda_batch.dispatchers.offload import PayloadOffloader
+from lambda_batch.exceptions import PayloadError
+from lambda_batch.message_attributes import normalise_message_attributes
+from lambda_batch.payload_pointers import (
+    LEGACY_POINTER_CLASS,
+    SIZE_ATTRIBUTE,
+    PointerError,
+    marked_size,
+    pointer_body,
+    read_pointer,
+)
+from lambda_batch.serialization import utf8_len
+
+names = st.text(min_size=1, max_size=60)
+attribute_values = st.one_of(
+    st.text(min_size=1, max_size=200), st.integers(), st.binary(min_size=1, max_size=50)
+)
+
+
+@settings(max_examples=200)
+@given(bucket=names, key=st.text(min_size=1, max_size=300))
+def test_a_pointer_reads_back_to_its_bucket_and_key(bucket: str, key: str) -> None:
+    body = pointer_body(bucket, key)
+    assert read_pointer(body) == (bucket, key)
+    legacy = json.dumps([LEGACY_POINTER_CLASS, {"s3BucketName": bucket, "s3Key": key}])
+    assert read_pointer(legacy) == (bucket, key)
+
+
+NO_KEY = '["software.amazon.payloadoffloading.PayloadS3Pointer", {"s3BucketName": "b"}]'
+UNKNOWN_CLASS = '["x", {"s3BucketName": "b", "s3Key": "k"}]'
+
+
+@pytest.mark.parametrize("body", ["", "plain text", "[]", UNKNOWN_CLASS, NO_KEY, "[not json", None, 5])
+def test_anything_else_is_not_a_pointer(body: Any) -> None:
+    with pytest.raises(PointerError):
+        read_pointer(body)
+
+
+def test_the_size_attribute_is_recognised_under_both_names() -> None:
+    assert marked_size({"SQSLargePayloadSize": {}}) == "SQSLargePayloadSize"
+    assert marked_size({"other": {}}) is None and marked_size(None) is None
+
+
+@settings(max_examples=200)
+@given(
+    body=st.text(min_size=1, max_size=2000),
+    attributes=st.dictionaries(names, attribute_values, max_size=9),
+    prefix=st.text(max_size=40),
+)
+def test_the_pointer_message_is_measured_as_sqs_measures_it(
+    body: str, attributes: Dict[str, Any], prefix: str
+) -> None:
+    offloader = PayloadOffloader("my-bucket", 0, prefix, owner="test")
+    shaped, attributes_size = normalise_message_attributes(attributes)
+    request, size = offloader.pointer_request({}, "MessageBody", body, shaped, attributes_size, label="m")
+    measured = utf8_len(request["MessageBody"])
+    for name, value in request["MessageAttributes"].items():
+        measured += utf8_len(name) + utf8_len(value["DataType"])
+        measured += len(value["BinaryValue"]) if "BinaryValue" in value else utf8_len(value["StringValue"])
+    assert size == measured
+    assert request["MessageAttributes"][SIZE_ATTRIBUTE]["StringValue"] == str(utf8_len(body))
+    assert read_pointer(request["MessageBody"]) == ("my-bucket", request.key)
+    assert request.key.startswith(prefix) and request.data == body
+
+
+def test_a_tenth_attribute_leaves_no_room_for_the_size_attribute() -> None:
+    offloader = PayloadOffloader("my-bucket", 0, "", owner="test")
+    shaped, size = normalise_message_attributes({f"a{n}": "v" for n in range(10)})
+    with pytest.raises(PayloadError, match="over the limit of 10"):
+        offloader.pointer_request({}, "MessageBody", "x", shaped, size, label="m")
+
+
+@pytest.mark.parametrize(("threshold", "size", "limit", "offloaded"), [
+    (None, 1024, 1024, False), (None, 1025, 1024, True),
+    (100, 100, 1024, False), (100, 101, 1024, True), (5000, 2000, 1024, True),
+    (0, 1, 1024, True),
+])  # fmt: skip
+def test_thresholds(threshold: Any, size: int, limit: int, offloaded: bool) -> None:
+    assert PayloadOffloader("my-bucket", threshold, "", owner="t").should_offload(size, limit) is offloaded
