@@ -141,10 +141,7 @@ def _check_and_measure(datum: Mapping[str, Any]) -> int:
     size += _measure_values(datum.get("Values"), datum.get("Counts"), label)
     if "Value" not in datum and datum.get("Values") is None and "StatisticValues" not in datum:
         raise PayloadError(f"{label} has no Value, Values or StatisticValues")
-    if "StatisticValues" in datum:
-        for key, item in dict(datum["StatisticValues"]).items():
-            _check_number(item, label)
-            size += _field(f"StatisticValues.{key}", item)
+    size += _measure_statistics(datum.get("StatisticValues"), label)
     timestamp = datum.get("Timestamp")
     if timestamp is not None:
         if not isinstance(timestamp, datetime.datetime):
@@ -177,6 +174,15 @@ def _measure_values(values: Any, counts: Any, label: str) -> int:
         for index, item in enumerate(counts):
             _check_number(item, label)
             size += _field(f"Counts.member.{index + 1}", item)
+    return size
+
+
+def _measure_statistics(statistics: Any, label: str) -> int:
+    """Check a metric's StatisticValues; the bytes they take."""
+    size = 0
+    for key, item in dict(statistics or {}).items():
+        _check_number(item, label)
+        size += _field(f"StatisticValues.{key}", item)
     return size
 
 

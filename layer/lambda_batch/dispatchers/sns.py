@@ -115,41 +115,64 @@ class SNSBatchDispatcher(BaseDispatcher):
             size += utf8_len(subject)
         if message_structure is not None:
             request["MessageStructure"] = message_structure
-        offloader = self._offloader
-        if offloader is not None:
-            offloader.check_attributes(attributes, label)
-            if offloader.should_offload(size, self._item_limit()):
-                if message_structure is not None:
-                    raise PayloadError(
-                        f"{label}: a message with message_structure cannot be sent through S3 (it is "
-                        f"{size} bytes, over the large payload threshold)"
-                    )
-                others = size - utf8_len(message)  # the attributes and the subject
-                request, size = offloader.pointer_request(
-                    request, "Message", message, attributes, others, label=label
-                )
+        if self._offloader is not None:
+            request, size = self._offload(
+                request, message, attributes, size, message_structure=message_structure, label=label
+            )
         group = message_group_id if message_group_id is not None else self.default_message_group_id
-        if self.fifo:
-            if not isinstance(group, str) or not 1 <= len(group) <= 128:
-                raise PayloadError(
-                    f"{label}: a FIFO topic message needs a message_group_id of 1 to 128 characters"
-                )
-            request["MessageGroupId"] = group
-            if message_deduplication_id is not None:
-                if (
-                    not isinstance(message_deduplication_id, str)
-                    or not 1 <= len(message_deduplication_id) <= 128
-                ):
-                    raise PayloadError(f"{label}: message_deduplication_id must be 1 to 128 characters")
-                request["MessageDeduplicationId"] = message_deduplication_id
-            else:  # an offloaded message's pointer has a random key: hash the payload itself
-                request["MessageDeduplicationId"] = deduplication_id(message, self.deduplicate_by_content)
-        else:
+        self._group_fields(request, group, message_deduplication_id, message, label)
+        self._add(payload, request, size, record_id=record_id, order_key=group if self.fifo else None)
+
+    def _offload(
+        self,
+        request: Dict[str, Any],
+        message: str,
+        attributes: Any,
+        size: int,
+        *,
+        message_structure: Optional[str],
+        label: str,
+    ) -> Tuple[Dict[str, Any], int]:
+        """``large_payload_bucket``: the request with the message in S3 when it is over the threshold."""
+        offloader = self._offloader
+        assert offloader is not None  # called only with one
+        offloader.check_attributes(attributes, label)
+        if not offloader.should_offload(size, self._item_limit()):
+            return request, size
+        if message_structure is not None:
+            raise PayloadError(
+                f"{label}: a message with message_structure cannot be sent through S3 (it is "
+                f"{size} bytes, over the large payload threshold)"
+            )
+        others = size - utf8_len(message)  # the attributes and the subject
+        return offloader.pointer_request(request, "Message", message, attributes, others, label=label)
+
+    def _group_fields(
+        self,
+        request: Dict[str, Any],
+        group: Optional[str],
+        message_deduplication_id: Optional[str],
+        message: str,
+        label: str,
+    ) -> None:
+        """Set MessageGroupId and MessageDeduplicationId (FIFO topics), refusing what does not fit."""
+        if not self.fifo:
             if group is not None:
                 request["MessageGroupId"] = group
             if message_deduplication_id is not None:
                 raise PayloadError(f"{label}: message_deduplication_id is for FIFO topics only")
-        self._add(payload, request, size, record_id=record_id, order_key=group if self.fifo else None)
+            return
+        if not isinstance(group, str) or not 1 <= len(group) <= 128:
+            raise PayloadError(
+                f"{label}: a FIFO topic message needs a message_group_id of 1 to 128 characters"
+            )
+        request["MessageGroupId"] = group
+        if message_deduplication_id is None:  # an offloaded pointer's key is random: hash the payload
+            request["MessageDeduplicationId"] = deduplication_id(message, self.deduplicate_by_content)
+            return
+        if not isinstance(message_deduplication_id, str) or not 1 <= len(message_deduplication_id) <= 128:
+            raise PayloadError(f"{label}: message_deduplication_id must be 1 to 128 characters")
+        request["MessageDeduplicationId"] = message_deduplication_id
 
     def _send(self, client: Any, entries: Sequence[Entry]) -> List[Optional[ErrorInfo]]:
         if self._offloader is not None:
