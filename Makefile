@@ -11,8 +11,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # The Python versions the layer is tested on (pyenv names); a version not installed is reported and skipped.
-MATRIX_PYTHONS ?= 3.9 3.10 3.11 3.12 3.13
+# Lambda's Python runtimes: python3.10 to python3.14 (3.14 runs where an interpreter is installed).
+MATRIX_PYTHONS ?= 3.10 3.11 3.12 3.13 3.14
 PYTEST_ARGS ?=
+# checkov in a virtual environment of its own: its dependencies conflict with the development pins.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
 
 .PHONY: help
 help: ## List the targets
@@ -46,7 +50,7 @@ lint: $(STAMP) ## ruff and mypy (strict on layer/)
 	$(BIN)/mypy
 
 .PHONY: test
-test: lint emulators ## Lint, then every test (unit, integration on moto and the strict emulators, template, property, demo), then the Python matrix
+test: lint validate emulators ## Lint, validate (with checkov), then every test (unit, integration on moto and the strict emulators, template, property, demo), then the Python matrix
 	LAMBDA_BATCH_STRICT_EMULATORS=required $(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-pythons
 
@@ -55,7 +59,7 @@ test-fast: lint ## For developers: lint, then the unit and integration tests on 
 	$(BIN)/python -m pytest tests/unit tests/integration -q $(PYTEST_ARGS)
 
 .PHONY: test-pythons
-test-pythons: ## The layer's tests on each Python of MATRIX_PYTHONS (3.9 to 3.13)
+test-pythons: ## The layer's tests on each Python of MATRIX_PYTHONS (3.10 to 3.14, those installed)
 	$(PYTHON) tools/python_matrix.py $(MATRIX_PYTHONS)
 
 .PHONY: bench
@@ -94,9 +98,47 @@ build: $(STAMP) ## sam build: the layer (python/lambda_batch) and the sample fun
 	@SAM_CLI_TELEMETRY=0 $(SAM) build --build-dir $(SAM_BUILD_DIR) >&2
 
 .PHONY: validate
-validate: $(STAMP) ## sam validate --lint, then cfn-lint with the serverless rules
+validate: $(STAMP) $(CHECKOV_STAMP) ## sam validate --lint, cfn-lint with the serverless rules, checkov (0 failed)
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region $(REGION)
 	$(BIN)/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
+
+# checkov's virtual environment (CHECKOV_VENV, at the top of this file), pinned by requirements-checkov.txt.
+$(CHECKOV_STAMP): requirements-checkov.txt | $(STAMP)
+	rm -rf $(CHECKOV_VENV)
+	$(BIN)/uv venv --quiet --python $(BIN)/python $(CHECKOV_VENV)
+	VIRTUAL_ENV=$(CHECKOV_VENV) $(BIN)/uv pip install --quiet -r requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
+
+# --- release: the wheel, the layer zip, the docs site, the packaged SAR application (dist/) ---
+DIST ?= dist
+VERSION = $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' layer/lambda_batch/__init__.py)
+S3_BUCKET ?=
+
+.PHONY: docs
+docs: $(STAMP) ## The documentation site (MkDocs, --strict: no broken link or reference) into dist/site
+	$(BIN)/mkdocs build --strict --site-dir $(DIST)/site
+
+.PHONY: dist
+dist: $(STAMP) ## The sdist and the wheel (no runtime dependencies; extras "boto3" and "aws": boto3) into dist/
+	rm -rf $(DIST)/lambda_batch-*
+	$(BIN)/python -m build --sdist --wheel --installer uv --outdir $(DIST) .
+
+.PHONY: layer-zip
+layer-zip: $(STAMP) ## The layer zip (the content of sam build's LambdaBatchLayer) into dist/
+	$(BIN)/python tools/layer_zip.py --out $(DIST)
+
+.PHONY: publish-app
+publish-app: $(STAMP) ## sam package + sam publish the reference stack to the SAR (S3_BUCKET=... for AWS; else the embedded emulator)
+	$(BIN)/python tools/sar_app.py --out $(DIST)/packaged.yaml --build-dir $(SAM_BUILD_DIR) --region $(REGION) --publish \
+		$(if $(S3_BUCKET),--s3-bucket $(S3_BUCKET)) $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
+
+.PHONY: release
+release: $(STAMP) ## Everything of a release in dist/: wheel and sdist, layer zip, docs site, packaged template
+	rm -rf $(DIST)
+	$(MAKE) --no-print-directory dist layer-zip docs
+	$(BIN)/python tools/sar_app.py --out $(DIST)/packaged.yaml --build-dir $(SAM_BUILD_DIR) --region $(REGION)
+	@echo "release $(VERSION):" && ls -1 $(DIST)
 
 .PHONY: deploy
 deploy: build ## sam deploy the reference stack to AWS (samconfig.toml [default]: no prompts)

@@ -50,7 +50,7 @@ def test_layer_resource() -> None:
     props = layer["Properties"]
     assert layer["Type"] == "AWS::Serverless::LayerVersion"
     assert props["ContentUri"] == "layer/"
-    assert props["CompatibleRuntimes"] == [f"python3.{minor}" for minor in range(9, 14)]
+    assert props["CompatibleRuntimes"] == [f"python3.{minor}" for minor in range(10, 15)]
     assert props["CompatibleArchitectures"] == ["x86_64", "arm64"]
     assert props["RetentionPolicy"] == "Retain"
     assert layer["Metadata"]["BuildMethod"] == "makefile"
