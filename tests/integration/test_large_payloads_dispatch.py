@@ -407,3 +407,42 @@ def test_bad_settings_and_payloads_are_refused(aws_client: Any, bucket: str) -> 
     with pytest.raises(PayloadError, match="over the limit of 10"):
         dispatcher.submit_payload("x", message_attributes={f"a{n}": "v" for n in range(10)})
     dispatcher.submit_payload("x", message_attributes={f"a{n}": "v" for n in range(9)})
+
+
+def test_sns_put_object_denied_returns_the_item_and_publishes_nothing(
+    aws_client: Any, boto3_session: Any, endpoint_url: str, bucket: str, unique_name: Any
+) -> None:
+    sns = aws_client("sns")
+    topic = sns.create_topic(Name=unique_name("t"))["TopicArn"]
+    queue = make_queue(aws_client("sqs"), unique_name("sub"), visibility_timeout=30)
+    sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=queue["arn"], Attributes={"RawMessageDelivery": "true"}
+    )
+    s3_fault(boto3_session, "PutObject", 403, "AccessDenied")
+    dispatcher = SNSBatchDispatcher(
+        topic,
+        large_payload_bucket=bucket,
+        boto3_session=boto3_session,
+        endpoint_url=endpoint_url,
+        retry_policy=fast_policy(3),
+    )
+    big = "b" * (256 * KiB + 1)
+    dispatcher.submit_payload(big, message_id="big")
+    dispatcher.submit_payload("small", message_id="small")
+    assert dispatcher.flush_payloads() == [big]
+    assert dispatcher.unprocessed_details[0].code == "AccessDenied"
+    assert [m["Body"] for m in drain_queue(aws_client("sqs"), queue["url"])] == ["small"]
+
+
+def test_sns_fifo_deduplication_id_hashes_the_payload(bucket: str) -> None:
+    dispatcher = SNSBatchDispatcher(
+        "arn:aws:sns:us-east-1:123456789012:orders.fifo",
+        large_payload_bucket=bucket,
+        large_payload_threshold=0,
+        deduplicate_by_content=True,
+        deadline=0,  # nothing is sent: the request is read as built
+    )
+    dispatcher.submit_payload("the payload", message_group_id="g")
+    (entry,) = dispatcher._open
+    assert entry.request["Message"].startswith('["software.amazon.payloadoffloading.PayloadS3Pointer"')
+    assert entry.request["MessageDeduplicationId"] == hashlib.sha256(b"the payload").hexdigest()
