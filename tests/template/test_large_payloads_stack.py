@@ -1,4 +1,4 @@
-"""Large payloads through the deployed stack: the producer offloads to the payload bucket, the consumer resolves.
+"""Large payloads through the deployed stack: the producer offloads to the bucket, the consumer resolves.
 
 The built functions run locally against the stack on the moto server, with the roles'
 environment as deployed (PAYLOAD_BUCKET_NAME for the producer).
@@ -13,7 +13,11 @@ import pytest
 
 from tests.processing_events import lambda_sqs_record
 
-from .conftest import drain
+from .conftest import TEMPLATE, drain
+from .test_policy import grants
+
+#: The IAM action of each S3 call the functions make (DeleteObjects is authorized by s3:DeleteObject).
+S3_ACTION = {"PutObject": "s3:PutObject", "GetObject": "s3:GetObject", "DeleteObjects": "s3:DeleteObject"}
 
 pytestmark = pytest.mark.integration
 
@@ -57,6 +61,21 @@ def test_producer_sends_large_items_through_s3_and_the_consumer_handles_them(
     assert outcome.return_value["processed"] == 4
     assert sorted(set(bucket_keys(stack)) - set(before)) == []  # deleted once handled
     drain(sqs, url)
+
+    # every S3 call each function made is granted to its role, on the payload bucket's objects
+    from emulator.stack import load_template
+
+    template = load_template(TEMPLATE)
+    bucket = stack.physical_id("PayloadBucket")
+    for role, calls, expected in (
+        ("ProducerRole", result.api_calls, {"PutObject"}),
+        ("ConsumerRole", outcome.api_calls, {"GetObject", "DeleteObjects"}),
+    ):
+        s3_calls = [call for call in calls if call["service"] == "s3"]
+        assert {call["operation"] for call in s3_calls} == expected, role
+        for call in s3_calls:
+            assert call["target"] == {"Bucket": bucket}
+            assert (S3_ACTION[call["operation"]], "PayloadBucket/*") in grants(template, role)
 
 
 def test_producer_refuses_a_large_count_over_the_count(producer: Any) -> None:
