@@ -39,6 +39,7 @@ _TARGET_PARAMETERS = (
     "StreamARN",
     "Namespace",
     "RequestItems",
+    "Bucket",  # S3: the large payloads' bucket
 )
 
 
