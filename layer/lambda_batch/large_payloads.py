@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("lambda_batch.large_payloads")
 
-#: S3 DeleteObjects takes at most this many keys.
+#: S3 DeleteObjects takes at most this many keys (``limits.S3_DELETE_OBJECTS_LIMITS``).
 MAX_DELETE_KEYS = 1000
 
 
@@ -221,51 +221,23 @@ class LargePayloadResolver:
                 self._delete(bucket, keys[start : start + MAX_DELETE_KEYS])
 
     def _delete(self, bucket: str, keys: List[str]) -> None:
-        from .clients import timeout_bucket
-        from .retry import classify_exception
+        from .s3_object_deletes import ObjectDeletes  # the one delivery engine, loaded when needed
 
-        policy = self.policy
-        deadline = self._deadline()
-        pending = keys
-        attempt = 0
-        code = ""
-        while pending:
-            if deadline.remaining() <= 0:
-                code = "DeadlineExceeded"
-                break
-            attempt += 1
-            remaining = deadline.remaining()
-            timeout = None if remaining == float("inf") else timeout_bucket(remaining / 2.0)
-            retry: List[str] = []
-            try:
-                response = self.clients.get(None, timeout).delete_objects(
-                    Bucket=bucket, Delete={"Objects": [{"Key": key} for key in pending], "Quiet": True}
-                )
-            except Exception as exc:
-                error = classify_exception(exc)
-                code = error.code
-                if not error.retryable:
-                    break
-                retry = pending
-            else:
-                errors = response.get("Errors") or ()
-                failed = {str(item.get("Key")): str(item.get("Code") or "") for item in errors}
-                retry = [key for key in pending if key in failed]
-                if retry:
-                    code = failed[retry[0]]
-            pending = retry
-            delay = policy.backoff(attempt)
-            if pending and not policy.can_retry(attempt, delay, deadline):
-                break
-            policy.sleep(delay if pending else 0)
-        if pending:
+        deletes = ObjectDeletes(
+            bucket, clients=self.clients, retry_policy=self.policy, deadline=self._deadline()
+        )
+        for key in keys:
+            deletes.delete(key)
+        failed = deletes.run()
+        deletes.close()
+        if failed:
             self.logger.warning(
                 "%d large payload object(s) of processed records not deleted from %s (%s); the bucket's "
                 "lifecycle rule expires them: %s",
-                len(pending),
+                len(failed),
                 bucket,
-                code,
-                ", ".join(pending[:10]),
+                failed[0].code,
+                ", ".join(str(item.item) for item in failed[:10]),
             )
 
 

@@ -193,3 +193,16 @@ SQS_MAX_DELETE_ENTRIES = SQS_ACTION_LIMITS["DeleteMessageBatch"].max_entries
 #: A message's visibility timeout: 0 to 43,200 seconds (12 hours).
 #: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html
 SQS_MAX_VISIBILITY_TIMEOUT = 43_200
+
+#: S3 DeleteObjects: at most 1,000 keys per request (object keys are at most 1,024 bytes).
+#: https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html
+S3_DELETE_OBJECTS_LIMITS = ServiceLimits(
+    service="s3",
+    operation="DeleteObjects",
+    max_entries=1000,
+    max_batch_bytes=2 * MiB,
+    max_item_bytes=1 * KiB,
+    max_item_bytes_ceiling=1 * KiB,
+    item_limit_name="S3 object key length limit",
+    source="https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html",
+)

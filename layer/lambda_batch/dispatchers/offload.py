@@ -37,17 +37,18 @@ from ..payload_pointers import (
     pointer_body,
     size_attribute,
 )
-from ..retry import ErrorInfo, classify_exception
+from ..retry import ErrorInfo, RetryPolicy, classify_exception
 from ..serialization import utf8_len
 from ..unprocessed import DEADLINE_EXCEEDED
 from .delivery import call_timeout
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..deadline import Deadline
-    from ..retry import RetryPolicy
     from .entries import Entry
 
 logger = logging.getLogger("lambda_batch.dispatchers.large_payloads")
+#: Objects of undelivered messages are deleted in one attempt (the send already spent the budget).
+_ONE_ATTEMPT = RetryPolicy(max_attempts=1, base_delay=0.0, max_delay=0.0, deadline_margin=0.0)
 
 #: The code of an entry not sent because an earlier message of its FIFO group could not be stored.
 GROUP_NOT_STORED = "EarlierMessageNotStored"
@@ -203,16 +204,7 @@ class PayloadOffloader:
             if error is not None:
                 errors[index] = error
         if ordered and errors:
-            blocked = {entries[index].order_key: entries[index].record_id for index in sorted(errors)}
-            first = {entries[index].order_key: index for index in sorted(errors, reverse=True)}
-            for index, entry in enumerate(entries):
-                key = entry.order_key
-                if key in blocked and key is not None and index > first[key] and index not in errors:
-                    errors[index] = ErrorInfo(
-                        GROUP_NOT_STORED,
-                        f"not sent: {blocked[key]} of its message group could not be stored in S3 first",
-                        True,
-                    )
+            _hold_back_groups(entries, errors)
         return errors
 
     def _put(self, client: Any, entry: Entry) -> Optional[ErrorInfo]:
@@ -255,17 +247,11 @@ class PayloadOffloader:
             entry.request.uncertain = True
 
     def discard(self, requests: Sequence[Any], deadline: Deadline, policy: RetryPolicy) -> None:
-        """Delete the objects of requests finally not delivered (one DeleteObjects call, one attempt)."""
-        keys = [
-            request.key
-            for request in requests
-            if isinstance(request, OffloadedRequest) and request.stored and not request.uncertain
-        ]
-        kept = [
-            request.key
-            for request in requests
-            if isinstance(request, OffloadedRequest) and request.stored and request.uncertain
-        ]
+        """Delete the objects of requests finally not delivered (DeleteObjects, one attempt per call,
+        started until the deadline itself)."""
+        stored = [r for r in requests if isinstance(r, OffloadedRequest) and r.stored]
+        keys = [request.key for request in stored if not request.uncertain]
+        kept = [request.key for request in stored if request.uncertain]
         if kept:
             logger.warning(
                 "%d S3 object(s) of undelivered messages kept in %s: the send's outcome is unknown, so the "
@@ -276,35 +262,26 @@ class PayloadOffloader:
             )
         if not keys:
             return
-        for request in requests:
-            if isinstance(request, OffloadedRequest) and request.key in keys:
+        for request in stored:
+            if not request.uncertain:
                 request.stored = False
-        if deadline.remaining() <= 0:
-            logger.warning(
-                "%d S3 object(s) of undelivered messages not deleted from %s: the deadline has passed: %s",
-                len(keys),
-                self.bucket,
-                ", ".join(keys[:10]),
-            )
-            return
-        try:
-            response = self._client(deadline, policy, margin=0.0).delete_objects(
-                Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True}
-            )
-            failed = [str(error.get("Key")) for error in response.get("Errors") or ()]
-        except Exception as exc:
-            failed = keys
-            code = classify_exception(exc).code
-        else:
-            code = "Errors in the DeleteObjects response"
+        from ..s3_object_deletes import ObjectDeletes  # the one delivery engine
+
+        deletes = ObjectDeletes(
+            self.bucket, clients=self._clients, retry_policy=_ONE_ATTEMPT, deadline=deadline
+        )
+        for key in keys:
+            deletes.delete(key)
+        failed = deletes.run()
+        deletes.close()
         if failed:
             logger.warning(
                 "%d S3 object(s) of undelivered messages not deleted from %s (%s); the lifecycle rule "
                 "expires them: %s",
                 len(failed),
                 self.bucket,
-                code,
-                ", ".join(failed[:10]),
+                failed[0].code,
+                ", ".join(str(item.item) for item in failed[:10]),
             )
 
     def _client(self, deadline: Deadline, policy: RetryPolicy, margin: Optional[float] = None) -> Any:
@@ -313,6 +290,20 @@ class PayloadOffloader:
             return self._clients.get()
         keep = policy.deadline_margin if margin is None else margin
         return self._clients.get(None, timeout_bucket(call_timeout(remaining, keep)))
+
+
+def _hold_back_groups(entries: Sequence[Entry], errors: Dict[int, ErrorInfo]) -> None:
+    """FIFO: fail (retryably) every later entry of a message group whose object could not be stored."""
+    blocked = {entries[index].order_key: entries[index].record_id for index in sorted(errors)}
+    first = {entries[index].order_key: index for index in sorted(errors, reverse=True)}
+    for index, entry in enumerate(entries):
+        key = entry.order_key
+        if key in blocked and key is not None and index > first[key] and index not in errors:
+            errors[index] = ErrorInfo(
+                GROUP_NOT_STORED,
+                f"not sent: {blocked[key]} of its message group could not be stored in S3 first",
+                True,
+            )
 
 
 def _outcome_unknown(exc: BaseException) -> bool:
