@@ -34,6 +34,8 @@ import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 
+from benchmarks.report import publish
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "layer"))
 
@@ -45,7 +47,6 @@ from lambda_batch import (  # noqa: E402
 )
 from lambda_batch.limits import SERVICE_LIMITS  # noqa: E402
 
-DOC = ROOT / "docs" / "BENCHMARKS.md"
 SECTION = "## Dispatchers"
 REGION = "us-east-1"
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/bench"
@@ -56,6 +57,12 @@ OPERATIONS = {
     "firehose": ("firehose", "PutRecordBatch", "Records"),
     "dynamodb": ("dynamodb", "BatchWriteItem", "RequestItems"),
 }
+
+
+def _stub_response() -> Any:
+    """The HTTP response the stub network gives with every parsed answer (status 200, no headers)."""
+    no_headers: Any = {}
+    return AWSResponse("http://stub/", 200, no_headers, None)
 
 
 def session() -> Any:
@@ -103,14 +110,14 @@ class StubNetwork:
             parsed = {"FailedPutCount": 0, "RequestResponses": [{"RecordId": "r"} for _ in entries]}
         else:
             parsed = {"UnprocessedItems": {}}
-        return AWSResponse("http://stub/", 200, {}, None), parsed
+        return _stub_response(), parsed
 
     def _single(self, **_: Any) -> Any:
         with self._lock:
             self.calls += 1
         if self.latency:
             time.sleep(self.latency)
-        return AWSResponse("http://stub/", 200, {}, None), {
+        return _stub_response(), {
             "MessageId": "m",
             "SequenceNumber": "1",
             "ShardId": "s",
@@ -118,7 +125,7 @@ class StubNetwork:
 
     def _table(self, **_: Any) -> Any:
         """The bench tables' key: ``pk``, a string (read once by the DynamoDB dispatcher)."""
-        return AWSResponse("http://stub/", 200, {}, None), {
+        return _stub_response(), {
             "Table": {
                 "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
                 "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
@@ -126,7 +133,7 @@ class StubNetwork:
         }
 
     def _queue(self, **_: Any) -> Any:
-        return AWSResponse("http://stub/", 200, {}, None), {"Attributes": {"MaximumMessageSize": "1048576"}}
+        return _stub_response(), {"Attributes": {"MaximumMessageSize": "1048576"}}
 
 
 def min_calls(sizes: List[int], max_entries: int, max_bytes: int) -> int:
@@ -264,7 +271,7 @@ def bench_moto(count: int) -> List[Tuple[str, float, float, str]]:
     try:
         s = session()
         endpoint = server.endpoint_url
-        client_kwargs = {"endpoint_url": endpoint, "region_name": REGION}
+        client_kwargs: Dict[str, Any] = {"endpoint_url": endpoint, "region_name": REGION}
 
         dynamodb = s.client("dynamodb", **client_kwargs)
         tables = []
@@ -286,9 +293,9 @@ def bench_moto(count: int) -> List[Tuple[str, float, float, str]]:
         writer_table = s.resource("dynamodb", **client_kwargs).Table(tables[2])
 
         def ours_dynamo() -> None:
-            with ours_d as d:
+            with ours_d:
                 for item in items:
-                    d.submit_payload(item)
+                    ours_d.submit_payload(item)
 
         def naive_dynamo() -> None:
             for item in items:
@@ -320,9 +327,9 @@ def bench_moto(count: int) -> List[Tuple[str, float, float, str]]:
         ours_k.client  # noqa: B018
 
         def ours_kinesis() -> None:
-            with ours_k as d:
+            with ours_k:
                 for record in records:
-                    d.submit_payload(record)
+                    ours_k.submit_payload(record)
 
         def naive_kinesis() -> None:
             import json
@@ -345,9 +352,9 @@ def bench_moto(count: int) -> List[Tuple[str, float, float, str]]:
         ours_q.client  # noqa: B018
 
         def ours_sqs() -> None:
-            with ours_q as d:
+            with ours_q:
                 for message in messages:
-                    d.submit_payload(message)
+                    ours_q.submit_payload(message)
 
         def naive_sqs() -> None:
             import json
@@ -430,7 +437,7 @@ def _kinesis_calls(keys: int, ordered: bool, failure_rate: float, count: int, se
             for _ in context["bench_entries"]
         ]
         failed = sum(1 for record in records if "ErrorCode" in record)
-        return AWSResponse("http://stub/", 200, {}, None), {"FailedRecordCount": failed, "Records": records}
+        return _stub_response(), {"FailedRecordCount": failed, "Records": records}
 
     s.events.register("before-parameter-build.kinesis.PutRecords", capture)
     s.events.register("before-call.kinesis.PutRecords", answer)
@@ -556,18 +563,6 @@ def render(
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    content = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    start = content.find(SECTION)
-    if start == -1:
-        content = content.rstrip("\n") + "\n\n" + text
-    else:
-        end = content.find("\n## ", start + len(SECTION))
-        content = content[:start] + text.rstrip("\n") + "\n" + (content[end:] if end != -1 else "")
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(content.rstrip("\n") + "\n")
-
-
 def main(argv: Any = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller counts")
@@ -590,10 +585,7 @@ def main(argv: Any = None) -> int:
     print("5/5 Kinesis ordered mode ...", flush=True)
     ordered = bench_ordered(args.ordered_items)
     text = render(args, submit, calls, moto, latency, ordered)
-    print(text)
-    if not args.no_write:
-        write_section(text)
-        print(f"written to {DOC.relative_to(ROOT)}")
+    publish(SECTION, text, write=not args.no_write)
     return 0
 
 

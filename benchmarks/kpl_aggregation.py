@@ -30,6 +30,8 @@ from typing import Any, Callable, Dict, List, Tuple
 
 import boto3
 
+from benchmarks.report import publish
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "layer"))
 
@@ -39,7 +41,6 @@ from aws_kinesis_agg.deaggregator import deaggregate_records  # noqa: E402
 from lambda_batch import BatchProcessor, EventType, KinesisBatchDispatcher, process_partial_response  # noqa: E402
 from lambda_batch.kpl_aggregation import AggregateBuilder, decode_aggregate  # noqa: E402
 
-DOC = ROOT / "docs" / "BENCHMARKS.md"
 SECTION = "## KPL aggregation"
 REGION = "us-east-1"
 USER_RECORDS = 10_000
@@ -134,7 +135,7 @@ def bench_cpu() -> List[Tuple[str, float, float]]:
 
     blobs = ours_encode()
     assert blobs == peer_encode()  # byte for byte the same aggregates
-    event_records = [
+    event_records: List[Dict[str, Any]] = [
         {
             "eventSource": "aws:kinesis",
             "eventID": f"shardId-000000000000:{n}",
@@ -231,17 +232,6 @@ def render(puts: List[Tuple[str, str, int, int, int]], cpu: List[Tuple[str, floa
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> None:
-    content = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    start = content.find(SECTION)
-    if start == -1:
-        content = content.rstrip("\n") + "\n\n" + text
-    else:
-        end = content.find("\n## ", start + len(SECTION))
-        content = content[:start] + text.rstrip("\n") + "\n" + (content[end:] if end != -1 else "")
-    DOC.write_text(content.rstrip("\n") + "\n")
-
-
 def main(argv: Any = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
@@ -257,10 +247,7 @@ def main(argv: Any = None) -> int:
     print("2/2 CPU per user record ...", flush=True)
     cpu = bench_cpu()
     text = render(puts, cpu)
-    print(text)
-    if not args.no_write:
-        write_section(text)
-        print(f"written to {DOC.relative_to(ROOT)}")
+    publish(SECTION, text, write=not args.no_write)
     return 0
 
 

@@ -22,16 +22,15 @@ import argparse
 import gc
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 
-ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "BENCHMARKS.md"
+from benchmarks.report import DOC, ROOT, write_section
+from devtools.lambda_context import LambdaContext
+
 SECTION = "## Partial processing"
 COMMAND = "python -m benchmarks.processing"
 
@@ -105,17 +104,11 @@ def import_costs(rounds: int) -> Dict[str, Dict[str, Any]]:
     }
 
 
-class FakeContext:
-    """A Lambda context with 15 minutes left: the deadline guard is on but never fires."""
-
-    function_name = "benchmark"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-
-    def __init__(self, remaining_ms: int = 900_000) -> None:
-        self._end = time.monotonic() + remaining_ms / 1000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int((self._end - time.monotonic()) * 1000)
+#: A Lambda context with a day left: the deadline guard is on but never fires (one, made once:
+#: the figures measure the processors, not the making of contexts).
+CONTEXT: Any = LambdaContext(
+    "benchmark", timeout_seconds=24 * 3600, aws_request_id="00000000-0000-0000-0000-000000000000"
+)
 
 
 def sqs_event(count: int, fifo: bool) -> Dict[str, Any]:
@@ -169,8 +162,8 @@ def check_record_objects() -> None:
         seen.append(type(record).__module__ + "." + type(record).__name__)
 
     event = sqs_event(1, fifo=True)
-    lb.process_partial_response(event, handler, lb.BatchProcessor(lb.EventType.SQS), FakeContext())
-    pt.process_partial_response(event, handler, pt.BatchProcessor(pt.EventType.SQS), FakeContext())
+    lb.process_partial_response(event, handler, lb.BatchProcessor(lb.EventType.SQS), CONTEXT)
+    pt.process_partial_response(event, handler, pt.BatchProcessor(pt.EventType.SQS), CONTEXT)
     assert seen == [
         "lambda_batch.event_records.SQSRecord",
         "aws_lambda_powertools.utilities.data_classes.sqs_event.SQSRecord",
@@ -192,26 +185,26 @@ def per_record_contenders(
     pt_fifo = SqsFifoPartialProcessor()
 
     def run_ours_fifo() -> Any:
-        return lb.process_partial_response(event_fifo, noop, ours_fifo, FakeContext())
+        return lb.process_partial_response(event_fifo, noop, ours_fifo, CONTEXT)
 
     def run_ours_std() -> Any:
-        return lb.process_partial_response(event_std, noop, ours_std, FakeContext())
+        return lb.process_partial_response(event_std, noop, ours_std, CONTEXT)
 
     def run_ours_delete() -> Any:
-        with ours_delete(event_fifo["Records"], noop, lambda_context=FakeContext()) as proc:
+        with ours_delete(event_fifo["Records"], noop, lambda_context=CONTEXT) as proc:
             return proc.process()
 
     def run_pt() -> Any:
-        return pt.process_partial_response(event_fifo, noop, pt_processor, FakeContext())
+        return pt.process_partial_response(event_fifo, noop, pt_processor, CONTEXT)
 
     def run_pt_fifo() -> Any:
-        return pt.process_partial_response(event_fifo, noop, pt_fifo, FakeContext())
+        return pt.process_partial_response(event_fifo, noop, pt_fifo, CONTEXT)
 
     def run_ours_reading() -> Any:
-        return lb.process_partial_response(event_fifo, reads_attributes, ours_fifo, FakeContext())
+        return lb.process_partial_response(event_fifo, reads_attributes, ours_fifo, CONTEXT)
 
     def run_pt_reading() -> Any:
-        return pt.process_partial_response(event_fifo, reads_attributes, pt_processor, FakeContext())
+        return pt.process_partial_response(event_fifo, reads_attributes, pt_processor, CONTEXT)
 
     return {
         "lambda_batch BatchProcessor, FIFO + deadline guard": run_ours_fifo,
@@ -295,23 +288,6 @@ def render(imports: Dict[str, Dict[str, Any]], per_record: Dict[str, float], arg
     return "\n".join(lines)
 
 
-def update_doc(section: str) -> None:
-    """Replace (or add) this benchmark's section of docs/BENCHMARKS.md, leaving the others alone."""
-    header = (
-        "# Benchmarks\n\nEvery figure here is a ratio measured in one run against the alternative "
-        "named beside it; "
-        "`make bench` reproduces them.\n"
-    )
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else header
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main(argv: List[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=10_000)
@@ -338,7 +314,7 @@ def main(argv: List[str] | None = None) -> int:
         f"import ratio {import_ratio:.3f} (goal <= 0.25); per-record ratio {record_ratio:.3f} (goal <= 1.0)"
     )
     if not args.no_docs:
-        update_doc(section)
+        write_section(SECTION, section)
         print(f"written to {DOC.relative_to(ROOT)}")
     return 0 if import_ratio <= 0.25 and record_ratio <= 1.0 else 1
 

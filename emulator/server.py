@@ -5,16 +5,26 @@ from __future__ import annotations
 import json
 import logging
 import os
-import urllib.parse
 import urllib.request
-from typing import Any, Dict, Optional
+from typing import Dict, Optional
 
-#: Credentials for the emulator; moto accepts any.
-FAKE_CREDENTIALS: Dict[str, str] = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}
+# The credentials helpers live in devtools (tools/ uses them without importing the emulator).
+from devtools.aws_session import (
+    FAKE_CREDENTIALS,
+    MissingCredentialsError,
+    is_loopback,
+    session_for_endpoint,
+)
+
+__all__ = [
+    "FAKE_CREDENTIALS",
+    "MissingCredentialsError",
+    "MotoServer",
+    "is_loopback",
+    "moto_config",
+    "session_for_endpoint",
+    "start_moto_server",
+]
 
 
 class MotoServer:
@@ -98,46 +108,3 @@ def moto_config(server_url: str, config: Optional[Dict[str, object]] = None) -> 
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         response.read()
-
-
-class MissingCredentialsError(RuntimeError):
-    """No AWS credentials for an endpoint that is not an emulator on this machine."""
-
-
-def is_loopback(endpoint_url: Optional[str]) -> bool:
-    """Whether ``endpoint_url`` is on this machine (a loopback address): an emulator, not AWS."""
-    if not endpoint_url:
-        return False
-    host = (urllib.parse.urlsplit(endpoint_url).hostname or "").lower()
-    return host == "localhost" or host.startswith("127.") or host == "::1"
-
-
-def session_for_endpoint(endpoint_url: Optional[str], region: Optional[str] = None) -> Any:
-    """A boto3 session for ``endpoint_url``, with credentials that can sign for it.
-
-    The caller's credentials (environment, profile...) when there are any; otherwise, for a
-    loopback endpoint (moto, LocalStack), the same fake credentials the other tools use; for
-    any other endpoint (AWS itself), :class:`MissingCredentialsError` saying so plainly.
-
-    Example::
-
-        session = session_for_endpoint("http://127.0.0.1:5000", "us-east-1")
-        session.client("sqs", endpoint_url="http://127.0.0.1:5000")
-    """
-    import boto3.session
-
-    session = boto3.session.Session(region_name=region)
-    if session.get_credentials() is not None:
-        return session
-    if is_loopback(endpoint_url):
-        return boto3.session.Session(
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
-            region_name=region,
-        )
-    where = endpoint_url or "AWS"
-    raise MissingCredentialsError(
-        f"AWS credentials are missing for {where}: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
-        "AWS_SECRET_ACCESS_KEY (see `aws configure`)"
-    )

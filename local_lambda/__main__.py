@@ -32,7 +32,11 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from emulator.stack import DEFAULT_STACK_NAME, TEMPLATE_PATH, StackError, deploy_stack, load_stack, sam_build
+from devtools.lambda_sqs import returned_ids
+from devtools.sam_files import TEMPLATE_PATH
+from emulator.build import sam_build
+from emulator.stack import deploy_stack, load_stack
+from emulator.template import DEFAULT_STACK_NAME, StackError
 
 from .invoker import InvocationError, LocalFunction
 from .sqs_events import SeedError, delete_messages, malformed_reason, queue_for_event, seed_sqs_event
@@ -63,20 +67,6 @@ def _queue_state(stack: Any, queue_id: str) -> Dict[str, Any]:
     }
 
 
-def _returned_ids(result: Any, report_batch_item_failures: bool, event: Dict[str, Any]) -> List[str]:
-    """The message ids Lambda would return to the queue after this invocation (it deletes the rest)."""
-    ids = [str(r["messageId"]) for r in event["Records"]]
-    if not result.ok:
-        return ids  # an error or a timeout: Lambda deletes nothing
-    value = result.return_value
-    if report_batch_item_failures and isinstance(value, dict) and value.get("batchItemFailures"):
-        reported = {str(f.get("itemIdentifier")) for f in value["batchItemFailures"] if isinstance(f, dict)}
-        if not reported <= set(ids) or "" in reported or "None" in reported:
-            return ids  # a malformed response fails the whole batch
-        return [i for i in ids if i in reported]
-    return []
-
-
 def _apply_outcome(
     stack: Any, queue_id: str, event: Dict[str, Any], result: Any, source: Any, *, keep: bool
 ) -> None:
@@ -90,7 +80,10 @@ def _apply_outcome(
     sqs = stack.client("sqs")
     url = stack.queue_url(queue_id)
     reports = "ReportBatchItemFailures" in (source.function_response_types if source else ())
-    returned = set(_returned_ids(result, reports, event))
+    ids = [str(r["messageId"]) for r in event["Records"]]
+    returned = set(
+        returned_ids(ids, ok=result.ok, response=result.return_value, report_batch_item_failures=reports)
+    )
     succeeded = [r for r in event["Records"] if r["messageId"] not in returned]
     if succeeded:
         delete_messages(sqs, url, succeeded)

@@ -3,7 +3,8 @@
 Started by :class:`local_lambda.invoker.LocalFunction` as ``python -I _bootstrap.py`` (standard
 library only, nothing of the repository on the path), with its settings in the environment
 variable ``LOCAL_LAMBDA_BOOTSTRAP`` (JSON: handler, task_root, layer_paths, response_fd,
-record_api_calls). Like a Lambda execution environment it:
+record_api_calls, context_module: the path of ``devtools/lambda_context.py``). Like a Lambda
+execution environment it:
 
 * puts the function's code (``LAMBDA_TASK_ROOT``) first on ``sys.path``, then each layer's
   ``python`` folder (``/opt/python``), then the interpreter's own site-packages, which stand
@@ -29,7 +30,7 @@ import os
 import sys
 import time
 import traceback
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set
 
 _TARGET_PARAMETERS = (
     "QueueUrl",
@@ -44,7 +45,7 @@ _TARGET_PARAMETERS = (
 
 
 def _configure_path(task_root: str, layer_paths: List[str]) -> None:
-    shipped = set()
+    shipped: Set[str] = set()
     for layer in layer_paths:
         if os.path.isdir(layer):
             shipped.update(
@@ -60,25 +61,31 @@ def _configure_path(task_root: str, layer_paths: List[str]) -> None:
     sys.path[:] = [task_root, *layer_paths, *kept]
 
 
-class LambdaContext:
-    """The attributes and method of the Lambda Python runtime's context object."""
+def _context_class(path: str) -> Any:
+    """The tooling's one Lambda context class (``devtools/lambda_context.py``), loaded by its path:
+    nothing of the repository is on ``sys.path`` here, nor is put there."""
+    import importlib.util
 
-    def __init__(self, request_id: str, deadline_ms: float) -> None:
-        self.aws_request_id = request_id
-        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
-        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
-        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
-        region = os.environ.get("AWS_REGION", "us-east-1")
-        account = os.environ.get("LOCAL_LAMBDA_ACCOUNT_ID", "123456789012")
-        self.invoked_function_arn = f"arn:aws:lambda:{region}:{account}:function:{self.function_name}"
-        self.identity = None
-        self.client_context = None
-        self._deadline_ms = deadline_ms
+    spec = importlib.util.spec_from_file_location("_local_lambda_context", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.LambdaContext
 
-    def get_remaining_time_in_millis(self) -> int:
-        return max(int(self._deadline_ms - time.time() * 1000), 0)
+
+def _context(context_class: Any, request_id: str, deadline_ms: float) -> Any:
+    """The context of one invocation, from what Lambda puts in the environment."""
+    return context_class(
+        os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""),
+        (deadline_ms - time.time() * 1000) / 1000,
+        os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+        os.environ.get("AWS_REGION", "us-east-1"),
+        os.environ.get("LOCAL_LAMBDA_ACCOUNT_ID", "123456789012"),
+        os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        aws_request_id=request_id,
+        log_group_name=os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", ""),
+        log_stream_name=os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", ""),
+    )
 
 
 class _CallRecorder:
@@ -88,7 +95,7 @@ class _CallRecorder:
     def install(self) -> None:
         import botocore.client
 
-        original = botocore.client.BaseClient._make_api_call
+        original = getattr(botocore.client.BaseClient, "_make_api_call")  # noqa: B009 - private to botocore
         recorder = self
 
         def recording(client: Any, operation_name: str, api_params: Dict[str, Any]) -> Any:
@@ -106,7 +113,7 @@ class _CallRecorder:
             )
             return original(client, operation_name, api_params)
 
-        botocore.client.BaseClient._make_api_call = recording
+        setattr(botocore.client.BaseClient, "_make_api_call", recording)  # noqa: B010 - private to botocore
 
 
 def _error(exc: BaseException, error_type: Optional[str] = None) -> Dict[str, Any]:
@@ -120,12 +127,13 @@ def _error(exc: BaseException, error_type: Optional[str] = None) -> Dict[str, An
 def main() -> None:
     config = json.loads(os.environ.pop("LOCAL_LAMBDA_BOOTSTRAP"))
     response = os.fdopen(config["response_fd"], "w", encoding="utf-8")
+    context_class = _context_class(config["context_module"])
     _configure_path(config["task_root"], config["layer_paths"])
     os.chdir(config["task_root"])
     recorder = _CallRecorder()
 
     init_error = None
-    handler = None
+    handler: Any = None
     try:
         if config.get("record_api_calls"):
             recorder.install()
@@ -148,7 +156,8 @@ def main() -> None:
             reply = {"ok": False, "error": init_error}
         else:
             try:
-                result = handler(request["event"], LambdaContext(request_id, request["deadline_ms"]))
+                context = _context(context_class, request_id, request["deadline_ms"])
+                result = handler(request["event"], context)
                 try:
                     reply = {"ok": True, "result": json.loads(json.dumps(result))}
                 except (TypeError, ValueError) as exc:

@@ -35,14 +35,26 @@ Example::
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from devtools.lambda_context import LambdaContext
+from devtools.lambda_sqs import lambda_sqs_record, reported_failures
+
+__all__ = [
+    "ERROR",
+    "INVALID_RESPONSE",
+    "PARTIAL",
+    "SUCCESS",
+    "TIMEOUT",
+    "BatchOutcome",
+    "LambdaContext",
+    "MappingStats",
+    "SQSEventSourceMapping",
+]
 
 logger = logging.getLogger("lambda_batch.local_lambda.event_source")
 
@@ -67,41 +79,6 @@ PARTIAL = "partial"
 ERROR = "error"
 TIMEOUT = "timeout"
 INVALID_RESPONSE = "invalid-response"
-
-
-class LambdaContext:
-    """The context object a Python Lambda handler receives, with a real deadline.
-
-    Example::
-
-        context = LambdaContext("consumer", timeout_seconds=30)
-        context.get_remaining_time_in_millis()   # about 30000
-    """
-
-    def __init__(  # noqa: PLR0917 - mirrors the context's attributes
-        self,
-        function_name: str = "function",
-        timeout_seconds: float = 3.0,
-        memory_limit_in_mb: int = 128,
-        region: str = "us-east-1",
-        account_id: str = "123456789012",
-        function_version: str = "$LATEST",
-    ) -> None:
-        self.function_name = function_name
-        self.function_version = function_version
-        self.memory_limit_in_mb = memory_limit_in_mb
-        self.invoked_function_arn = f"arn:aws:lambda:{region}:{account_id}:function:{function_name}"
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
-        self.identity = None
-        self.client_context = None
-        self.timeout_seconds = timeout_seconds
-        self._deadline = time.monotonic() + timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before the function's timeout (never negative)."""
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 ContextFactory = Callable[[float], Any]
@@ -280,7 +257,7 @@ class SQSEventSourceMapping:
 
     def build_event(self, messages: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
         """The Lambda event for ``messages`` (as ReceiveMessage returned them), built as Lambda builds it."""
-        return {"Records": [self._record(message) for message in messages]}
+        return {"Records": [lambda_sqs_record(message, self.queue_arn) for message in messages]}
 
     def deliver(self, messages: Sequence[Dict[str, Any]]) -> BatchOutcome:
         """Invoke the handler with ``messages``; apply the outcome (delete all, none, or all but failures)."""
@@ -312,7 +289,7 @@ class SQSEventSourceMapping:
 
         to_delete: List[Dict[str, Any]] = []
         if outcome.outcome == SUCCESS:
-            failures = self._reported_failures(response, ids) if self.report_batch_item_failures else set()
+            failures = reported_failures(response, ids) if self.report_batch_item_failures else set()
             if failures is None:
                 outcome.outcome = INVALID_RESPONSE
                 outcome.error = "invalid batchItemFailures response: the whole batch is retried"
@@ -359,53 +336,6 @@ class SQSEventSourceMapping:
     def _payload_has_room(messages: Sequence[Dict[str, Any]]) -> bool:
         used = sum(len(message.get("Body", "")) + 1024 for message in messages)
         return used + SQS_RECEIVE_MAX * SQS_MAX_MESSAGE_BYTES // 4 <= MAX_INVOKE_PAYLOAD_BYTES
-
-    def _record(self, message: Dict[str, Any]) -> Dict[str, Any]:
-        record: Dict[str, Any] = {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message.get("Body", ""),
-            "attributes": dict(message.get("Attributes", {})),
-            "messageAttributes": {
-                name: _lambda_message_attribute(value)
-                for name, value in message.get("MessageAttributes", {}).items()
-            },
-            "md5OfBody": message.get("MD5OfBody", ""),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self.queue_arn,
-            "awsRegion": self.region,
-        }
-        if "MD5OfMessageAttributes" in message:
-            record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
-        return record
-
-    @staticmethod
-    def _reported_failures(  # noqa: PLR0911 - one return per rule of Lambda's
-        response: Any, ids: Sequence[str]
-    ) -> Optional[set]:  # type: ignore[type-arg]
-        """The ids reported as failed; ``None`` when the response is malformed (whole batch fails)."""
-        if isinstance(response, (str, bytes)):
-            try:
-                response = json.loads(response)
-            except ValueError:
-                return set()  # not JSON of an object: Lambda reads no failures from it
-        if not isinstance(response, dict):
-            return set()
-        failures = response.get("batchItemFailures")
-        if failures is None:
-            return set()
-        if not isinstance(failures, list):
-            return None
-        known = set(ids)
-        reported = set()
-        for item in failures:
-            if not isinstance(item, dict):
-                return None
-            identifier = item.get("itemIdentifier")
-            if not isinstance(identifier, str) or not identifier or identifier not in known:
-                return None
-            reported.add(identifier)
-        return reported
 
     def _delete(self, messages: Sequence[Dict[str, Any]]) -> tuple[List[str], List[str]]:
         deleted: List[str] = []
@@ -481,23 +411,3 @@ def _merge(messages: List[Dict[str, Any]], more: List[Dict[str, Any]]) -> List[D
         else:
             merged[index] = message
     return merged
-
-
-def _lambda_message_attribute(value: Dict[str, Any]) -> Dict[str, Any]:
-    """An SQS message attribute in the camel-cased shape Lambda puts in the event (binary as base64)."""
-    converted: Dict[str, Any] = {
-        "stringListValues": list(value.get("StringListValues", [])),
-        "binaryListValues": [_b64(item) for item in value.get("BinaryListValues", [])],
-        "dataType": value.get("DataType", "String"),
-    }
-    if "StringValue" in value:
-        converted["stringValue"] = value["StringValue"]
-    if "BinaryValue" in value:
-        converted["binaryValue"] = _b64(value["BinaryValue"])
-    return converted
-
-
-def _b64(data: Any) -> str:
-    if isinstance(data, str):
-        data = data.encode()
-    return base64.b64encode(bytes(data)).decode("ascii")

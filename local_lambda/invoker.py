@@ -41,66 +41,36 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Union
 
-from emulator.stack import (
-    DEFAULT_REGION,
-    TEMPLATE_PATH,
-    Intrinsics,
-    StackError,
-    StackInfo,
-    read_settings,
-    translate_template,
-)
+from devtools import lambda_context
+from devtools.aws_session import FAKE_CREDENTIALS, credentials_environment
+from devtools.aws_session import is_loopback as is_emulated
+from devtools.sam_files import TEMPLATE_PATH
+from emulator.intrinsics import Intrinsics
+from emulator.settings import read_settings
+from emulator.stack_info import StackInfo
+from emulator.template import DEFAULT_REGION, StackError, translate_template
+
+__all__ = [
+    "FAKE_CREDENTIALS",
+    "FunctionError",
+    "InvocationError",
+    "InvocationResult",
+    "LocalFunction",
+    "credentials_environment",
+    "is_emulated",
+]
 
 logger = logging.getLogger("local_lambda.invoker")
 
 _BOOTSTRAP = Path(__file__).resolve().parent / "_bootstrap.py"
-#: What the caller's environment may hold to reach real AWS (passed through when not emulated).
-_REAL_CREDENTIAL_VARIABLES = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_PROFILE",
-    "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-    "HOME",
-)
 #: Seconds an invocation may outlive its Timeout before it is stopped (process start-up slack).
 TIMEOUT_GRACE_SECONDS = 1.0
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}
-
 PathLike = Union[str, "os.PathLike[str]"]
-
-
-def is_emulated(endpoint_url: Optional[str]) -> bool:
-    """Whether ``endpoint_url`` is an emulator on this machine (a loopback address)."""
-    if not endpoint_url:
-        return False
-    host = (urllib.parse.urlsplit(endpoint_url).hostname or "").lower()
-    return host == "localhost" or host.startswith("127.") or host == "::1"
-
-
-def credentials_environment(endpoint_url: Optional[str]) -> Dict[str, str]:
-    """The credentials a function gets: fake ones for an emulator on loopback, else the caller's.
-
-    On Lambda the function's role credentials are in its environment; locally, against
-    real AWS (no endpoint, or a remote one), the caller's own credentials stand in for them.
-    """
-    if is_emulated(endpoint_url):
-        return dict(FAKE_CREDENTIALS)
-    return {name: os.environ[name] for name in _REAL_CREDENTIAL_VARIABLES if name in os.environ}
 
 
 class InvocationError(RuntimeError):
@@ -298,6 +268,7 @@ class LocalFunction:
                 "layer_paths": self.layer_paths,
                 "response_fd": write_fd,
                 "record_api_calls": self.record_api_calls,
+                "context_module": lambda_context.__file__,
             }
         )
         self._process = subprocess.Popen(

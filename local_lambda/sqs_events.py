@@ -21,54 +21,14 @@ import copy
 import time
 from typing import Any, Dict, List, Mapping, Optional
 
+from devtools.lambda_sqs import lambda_sqs_record, send_attributes
+
 #: Seconds a seeded message stays invisible to others before the function deletes it or fails.
 DEFAULT_VISIBILITY_TIMEOUT = 30
 
 
 class SeedError(RuntimeError):
     """The sample event could not be sent to, or received back from, the queue."""
-
-
-def _message_attributes(record: Mapping[str, Any]) -> Dict[str, Any]:
-    attributes: Dict[str, Any] = {}
-    for name, value in (record.get("messageAttributes") or {}).items():
-        data_type = value.get("dataType") or value.get("DataType") or "String"
-        entry: Dict[str, Any] = {"DataType": data_type}
-        if "stringValue" in value:
-            entry["StringValue"] = value["stringValue"]
-        elif "binaryValue" in value:
-            entry["BinaryValue"] = value["binaryValue"]
-        else:
-            continue
-        attributes[name] = entry
-    return attributes
-
-
-def _lambda_record(message: Mapping[str, Any], queue_arn: str, region: str) -> Dict[str, Any]:
-    attributes = dict(message.get("Attributes") or {})
-    message_attributes = {}
-    for name, value in (message.get("MessageAttributes") or {}).items():
-        entry: Dict[str, Any] = {
-            "dataType": value["DataType"],
-            "stringListValues": [],
-            "binaryListValues": [],
-        }
-        if "StringValue" in value:
-            entry["stringValue"] = value["StringValue"]
-        if "BinaryValue" in value:
-            entry["binaryValue"] = value["BinaryValue"]
-        message_attributes[name] = entry
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": attributes,
-        "messageAttributes": message_attributes,
-        "md5OfBody": message.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    }
 
 
 def seed_sqs_event(
@@ -97,7 +57,7 @@ def seed_sqs_event(
     entries: List[Dict[str, Any]] = []
     for index, record in enumerate(records):
         entry: Dict[str, Any] = {"Id": str(index), "MessageBody": record.get("body", "")}
-        attributes = _message_attributes(record)
+        attributes = send_attributes(record)
         if attributes:
             entry["MessageAttributes"] = attributes
         if fifo:
@@ -135,10 +95,9 @@ def seed_sqs_event(
     if len(received) < len(records):
         raise SeedError(f"only {len(received)} of {len(records)} seeded messages came back")
 
-    region = queue_arn.split(":")[3]
     seeded = copy.deepcopy(dict(event))
     seeded["Records"] = [
-        _lambda_record(message, queue_arn, region)
+        lambda_sqs_record(message, queue_arn)
         for message in sorted(received.values(), key=lambda m: order[m["MessageId"]])
     ]
     return seeded

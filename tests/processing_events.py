@@ -11,6 +11,8 @@ import hashlib
 import time
 from typing import Any, Dict, List, Optional
 
+import devtools.lambda_sqs
+
 ACCOUNT = "123456789012"
 
 
@@ -100,28 +102,8 @@ def dynamodb_record(n: int) -> Dict[str, Any]:
 
 
 def lambda_sqs_record(message: Dict[str, Any], queue_arn: str) -> Dict[str, Any]:
-    """The Lambda event record for a message returned by ``receive_message``."""
-    region = queue_arn.split(":")[3]
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": dict(message.get("Attributes", {})),
-        "messageAttributes": {
-            name: {
-                "stringValue": value.get("StringValue"),
-                "binaryValue": value.get("BinaryValue"),
-                "stringListValues": [],
-                "binaryListValues": [],
-                "dataType": value["DataType"],
-            }
-            for name, value in message.get("MessageAttributes", {}).items()
-        },
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    }
+    """The Lambda event record for a message returned by ``receive_message`` (the tooling's one builder)."""
+    return devtools.lambda_sqs.lambda_sqs_record(message, queue_arn)
 
 
 def make_queue(sqs: Any, name: str, visibility_timeout: int = 1, fifo: bool = False) -> Dict[str, str]:

@@ -29,7 +29,8 @@ from typing import Any, Dict, List, Optional
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from emulator.stack import load_template, zip_folder  # noqa: E402 - after the path is set
+from devtools.aws_session import MissingCredentialsError, session_for_endpoint  # noqa: E402 - after the path
+from devtools.sam_files import load_template, zip_folder  # noqa: E402 - after the path is set
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
@@ -119,8 +120,6 @@ def main(argv: Optional[List[str]] = None) -> int:
             parser.error(f"--principal must be a 12-digit account id or '*', not {principal!r}")
     if args.org_id and not _ORG.match(args.org_id):
         parser.error(f"--org-id must look like o-abc1234567, not {args.org_id!r}")
-
-    from emulator.server import MissingCredentialsError, session_for_endpoint
 
     try:
         session = session_for_endpoint(args.endpoint_url, args.region)

@@ -1,0 +1,139 @@
+"""What moto's CloudFormation gets wrong or cannot do, changed before the stack is created and mended after.
+
+See :func:`adapt_for_moto` (before) and :func:`attach_own_layers` (after); :func:`align_layer_ids`
+matches a fresh translation to a deployed stack.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping
+
+from emulator.intrinsics import Intrinsics
+from emulator.template import StackError, resources_of_type
+
+if TYPE_CHECKING:
+    from emulator.stack_info import StackInfo
+
+
+@dataclass
+class MotoAdaptations:
+    """What :func:`adapt_for_moto` changed, so it can be undone after the stack exists."""
+
+    #: Function logical id -> logical ids of the stack's own layers it uses (attached after creation).
+    own_layers: Dict[str, List[str]] = field(default_factory=dict)
+    #: Function logical id -> layer ARNs from other accounts (Powertools' public layer) left out.
+    external_layers: Dict[str, List[str]] = field(default_factory=dict)
+    #: Event source mappings created disabled.
+    disabled_event_sources: List[str] = field(default_factory=list)
+    #: FIFO queues given a name ending in ``.fifo`` (moto does not generate one).
+    named_fifo_queues: List[str] = field(default_factory=list)
+
+
+def adapt_for_moto(translated: Dict[str, Any], intrinsics: Intrinsics) -> MotoAdaptations:
+    """Change, in place, what moto's CloudFormation gets wrong or cannot do.
+
+    * ``Ref`` to an ``AWS::Lambda::LayerVersion`` resolves to the wrong value in moto
+      (AWS: the version ARN), so a function's own layers are taken out of ``Layers`` and
+      attached with ``UpdateFunctionConfiguration`` once the stack exists.
+    * Layers of other accounts (Powertools' public layer) do not exist in the emulator
+      and would fail the function's creation: they are left out (the local invoker gives
+      the functions Powertools from its own environment instead).
+    * An enabled SQS event source mapping makes moto try to run the function in Docker
+      on every SendMessage (and move messages to the DLQ when that fails), so mappings
+      are created disabled; ``local_lambda`` plays the event source's part.
+    * moto generates FIFO queue names without the ``.fifo`` suffix and then rejects them,
+      so unnamed FIFO queues get a name as CloudFormation would make it.
+    """
+    adaptations = MotoAdaptations()
+    layer_ids = set(resources_of_type(translated, "AWS::Lambda::LayerVersion"))
+    for logical_id, resource in resources_of_type(translated, "AWS::Lambda::Function").items():
+        props = resource.setdefault("Properties", {})
+        kept: List[Any] = []
+        for layer in props.get("Layers") or []:
+            if isinstance(layer, Mapping) and layer.get("Ref") in layer_ids:
+                adaptations.own_layers.setdefault(logical_id, []).append(str(layer["Ref"]))
+                continue
+            value = intrinsics.resolve(layer)
+            if value is None:
+                continue
+            if isinstance(value, str) and value.split(":")[4:5] != [intrinsics.parameters["AWS::AccountId"]]:
+                adaptations.external_layers.setdefault(logical_id, []).append(value)
+                continue
+            kept.append(layer)
+        if kept:
+            props["Layers"] = kept
+        else:
+            props.pop("Layers", None)
+    for logical_id, resource in resources_of_type(translated, "AWS::Lambda::EventSourceMapping").items():
+        resource.setdefault("Properties", {})["Enabled"] = False
+        adaptations.disabled_event_sources.append(logical_id)
+    for logical_id, resource in resources_of_type(translated, "AWS::SQS::Queue").items():
+        props = resource.setdefault("Properties", {})
+        if (
+            str(intrinsics.resolve(props.get("FifoQueue", False))).lower() == "true"
+            and "QueueName" not in props
+        ):
+            # CloudFormation names a FIFO queue <stack>-<logical id>-<suffix>.fifo; moto forgets the suffix.
+            stack = intrinsics.parameters["AWS::StackName"]
+            props["QueueName"] = f"{stack}-{logical_id}-{uuid.uuid4().hex[:12].upper()}.fifo"
+            adaptations.named_fifo_queues.append(logical_id)
+    for output in (translated.get("Outputs") or {}).values():
+        value = output.get("Value")
+        if isinstance(value, Mapping) and value.get("Ref") in layer_ids:
+            output["Value"] = "see StackInfo.layer_version_arns"  # the real ARN is known after creation
+    return adaptations
+
+
+def align_layer_ids(translated: Dict[str, Any], deployed_types: Mapping[str, str]) -> Dict[str, Any]:
+    """Rename the translated layers' logical ids to the deployed ones.
+
+    The transform suffixes a layer's logical id with a hash of its content location, which
+    differs between the deployed (uploaded) template and a fresh translation of the source.
+    """
+    deployed = [i for i, kind in deployed_types.items() if kind == "AWS::Lambda::LayerVersion"]
+    text = json.dumps(translated)
+    for layer_id in resources_of_type(translated, "AWS::Lambda::LayerVersion"):
+        base = layer_id[:-10]
+        match = [i for i in deployed if i[:-10] == base]
+        if len(match) == 1 and match[0] != layer_id:
+            text = text.replace(f'"{layer_id}"', f'"{match[0]}"')
+    return dict(json.loads(text))
+
+
+def attach_own_layers(info: StackInfo, lambda_client: Any) -> None:
+    """Find the version ARN of each layer of the stack and attach it to the functions that use it."""
+    for layer_id in resources_of_type(info.translated, "AWS::Lambda::LayerVersion"):
+        if layer_id not in info.resources:
+            continue
+        physical = info.resources[layer_id]
+        if physical.startswith("arn:") and physical.split(":")[-1].isdigit():
+            info.layer_version_arns[layer_id] = physical
+            continue
+        # moto reports an empty physical id: find the layer by its LayerName (or generated name).
+        props = info.translated["Resources"][layer_id].get("Properties") or {}
+        name = info.intrinsics().resolve(props.get("LayerName")) or physical
+        versions: List[Dict[str, Any]] = []
+        for layer in lambda_client.list_layers()["Layers"]:
+            if (name and name in (layer["LayerName"], layer["LayerArn"])) or layer_id in layer["LayerName"]:
+                versions.append(layer["LatestMatchingVersion"])
+        if not versions:
+            raise StackError(f"the layer {layer_id} ({physical}) was not found on the emulator")
+        info.layer_version_arns[layer_id] = str(versions[0]["LayerVersionArn"])
+    for function_id, layer_ids in info.adaptations.own_layers.items():
+        name = info.physical_id(function_id)
+        current = lambda_client.get_function_configuration(FunctionName=name).get("Layers", [])
+        arns = [info.layer_version_arns[layer_id] for layer_id in layer_ids] + [
+            layer["Arn"] for layer in current
+        ]
+        lambda_client.update_function_configuration(FunctionName=name, Layers=arns)
+    if "LambdaBatchLayerArn" in info.outputs:
+        own = [
+            arn
+            for layer_id, arn in info.layer_version_arns.items()
+            if layer_id.startswith("LambdaBatchLayer")
+        ]
+        if own:
+            info.outputs["LambdaBatchLayerArn"] = own[0]
