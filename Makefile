@@ -44,10 +44,14 @@ lock: ## Re-pin requirements-dev.txt from requirements-dev.in
 	rm -rf .venv-lock
 
 .PHONY: lint
-lint: $(STAMP) ## ruff and mypy (strict on layer/)
+lint: $(STAMP) ## ruff and mypy (strict, on layer/ and the tooling)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check layer
+	$(BIN)/ruff format --check layer devtools demo local_lambda emulator tools benchmarks tests/tooling
 	$(BIN)/mypy
+
+.PHONY: format
+format: $(STAMP) ## ruff format on the whole tree
+	$(BIN)/ruff format .
 
 .PHONY: test
 test: lint validate emulators ## Lint, validate (with checkov), then every test (unit, integration on moto and the strict emulators, template, property, demo), then the Python matrix
