@@ -148,7 +148,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         StreamViewType,
     )
     from .event_types import EventType
-    from .kafka_records import KafkaEventRecord
     from .exceptions import (
         BatchProcessingError,
         ConfigurationError,
@@ -157,6 +156,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         PayloadError,
         SQSBatchProcessingError,
     )
+    from .kafka_records import KafkaEventRecord
     from .partial_response import (
         AsyncBatchProcessor,
         BatchProcessor,

@@ -1,0 +1,147 @@
+"""DynamoDB Streams record objects: ``record.dynamodb.new_image`` and the rest, as Python values.
+
+A :class:`DynamoDBRecord` is a dict of the stream record's keys with Powertools' attribute
+names; its ``dynamodb`` part is a read-only :class:`StreamRecord` whose images are converted
+from DynamoDB's typed values on first use (``{"N": "5"}`` becomes ``Decimal("5")``).
+
+Example::
+
+    def record_handler(record):
+        if record.event_name is DynamoDBRecordEventName.INSERT:
+            save(record.dynamodb.new_image)
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from .record_fields import _optional, _ReadOnlyMapping, _Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterator, Optional
+
+
+class StreamViewType(Enum):
+    """What a DynamoDB stream record carries of the item."""
+
+    KEYS_ONLY = 0
+    NEW_IMAGE = 1
+    OLD_IMAGE = 2
+    NEW_AND_OLD_IMAGES = 3
+
+
+class DynamoDBRecordEventName(Enum):
+    """The change a DynamoDB stream record reports."""
+
+    INSERT = 0
+    MODIFY = 1
+    REMOVE = 2
+
+
+class StreamRecord(_ReadOnlyMapping):
+    """The ``dynamodb`` part of a stream record; ``keys``, ``new_image`` and ``old_image`` hold Python
+    values (``{"N": "5"}`` becomes ``Decimal("5")``), converted on first use.
+
+    Read-only; ``record.dynamodb["NewImage"]`` still gives the typed values as the event carries them.
+    """
+
+    __slots__ = ("_data", "_images")
+
+    def __init__(self, data: Dict[str, Any]) -> None:
+        self._data = data
+        self._images: Dict[str, Dict[str, Any]] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"StreamRecord({self._data!r})"
+
+    def _image(self, field: str) -> Dict[str, Any]:
+        image = self._images.get(field)
+        if image is None:
+            from .dynamodb_values import image_to_python
+
+            image = self._images[field] = image_to_python(self._data.get(field))
+        return image
+
+    @property  # Powertools' name for the item's key attributes, in place of Mapping.keys()
+    def keys(self) -> Dict[str, Any]:  # type: ignore[override]
+        """The key attributes of the changed item."""
+        return self._image("Keys")
+
+    @property
+    def new_image(self) -> Dict[str, Any]:
+        """The item after the change (``{}`` when the stream does not carry it)."""
+        return self._image("NewImage")
+
+    @property
+    def old_image(self) -> Dict[str, Any]:
+        """The item before the change (``{}`` when the stream does not carry it)."""
+        return self._image("OldImage")
+
+    @property
+    def raw_event(self) -> Dict[str, Any]:
+        """The ``dynamodb`` dict as the event carries it."""
+        return self._data
+
+    sequence_number = property(lambda self: self._data.get("SequenceNumber"), doc="Its position.")
+
+    @property
+    def approximate_creation_date_time(self) -> Optional[int]:
+        """When the change happened (epoch seconds)."""
+        value = self._data.get("ApproximateCreationDateTime")
+        return None if value is None else int(value)
+
+    @property
+    def size_bytes(self) -> Optional[int]:
+        """The size of the stream record."""
+        value = self._data.get("SizeBytes")
+        return None if value is None else int(value)
+
+    @property
+    def stream_view_type(self) -> Optional[StreamViewType]:
+        """What the stream carries of the item."""
+        value = self._data.get("StreamViewType")
+        return None if value is None else StreamViewType[str(value)]
+
+
+class DynamoDBRecord(_Record):
+    """A DynamoDB Streams record, as Lambda delivers it.
+
+    >>> record = DynamoDBRecord({"eventName": "INSERT", "dynamodb": {"NewImage": {"n": {"N": "1"}}}})
+    >>> record.event_name.name, record.dynamodb.new_image
+    ('INSERT', {'n': Decimal('1')})
+    """
+
+    __slots__ = ()
+
+    event_id = _optional("eventID", "The id of the change.")
+    event_version = _optional("eventVersion", "The event format version.")
+
+    @property
+    def event_name(self) -> Optional[DynamoDBRecordEventName]:
+        """``INSERT``, ``MODIFY`` or ``REMOVE``."""
+        value = self.get("eventName")
+        return None if value is None else DynamoDBRecordEventName[value]
+
+    @property
+    def dynamodb(self) -> Optional[StreamRecord]:
+        """The change itself: ``keys``, ``new_image``, ``old_image``, ``sequence_number``..."""
+        data = self.get("dynamodb")
+        return None if data is None else StreamRecord(data)
+
+    @property
+    def user_identity(self) -> Dict[str, Any]:
+        """Who made the change (a TTL expiry names the DynamoDB service); ``{}`` when absent."""
+        return self.get("userIdentity") or {}
+
+
+__all__ = ["DynamoDBRecord", "DynamoDBRecordEventName", "StreamRecord", "StreamViewType"]
