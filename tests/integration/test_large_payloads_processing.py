@@ -331,3 +331,37 @@ def test_an_object_another_record_still_needs_is_kept(
     response = process_partial_response(event, handler, processor, FakeLambdaContext())
     assert len(response["batchItemFailures"]) == (1 if copy_fails else 0)
     assert object_keys(aws_client, bucket) == ([key] if copy_fails else [])
+
+
+@pytest.mark.parametrize(("concurrency", "overlap"), [(1, False), (4, True)])
+def test_payloads_are_fetched_concurrently_with_max_concurrency(
+    pointer_event: Any, boto3_session: Any, concurrency: int, overlap: bool
+) -> None:
+    import threading
+    import time
+
+    event = pointer_event([f"p{n}" for n in range(6)])
+    lock = threading.Lock()
+    state = {"now": 0, "peak": 0}
+
+    def enter(**_: Any) -> None:
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        time.sleep(0.05)
+
+    def leave(**_: Any) -> None:
+        with lock:
+            state["now"] -= 1
+
+    boto3_session.events.register("before-call.s3.GetObject", enter)
+    boto3_session.events.register("after-call.s3.GetObject", leave)
+    processor = with_session_clients(
+        BatchProcessor(EventType.SQS, resolve_large_payloads=True, max_concurrency=concurrency), boto3_session
+    )
+    seen = []
+    assert process_partial_response(event, lambda r: seen.append(r.body), processor, FakeLambdaContext()) == {
+        "batchItemFailures": []
+    }
+    assert sorted(seen) == [f"p{n}" for n in range(6)]
+    assert (state["peak"] > 1) is overlap
