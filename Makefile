@@ -78,7 +78,7 @@ demo: $(STAMP) ## The whole system end to end on the embedded AWS emulator (DEMO
 
 .PHONY: clean
 clean: ## Remove build output and virtual environments
-	rm -rf .aws-sam build $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info layer/*.egg-info
+	rm -rf .aws-sam build $(DIST) $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info layer/*.egg-info
 	rm -rf emulator/node/node_modules
 
 # --- SAM application ---
