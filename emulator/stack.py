@@ -127,7 +127,7 @@ def _wait_for_stack(cloudformation: Any, stack_name: str, timeout: float = 120.0
         time.sleep(0.2)
 
 
-def _listed_resources(cloudformation: Any, stack_name: str) -> Tuple[Dict[str, str], Dict[str, str]]:
+def listed_resources(cloudformation: Any, stack_name: str) -> Tuple[Dict[str, str], Dict[str, str]]:
     """Logical id -> physical id, and logical id -> resource type, of every resource of the stack."""
     resources: Dict[str, str] = {}
     resource_types: Dict[str, str] = {}
@@ -208,7 +208,7 @@ def deploy_stack(
     except Exception as exc:
         raise StackError(f"create_stack {stack_name} failed: {exc}") from exc
     stack = _wait_for_stack(cloudformation, stack_name)
-    resources, resource_types = _listed_resources(cloudformation, stack_name)
+    resources, resource_types = listed_resources(cloudformation, stack_name)
     info = StackInfo(
         stack_name=stack_name,
         region=region,
@@ -246,7 +246,7 @@ def load_stack(
         raise StackError(f"no stack {stack_name} on {endpoint_url}: deploy it first")
     stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     values = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
-    resources, resource_types = _listed_resources(cloudformation, stack_name)
+    resources, resource_types = listed_resources(cloudformation, stack_name)
     translated = align_layer_ids(translate_template(template, values, region), resource_types)
     sts = session.client("sts", endpoint_url=endpoint_url, region_name=region)
     info = StackInfo(

@@ -15,16 +15,18 @@ or ``make publish-layer``.
 from __future__ import annotations
 
 import argparse
-import io
 import re
 import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import List, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from devtools.sam_files import zip_folder  # noqa: E402 - after the path is set
+
 INIT = ROOT / "layer" / "lambda_batch" / "__init__.py"
 
 
@@ -53,18 +55,6 @@ def build_layer(artifacts_dir: Path) -> Path:
     return artifacts_dir
 
 
-def zip_tree(folder: Path) -> bytes:
-    """The zip (deflated, sorted entries, fixed timestamps, mode 644) of every file under ``folder``."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes())
-    return buffer.getvalue()
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--out", default=str(ROOT / "dist"), help="folder of the zip (default: dist)")
@@ -72,7 +62,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="lambda-batch-layer-") as scratch:
-        data = zip_tree(build_layer(Path(scratch)))
+        data = zip_folder(build_layer(Path(scratch)))
     target = out / f"lambda-batch-layer-{version()}.zip"
     target.write_bytes(data)
     print(f"layer zip: {len(data)} bytes", file=sys.stderr)

@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from devtools.aws_session import MissingCredentialsError, session_for_endpoint  # noqa: E402 - after the path
 from devtools.sam_files import load_template, zip_folder  # noqa: E402 - after the path is set
+from tools.layer_zip import build_layer  # noqa: E402 - after the path is set
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
@@ -39,23 +39,6 @@ _ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
 def layer_properties(template: Path = ROOT / "template.yaml") -> Dict[str, Any]:
     """The LambdaBatchLayer resource's properties (runtimes, architectures, description, licence)."""
     return dict(load_template(template)["Resources"]["LambdaBatchLayer"]["Properties"])
-
-
-def build_layer(artifacts_dir: Path) -> Path:
-    """Run the layer's makefile build into ``artifacts_dir``; return it (it holds ``python/``)."""
-    subprocess.run(
-        [
-            "make",
-            "--no-print-directory",
-            "-C",
-            str(ROOT / "layer"),
-            "build-LambdaBatchLayer",
-            f"ARTIFACTS_DIR={artifacts_dir}",
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    return artifacts_dir
 
 
 def publish(
