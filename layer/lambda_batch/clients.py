@@ -4,7 +4,7 @@ Every client the layer makes goes through :func:`make_client`, which merges "no 
 retries" into its ``Config`` (the user's, if one is given) with botocore's ``Config.merge``:
 the layer's own retry policy is the one retry loop, so it can keep to the deadline. A
 client made for a call under a deadline also gets connect and read timeouts that end
-before it (:func:`timeout_bucket`).
+before it (:func:`timeout_bucket`). How a client is configured is in ``client_config``.
 
 Making a boto3 session and client costs 50-200 ms of CPU, more than most batch calls.
 Clients made with defaults (no session, no config, no client given) are therefore shared by
@@ -24,9 +24,18 @@ import os
 import threading
 from collections.abc import Mapping
 
+from .client_config import (
+    CLIENT_KEYWORDS,
+    NO_BOTOCORE_RETRIES,
+    check_client_kwargs,
+    finish_client,
+    layer_config,
+    timeout_bucket,
+)
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any, Dict, Hashable, Iterable, Optional, Tuple
+    from typing import Any, Dict, Hashable, Optional, Tuple
 
 logger = logging.getLogger("lambda_batch.clients")
 
@@ -40,98 +49,11 @@ _CLIENT_ENVIRONMENT = (
     "AWS_SESSION_TOKEN",
 )
 
-#: The keyword arguments of ``boto3.session.Session.client`` besides the service name
-#: (boto3 1.44; a unit test keeps this list equal to the installed boto3's signature).
-CLIENT_KEYWORDS = frozenset(
-    {
-        "region_name",
-        "api_version",
-        "use_ssl",
-        "verify",
-        "endpoint_url",
-        "aws_access_key_id",
-        "aws_secret_access_key",
-        "aws_session_token",
-        "config",
-        "aws_account_id",
-    }
-)
-
-#: What every client of the layer gets merged into its Config: one attempt per call.
-NO_BOTOCORE_RETRIES: Dict[str, Any] = {"retries": {"total_max_attempts": 1}}
-
-#: Connect/read timeouts a call under a deadline may get (seconds): a client per bucket.
-_TIMEOUT_BUCKETS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 55.0)
-#: botocore's default connect and read timeouts: time left above this needs no bucket.
-_BOTOCORE_DEFAULT_TIMEOUT = 60.0
-
 _shared_lock = threading.Lock()
 _shared_session: Any = None
 _shared_clients: Dict[Tuple[Hashable, ...], Any] = {}
 _warned_lock = threading.Lock()
 _warned_clients: Any = None  # a weakref.WeakSet of the user clients already warned about (made on first use)
-
-
-def check_client_kwargs(kwargs: Iterable[str], owner: str) -> None:
-    """Refuse keyword arguments a boto3 client does not take (a misspelt option), naming them.
-
-    Example::
-
-        check_client_kwargs({"endpoint_url": url}, "SQSBatchDispatcher")    # fine
-        check_client_kwargs({"max_batch_sise": 5}, "SQSBatchDispatcher")    # TypeError
-    """
-    unknown = sorted(name for name in kwargs if name not in CLIENT_KEYWORDS)
-    if unknown:
-        names = ", ".join(repr(name) for name in unknown)
-        raise TypeError(
-            f"{owner}() got unexpected keyword argument(s) {names}: neither an option of {owner} nor a "
-            f"boto3 client argument ({', '.join(sorted(CLIENT_KEYWORDS))})"
-        )
-
-
-def timeout_bucket(seconds: float) -> Optional[float]:
-    """The connect and read timeout for a call that must end within ``seconds`` (None: botocore's).
-
-    Rounded down to a few fixed values, so that a process makes few clients.
-
-    Example::
-
-        timeout_bucket(4.2)     # 3.0
-        timeout_bucket(600)     # None: botocore's 60 s ends first
-    """
-    if seconds >= _BOTOCORE_DEFAULT_TIMEOUT:
-        return None
-    chosen = _TIMEOUT_BUCKETS[0]
-    for bucket in _TIMEOUT_BUCKETS:
-        if bucket <= seconds:
-            chosen = bucket
-    return chosen
-
-
-def layer_config(
-    config: Any = None, options: Optional[Mapping[str, Any]] = None, timeout: Optional[float] = None
-) -> Any:
-    """The botocore ``Config`` of a client the layer makes.
-
-    ``options`` (a mapping of Config options) under ``config`` (the user's), then "no botocore
-    retries" and the ``timeout`` (connect and read) merged over both with ``Config.merge``.
-
-    Example::
-
-        layer_config(Config(region_name="eu-west-1")).retries    # {'total_max_attempts': 1}
-    """
-    import copy
-
-    from botocore.config import Config
-
-    merged = Config(**copy.deepcopy(dict(options))) if options else Config()
-    if config is not None:
-        merged = merged.merge(config)
-    forced: Dict[str, Any] = copy.deepcopy(NO_BOTOCORE_RETRIES)
-    if timeout is not None:
-        forced["connect_timeout"] = timeout
-        forced["read_timeout"] = timeout
-    return merged.merge(Config(**forced))
 
 
 def make_client(
@@ -171,28 +93,7 @@ def make_client(
         import boto3.session  # deferred: boto3 costs ~100 ms to import
 
         session = boto3.session.Session()
-    return _finish(session.client(service, **kwargs))
-
-
-#: What a bare HTTP 413 (no body) becomes for XML protocols, whose parser cannot read an empty error.
-_BARE_413_XML = (
-    b"<ErrorResponse><Error><Type>Sender</Type><Code>RequestEntityTooLarge</Code>"
-    b"<Message>HTTP 413: the request was too large</Message></Error></ErrorResponse>"
-)
-
-
-def _name_bare_413(operation_model: Any = None, response_dict: Any = None, **_: Any) -> None:
-    """Let a bare HTTP 413 parse as an error for every protocol (JSON ones report code "413")."""
-    if not isinstance(response_dict, dict) or response_dict.get("status_code") != 413:
-        return
-    protocol = getattr(operation_model, "metadata", {}).get("protocol")
-    if not response_dict.get("body") and protocol in ("query", "ec2", "rest-xml"):
-        response_dict["body"] = _BARE_413_XML
-
-
-def _finish(client: Any) -> Any:
-    client.meta.events.register("before-parse", _name_bare_413)
-    return client
+    return finish_client(session.client(service, **kwargs))
 
 
 def warn_user_client(client: Any, owner: str) -> None:
@@ -253,7 +154,7 @@ def _shared_client(service: str, kwargs: Dict[str, Any], options: Mapping[str, A
             timeout = options.get("read_timeout")
             rest = {k: v for k, v in options.items() if k not in ("connect_timeout", "read_timeout")}
             config = layer_config(None, rest, timeout)
-            client = _finish(_shared_session.client(service, config=config, **kwargs))
+            client = finish_client(_shared_session.client(service, config=config, **kwargs))
             if key:
                 _shared_clients[key] = client
     return client
@@ -344,3 +245,15 @@ class ClientProvider:
             timeout=timeout,
             **self._kwargs,
         )
+
+
+__all__ = [
+    "CLIENT_KEYWORDS",
+    "NO_BOTOCORE_RETRIES",
+    "ClientProvider",
+    "check_client_kwargs",
+    "layer_config",
+    "make_client",
+    "timeout_bucket",
+    "warn_user_client",
+]
