@@ -13,9 +13,10 @@ from ..arns import parse_arn, sqs_queue_url
 from ..exceptions import ConfigurationError, PayloadError
 from ..limits import SERVICE_LIMITS, SQS_MAX_DELAY_SECONDS
 from ..message_attributes import normalise_message_attributes
-from ..retry import ErrorInfo, classify_exception, is_retryable_code
+from ..retry import ErrorInfo, classify_exception
 from ..serialization import payload_to_text, utf8_len
 from .base import BaseDispatcher, Entry
+from .delivery import id_results
 from .offload import OffloadedRequest, PayloadOffloader, send_offloaded
 
 logger = logging.getLogger("lambda_batch.dispatchers.sqs")
@@ -361,26 +362,4 @@ def _record_id(message_id: Optional[str]) -> Optional[str]:
 
 def _batch_results(count: int, response: Mapping[str, Any]) -> List[Optional[ErrorInfo]]:
     """Per-entry results of SendMessageBatch / PublishBatch (entries have ids "0", "1", ...)."""
-    failed = {str(item.get("Id")): item for item in response.get("Failed") or []}
-    succeeded = {str(item.get("Id")) for item in response.get("Successful") or []}
-    results: List[Optional[ErrorInfo]] = []
-    for index in range(count):
-        key = str(index)
-        failure = failed.get(key)
-        if failure is not None:
-            code = str(failure.get("Code") or "Failed")
-            sender_fault = failure.get("SenderFault")
-            results.append(
-                ErrorInfo(
-                    code,
-                    str(failure.get("Message") or code),
-                    is_retryable_code(
-                        code, sender_fault=bool(sender_fault) if sender_fault is not None else None
-                    ),
-                )
-            )
-        elif key in succeeded:
-            results.append(None)
-        else:
-            results.append(ErrorInfo("MissingFromResponse", "the response did not mention this entry", True))
-    return results
+    return id_results(count, dict(response))
