@@ -84,7 +84,8 @@ def _free_port() -> int:
 
 
 def _sam(args: List[str], env: Dict[str, str]) -> None:
-    subprocess.run([SAM, *args], cwd=ROOT, env=env, check=True, stdout=sys.stderr)
+    # sam's progress goes to stderr (file descriptor 2): stdout carries only the output path.
+    subprocess.run([SAM, *args], cwd=ROOT, env=env, check=True, stdout=2)
 
 
 def package(out: Path, build_dir: Path, env: Dict[str, str], bucket: str, region: str) -> str:

@@ -132,3 +132,17 @@ def test_one_version_across_package_layer_and_sar() -> None:
     assert lambda_batch.__version__ == version()
     changelog = (ROOT / "CHANGELOG.md").read_text()
     assert f"## [{version()}]" in changelog
+
+
+def test_make_publish_app_without_a_bucket_runs_on_the_embedded_emulator(tmp_path: Path, capsys: Any) -> None:
+    """What `make publish-app` runs with no S3_BUCKET: nothing reaches AWS; publish stops after
+    the checks sam publish makes, and says so."""
+    out = tmp_path / "packaged.yaml"
+    assert sar_app.main(["--out", str(out), "--build-dir", str(tmp_path / "build"), "--publish"]) == 0
+    template = load(out.read_text())
+    assert template["Resources"]["LambdaBatchLayer"]["Properties"]["ContentUri"].startswith(
+        f"s3://{sar_app.EMULATOR_BUCKET}/lambda-batch/{version()}/"
+    )
+    err = capsys.readouterr().err
+    assert "no Serverless Application Repository API" in err
+    assert "metadata valid" in err
