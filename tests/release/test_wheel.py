@@ -75,6 +75,11 @@ def test_the_wheel_holds_the_package_only_with_no_runtime_dependency(dist: Path)
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     assert requires and all('extra == "' in line for line in requires), requires  # boto3 only as an extra
     assert "Provides-Extra: boto3" in metadata
+    # The classifiers list the runtimes the layer declares (template.yaml's CompatibleRuntimes).
+    declared = re.search(r"CompatibleRuntimes: \[(.*)\]", (ROOT / "template.yaml").read_text())
+    assert declared
+    listed = re.findall(r"Classifier: Programming Language :: Python :: (3\.\d+)", metadata)
+    assert listed == declared.group(1).replace("python", "").split(", ")
     assert (dist / f"lambda_batch-{init_version()}.tar.gz").exists()
 
 
