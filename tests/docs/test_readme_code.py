@@ -107,8 +107,19 @@ def blocks_of(path: Path) -> List[Block]:
     return found
 
 
+#: A block that only includes a file (the documentation site's ``--8<-- "examples/..."``): the
+#: file is run by the examples' tests, and tests/docs/test_site.py checks the include.
+SNIPPET_INCLUDE = re.compile(r'^\s*--8<-- "[^"]+"\s*$')
+
+
 def all_blocks(lang: str) -> List[Block]:
-    return [block for path in DOCUMENTS if path.exists() for block in blocks_of(path) if block.lang == lang]
+    return [
+        block
+        for path in DOCUMENTS
+        if path.exists()
+        for block in blocks_of(path)
+        if block.lang == lang and not SNIPPET_INCLUDE.match(block.source)
+    ]
 
 
 PYTHON_BLOCKS = all_blocks("python")
@@ -634,7 +645,8 @@ def test_readme_layer_snippets_match_the_template():
 def test_every_fenced_block_of_a_runnable_language_is_checked():
     """A new ```json or ```yml block would otherwise go unchecked: add it here when one appears."""
     checked = {"python", "yaml", "bash", ""}  # bash: tests/demo/test_readme_commands.py; "": samples
-    languages = {block.lang for path in DOCUMENTS if path.exists() for block in blocks_of(path)}
+    readmes = [ROOT / "README.md", ROOT / "examples" / "README.md"]  # docs/: tests/docs/test_site.py
+    languages = {block.lang for path in readmes if path.exists() for block in blocks_of(path)}
     assert languages <= checked, f"blocks of {sorted(languages - checked)} are not checked by any test"
 
 
