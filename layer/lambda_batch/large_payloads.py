@@ -168,26 +168,24 @@ class LargePayloadResolver:
 
         policy = self.policy
         deadline = self._deadline()
-        attempt = 0
-        while True:
-            attempt += 1
+        attempts = [0]
+
+        def get_object(attempt: int) -> Any:
+            attempts[0] = attempt
             remaining = deadline.remaining()
             timeout = None
             if remaining != float("inf"):
                 timeout = timeout_bucket(max(0.0, remaining - policy.deadline_margin) / 2.0)
-            try:
-                response = self.clients.get(None, timeout).get_object(Bucket=bucket, Key=key)
-                data = response["Body"].read()
-                break
-            except Exception as exc:
-                error = classify_exception(exc)
-                delay = policy.backoff(attempt)
-                if not error.retryable or not policy.can_retry(attempt, delay, deadline):
-                    raise LargePayloadError(
-                        f"record {rid}: its payload s3://{bucket}/{key} could not be read after {attempt} "
-                        f"attempt(s): {error.code}"
-                    ) from None
-                policy.sleep(delay)
+            response = self.clients.get(None, timeout).get_object(Bucket=bucket, Key=key)
+            return response["Body"].read()
+
+        try:
+            data = policy.run(get_object, deadline)  # the one retry loop
+        except Exception as exc:
+            raise LargePayloadError(
+                f"record {rid}: its payload s3://{bucket}/{key} could not be read after {attempts[0]} "
+                f"attempt(s): {classify_exception(exc).code}"
+            ) from None
         try:
             return str(data.decode("utf-8"))
         except UnicodeDecodeError:

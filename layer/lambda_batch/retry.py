@@ -15,7 +15,7 @@ import random
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional, TypeVar
 
 from .deadline import Deadline
 from .error_rules import (
@@ -47,6 +47,13 @@ def validation_summary(exc: BaseException) -> str:
     paths = sorted(set(_PARAMETER.findall(str(exc))))
     where = ", ".join(paths[:5]) if paths else "the request"
     return f"botocore refused the request before sending it: invalid {where}"
+
+
+T = TypeVar("T")
+
+
+class DeadlineNear(TimeoutError):
+    """No attempt started: the deadline is within the margin (see :meth:`RetryPolicy.run`)."""
 
 
 class ErrorInfo(NamedTuple):
@@ -151,6 +158,37 @@ class RetryPolicy:
     def splits(self, error: Optional[ErrorInfo]) -> bool:
         """Whether ``error`` refused a whole call for one bad entry: split the batch to isolate it."""
         return is_splittable(error)
+
+    def run(
+        self,
+        call: Callable[[int], T],
+        deadline: Optional[Deadline] = None,
+        *,
+        start_margin: Optional[float] = None,
+    ) -> T:
+        """The one retry loop for a single call (a batch goes through the dispatchers' engine):
+        ``call(attempt)`` until it returns, retrying what :meth:`classify` says is worth it, with
+        backoff, within ``max_attempts`` and the deadline; the last exception is raised.
+
+        With ``start_margin``, no attempt starts once less than that is left before the
+        deadline (``DeadlineNear`` is raised instead).
+
+        Example::
+
+            shards = policy.run(lambda attempt: client.list_shards(StreamName="s"), deadline)
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            if start_margin is not None and deadline is not None and deadline.expired(start_margin):
+                raise DeadlineNear(f"not called: the deadline is within {start_margin:g}s")
+            try:
+                return call(attempt)
+            except Exception as exc:
+                delay = self.backoff(attempt)
+                if not self.classify(exc).retryable or not self.can_retry(attempt, delay, deadline):
+                    raise
+                self.sleep(delay)
 
     def sleep(self, seconds: float, sleeper: Callable[[float], Any] = time.sleep) -> None:
         """Wait ``seconds`` (a hook for tests that must not really sleep)."""

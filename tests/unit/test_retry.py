@@ -117,3 +117,38 @@ def test_a_botocore_validation_error_is_classified_without_the_values_it_quotes(
     info = classify_exception(ParamValidationError(report=report))
     assert info.code == "ParamValidationError" and not info.retryable
     assert "Entries[0].MessageBody" in info.message and "SECRET" not in info.message
+
+
+def test_run_is_the_one_retry_loop_for_single_calls():
+    from lambda_batch.deadline import Deadline
+    from lambda_batch.retry import DeadlineNear, RetryPolicy
+
+    policy = RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0, deadline_margin=0.0)
+    calls = []
+
+    def flaky(attempt):
+        calls.append(attempt)
+        if attempt < 3:
+            raise ConnectionResetError("reset")
+        return "ok"
+
+    assert policy.run(flaky) == "ok"
+    assert calls == [1, 2, 3]
+
+    calls.clear()
+
+    def denied(attempt):
+        calls.append(attempt)
+        raise PermissionError("no")
+
+    with pytest.raises(PermissionError):
+        policy.run(denied)
+    assert calls == [1]  # not worth retrying
+
+    calls.clear()
+    with pytest.raises(ConnectionResetError):
+        policy.run(lambda attempt: flaky(0))  # always failing: max_attempts calls, then the last error
+    assert len(calls) == 3
+
+    with pytest.raises(DeadlineNear):
+        policy.run(denied, Deadline.after(0.5), start_margin=1.0)  # no call once within the margin

@@ -73,34 +73,28 @@ class ShardMap:
 def read_shard_map(client: Any, stream_param: Dict[str, str], policy: RetryPolicy, deadline: Any) -> ShardMap:
     """List the stream's open shards (every page), retrying as the policy allows within the deadline.
 
-    Raises the last error when the shards cannot be listed, and TimeoutError when the deadline
-    is within the policy's margin before a call (no call starts then).
+    Raises the last error when the shards cannot be listed, and a TimeoutError
+    (``retry.DeadlineNear``) when the deadline is within the policy's margin before a call (no
+    call starts then).
     """
-    attempt = 0
-    while True:
-        attempt += 1
-        if deadline.expired(policy.deadline_margin):
-            raise TimeoutError("ListShards not called: the deadline is within the retry policy's margin")
-        try:
-            shards: List[Tuple[int, int, str]] = []
-            params: Dict[str, Any] = dict(stream_param)
-            while True:
-                page = client.list_shards(**params)
-                for shard in page.get("Shards") or []:
-                    if "EndingSequenceNumber" in (shard.get("SequenceNumberRange") or {}):
-                        continue  # closed by a reshard: its children hold its range now
-                    start = int(shard["HashKeyRange"]["StartingHashKey"])
-                    shards.append((start, int(shard["HashKeyRange"]["EndingHashKey"]), shard["ShardId"]))
-                token = page.get("NextToken")
-                if not token:
-                    return ShardMap(shards)
-                params = {"NextToken": token}  # ListShards takes the token without the stream
-        except Exception as exc:
-            error = classify_exception(exc)
-            delay = policy.backoff(attempt)
-            if not error.retryable or not policy.can_retry(attempt, delay, deadline):
-                raise
-            policy.sleep(delay)
+
+    def list_shards(_attempt: int) -> ShardMap:
+        shards: List[Tuple[int, int, str]] = []
+        params: Dict[str, Any] = dict(stream_param)
+        while True:
+            page = client.list_shards(**params)
+            for shard in page.get("Shards") or []:
+                if "EndingSequenceNumber" in (shard.get("SequenceNumberRange") or {}):
+                    continue  # closed by a reshard: its children hold its range now
+                start = int(shard["HashKeyRange"]["StartingHashKey"])
+                shards.append((start, int(shard["HashKeyRange"]["EndingHashKey"]), shard["ShardId"]))
+            token = page.get("NextToken")
+            if not token:
+                return ShardMap(shards)
+            params = {"NextToken": token}  # ListShards takes the token without the stream
+
+    # The one retry loop; no ListShards call once the deadline is within the policy's margin.
+    return policy.run(list_shards, deadline, start_margin=policy.deadline_margin)
 
 
 def shared_shard_map(
