@@ -38,11 +38,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from devtools.lambda_context import LambdaContext
 from devtools.lambda_sqs import lambda_sqs_record, reported_failures
+from local_lambda.batch_deletes import delete_batch
+from local_lambda.batch_outcomes import (
+    ERROR,
+    INVALID_RESPONSE,
+    PARTIAL,
+    SUCCESS,
+    TIMEOUT,
+    BatchOutcome,
+    MappingStats,
+)
 
 __all__ = [
     "ERROR",
@@ -73,51 +82,7 @@ MAX_BATCHING_WINDOW_SECONDS = 300
 
 Handler = Callable[[Dict[str, Any], Any], Any]
 
-# Outcomes of one invocation.
-SUCCESS = "success"
-PARTIAL = "partial"
-ERROR = "error"
-TIMEOUT = "timeout"
-INVALID_RESPONSE = "invalid-response"
-
-
 ContextFactory = Callable[[float], Any]
-
-
-@dataclass
-class BatchOutcome:
-    """What one invocation did: the batch, how it ended, and what was deleted or left to retry."""
-
-    message_ids: List[str]
-    outcome: str
-    deleted: List[str] = field(default_factory=list)
-    left: List[str] = field(default_factory=list)
-    delete_failed: List[str] = field(default_factory=list)
-    error: Optional[str] = None
-    duration: float = 0.0
-    receive_counts: Dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class MappingStats:
-    """Running totals of an :class:`SQSEventSourceMapping`."""
-
-    receive_calls: int = 0
-    delete_calls: int = 0
-    invocations: int = 0
-    messages_delivered: int = 0
-    redeliveries: int = 0
-    deleted: int = 0
-    left_for_retry: int = 0
-    delete_failures: int = 0
-    errors: int = 0
-    timeouts: int = 0
-    invalid_responses: int = 0
-    partial_responses: int = 0
-    idle_polls: int = 0
-    handler_seconds: float = 0.0
-    receive_seconds: float = 0.0
-    delete_seconds: float = 0.0
 
 
 class SQSEventSourceMapping:
@@ -308,8 +273,8 @@ class SQSEventSourceMapping:
                 ", ".join(ids),
             )
 
-        outcome.deleted, outcome.delete_failed = self._delete(to_delete)
-        self._count(outcome)
+        outcome.deleted, outcome.delete_failed = delete_batch(self.sqs, self.queue_url, to_delete, self.stats)
+        self.stats.add(outcome)
         if self._on_batch is not None:
             self._on_batch(outcome)
         return outcome
@@ -336,66 +301,6 @@ class SQSEventSourceMapping:
     def _payload_has_room(messages: Sequence[Dict[str, Any]]) -> bool:
         used = sum(len(message.get("Body", "")) + 1024 for message in messages)
         return used + SQS_RECEIVE_MAX * SQS_MAX_MESSAGE_BYTES // 4 <= MAX_INVOKE_PAYLOAD_BYTES
-
-    def _delete(self, messages: Sequence[Dict[str, Any]]) -> tuple[List[str], List[str]]:
-        deleted: List[str] = []
-        failed: List[str] = []
-        for start in range(0, len(messages), SQS_RECEIVE_MAX):
-            chunk = messages[start : start + SQS_RECEIVE_MAX]
-            entries = [
-                {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
-                for index, message in enumerate(chunk)
-            ]
-            for attempt in range(3):
-                started = time.monotonic()
-                try:
-                    response = self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
-                except Exception as exc:
-                    self.stats.delete_calls += 1
-                    self.stats.delete_seconds += time.monotonic() - started
-                    logger.warning("DeleteMessageBatch failed (attempt %d): %s", attempt + 1, exc)
-                    response = {"Failed": [{"Id": entry["Id"], "SenderFault": False} for entry in entries]}
-                else:
-                    self.stats.delete_calls += 1
-                    self.stats.delete_seconds += time.monotonic() - started
-                failed_entries = {entry["Id"]: entry for entry in response.get("Failed", [])}
-                for entry in entries:
-                    if entry["Id"] not in failed_entries:
-                        deleted.append(chunk[int(entry["Id"])]["MessageId"])
-                retry = [entry for entry in entries if entry["Id"] in failed_entries]
-                permanent = [entry for entry in retry if failed_entries[entry["Id"]].get("SenderFault")]
-                for entry in permanent:
-                    reason = failed_entries[entry["Id"]]
-                    message_id = chunk[int(entry["Id"])]["MessageId"]
-                    failed.append(message_id)
-                    logger.warning(
-                        "could not delete message %s: %s %s",
-                        message_id,
-                        reason.get("Code", ""),
-                        reason.get("Message", ""),
-                    )
-                entries = [entry for entry in retry if not failed_entries[entry["Id"]].get("SenderFault")]
-                if not entries:
-                    break
-                time.sleep(0.05 * 2**attempt)
-            for entry in entries:  # still failing after the last attempt
-                message_id = chunk[int(entry["Id"])]["MessageId"]
-                failed.append(message_id)
-                logger.warning("could not delete message %s after 3 attempts", message_id)
-        return deleted, failed
-
-    def _count(self, outcome: BatchOutcome) -> None:
-        self.stats.deleted += len(outcome.deleted)
-        self.stats.left_for_retry += len(outcome.left)
-        self.stats.delete_failures += len(outcome.delete_failed)
-        if outcome.outcome == ERROR:
-            self.stats.errors += 1
-        elif outcome.outcome == TIMEOUT:
-            self.stats.timeouts += 1
-        elif outcome.outcome == INVALID_RESPONSE:
-            self.stats.invalid_responses += 1
-        elif outcome.outcome == PARTIAL:
-            self.stats.partial_responses += 1
 
 
 def _merge(messages: List[Dict[str, Any]], more: List[Dict[str, Any]]) -> List[Dict[str, Any]]:

@@ -42,18 +42,18 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, List, Mapping, Optional, Union
 
 from devtools import lambda_context
 from devtools.aws_session import FAKE_CREDENTIALS, credentials_environment
 from devtools.aws_session import is_loopback as is_emulated
 from devtools.sam_files import TEMPLATE_PATH
-from emulator.intrinsics import Intrinsics
 from emulator.settings import read_settings
 from emulator.stack_info import StackInfo
-from emulator.template import DEFAULT_REGION, StackError, translate_template
+from emulator.template import DEFAULT_REGION
+from local_lambda import function_setup
+from local_lambda.results import FunctionError, InvocationError, InvocationResult
 
 __all__ = [
     "FAKE_CREDENTIALS",
@@ -71,53 +71,6 @@ _BOOTSTRAP = Path(__file__).resolve().parent / "_bootstrap.py"
 #: Seconds an invocation may outlive its Timeout before it is stopped (process start-up slack).
 TIMEOUT_GRACE_SECONDS = 1.0
 PathLike = Union[str, "os.PathLike[str]"]
-
-
-class InvocationError(RuntimeError):
-    """The function could not be set up or run (not an error raised by the handler)."""
-
-
-class FunctionError(RuntimeError):
-    """Raised by :meth:`LocalFunction.__call__` when the invocation failed; ``result`` tells how."""
-
-    def __init__(self, result: InvocationResult) -> None:
-        error = result.error or {}
-        super().__init__(f"{error.get('errorType')}: {error.get('errorMessage')}")
-        self.result = result
-
-
-@dataclass
-class InvocationResult:
-    """The outcome of one invocation.
-
-    Exactly one of ``return_value`` (the handler returned) and ``error`` (it raised, timed
-    out, or could not be imported: Lambda's ``{"errorType", "errorMessage", "stackTrace"}``)
-    is set; :attr:`ok` tells which.
-    """
-
-    request_id: str
-    return_value: Any = None
-    error: Optional[Dict[str, Any]] = None
-    #: The invocation's output (stdout and stderr), from ``START`` to ``END``.
-    logs: str = ""
-    duration_ms: float = 0.0
-    cold_start: bool = False
-    #: AWS API calls the handler made: ``{"service", "operation", "target"}`` each.
-    api_calls: List[Dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when the handler returned."""
-        return self.error is None
-
-    @property
-    def error_type(self) -> Optional[str]:
-        """``errorType`` of the error (``SQSBatchProcessingError``, ``Sandbox.Timedout``...), or None."""
-        return None if self.error is None else str(self.error.get("errorType"))
-
-    def payload(self) -> Any:
-        """What Lambda's Invoke API returns as the payload: the return value, or the error object."""
-        return self.return_value if self.error is None else self.error
 
 
 class LocalFunction:
@@ -165,8 +118,8 @@ class LocalFunction:
         self.settings = read_settings(self.template, parameters, self.region)
         self.function = self.settings.function(logical_id)
         self.timeout = float(self.function.timeout)
-        self.code_dir, self.layer_paths, self.external_layers = self._built_paths(parameters)
-        self.environment = self._environment(parameters, dict(env_overrides or {}))
+        self.code_dir, self.layer_paths, self.external_layers = function_setup.built_paths(self, parameters)
+        self.environment = function_setup.environment(self, parameters, dict(env_overrides or {}))
 
         self.last_result: Optional[InvocationResult] = None
         self._process: Optional[subprocess.Popen[bytes]] = None
@@ -176,85 +129,6 @@ class LocalFunction:
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ set-up
-
-    def _built_paths(self, parameters: Mapping[str, Any]) -> tuple[Path, List[str], List[str]]:
-        built_template = self.build_dir / "template.yaml"
-        if not built_template.exists():
-            raise InvocationError(
-                f"{self.build_dir} is not a `sam build` output (no template.yaml): run `make build`"
-            )
-        translated = translate_template(built_template, parameters, self.region)
-        resources = translated["Resources"]
-        function = resources.get(self.logical_id)
-        if function is None:
-            raise InvocationError(f"{self.logical_id} is not in {built_template}")
-        code_key = function["Properties"]["Code"]["S3Key"]
-        code_dir = self.build_dir / code_key
-        if not code_dir.is_dir():
-            raise InvocationError(f"the built code of {self.logical_id} is missing: {code_dir}")
-        intrinsics = Intrinsics(translated, parameters, region=self.region)
-        layer_paths: List[str] = []
-        external: List[str] = []
-        for layer in function["Properties"].get("Layers") or []:
-            if isinstance(layer, Mapping) and layer.get("Ref") in resources:
-                content = resources[layer["Ref"]]["Properties"]["Content"]["S3Key"]
-                layer_paths.append(str(self.build_dir / content / "python"))
-                continue
-            value = intrinsics.resolve(layer)
-            if value:
-                external.append(str(value))
-        return code_dir, layer_paths, external
-
-    def _environment(self, parameters: Mapping[str, Any], overrides: Dict[str, str]) -> Dict[str, str]:
-        function = self.function
-        if self.stack is not None:
-            intrinsics = self.stack.intrinsics()
-        else:
-            intrinsics = Intrinsics(self.settings.translated, parameters, region=self.region)
-        template_env: Dict[str, str] = {}
-        for name, value in function.environment.items():
-            if name in overrides:
-                continue
-            try:
-                resolved = intrinsics.resolve(value)
-            except StackError as exc:
-                raise InvocationError(
-                    f"environment variable {name} of {self.logical_id}: {exc}; "
-                    "deploy the stack to the emulator or give it in env_overrides"
-                ) from None
-            template_env[name] = "" if resolved is None else str(resolved)
-
-        name = self.stack.function_name(self.logical_id) if self.stack else self.logical_id
-        log_group = f"/aws/lambda/{name}"
-        if self.stack is not None:
-            props = self.stack.translated["Resources"][self.logical_id].get("Properties") or {}
-            configured = (props.get("LoggingConfig") or {}).get("LogGroup")
-            if configured is not None:
-                log_group = str(intrinsics.resolve(configured))
-        env: Dict[str, str] = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "LANG": "en_US.UTF-8",
-            "TZ": ":UTC",
-            "PYTHONUNBUFFERED": "1",
-            "LAMBDA_TASK_ROOT": str(self.code_dir),
-            "LAMBDA_RUNTIME_DIR": str(Path(self.python).parent),
-            "_HANDLER": function.handler,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
-            "AWS_LAMBDA_FUNCTION_NAME": name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_LOG_GROUP_NAME": log_group,
-            "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}",
-            "AWS_REGION": self.region,
-            "AWS_DEFAULT_REGION": self.region,
-            "LOCAL_LAMBDA_ACCOUNT_ID": self.stack.account_id if self.stack else "123456789012",
-            **credentials_environment(self.endpoint_url),
-        }
-        if self.endpoint_url:
-            env["AWS_ENDPOINT_URL"] = self.endpoint_url
-        env.update(template_env)
-        env.update(overrides)
-        return env
 
     # ------------------------------------------------------------------ the worker process
 
