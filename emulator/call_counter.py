@@ -28,7 +28,6 @@ Example::
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import threading
@@ -38,17 +37,10 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-_HOP_BY_HOP = {
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailers",
-    "transfer-encoding",
-    "upgrade",
-    "expect",
-}
+from emulator.forwarding import HOP_BY_HOP, Upstream
+
+#: Hop-by-hop headers, and ``Expect`` (the proxy answers the whole request at once).
+_HOP_BY_HOP = HOP_BY_HOP | {"expect"}
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 _BATCH_KEYS = ("Entries", "Records", "MetricData", "PutRequests")
 
@@ -217,7 +209,7 @@ class CallCounter:
         self._observers: List[Observer] = list(observers)
         self._servers: Dict[str, _RoleServer] = {}
         self._threads: List[threading.Thread] = []
-        self._local = threading.local()
+        self._upstream = Upstream(self.upstream_host, self.upstream_port)
         self._lock = threading.Lock()
         self._counts: Dict[str, Dict[Tuple[str, str], OperationCount]] = {role: {} for role in self.roles}
 
@@ -276,29 +268,10 @@ class CallCounter:
 
     # ------------------------------------------------------------ internals
 
-    def _connection(self) -> http.client.HTTPConnection:
-        connection: Optional[http.client.HTTPConnection] = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=120)
-            self._local.connection = connection
-        return connection
-
     def _upstream_request(
         self, method: str, path: str, body: bytes, headers: Dict[str, str]
     ) -> Tuple[int, str, List[Tuple[str, str]], bytes]:
-        for attempt in range(2):
-            connection = self._connection()
-            try:
-                connection.request(method, path, body=body, headers=headers)
-                response = connection.getresponse()
-                data = response.read()
-                return response.status, response.reason, response.getheaders(), data
-            except (http.client.HTTPException, OSError):
-                connection.close()
-                self._local.connection = None
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self._upstream.request(method, path, body, headers)
 
     def _record(  # noqa: PLR0917 - internal, called from one place
         self,
