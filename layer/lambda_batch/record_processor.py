@@ -7,7 +7,8 @@ concurrency (threads, or asyncio for ``async def`` handlers), and keeps one resu
 record, in record order. The subclasses only decide what to do with the failures.
 
 The processor is made of one module per concept: this one binds a batch and runs it in
-order (the hot path); ``record_guards`` holds records back (ordering rule, deadline);
+order (the hot path); ``batch_binding`` binds a batch (validation, record objects, ordering
+rule, deadline); ``record_guards`` holds records back (ordering rule, deadline);
 ``concurrent_processing`` runs records on threads or asyncio tasks; ``batch_outcomes`` says
 what the batch came to (failed positions, logs, the error).
 """
@@ -25,22 +26,21 @@ from .base_processor import (
     BasePartialProcessor,
 )
 from .base_processor import logger as processing_logger
+from .batch_binding import BatchBinding
 from .batch_outcomes import BatchOutcomes
 from .concurrent_processing import ConcurrentProcessing, running_loop
-from .deadline import Deadline
 from .event_types import EventType
 from .exceptions import ConfigurationError
 from .handler_signature import is_async_handler
-from .ordering import CONTINUE, Ordering, ordering_for
+from .ordering import CONTINUE
 from .record_guards import RecordGuards
-from .records import validate_records
-from .typed_records import handler_records, make_converter
+from .typed_records import make_converter
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Hashable, List, Optional, Tuple
+    from typing import Any, Callable, List, Optional, Tuple
 
-    from .base_processor import ProcessingResult, RecordHandler
+    from .base_processor import ProcessingResult
     from .ordering import KeyFunction
 
     Outcome = Tuple[int, Any]
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 DEFAULT_DEADLINE_MARGIN = 1.0
 
 
-class RecordProcessor(ConcurrentProcessing, RecordGuards, BatchOutcomes, BasePartialProcessor):
+class RecordProcessor(BatchBinding, ConcurrentProcessing, RecordGuards, BatchOutcomes, BasePartialProcessor):
     """Handle each record of a batch on its own; the base of the built-in processors.
 
     Options shared by every built-in processor:
@@ -147,76 +147,6 @@ class RecordProcessor(ConcurrentProcessing, RecordGuards, BatchOutcomes, BasePar
                 log=self.logger,
             )
         self._reset_batch()
-
-    # -- per-batch state -------------------------------------------------------------
-
-    def _reset_batch(self) -> None:
-        self._ids: List[str] = []
-        self._results: Optional[List[ProcessingResult]] = None
-        self._ordering = Ordering(CONTINUE, None, False)
-        self._deadline = Deadline.never()
-        self._cutoff = math.inf
-        # Kafka, Pipes and de-aggregated Kinesis batches (batch_sources): the item identifiers
-        # reported (None: the ids), whether the invoker takes partial failures, a converter guard.
-        self._identifiers: Optional[List[Any]] = None
-        self._partial = True
-        self._guard: Optional[Callable[[Any], Any]] = None
-        self._reset_run()
-
-    def _reset_run(self) -> None:
-        self._stopped_by: Optional[int] = None
-        self._failed_keys: Dict[Hashable, int] = {}
-        self._skipped = 0
-        self._failures: List[int] = []
-        self._failures_known = True
-        if self._large_payloads is not None:
-            self._large_payloads.reset()
-
-    def __call__(self, records: List[Any], handler: RecordHandler, lambda_context: Any = None) -> Any:
-        """Bind a batch: validate its records (:class:`MalformedEventError` on any bad one)."""
-        super().__call__(records, handler, lambda_context)
-        self._reset_batch()
-        source = None
-        if not self.event_type.spec.prepared and type(records) is list:  # SQS, DynamoDB: nothing more
-            self._ids = validate_records(
-                records, self.event_type, need_receipt_handle=self._needs_receipt_handle
-            )
-        else:  # streams (KPL aggregates), Kafka, EventBridge Pipes batches
-            from .batch_sources import prepare_batch
-
-            source = prepare_batch(
-                records,
-                self.event_type,
-                need_receipt_handle=self._needs_receipt_handle,
-                deaggregate=self.kpl_deaggregation,
-            )
-            records, self._ids = source.records, source.ids
-            self._identifiers, self._partial = source.identifiers, source.partial
-        self.records = records = handler_records(records, self.event_type, self.model)  # record objects
-        if source is not None and source.corrupt:
-            self._guard = source.guard(records)
-        self._ordering = ordering_for(
-            self.event_type,
-            records,
-            skip_group_on_error=self.skip_group_on_error,
-            stop_on_first_failure=self.stop_on_first_failure,
-            concurrency_key=self.concurrency_key,
-            always_fifo=self._always_fifo,
-        )
-        self._deadline = Deadline.from_context(lambda_context)
-        if self.deadline_margin is not None:
-            self._cutoff = self._deadline.at - self.deadline_margin
-        return self
-
-    @property
-    def deadline(self) -> Deadline:
-        """The invocation's deadline, read once from the Lambda context of this batch."""
-        return self._deadline
-
-    @property
-    def is_fifo(self) -> bool:
-        """Whether this batch comes from an SQS FIFO queue."""
-        return self._ordering.fifo
 
     def _prepare(self) -> None:
         """Nothing to set up: every call of the processor starts from a clean state."""
