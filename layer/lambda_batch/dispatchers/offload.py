@@ -24,7 +24,7 @@ Example::
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from ..clients import ClientProvider, timeout_bucket
 from ..exceptions import ConfigurationError, PayloadError
@@ -39,7 +39,6 @@ from ..payload_pointers import (
 )
 from ..retry import ErrorInfo, RetryPolicy, classify_exception
 from ..serialization import utf8_len
-from ..unprocessed import DEADLINE_EXCEEDED
 from .delivery import call_timeout
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,8 +51,6 @@ _ONE_ATTEMPT = RetryPolicy(max_attempts=1, base_delay=0.0, max_delay=0.0, deadli
 
 #: The code of an entry not sent because an earlier message of its FIFO group could not be stored.
 GROUP_NOT_STORED = "EarlierMessageNotStored"
-#: The code of an entry the batch response named neither sent nor failed.
-MISSING_FROM_RESPONSE = "MissingFromResponse"
 #: botocore errors after which a request may have reached the service (the outcome is unknown).
 _UNKNOWN_OUTCOME_ERRORS = frozenset(
     {"ReadTimeoutError", "ConnectionClosedError", "ResponseStreamingError", "IncompleteReadError"}
@@ -313,58 +310,3 @@ def _outcome_unknown(exc: BaseException) -> bool:
         status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
         return not isinstance(status, int) or status >= 500
     return any(klass.__name__ in _UNKNOWN_OUTCOME_ERRORS for klass in type(exc).__mro__)
-
-
-def send_offloaded(
-    dispatcher: Any,
-    offloader: PayloadOffloader,
-    entries: Sequence[Entry],
-    call: Callable[[Any, List[Dict[str, Any]]], Any],
-    read_results: Callable[[int, Any], List[Optional[ErrorInfo]]],
-) -> List[Optional[ErrorInfo]]:
-    """One batch call of an offloading dispatcher: store the objects, then send what was stored.
-
-    ``call(client, request_entries)`` makes the call with entries whose ``Id`` is their
-    position in ``entries``; ``read_results(count, response)`` reads its per-entry results.
-    A whole-call failure is raised as it is when every entry was sent (the dispatcher splits
-    or retries it); otherwise it becomes the result of the entries that were sent.
-    """
-    policy = dispatcher.retry_policy
-    deadline = dispatcher.deadline
-    errors = offloader.store(entries, deadline, policy, ordered=dispatcher._halts_groups)
-    sent = [index for index in range(len(entries)) if index not in errors]
-    if sent and deadline.expired(policy.deadline_margin):  # the writes took the time left
-        late = ErrorInfo(
-            DEADLINE_EXCEEDED, "not sent: the deadline came while storing the batch's payloads", True
-        )
-        errors.update(dict.fromkeys(sent, late))
-        sent = []
-    if not sent:
-        return [errors.get(index) for index in range(len(entries))]
-    client = dispatcher.client  # its timeouts follow the time left now, after the writes
-    try:
-        response = call(client, [dict(entries[index].request, Id=str(index)) for index in sent])
-    except Exception as exc:
-        PayloadOffloader.note_send_error([entries[index] for index in sent], exc)
-        if not errors:
-            raise
-        error = classify_exception(exc)
-        return merge_results(len(entries), errors, sent, [error] * len(sent))
-    results = read_results(len(entries), response)
-    for index in sent:
-        result = results[index]
-        if result is not None and result.code == MISSING_FROM_RESPONSE:
-            PayloadOffloader.note_missing(entries[index])
-    for index, error in errors.items():
-        results[index] = error
-    return results
-
-
-def merge_results(
-    count: int, errors: Mapping[int, ErrorInfo], sent: List[int], sent_results: Sequence[Optional[ErrorInfo]]
-) -> List[Optional[ErrorInfo]]:
-    """Per-entry results of a call that carried only the ``sent`` positions: theirs, else the store errors."""
-    results: List[Optional[ErrorInfo]] = [errors.get(index) for index in range(count)]
-    for position, result in zip(sent, sent_results):
-        results[position] = result
-    return results

@@ -11,7 +11,8 @@ from ..message_attributes import normalise_message_attributes
 from ..retry import ErrorInfo
 from ..serialization import payload_to_text, utf8_len
 from .base import BaseDispatcher, Entry
-from .offload import PayloadOffloader, send_offloaded
+from .offload import PayloadOffloader
+from .offload_send import send_offloaded
 from .sqs import _batch_results, _record_id, deduplication_id
 
 

@@ -17,7 +17,8 @@ from ..retry import ErrorInfo, classify_exception
 from ..serialization import payload_to_text, utf8_len
 from .base import BaseDispatcher, Entry
 from .delivery import id_results
-from .offload import OffloadedRequest, PayloadOffloader, send_offloaded
+from .offload import OffloadedRequest, PayloadOffloader
+from .offload_send import send_offloaded
 
 logger = logging.getLogger("lambda_batch.dispatchers.sqs")
 
