@@ -5,39 +5,30 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import threading
 import uuid
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..arns import parse_arn, sqs_queue_url
 from ..exceptions import ConfigurationError, PayloadError
 from ..limits import SERVICE_LIMITS, SQS_MAX_DELAY_SECONDS
 from ..message_attributes import normalise_message_attributes
-from ..retry import ErrorInfo, classify_exception
+from ..retry import ErrorInfo
 from ..serialization import payload_to_text, utf8_len
 from .base import BaseDispatcher, Entry
 from .delivery import id_results
 from .offload import OffloadedRequest, PayloadOffloader
 from .offload_send import send_offloaded
+from .sqs_queue import QueueSettings, queue_target
 
 logger = logging.getLogger("lambda_batch.dispatchers.sqs")
 
 # The characters SQS accepts: #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF
 _INVALID_SQS_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_URL_REGION = re.compile(r"^https?://(?:sqs\.)?([a-z]{2}(?:-[a-z]+)+-\d)\.(?:queue\.)?amazonaws")
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
-_QUEUE_ATTRIBUTES = ["MaximumMessageSize", "FifoQueue", "ContentBasedDeduplication"]
 #: The message group of a FIFO message submitted without one (boto3-batch-utils 5.x's default).
 DEFAULT_FIFO_GROUP = "unset"
 
-#: What each queue's attributes said (MaximumMessageSize, ContentBasedDeduplication), by queue
-#: URL, for the life of the process: a function that makes its dispatcher on every invocation
-#: reads them once per execution environment. ``(None, None)`` records that they could not be
-#: read (no sqs:GetQueueAttributes): the service limits apply, and the call is not repeated.
-_queue_settings: Dict[str, Tuple[Optional[int], Optional[bool]]] = {}
 
-
-class _SQSDispatcherBase(BaseDispatcher):
+class _SQSDispatcherBase(QueueSettings, BaseDispatcher):
     _fifo = False
 
     def __init__(
@@ -53,34 +44,14 @@ class _SQSDispatcherBase(BaseDispatcher):
         if not isinstance(queue_name, str) or not queue_name:
             raise ConfigurationError("queue_name must be a queue name, URL or ARN")
         self.queue_name = queue_name
-        self._queue_url: Optional[str] = None
         self._queue_owner: Optional[str] = None
-        region = None
-        if queue_name.startswith("arn:"):
-            try:
-                arn = parse_arn(queue_name)
-                self._queue_url = sqs_queue_url(queue_name)
-            except ValueError as exc:
-                raise ConfigurationError(str(exc)) from None
-            region = arn.region
-            name = arn.resource
-        elif "://" in queue_name:
-            self._queue_url = queue_name
-            match = _URL_REGION.match(queue_name)
-            region = match.group(1) if match else None
-            name = queue_name.rstrip("/").rsplit("/", 1)[-1]
-        else:
-            name = queue_name
+        self._queue_url, region, name = queue_target(queue_name)
         if name.endswith(".fifo") != self._fifo:
             other = "SQSFifoBatchDispatcher" if not self._fifo else "SQSBatchDispatcher"
             kind = "a FIFO" if not self._fifo else "a standard"
             raise ConfigurationError(f"{queue_name!r} names {kind} queue: use {other}")
         self.target_description = f"SQS queue {name}"
-        self._max_message_size: Optional[int] = None
-        self._content_based_dedup: Optional[bool] = None
-        self._attributes_read = False
-        self._probed = False
-        self._queue_lock = threading.Lock()
+        self._init_queue()
         super().__init__(
             "sqs",
             SERVICE_LIMITS["sqs"],
@@ -103,66 +74,6 @@ class _SQSDispatcherBase(BaseDispatcher):
             raise ConfigurationError(
                 "large_payload_threshold and large_payload_prefix need large_payload_bucket"
             )
-
-    @property
-    def queue_url(self) -> Optional[str]:
-        """The queue's URL (``None`` until resolved from its name at first use)."""
-        return self._queue_url
-
-    # -- the queue, resolved lazily and once --------------------------------------------
-
-    def _prepare(self) -> None:
-        if self._queue_url is None or not self._attributes_read:
-            self._resolve()
-
-    def _resolve(self) -> None:
-        with self._queue_lock:
-            client = self.client
-            if self._queue_url is None:
-                self._queue_url = str(client.get_queue_url(QueueName=self.queue_name)["QueueUrl"])
-            if not self._attributes_read:
-                known = _queue_settings.get(self._queue_url)
-                if known is None:
-                    known = _queue_settings[self._queue_url] = self._read_attributes(client)
-                max_message_size, content_based_dedup = known
-                if max_message_size is not None:
-                    self._max_message_size = max_message_size
-                if content_based_dedup is not None:
-                    self._content_based_dedup = content_based_dedup
-                self._attributes_read = True
-
-    def _read_attributes(self, client: Any) -> Tuple[Optional[int], Optional[bool]]:
-        """The queue's MaximumMessageSize and ContentBasedDeduplication (None: not known)."""
-        try:
-            response = client.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=_QUEUE_ATTRIBUTES)
-        except Exception as exc:
-            error = classify_exception(exc)
-            if error.retryable:
-                raise
-            # Without sqs:GetQueueAttributes the service limits apply; sends still work.
-            logger.info(
-                "%s: cannot read queue attributes (%s); using the service limits",
-                self.target_description,
-                error.code,
-            )
-            return None, None
-        attributes = response.get("Attributes", {})
-        size = attributes.get("MaximumMessageSize")
-        dedup = attributes.get("ContentBasedDeduplication")
-        return (int(size) if size is not None else None, None if dedup is None else dedup == "true")
-
-    def _probe(self) -> None:
-        """At the first submit, learn the queue's settings (once; failures wait for the first send).
-
-        Not while the deadline is within the retry policy's margin: no call starts then.
-        """
-        if self.deadline.expired(self.retry_policy.deadline_margin):
-            return
-        self._probed = True
-        try:
-            self._resolve()
-        except Exception as exc:
-            logger.debug("%s: queue not resolved yet (%s)", self.target_description, type(exc).__name__)
 
     def _item_limit(self) -> int:
         limit = super()._item_limit()
