@@ -53,6 +53,7 @@ _EXPORTS: Dict[str, str] = {
     "RecordSkippedError": ".skipped_records",
     "PreviousRecordFailedError": ".skipped_records",
     "DeadlineReachedError": ".skipped_records",
+    "RetryDelay": ".retry_delays",
     # record objects the record handler receives
     "SQSRecord": ".event_records",
     "KinesisStreamRecord": ".event_records",
@@ -103,6 +104,7 @@ __all__ = [
     "PayloadError",
     "PreviousRecordFailedError",
     "RecordSkippedError",
+    "RetryDelay",
     "RetryPolicy",
     "SNSBatchDispatcher",
     "SQSBatchDispatcher",
@@ -165,6 +167,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         process_partial_response,
     )
     from .retry import RetryPolicy
+    from .retry_delays import RetryDelay
     from .skipped_records import DeadlineReachedError, PreviousRecordFailedError, RecordSkippedError
     from .sqs_processor import PartialSQSProcessor, sqs_batch_processor
     from .unprocessed import UnprocessedItem

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from .event_types import EventType
 from .exceptions import BatchProcessingError, ConfigurationError
-from .record_processor import DEFAULT_DEADLINE_MARGIN, RecordProcessor
+from .processor_extras import ProcessorExtras, sqs_clients
+from .record_processor import DEFAULT_DEADLINE_MARGIN
 from .records import extract_records
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
@@ -20,11 +21,12 @@ if TYPE_CHECKING:
 
     from .base_processor import RecordHandler
     from .ordering import KeyFunction
+    from .retry_delays import RetryDelay
 
     PartialItemFailureResponse = Dict[str, List[Dict[str, str]]]
 
 
-class BatchProcessor(RecordProcessor):
+class BatchProcessor(ProcessorExtras):
     """Process a batch record by record and report only the failures to Lambda.
 
     ``event_type`` is :class:`EventType` ``SQS`` (standard or FIFO: a queue ARN ending in
@@ -35,6 +37,15 @@ class BatchProcessor(RecordProcessor):
     ``logger`` receives the per-record failure warnings. The other options (``model``,
     ``deadline_margin``, ``max_concurrency``, ``stop_on_first_failure``,
     ``concurrency_key``, ``log_exception_messages``) are described on the shared engine.
+
+    SQS batches also take ``retry_delay=RetryDelay(...)`` (each failed message comes back after
+    a delay growing with its receive count: :mod:`lambda_batch.retry_delays`) and
+    ``extend_visibility=True`` (a heartbeat keeps unfinished messages invisible:
+    :mod:`lambda_batch.visibility_heartbeat`), whose SQS calls use ``boto3_session``,
+    ``config``, ``client`` and client keywords (``endpoint_url``...) as
+    :class:`~lambda_batch.PartialSQSProcessor` does. Every event type takes
+    ``metrics_namespace`` and ``metrics_dimensions``: one CloudWatch EMF document per batch
+    on stdout (:mod:`lambda_batch.batch_metrics`).
 
     Example::
 
@@ -64,7 +75,25 @@ class BatchProcessor(RecordProcessor):
         log_exception_messages: bool = False,
         resolve_large_payloads: bool = False,
         delete_large_payloads: bool = False,
+        retry_delay: Optional[RetryDelay] = None,
+        extend_visibility: bool = False,
+        visibility_timeout: Optional[int] = None,
+        metrics_namespace: Optional[str] = None,
+        metrics_dimensions: Optional[Dict[str, str]] = None,
+        boto3_session: Any = None,
+        config: Any = None,
+        client: Any = None,
+        **client_kwargs: Any,
     ) -> None:
+        owner = type(self).__name__
+        clients = None
+        if boto3_session is not None or config is not None or client is not None or client_kwargs:
+            clients = sqs_clients(owner, boto3_session, config, client, client_kwargs)  # TypeError first
+            if event_type is not EventType.SQS:
+                raise ConfigurationError(
+                    f"{owner}: boto3_session, config, client and client keywords are for EventType.SQS"
+                    " batches (the clients of retry_delay and extend_visibility)"
+                )
         super().__init__(
             event_type,
             model=model,
@@ -78,6 +107,20 @@ class BatchProcessor(RecordProcessor):
             resolve_large_payloads=resolve_large_payloads,
             delete_large_payloads=delete_large_payloads,
         )
+        self._init_extras(
+            retry_delay=retry_delay,
+            extend_visibility=extend_visibility,
+            visibility_timeout=visibility_timeout,
+            metrics_namespace=metrics_namespace,
+            metrics_dimensions=metrics_dimensions,
+            clients=clients,
+        )
+        if clients is not None and self._large_payloads is not None:  # S3 from the same session and config
+            from .clients import ClientProvider
+
+            self._large_payloads.clients = ClientProvider(
+                "s3", boto3_session=boto3_session, config=config, owner=owner
+            )
         self.raise_on_entire_batch_failure = raise_on_entire_batch_failure
         self.batch_response: PartialItemFailureResponse = {"batchItemFailures": []}
 
@@ -207,6 +250,9 @@ class SqsFifoPartialProcessor(BatchProcessor):
 
     The first failure returns every later record unprocessed; with
     ``skip_group_on_error=True`` only the later records of the failed message group.
+    ``retry_delay``, ``extend_visibility``, the metrics and client options are those of
+    :class:`BatchProcessor` (a delayed failed message holds its message group, and the group's
+    held-back records get the same delay, so the group comes back in order).
 
     Example::
 
@@ -232,6 +278,7 @@ class SqsFifoPartialProcessor(BatchProcessor):
         log_exception_messages: bool = False,
         resolve_large_payloads: bool = False,
         delete_large_payloads: bool = False,
+        **options: Any,
     ) -> None:
         super().__init__(
             EventType.SQS,
@@ -244,6 +291,7 @@ class SqsFifoPartialProcessor(BatchProcessor):
             log_exception_messages=log_exception_messages,
             resolve_large_payloads=resolve_large_payloads,
             delete_large_payloads=delete_large_payloads,
+            **options,
         )
 
 

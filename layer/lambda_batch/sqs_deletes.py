@@ -78,6 +78,8 @@ class MessageDeleter:
         self.deadline = deadline
         self.logger = logger
         self.concurrency = concurrency
+        #: DeleteMessageBatch calls made (retries included).
+        self.calls = 0
 
     def delete(self, records: Sequence[Any], positions: List[int]) -> List[DeleteFailure]:
         """Delete the messages of ``records`` at ``positions``; the failures, queue by queue."""
@@ -103,6 +105,7 @@ class MessageDeleter:
                 failures.append(DeleteFailure(str(item.record_id), arn, item.code, item.message))
             deletes.close()
             stats = deletes.stats
+            self.calls += stats.calls
             if stats.retries:
                 self.logger.debug("deleting from %s took %d retries", arn, stats.retries)
         return failures

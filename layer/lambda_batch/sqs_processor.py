@@ -18,19 +18,21 @@ from .base_processor import batch_processor
 from .clients import ClientProvider
 from .event_types import EventType
 from .exceptions import ConfigurationError, SQSBatchProcessingError
-from .record_processor import DEFAULT_DEADLINE_MARGIN, RecordProcessor
+from .processor_extras import ProcessorExtras
+from .record_processor import DEFAULT_DEADLINE_MARGIN
 from .sqs_deletes import MAX_DELETE_ENTRIES, DeleteFailure, MessageDeleter, describe_delete_failures
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any, Callable, List, Optional
+    from typing import Any, Callable, Dict, List, Optional
 
     from .base_processor import RecordHandler
     from .ordering import KeyFunction
     from .retry import RetryPolicy
+    from .retry_delays import RetryDelay
 
 
-class PartialSQSProcessor(RecordProcessor):
+class PartialSQSProcessor(ProcessorExtras):
     """Process SQS records one by one; delete the successes, raise for the failures.
 
     The positional parameters are those of Powertools v1: ``config`` (a
@@ -49,7 +51,11 @@ class PartialSQSProcessor(RecordProcessor):
     per batch, the ids of the failed messages that will be lost that way.
 
     The other options are those of the shared engine (``deadline_margin``,
-    ``max_concurrency``, ``skip_group_on_error``, ``model``, ``log_exception_messages``...).
+    ``max_concurrency``, ``skip_group_on_error``, ``model``, ``log_exception_messages``...),
+    and those of :class:`~lambda_batch.BatchProcessor` for SQS: ``retry_delay`` (the failed
+    messages' visibility set before the error is raised), ``extend_visibility``,
+    ``visibility_timeout``, ``metrics_namespace`` and ``metrics_dimensions``; their calls use
+    this processor's clients and ``retry_policy``.
 
     Example::
 
@@ -85,6 +91,11 @@ class PartialSQSProcessor(RecordProcessor):
         logger: Any = None,
         resolve_large_payloads: bool = False,
         delete_large_payloads: bool = False,
+        retry_delay: Optional[RetryDelay] = None,
+        extend_visibility: bool = False,
+        visibility_timeout: Optional[int] = None,
+        metrics_namespace: Optional[str] = None,
+        metrics_dimensions: Optional[Dict[str, str]] = None,
         **client_kwargs: Any,
     ) -> None:
         if not isinstance(suppress_exception, bool):
@@ -132,6 +143,15 @@ class PartialSQSProcessor(RecordProcessor):
             raise ConfigurationError(
                 f"delete_concurrency must be a positive integer, not {delete_concurrency!r}"
             )
+        self._init_extras(
+            retry_delay=retry_delay,
+            extend_visibility=extend_visibility,
+            visibility_timeout=visibility_timeout,
+            metrics_namespace=metrics_namespace,
+            metrics_dimensions=metrics_dimensions,
+            clients=clients,
+            retry_policy=retry_policy,
+        )
         self.suppress_exception = suppress_exception
         self._retry_policy = retry_policy
         self.delete_concurrency = delete_concurrency
@@ -212,7 +232,10 @@ class PartialSQSProcessor(RecordProcessor):
         deleter = MessageDeleter(
             self._clients, self.retry_policy, self.deadline, self.logger, self.delete_concurrency
         )
-        return deleter.delete(self.records, positions)
+        try:
+            return deleter.delete(self.records, positions)
+        finally:
+            self._count_delete_calls(deleter.calls)
 
 
 def sqs_batch_processor(

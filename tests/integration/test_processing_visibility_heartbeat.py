@@ -1,0 +1,196 @@
+"""extend_visibility against a real SQS wire protocol (moto on loopback): a slow record's message stays
+hidden from a concurrent receiver while it is handled, and a fast batch makes no visibility call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from lambda_batch import (
+    AsyncBatchProcessor,
+    BatchProcessor,
+    EventType,
+    PartialSQSProcessor,
+    async_process_partial_response,
+    process_partial_response,
+)
+from tests.processing_events import CallCounter, FakeLambdaContext, make_queue, receive_sqs_event, send_bodies
+
+pytestmark = pytest.mark.integration
+
+HEARTBEAT_THREAD = "lambda-batch-visibility"
+
+
+@pytest.fixture()
+def sqs(aws_client):
+    return aws_client("sqs")
+
+
+class ConcurrentReceiver:
+    """Another consumer of the queue: receives every 0.2 s while started; keeps what it saw, and when."""
+
+    def __init__(self, sqs, url):
+        self._sqs = sqs
+        self._url = url
+        self.seen = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self.started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self):
+        while not self._stop.is_set():
+            for message in self._sqs.receive_message(QueueUrl=self._url, VisibilityTimeout=0).get(
+                "Messages", []
+            ):
+                self.seen.append((round(time.monotonic() - self.started, 2), message["Body"]))
+            self._stop.wait(0.2)
+
+
+def _counters(boto3_session):
+    return (
+        CallCounter(boto3_session, "sqs", "ChangeMessageVisibilityBatch"),
+        CallCounter(boto3_session, "sqs", "ChangeMessageVisibility"),
+        CallCounter(boto3_session, "sqs", "GetQueueAttributes"),
+    )
+
+
+def test_a_6s_handler_on_a_2s_queue_is_never_seen_by_a_concurrent_receiver(
+    sqs, boto3_session, endpoint_url, unique_name
+):
+    batch_calls, single_calls, attribute_calls = _counters(boto3_session)
+    queue = make_queue(sqs, unique_name("heartbeat"), visibility_timeout=2)
+    send_bodies(sqs, queue["url"], ["slow"])
+    event = receive_sqs_event(sqs, queue, 1)
+    processor = BatchProcessor(
+        EventType.SQS, extend_visibility=True, boto3_session=boto3_session, endpoint_url=endpoint_url
+    )
+    with ConcurrentReceiver(sqs, queue["url"]) as other:
+        response = process_partial_response(
+            event, lambda record: time.sleep(6), processor, FakeLambdaContext(30_000)
+        )
+        worked = time.monotonic() - other.started
+    assert response == {"batchItemFailures": []}
+    assert worked >= 6
+    assert other.seen == []
+    assert attribute_calls.count == 1  # the queue's VisibilityTimeout, read once
+    assert 6 <= batch_calls.count <= 12  # every third of 2 s
+    assert single_calls.count == 0
+    assert all(entry["VisibilityTimeout"] == 2 for call in batch_calls.calls for entry in call["Entries"])
+    assert not any(thread.name == HEARTBEAT_THREAD for thread in threading.enumerate())
+
+    # Warm reuse: the queue's timeout is not read again; a 100 ms batch makes no visibility call.
+    send_bodies(sqs, queue["url"], ["fast"])
+    event = receive_sqs_event(sqs, queue, 1)
+    before = batch_calls.count
+    process_partial_response(event, lambda record: time.sleep(0.1), processor, FakeLambdaContext(30_000))
+    assert batch_calls.count == before
+    assert attribute_calls.count == 1
+
+
+def test_a_fast_batch_makes_no_visibility_call(sqs, boto3_session, endpoint_url, unique_name):
+    batch_calls, single_calls, _ = _counters(boto3_session)
+    queue = make_queue(sqs, unique_name("heartbeat-fast"), visibility_timeout=2)
+    send_bodies(sqs, queue["url"], ["a", "b", "c"])
+    event = receive_sqs_event(sqs, queue, 3)
+    processor = BatchProcessor(
+        EventType.SQS,
+        extend_visibility=True,
+        visibility_timeout=2,
+        max_concurrency=3,
+        boto3_session=boto3_session,
+        endpoint_url=endpoint_url,
+    )
+    process_partial_response(event, lambda record: time.sleep(0.1), processor, FakeLambdaContext(30_000))
+    assert batch_calls.count == single_calls.count == 0
+
+
+def test_the_heartbeat_stops_at_the_deadline_margin(sqs, boto3_session, endpoint_url, unique_name):
+    batch_calls, _, _ = _counters(boto3_session)
+    queue = make_queue(sqs, unique_name("heartbeat-deadline"), visibility_timeout=2)
+    send_bodies(sqs, queue["url"], ["slow"])
+    event = receive_sqs_event(sqs, queue, 1)
+    stamps = []
+    boto3_session.events.register(
+        "before-call.sqs.ChangeMessageVisibilityBatch", lambda **_: stamps.append(time.monotonic())
+    )
+    alive_late = []
+
+    def handler(record):
+        time.sleep(3.4)  # past the stop (3.5 s left, margin 1 s: the heartbeat stops at 2.5 s)
+        alive_late.append(any(thread.name == HEARTBEAT_THREAD for thread in threading.enumerate()))
+        time.sleep(1.8)  # the last extension (at most 2.5 s) lapses by 4.5 s
+
+    processor = BatchProcessor(
+        EventType.SQS,
+        extend_visibility=True,
+        deadline_margin=1.0,
+        boto3_session=boto3_session,
+        endpoint_url=endpoint_url,
+    )
+    context = FakeLambdaContext(3_500)
+    stop_at = time.monotonic() + 2.5
+    with ConcurrentReceiver(sqs, queue["url"]) as other:
+        process_partial_response(event, handler, processor, context)
+    assert batch_calls.count >= 2  # it did beat before the stop
+    assert all(stamp <= stop_at + 0.05 for stamp in stamps)
+    assert alive_late == [False]
+    # Nothing kept it hidden after the stop: the other consumer saw it before the handler ended.
+    assert [body for _, body in other.seen] and {body for _, body in other.seen} == {"slow"}
+
+
+def test_each_message_stops_being_extended_when_its_record_finishes_under_concurrency(
+    sqs, boto3_session, endpoint_url, unique_name
+):
+    batch_calls, _, _ = _counters(boto3_session)
+    queue = make_queue(sqs, unique_name("heartbeat-threads"), visibility_timeout=3)
+    send_bodies(sqs, queue["url"], ["quick", "slow-1", "slow-2", "slow-3"])
+    event = receive_sqs_event(sqs, queue, 4)
+    quick_id = next(r["messageId"] for r in event["Records"] if r["body"] == "quick")
+
+    def handler(record):
+        time.sleep(0.05 if record["body"] == "quick" else 3.5)
+
+    processor = PartialSQSProcessor(
+        extend_visibility=True, max_concurrency=2, boto3_session=boto3_session, endpoint_url=endpoint_url
+    )
+    context = FakeLambdaContext(60_000)
+    with ConcurrentReceiver(sqs, queue["url"]) as other, processor(event["Records"], handler, context) as p:
+        results = p.process()
+    assert [status for status, _, _ in results] == ["success"] * 4
+    # slow-3 waited 3.5 s for a thread, then ran 3.5 s: 7 s on a 3 s queue, never seen elsewhere.
+    # "quick" was done at once and no longer extended: it lapsed after 3 s (Lambda would have
+    # deleted it once the invocation returned; this test plays no Lambda).
+    assert {body for _, body in other.seen} == {"quick"}
+    assert min(at for at, _ in other.seen) >= 2.5
+    extended = [entry["ReceiptHandle"] for call in batch_calls.calls for entry in call["Entries"]]
+    quick_handle = next(r["receiptHandle"] for r in event["Records"] if r["messageId"] == quick_id)
+    assert quick_handle not in extended
+
+
+def test_an_async_handler_is_kept_invisible_too(sqs, boto3_session, endpoint_url, unique_name):
+    queue = make_queue(sqs, unique_name("heartbeat-async"), visibility_timeout=2)
+    send_bodies(sqs, queue["url"], ["a", "b"])
+    event = receive_sqs_event(sqs, queue, 2)
+
+    async def handler(record):
+        await asyncio.sleep(3.5)
+
+    processor = AsyncBatchProcessor(
+        EventType.SQS, extend_visibility=True, boto3_session=boto3_session, endpoint_url=endpoint_url
+    )
+    with ConcurrentReceiver(sqs, queue["url"]) as other:
+        response = async_process_partial_response(event, handler, processor, FakeLambdaContext(30_000))
+    assert response == {"batchItemFailures": []}
+    assert other.seen == []
