@@ -17,21 +17,34 @@ Which records fail is decided by :func:`record_rules.handle_record` (a body that
 JSON object, or one with ``"poison": true``). Logs carry message ids and reasons, never
 bodies; metrics (``RecordsSucceeded``, ``RecordsFailed``) go out as CloudWatch EMF.
 
+A failed message comes back after a delay that doubles with each receive (``retry_delay``:
+1, 2, 4... seconds, at most a minute) instead of every 150 s (the queues' VisibilityTimeout):
+the role's ``sqs:ChangeMessageVisibility``. Each batch also prints one EMF document of its own
+(``metrics_namespace``: ``<MetricsNamespace>/Batches``, beside Powertools' documents in
+``<MetricsNamespace>``): records succeeded, failed and skipped, the batch's duration and its
+delete and visibility calls.
+
 Example event: ``events/sqs-batch-with-failures.json``.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, Dict
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from record_rules import RecordRejectedError, handle_record
 
-from lambda_batch import sqs_batch_processor
+from lambda_batch import RetryDelay, sqs_batch_processor
 
 logger = Logger()
 metrics = Metrics()
+
+#: The namespace of the layer's per-batch EMF documents (Powertools' own stay in the parent one).
+BATCH_METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "LambdaBatch") + "/Batches"
+#: A failed message comes back after 1 s, then 2, 4, 8... at most 60 s (no jitter: the demo shows them).
+RETRY_DELAY = RetryDelay(initial_seconds=1, max_seconds=60, multiplier=2.0, jitter=False)
 
 
 def record_handler(record: Dict[str, Any]) -> Dict[str, Any]:
@@ -61,6 +74,8 @@ def record_handler(record: Dict[str, Any]) -> Dict[str, Any]:
     skip_group_on_error=True,
     resolve_large_payloads=True,
     delete_large_payloads=True,
+    retry_delay=RETRY_DELAY,
+    metrics_namespace=BATCH_METRICS_NAMESPACE,
 )
 def lambda_handler(event: Dict[str, Any], context: Any) -> Dict[str, Any]:
     """Reached only when every record succeeded (the decorator raises otherwise)."""

@@ -22,6 +22,7 @@ from .conftest import TEMPLATE, load_event
 # API operation -> the IAM action that authorizes it (SQS batch APIs have no action of their own).
 IAM_ACTION = {
     ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",
+    ("sqs", "ChangeMessageVisibilityBatch"): "sqs:ChangeMessageVisibility",
     ("sqs", "SendMessageBatch"): "sqs:SendMessage",
     ("sqs", "ReceiveMessage"): "sqs:ReceiveMessage",
     ("sqs", "GetQueueAttributes"): "sqs:GetQueueAttributes",
@@ -119,6 +120,8 @@ def test_consumer_may_receive_and_delete_on_its_queues_and_nothing_else(template
     expected = {
         (a, q) for a in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes") for q in queues
     }
+    # retry_delay: the failed messages' visibility, on the consumer's own queues only (no DLQ).
+    expected |= {("sqs:ChangeMessageVisibility", q) for q in queues}
     expected |= {("logs:CreateLogStream", "ConsumerLogGroup"), ("logs:PutLogEvents", "ConsumerLogGroup")}
     expected |= {("s3:GetObject", "PayloadBucket/*"), ("s3:DeleteObject", "PayloadBucket/*")}
     assert grants(template, "ConsumerRole") == expected
@@ -179,6 +182,9 @@ def test_every_call_the_functions_make_is_granted(template, consumer, producer, 
     consumer_calls = consumer.invoke(
         seed_sqs_event(load_event("sqs-batch-with-failures.json"), stack.queue_url("WorkQueue"), sqs)
     ).api_calls
+    # The batch has failures: the consumer deleted its successes and delayed its failures.
+    operations = {call["operation"] for call in consumer_calls}
+    assert {"DeleteMessageBatch", "ChangeMessageVisibilityBatch"} <= operations, operations
     producer_calls = []
     for name in ("producer-standard.json", "producer-fifo.json", "producer-kinesis.json"):
         result = producer.invoke(load_event(name))
