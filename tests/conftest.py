@@ -13,6 +13,9 @@ from emulator import MotoServer, start_moto_server
 
 REGION = "us-east-1"
 
+# The SAM application's fixtures (one `sam build`, one stack), for tests/template and tests/tooling alike.
+pytest_plugins = ["tests.sam_app"]
+
 # The machines that run the tests are shared and noisy: no per-example deadline, and no
 # health check that fails a test for being slow. Example counts are set per test.
 settings.register_profile(

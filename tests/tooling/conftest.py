@@ -1,16 +1,7 @@
-"""Fixtures of the tooling's tests: the SAM application's (one `sam build`, one deployed stack), shared."""
+"""The tooling's tests: the SAM application's fixtures are tests/sam_app.py's (shared with tests/template)."""
 
 from __future__ import annotations
 
-from tests.template.conftest import (  # noqa: F401 - fixtures and helpers, used by name
-    EVENTS,
-    ROOT,
-    TEMPLATE,
-    build_dir,
-    consumer,
-    drain,
-    load_event,
-    producer,
-    sqs,
-    stack,
-)
+from tests.sam_app import EVENTS, ROOT, TEMPLATE, drain, load_event
+
+__all__ = ["EVENTS", "ROOT", "TEMPLATE", "drain", "load_event"]
