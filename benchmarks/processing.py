@@ -12,8 +12,13 @@ Two figures, both as ratios measured side by side in this process and its childr
   Powertools': its ``SQSRecord`` data class); a second pair of rows has the handler read
   three attributes (``message_id``, ``body``, ``attributes.approximate_receive_count``).
 
+A third figure, in a section of its own: the cost per batch of batch metrics
+(``metrics_namespace``: one CloudWatch EMF document per batch, written to a file as Lambda's
+stdout is), the same 10-record batch with and without them, interleaved.
+
 Run: ``python -m benchmarks.processing`` (``make bench``). The figures are printed and
-written to the "Partial processing" section of docs/BENCHMARKS.md (``--no-docs`` skips that).
+written to the "Partial processing" and "Batch metrics" sections of docs/BENCHMARKS.md
+(``--no-docs`` skips that; ``--metrics-only`` measures and writes batch metrics alone).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from benchmarks.report import DOC, ROOT, write_section
 from devtools.lambda_context import LambdaContext
 
 SECTION = "## Partial processing"
+METRICS_SECTION = "## Batch metrics"
 COMMAND = "python -m benchmarks.processing"
 
 IMPORT_SNIPPETS = {
@@ -243,6 +249,66 @@ def per_record_costs(records: int, rounds: int) -> Dict[str, float]:
     return {name: seconds / records * 1e6 for name, seconds in best.items()}
 
 
+def metrics_contenders(event: Dict[str, Any], sink: Any) -> Dict[str, Callable[[], Any]]:
+    """The same batch through a BatchProcessor without and with ``metrics_namespace``."""
+    import lambda_batch as lb
+
+    plain = lb.BatchProcessor(lb.EventType.SQS)
+    with_metrics = lb.BatchProcessor(
+        lb.EventType.SQS, metrics_namespace="Bench", metrics_dimensions={"Queue": "b"}
+    )
+    with_metrics._extras.metrics.stream = sink  # type: ignore[union-attr]  # a file, as Lambda's stdout is
+
+    def run_plain() -> Any:
+        return lb.process_partial_response(event, noop, plain, CONTEXT)
+
+    def run_metrics() -> Any:
+        return lb.process_partial_response(event, noop, with_metrics, CONTEXT)
+
+    return {"without metrics": run_plain, "with metrics_namespace": run_metrics}
+
+
+def metrics_costs(batch: int, rounds: int, repeat: int = 200) -> Dict[str, float]:
+    """Best-of-``rounds`` microseconds per ``batch``-record batch, without and with metrics."""
+    event = sqs_event(batch, fifo=False)
+    with open(os.devnull, "w", encoding="utf-8") as sink:
+        contenders = metrics_contenders(event, sink)
+        for run in contenders.values():
+            run()
+        best = {name: float("inf") for name in contenders}
+        for _ in range(rounds):
+            for name, run in contenders.items():
+                gc.collect()
+                start = time.perf_counter()
+                for _ in range(repeat):
+                    run()
+                best[name] = min(best[name], (time.perf_counter() - start) / repeat)
+    return {name: seconds * 1e6 for name, seconds in best.items()}
+
+
+def render_metrics(costs: Dict[str, float], batch: int, rounds: int) -> str:
+    plain, with_metrics = costs["without metrics"], costs["with metrics_namespace"]
+    return "\n".join(
+        [
+            METRICS_SECTION,
+            "",
+            f"Command: `{COMMAND} --metrics-only`; a {batch}-record SQS batch, no-op handler, "
+            f"best of {rounds} rounds of 200 batches, interleaved; the EMF line goes to a file, as "
+            "Lambda's stdout does.",
+            f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}.",
+            "",
+            "| BatchProcessor | µs per batch |",
+            "|---|---:|",
+            f"| without metrics | {plain:.1f} |",
+            f"| with `metrics_namespace` (one EMF document per batch) | {with_metrics:.1f} |",
+            f"| cost of the metrics, per batch | {with_metrics - plain:.1f} |",
+            "",
+            "Off by default: without `metrics_namespace` a processor pays one attribute check per batch.",
+            "",
+        ]
+    )
+
+
 def render(imports: Dict[str, Dict[str, Any]], per_record: Dict[str, float], args: argparse.Namespace) -> str:
     pt_import = imports["Powertools batch API"]["cpu_ms"]
     pt_record = per_record["Powertools BatchProcessor"]
@@ -296,7 +362,15 @@ def main(argv: List[str] | None = None) -> int:
         "--import-rounds", type=int, default=15, help="fresh interpreters per import (best of)"
     )
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
+    parser.add_argument("--metrics-only", action="store_true", help="only the batch metrics figure")
     args = parser.parse_args(argv)
+
+    metrics_section = render_metrics(metrics_costs(10, args.rounds), 10, args.rounds)
+    print(metrics_section)
+    if not args.no_docs:
+        write_section(METRICS_SECTION, metrics_section)
+    if args.metrics_only:
+        return 0
 
     imports = import_costs(args.import_rounds)
     per_record = per_record_costs(args.records, args.rounds)
