@@ -6,6 +6,7 @@ comment just before a block names what the block needs and what its prose promis
 
     <!-- readme-test: sqs-delete -->     the documented delete-and-raise SQS API
     <!-- readme-test: native-sqs -->     Lambda's native partial batch response (SQS)
+    <!-- readme-test: sqs-options -->    retry_delay, extend_visibility and metrics_namespace (SQS)
     <!-- readme-test: dispatchers -->    SQSBatchDispatcher("jobs") and DynamoBatchDispatcher("users")
     <!-- readme-test: kinesis-aggregate -->  KinesisBatchDispatcher("clicks", aggregate=True)
     <!-- readme-test: kafka -->          EventType.Kafka on events/kafka-msk.json
@@ -34,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
@@ -46,6 +48,7 @@ from tests.processing_events import (
     FakeLambdaContext,
     bodies_back_after_timeout,
     make_queue,
+    receive_all,
     receive_sqs_event,
     send_bodies,
 )
@@ -258,6 +261,24 @@ def scenario_native_sqs(block: Block, env: Emulated) -> None:
     assert handler(good_event, FakeLambdaContext()) == {"batchItemFailures": []}
 
 
+def scenario_sqs_options(block: Block, env: Emulated) -> None:
+    """retry_delay: the failed message comes back within its delay (2 s at most, jitter), not the
+    queue's 30 s; extend_visibility reads the queue's timeout; one EMF document per batch."""
+    handler = run(block, do_something_with=do_something_with)["lambda_handler"]
+    sqs = env.aws_client("sqs")
+    queue = make_queue(sqs, env.unique_name("readme-options"), visibility_timeout=30)
+    send_bodies(sqs, queue["url"], ["41", SECRET])
+    event = receive_sqs_event(sqs, queue, 2)
+    response = handler(event, FakeLambdaContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": _id_of(event, SECRET)}]}
+    documents = [json.loads(line) for line in env.printed().splitlines() if '"_aws"' in line]
+    assert len(documents) == 1 and documents[0]["Queue"] == "orders"
+    assert (documents[0]["RecordsSucceeded"], documents[0]["RecordsFailed"]) == (1, 1)
+    assert documents[0]["VisibilityCalls"] == 1
+    time.sleep(2.2)
+    assert [m["Body"] for m in receive_all(sqs, queue["url"], 1, attempts=3)] == [SECRET]
+
+
 def _fresh_jobs_and_users(env: Emulated) -> Any:
     """The queue "jobs" and the table "users" (key ``user_id``) the block names, empty."""
     sqs = env.aws_client("sqs", region_name=DISPATCH_REGION)
@@ -457,6 +478,7 @@ SCENARIOS: Dict[str, Callable[..., None]] = {
     "fragment": scenario_fragment,
     "sqs-delete": scenario_sqs_delete,
     "native-sqs": scenario_native_sqs,
+    "sqs-options": scenario_sqs_options,
     "dispatchers": scenario_dispatchers,
     "kinesis-aggregate": scenario_kinesis_aggregate,
     "kafka": scenario_kafka,
