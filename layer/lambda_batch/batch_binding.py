@@ -20,7 +20,6 @@ from .base_processor import BasePartialProcessor
 from .deadline import Deadline
 from .ordering import CONTINUE, Ordering, ordering_for
 from .records import validate_records
-from .typed_records import handler_records
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
@@ -87,6 +86,8 @@ class BatchBinding(BasePartialProcessor):
             )
             records, self._ids = source.records, source.ids
             self._identifiers, self._partial = source.identifiers, source.partial
+        from .typed_records import handler_records  # loaded with the first batch
+
         self.records = records = handler_records(records, self.event_type, self.model)  # record objects
         if source is not None and source.corrupt:
             self._guard = source.guard(records)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from .record_fields import _optional, _ReadOnlyMapping, _Record
+from .event_records import _optional, _ReadOnlyMapping, _Record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:

@@ -23,14 +23,51 @@ Example::
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from operator import itemgetter, methodcaller
 
-from .dynamodb_records import DynamoDBRecord, DynamoDBRecordEventName, StreamRecord, StreamViewType
 from .event_types import EventType
-from .record_fields import _Dict, _key, _optional, _Record, _RecordDict
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any, Callable, Optional
+    from typing import Any, Callable, Dict, Optional
+
+    # DynamoDB Streams record objects live in dynamodb_records, loaded with the first DynamoDB
+    # batch (or the first use of these names from here).
+    from .dynamodb_records import DynamoDBRecord, DynamoDBRecordEventName, StreamRecord, StreamViewType
+
+    _RecordDict = Dict[str, Any]
+    _ReadOnlyMapping = Mapping[str, Any]
+else:
+    _RecordDict = dict
+    _ReadOnlyMapping = Mapping
+
+
+def _key(name: str, doc: str) -> Any:
+    # A property read by a C-level getter: no Python frame per access.
+    return property(itemgetter(name), doc=doc)
+
+
+def _optional(name: str, doc: str) -> Any:
+    # The same for a key that may be absent (None then).
+    return property(methodcaller("get", name), doc=doc)
+
+
+class _Dict(_RecordDict):
+    __slots__ = ()
+
+    @property
+    def raw_event(self) -> Dict[str, Any]:
+        """The keys as a plain dict."""
+        return dict(self)
+
+
+class _Record(_Dict):
+    __slots__ = ()
+
+    event_source = _optional("eventSource", "Where the record comes from: ``aws:sqs``, ``aws:kinesis``...")
+    event_source_arn = _optional("eventSourceARN", "The ARN of the queue or stream the record comes from.")
+    aws_region = _optional("awsRegion", "The region of the event source, e.g. ``us-east-1``.")
 
 
 # -- SQS ---------------------------------------------------------------------------------
@@ -190,9 +227,21 @@ def record_class(event_type: EventType) -> Optional[Callable[[Any], Any]]:
     module, name = event_type.spec.record_class  # the event-spec table
     if module == ".event_records":
         return globals().get(name)
-    from importlib import import_module  # its own module (Kafka): imported with the first batch
+    from importlib import import_module  # its own module (DynamoDB, Kafka): loaded with the first batch
 
     return getattr(import_module(module, __package__), name)  # type: ignore[no-any-return]
+
+
+_DYNAMODB_NAMES = frozenset({"DynamoDBRecord", "DynamoDBRecordEventName", "StreamRecord", "StreamViewType"})
+
+
+def __getattr__(name: str) -> Any:
+    """The DynamoDB Streams record objects, still importable from here, loaded on first use."""
+    if name in _DYNAMODB_NAMES:
+        from . import dynamodb_records
+
+        return getattr(dynamodb_records, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

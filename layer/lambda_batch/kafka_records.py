@@ -30,9 +30,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from .event_specs import EVENT_SPECS
+from .event_records import _Dict, _key, _optional
+from .event_types import EVENT_SPECS
 from .exceptions import MalformedEventError
-from .record_fields import _Dict, _key, _optional
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:

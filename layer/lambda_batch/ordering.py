@@ -11,8 +11,7 @@
 
 from __future__ import annotations
 
-from .event_specs import KINESIS_SHARD, MESSAGE_GROUP, STREAM_SHARD, TOPIC_PARTITION
-from .event_types import EventType
+from .event_types import KINESIS_SHARD, MESSAGE_GROUP, STREAM_SHARD, TOPIC_PARTITION, EventType
 from .records import is_fifo_queue_arn, message_group_id, shard_id
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)

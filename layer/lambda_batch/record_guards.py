@@ -19,7 +19,6 @@ import time
 
 from .ordering import SKIP_KEY, STOP_BATCH
 from .records import message_group_id
-from .skipped_records import DeadlineReachedError, PreviousRecordFailedError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
@@ -64,6 +63,8 @@ class RecordGuards:
             self._failed_keys.setdefault(self._ordering.key(record), index)
 
     def _skip_info(self, index: int, record: Any) -> ExceptionInfo:
+        from .skipped_records import DeadlineReachedError, PreviousRecordFailedError  # at the first skip
+
         self._skipped += 1
         exc: Exception
         if self._stopped_by is not None and index > self._stopped_by:

@@ -9,7 +9,8 @@ record, in record order. The subclasses only decide what to do with the failures
 The processor is made of one module per concept: this one binds a batch and runs it in
 order (the hot path); ``batch_binding`` binds a batch (validation, record objects, ordering
 rule, deadline); ``record_guards`` holds records back (ordering rule, deadline);
-``concurrent_processing`` runs records on threads or asyncio tasks; ``batch_outcomes`` says
+``concurrent_processing`` runs records on threads or asyncio tasks (loaded with the first
+such batch); ``batch_outcomes`` says
 what the batch came to (failed positions, logs, the error).
 """
 
@@ -28,13 +29,11 @@ from .base_processor import (
 from .base_processor import logger as processing_logger
 from .batch_binding import BatchBinding
 from .batch_outcomes import BatchOutcomes
-from .concurrent_processing import ConcurrentProcessing, running_loop
 from .event_types import EventType
 from .exceptions import ConfigurationError
 from .handler_signature import is_async_handler
 from .ordering import CONTINUE
 from .record_guards import RecordGuards
-from .typed_records import make_converter
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
@@ -50,7 +49,7 @@ if TYPE_CHECKING:
 DEFAULT_DEADLINE_MARGIN = 1.0
 
 
-class RecordProcessor(BatchBinding, ConcurrentProcessing, RecordGuards, BatchOutcomes, BasePartialProcessor):
+class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProcessor):
     """Handle each record of a batch on its own; the base of the built-in processors.
 
     Options shared by every built-in processor:
@@ -125,7 +124,11 @@ class RecordProcessor(BatchBinding, ConcurrentProcessing, RecordGuards, BatchOut
             raise ConfigurationError("concurrency_key must be a function of the record")
         self.event_type = event_type
         self.model = model
-        self._converter = make_converter(model)
+        self._converter = None
+        if model is not None:
+            from .typed_records import make_converter
+
+            self._converter = make_converter(model)
         self.deadline_margin = deadline_margin
         self.max_concurrency = max_concurrency
         self.skip_group_on_error = skip_group_on_error
@@ -177,6 +180,39 @@ class RecordProcessor(BatchBinding, ConcurrentProcessing, RecordGuards, BatchOut
         else:
             results = self._process_sequential()
         return self._finish(results)
+
+    def async_process(self) -> Any:
+        """Handle every record with an ``async def`` (or awaitable-returning) record handler.
+
+        Called from synchronous code (a Lambda handler), it runs the batch on an event loop
+        kept across warm invocations and returns the results, like :meth:`process`. Called
+        inside a running event loop, it returns an awaitable of the results:
+        ``results = await processor.async_process()``.
+
+        Example::
+
+            with processor(records, async_record_handler, lambda_context=context) as proc:
+                results = proc.async_process()
+        """
+        if running_loop() is not None:
+            return self._process_async()
+        if not is_async_handler(self.handler):
+            return self.process()  # awaitable results are awaited there, record by record
+        return run_awaitable(self._process_async())
+
+    async def _process_async(self) -> List[ProcessingResult]:
+        from .concurrent_processing import process_async  # loaded with the first async batch
+
+        return await process_async(self)
+
+    def _process_threaded(self) -> List[ProcessingResult]:
+        from .concurrent_processing import process_threaded  # loaded with the first concurrent batch
+
+        return process_threaded(self)
+
+    def _tasks_in_flight(self, lanes: int) -> int:
+        """How many asyncio tasks run the lanes of an async batch."""
+        return self.max_concurrency
 
     def _process_record(self, record: Any) -> ProcessingResult:
         """Handle one record: ``success_handler`` with its result, or ``failure_handler``."""
@@ -276,6 +312,17 @@ class RecordProcessor(BatchBinding, ConcurrentProcessing, RecordGuards, BatchOut
                 self._note_failure(index, record)
             results.append(entry)
         return results
+
+
+def running_loop() -> Any:
+    """The event loop running in this thread, or ``None`` (asyncio only loaded when needed)."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        return None
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 __all__ = ["DEFAULT_DEADLINE_MARGIN", "FAIL", "RecordProcessor", "running_loop"]

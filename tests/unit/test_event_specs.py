@@ -9,7 +9,7 @@ import pytest
 
 from lambda_batch import EventType
 from lambda_batch.event_records import record_class
-from lambda_batch.event_specs import EVENT_SPECS
+from lambda_batch.event_types import EVENT_SPECS
 from lambda_batch.ordering import ordering_for
 from lambda_batch.records import record_id, validate_records
 
