@@ -89,7 +89,7 @@ class BatchProcessor(ProcessorExtras):
         clients = None
         if boto3_session is not None or config is not None or client is not None or client_kwargs:
             clients = sqs_clients(owner, boto3_session, config, client, client_kwargs)  # TypeError first
-            if event_type is not EventType.SQS:
+            if not isinstance(event_type, EventType) or event_type.is_stream:  # queues only
                 raise ConfigurationError(
                     f"{owner}: boto3_session, config, client and client keywords are for EventType.SQS"
                     " batches (the clients of retry_delay and extend_visibility)"
