@@ -108,20 +108,7 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
         delete_large_payloads: bool = False,
     ) -> None:
         super().__init__()
-        if not isinstance(event_type, EventType):
-            raise ConfigurationError(f"event_type must be an EventType, not {event_type!r}")
-        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
-            raise ConfigurationError(f"max_concurrency must be a positive integer, not {max_concurrency!r}")
-        if deadline_margin is not None and (
-            not isinstance(deadline_margin, (int, float))
-            or deadline_margin < 0
-            or math.isnan(deadline_margin)
-        ):
-            raise ConfigurationError(
-                f"deadline_margin must be a number of seconds >= 0 or None, not {deadline_margin!r}"
-            )
-        if concurrency_key is not None and not callable(concurrency_key):
-            raise ConfigurationError("concurrency_key must be a function of the record")
+        _check_options(event_type, max_concurrency, deadline_margin, concurrency_key)
         self.event_type = event_type
         self.model = model
         self._converter = None
@@ -312,6 +299,22 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
                 self._note_failure(index, record)
             results.append(entry)
         return results
+
+
+def _check_options(event_type: Any, max_concurrency: Any, deadline_margin: Any, concurrency_key: Any) -> None:
+    """Refuse the engine's options out of range, with a ConfigurationError naming them."""
+    if not isinstance(event_type, EventType):
+        raise ConfigurationError(f"event_type must be an EventType, not {event_type!r}")
+    if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
+        raise ConfigurationError(f"max_concurrency must be a positive integer, not {max_concurrency!r}")
+    if deadline_margin is not None and (
+        not isinstance(deadline_margin, (int, float)) or deadline_margin < 0 or math.isnan(deadline_margin)
+    ):
+        raise ConfigurationError(
+            f"deadline_margin must be a number of seconds >= 0 or None, not {deadline_margin!r}"
+        )
+    if concurrency_key is not None and not callable(concurrency_key):
+        raise ConfigurationError("concurrency_key must be a function of the record")
 
 
 def running_loop() -> Any:
