@@ -137,6 +137,11 @@ COVERED: Dict[str, str] = dict(
             "test_kept_stack",
         ),
         (
+            "aws s3 rm s3://BUCKET --recursive",
+            "explained: AWS's own CLI, on a deployed stack's bucket before `sam delete`; "
+            "tests/template/test_large_payloads_stack.py checks the bucket the stack creates",
+        ),
+        (
             "aws configure",
             "explained: AWS's own CLI set-up; test_kept_stack checks the message naming it",
         ),

@@ -14,8 +14,11 @@ from .conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-#: The layer's zip must stay small: it is pure Python with no dependency.
-LAYER_ZIP_GOAL_BYTES = 100 * 1024
+#: The layer's zip must stay small: it is pure Python with no dependency. It was 64 KB with the
+#: first version; large payloads, KPL aggregation, Kafka, Pipes and the record objects took it to
+#: about 170 KB. A layer's cold-start cost is what it imports, not its size on disk (the import
+#: cost test guards that); this goal keeps the download and unzip small.
+LAYER_ZIP_GOAL_BYTES = 256 * 1024
 
 
 def test_layer_is_built_as_python_lambda_batch(build_dir: Path) -> None:

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from local_lambda.invoker import FunctionError, InvocationError, LocalFunction
+from tests.template.test_build import LAYER_ZIP_GOAL_BYTES
 
 from .conftest import ROOT, TEMPLATE, load_event
 
@@ -127,7 +128,7 @@ def test_publish_layer_prints_the_arn_and_shares_it(moto_server, aws_client) -> 
     grants = {(s["Principal"], s.get("OrganizationId")) for s in policy["Statement"]}
     assert grants == {("210987654321", None), ("*", "o-abc1234567")}
     assert all(s["Action"] == "lambda:GetLayerVersion" for s in policy["Statement"])
-    assert 0 < version["Content"]["CodeSize"] < 100 * 1024
+    assert 0 < version["Content"]["CodeSize"] < LAYER_ZIP_GOAL_BYTES
 
 
 def test_publish_layer_refuses_a_bad_principal() -> None:
