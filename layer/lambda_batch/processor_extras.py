@@ -71,6 +71,23 @@ def sqs_clients(
     )
 
 
+def _check_visibility_timeout(visibility_timeout: Any, extend_visibility: bool) -> None:
+    """Refuse a heartbeat's ``visibility_timeout`` out of SQS's range, or without the heartbeat."""
+    from .limits import SQS_MAX_VISIBILITY_TIMEOUT
+
+    if (
+        isinstance(visibility_timeout, bool)
+        or not isinstance(visibility_timeout, int)
+        or not 1 <= visibility_timeout <= SQS_MAX_VISIBILITY_TIMEOUT
+    ):
+        raise ConfigurationError(
+            f"visibility_timeout must be whole seconds from 1 to {SQS_MAX_VISIBILITY_TIMEOUT},"
+            f" not {visibility_timeout!r}"
+        )
+    if not extend_visibility:
+        raise ConfigurationError("visibility_timeout is the heartbeat's: give extend_visibility=True")
+
+
 class ProcessorExtras(RecordProcessor):
     """A :class:`RecordProcessor` with ``retry_delay``, ``extend_visibility`` and batch metrics."""
 
@@ -95,7 +112,7 @@ class ProcessorExtras(RecordProcessor):
         self.visibility_failures: List[DeleteFailure] = []
         extras = Extras()
         sqs_only = retry_delay is not None or extend_visibility is not False or visibility_timeout is not None
-        if sqs_only and self.event_type.value != "SQS":
+        if sqs_only and self.event_type.is_stream:  # the event-spec table: queues only
             raise ConfigurationError("retry_delay and extend_visibility are for EventType.SQS batches")
         if retry_delay is not None:
             from .retry_delays import RetryDelay
@@ -107,19 +124,7 @@ class ProcessorExtras(RecordProcessor):
             raise ConfigurationError(f"extend_visibility must be True or False, not {extend_visibility!r}")
         extras.extend_visibility = extend_visibility
         if visibility_timeout is not None:
-            from .limits import SQS_MAX_VISIBILITY_TIMEOUT
-
-            if (
-                isinstance(visibility_timeout, bool)
-                or not isinstance(visibility_timeout, int)
-                or not 1 <= visibility_timeout <= SQS_MAX_VISIBILITY_TIMEOUT
-            ):
-                raise ConfigurationError(
-                    f"visibility_timeout must be whole seconds from 1 to {SQS_MAX_VISIBILITY_TIMEOUT},"
-                    f" not {visibility_timeout!r}"
-                )
-            if not extend_visibility:
-                raise ConfigurationError("visibility_timeout is the heartbeat's: give extend_visibility=True")
+            _check_visibility_timeout(visibility_timeout, extend_visibility)
             extras.visibility_timeout = visibility_timeout
         if metrics_namespace is not None or metrics_dimensions is not None:
             from .batch_metrics import BatchMetrics
