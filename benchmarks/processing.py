@@ -6,11 +6,19 @@ Two figures, both as ratios measured side by side in this process and its childr
   cached, best of N, runs interleaved), ``lambda_batch`` against
   ``aws_lambda_powertools.utilities.batch``;
 * per-record overhead: time per record of a no-op handler on a 10,000-record batch
-  (best of N, interleaved), lambda_batch's ``BatchProcessor`` on a FIFO queue event with
-  the deadline guard on, against Powertools' ``BatchProcessor`` on the same records. Both
-  hand their handler a record object (ours: ``SQSRecord``, a dict with attributes;
-  Powertools': its ``SQSRecord`` data class); a second pair of rows has the handler read
-  three attributes (``message_id``, ``body``, ``attributes.approximate_receive_count``).
+  (best of N, interleaved), each lambda_batch row against Powertools' ``BatchProcessor``
+  on the same event and with the same handler (FIFO queue event, or standard queue event
+  for the standard-queue row). Both hand their handler a record object (ours: ``SQSRecord``,
+  a dict with attributes; Powertools': its ``SQSRecord`` data class); a second pair of rows
+  has the handler read three attributes (``message_id``, ``body``,
+  ``attributes.approximate_receive_count``).
+
+  Like for like: on the FIFO event our processors keep the FIFO rule and Powertools'
+  ``BatchProcessor`` does not, so the ratio to it is the stricter one; the ratio to
+  Powertools' ``SqsFifoPartialProcessor`` (the FIFO rule on both) is shown beside it. The
+  delete mode (``PartialSQSProcessor``, every record succeeding: no delete call, Lambda
+  deletes the batch) has no Powertools v3 counterpart; for the same job Powertools returns
+  its partial response and Lambda deletes, which is what its row measures.
 
 A third figure, in a section of its own: the cost per batch of batch metrics
 (``metrics_namespace``: one CloudWatch EMF document per batch, written to a file as Lambda's
@@ -188,6 +196,7 @@ def per_record_contenders(
     ours_std = lb.BatchProcessor(lb.EventType.SQS)
     ours_delete = lb.PartialSQSProcessor()  # all succeed: no client, no call
     pt_processor = pt.BatchProcessor(pt.EventType.SQS)
+    pt_std = pt.BatchProcessor(pt.EventType.SQS)
     pt_fifo = SqsFifoPartialProcessor()
 
     def run_ours_fifo() -> Any:
@@ -203,6 +212,9 @@ def per_record_contenders(
     def run_pt() -> Any:
         return pt.process_partial_response(event_fifo, noop, pt_processor, CONTEXT)
 
+    def run_pt_std() -> Any:
+        return pt.process_partial_response(event_std, noop, pt_std, CONTEXT)
+
     def run_pt_fifo() -> Any:
         return pt.process_partial_response(event_fifo, noop, pt_fifo, CONTEXT)
 
@@ -217,6 +229,7 @@ def per_record_contenders(
         "lambda_batch BatchProcessor, standard queue + deadline guard": run_ours_std,
         "lambda_batch PartialSQSProcessor (delete mode), FIFO + deadline guard": run_ours_delete,
         "Powertools BatchProcessor": run_pt,
+        "Powertools BatchProcessor, standard queue": run_pt_std,
         "Powertools SqsFifoPartialProcessor": run_pt_fifo,
         "lambda_batch BatchProcessor, FIFO + deadline guard, handler reads 3 attributes": run_ours_reading,
         "Powertools BatchProcessor, handler reads 3 attributes": run_pt_reading,
@@ -309,9 +322,35 @@ def render_metrics(costs: Dict[str, float], batch: int, rounds: int) -> str:
     )
 
 
+#: The Powertools row each lambda_batch row is measured against (same event, same handler), and
+#: for the rows that keep the FIFO rule, Powertools' processor that keeps it too.
+BASELINES: Dict[str, Tuple[str, str | None]] = {
+    "lambda_batch BatchProcessor, FIFO + deadline guard": (
+        "Powertools BatchProcessor",
+        "Powertools SqsFifoPartialProcessor",
+    ),
+    "lambda_batch BatchProcessor, standard queue + deadline guard": (
+        "Powertools BatchProcessor, standard queue",
+        None,
+    ),
+    "lambda_batch PartialSQSProcessor (delete mode), FIFO + deadline guard": (
+        "Powertools BatchProcessor",
+        "Powertools SqsFifoPartialProcessor",
+    ),
+    "lambda_batch BatchProcessor, FIFO + deadline guard, handler reads 3 attributes": (
+        "Powertools BatchProcessor, handler reads 3 attributes",
+        None,
+    ),
+}
+
+
+def record_ratios(per_record: Dict[str, float]) -> Dict[str, float]:
+    """Each lambda_batch row's ratio to Powertools' BatchProcessor on the same event and handler."""
+    return {name: per_record[name] / per_record[base] for name, (base, _) in BASELINES.items()}
+
+
 def render(imports: Dict[str, Dict[str, Any]], per_record: Dict[str, float], args: argparse.Namespace) -> str:
     pt_import = imports["Powertools batch API"]["cpu_ms"]
-    pt_record = per_record["Powertools BatchProcessor"]
     lines = [
         SECTION,
         "",
@@ -337,18 +376,23 @@ def render(imports: Dict[str, Dict[str, Any]], per_record: Dict[str, float], arg
         "",
         f"### Per-record overhead (no-op handler, {args.records:,} records)",
         "",
-        "| Processor | µs per record | ratio to Powertools BatchProcessor (same handler) |",
-        "|---|---:|---:|",
+        "| Processor | µs per record | ratio to Powertools BatchProcessor (same event, same handler) "
+        "| ratio to Powertools SqsFifoPartialProcessor (FIFO rule on both) |",
+        "|---|---:|---:|---:|",
     ]
-    pt_reading = per_record.get("Powertools BatchProcessor, handler reads 3 attributes", pt_record)
     for name, micros in per_record.items():
-        base = pt_reading if name.endswith("reads 3 attributes") else pt_record
-        lines.append(f"| {name} | {micros:.3f} | {micros / base:.3f} |")
+        base, fifo_base = BASELINES.get(name, (name, None))
+        fifo = f"{micros / per_record[fifo_base]:.3f}" if fifo_base else "—"
+        lines.append(f"| {name} | {micros:.3f} | {micros / per_record[base]:.3f} | {fifo} |")
     lines += [
         "",
-        "Goal: ratio at most 1.0 with the FIFO rule and the deadline guard on (first row). Both "
-        "processors hand the handler a record object (lambda_batch's `SQSRecord` dict with "
-        "attributes, Powertools' `SQSRecord` data class).",
+        "Goal: every lambda_batch row at most 1.0 of Powertools' BatchProcessor on the same event and "
+        "handler. Both processors hand the handler a record object (lambda_batch's `SQSRecord` dict "
+        "with attributes, Powertools' `SQSRecord` data class). On the FIFO event lambda_batch keeps the "
+        "FIFO rule and Powertools' BatchProcessor does not, so that ratio is the stricter one; the "
+        "last column compares with Powertools' FIFO processor. Powertools v3 has no delete mode: for "
+        "the same job (every record succeeds, the messages are deleted) it returns its partial response "
+        "and Lambda deletes, as its BatchProcessor row measures.",
         "",
     ]
     return "\n".join(lines)
@@ -380,12 +424,12 @@ def main(argv: List[str] | None = None) -> int:
     import_ratio = (
         imports["lambda_batch BatchProcessor API"]["cpu_ms"] / imports["Powertools batch API"]["cpu_ms"]
     )
-    record_ratio = (
-        per_record["lambda_batch BatchProcessor, FIFO + deadline guard"]
-        / per_record["Powertools BatchProcessor"]
-    )
+    ratios = record_ratios(per_record)
+    record_ratio = max(ratios.values())
     print(
-        f"import ratio {import_ratio:.3f} (goal <= 0.25); per-record ratio {record_ratio:.3f} (goal <= 1.0)"
+        f"import ratio {import_ratio:.3f} (goal <= 0.25); per-record ratios "
+        + ", ".join(f"{ratio:.3f}" for ratio in ratios.values())
+        + " (goal <= 1.0 each)"
     )
     if not args.no_docs:
         write_section(SECTION, section)

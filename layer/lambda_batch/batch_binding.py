@@ -48,6 +48,7 @@ class BatchBinding(BasePartialProcessor):
         self._ids: List[str] = []
         self._results: Optional[List[ProcessingResult]] = None
         self._ordering = Ordering(CONTINUE, None, False)
+        self._ordering_options: Optional[Dict[str, Any]] = None
         self._deadline = Deadline.never()
         self._cutoff = math.inf
         # Kafka, Pipes and de-aggregated Kinesis batches (batch_sources): the item identifiers
@@ -91,18 +92,32 @@ class BatchBinding(BasePartialProcessor):
         self.records = records = handler_records(records, self.event_type, self.model)  # record objects
         if source is not None and source.corrupt:
             self._guard = source.guard(records)
-        self._ordering = ordering_for(
-            self.event_type,
-            records,
-            skip_group_on_error=self.skip_group_on_error,
-            stop_on_first_failure=self.stop_on_first_failure,
-            concurrency_key=self.concurrency_key,
-            always_fifo=self._always_fifo,
-        )
+        # The ordering rule is worked out when first needed (a failure, concurrency, is_fifo):
+        # a batch where every record succeeds never reads its queue ARNs a second time.
+        self._ordering_options = {
+            "skip_group_on_error": self.skip_group_on_error,
+            "stop_on_first_failure": self.stop_on_first_failure,
+            "concurrency_key": self.concurrency_key,
+            "always_fifo": self._always_fifo,
+        }
         self._deadline = Deadline.from_context(lambda_context)
         if self.deadline_margin is not None:
             self._cutoff = self._deadline.at - self.deadline_margin
         return self
+
+    @property
+    def _ordering(self) -> Ordering:
+        """The ordering rule of this batch (FIFO message groups, stream shards), worked out once."""
+        options = self._ordering_options
+        if options is not None:
+            self._ordering_options = None
+            self._ordering_rule = ordering_for(self.event_type, self.records, **options)
+        return self._ordering_rule
+
+    @_ordering.setter
+    def _ordering(self, rule: Ordering) -> None:
+        self._ordering_options = None
+        self._ordering_rule = rule
 
     @property
     def deadline(self) -> Deadline:

@@ -225,7 +225,8 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
         return call
 
     def _process_sequential(self) -> List[ProcessingResult]:
-        # The hot path: the clock read once per record, ordering checks on locals, and
+        # The hot path: the clock read once per record, ordering checks on locals (the rule
+        # itself worked out at the first failure), and
         # success_handler inlined unless a subclass overrides it (success_messages are then
         # filled once the loop is done, in one pass).
         call = self._record_callable()
@@ -235,14 +236,15 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
         failures = self._failures
         clock = time.monotonic
         cutoff = self._cutoff
-        mode = self._ordering.on_failure
-        key_of = self._ordering.key
+        key_of: Any = None  # the ordering key, read at the first failure (skip_group_on_error)
         failed_keys = self._failed_keys
         results: List[ProcessingResult] = []
         append = results.append
+        success = SUCCESS
         halted = False
-        for index, record in enumerate(self.records):
-            if halted or (failed_keys and key_of(record) in failed_keys) or clock() >= cutoff:  # type: ignore[misc]
+        for record in self.records:  # one result per record: its index is len(results)
+            if halted or (failed_keys and key_of(record) in failed_keys) or clock() >= cutoff:
+                index = len(results)
                 failures.append(index)
                 append(on_failure(record, self._skip_info(index, record)))
                 continue
@@ -252,15 +254,18 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
                     result = run_awaitable(result)  # a coroutine is never a success unawaited
             except Exception:
                 info = sys.exc_info()
+                index = len(results)
                 failures.append(index)
                 self._log_failure(index, info)
                 append(on_failure(record, info))
-                if mode is not CONTINUE:
+                ordering = self._ordering  # worked out at the first failure
+                if ordering.on_failure is not CONTINUE:
+                    key_of = ordering.key
                     self._note_failure(index, record)
                     halted = self._stopped_by is not None
                 continue
             if inline_success:
-                append((SUCCESS, result, record))
+                append((success, result, record))
             else:
                 append(on_success(record, result))
         if inline_success:

@@ -124,6 +124,10 @@ def _fast_ids(
     try:
         if len(path) == 1:  # messageId
             key = path[0]
+            if need_receipt_handle and records:
+                ids = _one_queue_ids(records, key, source)
+                if ids is not None:
+                    return ids
             ids = [record[key] for record in records if record["eventSource"] == source]
         else:  # kinesis.sequenceNumber, dynamodb.SequenceNumber
             outer, inner = path
@@ -134,6 +138,24 @@ def _fast_ids(
             ok = _deletable(records)
     except (KeyError, TypeError, IndexError, AttributeError, ValueError):
         return None
+    return ids if ok else None
+
+
+def _one_queue_ids(records: Sequence[Any], key: str, source: str) -> Optional[List[str]]:
+    # A batch from one queue (as Lambda delivers them), every record deletable: the ids and
+    # the delete checks in one pass. None for anything else (another queue, a missing or
+    # non-string receipt handle...), which the checks below then sort out.
+    arn = records[0]["eventSourceARN"]
+    if not _is_sqs_arn(arn):
+        return None
+    ids = [
+        record[key]
+        for record in records
+        if record["eventSource"] == source
+        and record["eventSourceARN"] == arn
+        and record["receiptHandle"] > ""  # TypeError for a handle that is not a string
+    ]
+    ok = len(ids) == len(records) and "" not in ids and set(map(type, ids)) <= _STR_ONLY
     return ids if ok else None
 
 

@@ -179,7 +179,8 @@ class PartialSQSProcessor(ProcessorExtras):
             "all %d records succeeded; Lambda deletes the batch",
         )
         if not failed:  # Lambda deletes the whole batch once the function returns
-            self._discard_large_payloads(list(range(len(self.records))) if self.processed else [])
+            if self._large_payloads is not None and self.processed:
+                self._discard_large_payloads(list(range(len(self.records))))
             return
         succeeded = self._succeeded_positions(failed)
         delete_error: Optional[BaseException] = None
