@@ -178,7 +178,10 @@ class ProcessorExtras(RecordProcessor):
         heartbeat = self._heartbeat
         if heartbeat is None:
             return call
-        return _tracked(call, heartbeat.finished)
+        # With retry_delay, a failed record's message stays invisible until its delay is set when
+        # the batch ends (rather than lapse, and be delivered again, while the batch goes on).
+        keep_failed = self._extras is not None and self._extras.retry_delay is not None
+        return _tracked(call, heartbeat.finished, keep_failed)
 
     def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
         # The extras wrap the subclass's _clean (the partial response, the deletes and the error).
@@ -327,28 +330,38 @@ class ProcessorExtras(RecordProcessor):
             self.logger.warning("batch metrics not written: %s", type(exc).__name__)
 
 
-def _tracked(call: Callable[[Any], Any], finished: Callable[[str], None]) -> Callable[[Any], Any]:
-    """``call`` that tells ``finished`` the record's message id once its handler (and awaitable) ends."""
+def _tracked(
+    call: Callable[[Any], Any], finished: Callable[[str], None], keep_failed: bool
+) -> Callable[[Any], Any]:
+    """``call`` that tells ``finished`` the record's message id once its handler (and awaitable)
+    ends; with ``keep_failed``, only when it succeeded."""
 
     def tracked(record: Any) -> Any:
         try:
             result = call(record)
         except BaseException:
-            finished(str(record["messageId"]))
+            if not keep_failed:
+                finished(str(record["messageId"]))
             raise
         if result is not None and getattr(type(result), "__await__", None) is not None:
-            return _finish_after(result, record, finished)
+            return _finish_after(result, record, finished, keep_failed)
         finished(str(record["messageId"]))
         return result
 
     return tracked
 
 
-async def _finish_after(awaitable: Any, record: Any, finished: Callable[[str], None]) -> Any:
+async def _finish_after(
+    awaitable: Any, record: Any, finished: Callable[[str], None], keep_failed: bool
+) -> Any:
     try:
-        return await awaitable
-    finally:
-        finished(str(record["messageId"]))
+        result = await awaitable
+    except BaseException:
+        if not keep_failed:
+            finished(str(record["messageId"]))
+        raise
+    finished(str(record["messageId"]))
+    return result
 
 
 __all__ = ["ProcessorExtras", "sqs_clients"]

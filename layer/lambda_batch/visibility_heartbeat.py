@@ -7,9 +7,10 @@ time per processor) that, every third of the visibility timeout, sets the visibi
 every message whose record is not finished yet back to the full timeout, with
 ChangeMessageVisibilityBatch on the one batching engine
 (:class:`~lambda_batch.sqs_actions.VisibilityChanges`). A record that finishes leaves the set at
-once; the thread stops when the batch is done, and altogether once the invocation's deadline is
-within the processor's deadline margin, so nothing outlives the invocation. A batch that finishes
-within a third of the timeout makes no call.
+once (with ``retry_delay``, a record that failed stays until its delay is set, as the batch
+ends); the thread stops when the batch is done, and altogether once the invocation's deadline
+is within the processor's deadline margin, so nothing outlives the invocation. A batch that
+finishes within a third of the timeout makes no call.
 
 The timeout is ``visibility_timeout=`` when given, else the queue's ``VisibilityTimeout``, read
 with GetQueueAttributes once per queue per process (the role then needs

@@ -194,3 +194,36 @@ def test_an_async_handler_is_kept_invisible_too(sqs, boto3_session, endpoint_url
         response = async_process_partial_response(event, handler, processor, FakeLambdaContext(30_000))
     assert response == {"batchItemFailures": []}
     assert other.seen == []
+
+
+def test_with_retry_delay_a_failed_record_stays_hidden_until_its_delay_is_set_at_the_batch_end(
+    sqs, boto3_session, endpoint_url, unique_name
+):
+    from lambda_batch import RetryDelay
+
+    queue = make_queue(sqs, unique_name("heartbeat-delay"), visibility_timeout=2)
+    send_bodies(sqs, queue["url"], ["bad", "slow"])
+    event = receive_sqs_event(sqs, queue, 2)
+
+    def handler(record):
+        if record["body"] == "bad":
+            raise ValueError("bad")
+        time.sleep(4)
+
+    processor = BatchProcessor(
+        EventType.SQS,
+        extend_visibility=True,
+        retry_delay=RetryDelay(initial_seconds=1, jitter=False),
+        max_concurrency=2,
+        boto3_session=boto3_session,
+        endpoint_url=endpoint_url,
+    )
+    with ConcurrentReceiver(sqs, queue["url"]) as other:
+        process_partial_response(event, handler, processor, FakeLambdaContext(30_000))
+        ended = time.monotonic() - other.started
+        time.sleep(2.0)
+    # Nothing during the batch (4 s on a 2 s queue); "bad" only after it, about its 1 s delay later.
+    # ("slow" succeeded; this test plays no Lambda deleting it: it may lapse 2 s after its last beat.)
+    assert all(at >= ended for at, _ in other.seen), (ended, other.seen)
+    first_bad = min(at for at, body in other.seen if body == "bad")
+    assert ended + 0.5 <= first_bad <= ended + 1.9, (ended, other.seen)
