@@ -73,6 +73,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help="messages padded past SQS's 1 MiB, sent through the payload bucket (default 3)",
     )
     parser.add_argument(
+        "--slow-records",
+        type=int,
+        default=1,
+        help="messages the consumer works on longer than the visibility timeout (default 1): its "
+        "visibility heartbeat keeps them from being delivered twice",
+    )
+    parser.add_argument(
+        "--work-seconds", type=float, default=5.0, help="how long each slow record takes (default 5)"
+    )
+    parser.add_argument(
         "--targets",
         help="producer targets, comma-separated (default: the sample event's: sqs,dynamodb,cloudwatch)",
     )
@@ -161,6 +171,29 @@ def _calls_line(name: str, calls: CallCounts) -> str:
     )
 
 
+def _retry_delay_line(c: Any) -> str:
+    """The seconds between a poison message's deliveries: the consumer's growing retry delays."""
+    if not c.poison_receive_gaps:
+        return "  retry delays          (no poison message delivered twice)"
+    item, gaps = min(c.poison_receive_gaps.items(), key=lambda pair: (pair[1][:1], pair[0]))
+    return (
+        f"  retry delays          poison {item} came back after {', '.join(f'{g:.1f}' for g in gaps)} s "
+        f"({len(c.poison_receive_gaps)} poison messages delivered more than once)"
+    )
+
+
+def _batch_metrics_lines(result: DemoResult) -> List[str]:
+    m = result.batch_metrics
+    if not result.batch_documents:
+        return ["  batch metrics         (no EMF document from the consumer)"]
+    return [
+        f"  batch metrics         {result.batch_documents} EMF documents: succeeded "
+        f"{m.get('RecordsSucceeded', 0):.0f}, failed {m.get('RecordsFailed', 0):.0f}, skipped "
+        f"{m.get('RecordsSkipped', 0):.0f}; delete calls {m.get('DeleteCalls', 0):.0f}, visibility calls "
+        f"{m.get('VisibilityCalls', 0):.0f}; {m.get('BatchDuration', 0) / 1000:.1f} s in batches"
+    ]
+
+
 def format_summary(result: DemoResult) -> str:
     c = result.counts
     t = result.times
@@ -182,6 +215,14 @@ def format_summary(result: DemoResult) -> str:
         f"{c.large_in_dlq} in the DLQ)",
         f"  still in flight       {c.in_queue:>8}",
         f"  lost                  {c.lost:>8}",
+        _retry_delay_line(c),
+        f"  slow records          {c.slow_sent:>8}   (longer to handle than the visibility timeout; "
+        + (
+            "kept invisible while handled: each delivered once)"
+            if c.slow_deliveries == c.slow_sent
+            else f"delivered {c.slow_deliveries} times in all)"
+        ),
+        *_batch_metrics_lines(result),
         "api calls",
         _calls_line("producer", result.producer_calls),
         _calls_line("consumer function", result.consumer_calls),
@@ -223,6 +264,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         visibility_timeout=args.visibility_timeout,
         message_groups=args.message_groups,
         large_messages=args.large_messages,
+        slow_records=args.slow_records,
+        work_seconds=args.work_seconds,
         targets=[t.strip() for t in args.targets.split(",") if t.strip()] if args.targets else None,
         build_dir=args.build_dir,
         skip_build=args.skip_build,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Set
 
@@ -44,11 +45,20 @@ class MessageState:
     deleted_by: Optional[str] = None
     #: Sent through S3 (its body on the wire is a pointer to the payload).
     large: bool = False
+    #: A slow record (``"work_seconds"``): the consumer's visibility heartbeat keeps it invisible.
+    slow: bool = False
+    #: When each delivery was seen (``time.monotonic()``): a failed message's retry delays.
+    received_at: List[float] = field(default_factory=list)
 
 
 def is_pointer(body: Any) -> bool:
     """Whether a message body is a large payload's S3 pointer (the AWS Extended Client format)."""
     return isinstance(body, str) and body.startswith('["') and '"s3BucketName"' in body
+
+
+def is_slow(body: Any) -> bool:
+    """Whether a message body is a slow item's (``"work_seconds"``: the consumer works that long)."""
+    return isinstance(body, str) and '"work_seconds"' in body
 
 
 def item_of(body: Any, resolve: Optional[Resolver] = None) -> tuple[Optional[str], bool]:
@@ -92,6 +102,12 @@ class LedgerCounts:
     large_sent: int = 0
     large_processed: int = 0
     large_in_dlq: int = 0
+    #: Per poison message (by item id), the seconds between its successive deliveries: the
+    #: consumer's retry delays (growing), where the queue alone would give its visibility timeout.
+    poison_receive_gaps: Dict[str, List[float]] = field(default_factory=dict)
+    #: Slow messages (longer than the visibility timeout to handle), and their deliveries in all.
+    slow_sent: int = 0
+    slow_deliveries: int = 0
 
 
 class Ledger:
@@ -153,7 +169,7 @@ class Ledger:
     def _sent(self, message_id: str, body: Any) -> None:
         item_id, poison = item_of(body, self.resolve)
         self.messages.setdefault(
-            message_id, MessageState(message_id, item_id, poison, large=is_pointer(body))
+            message_id, MessageState(message_id, item_id, poison, large=is_pointer(body), slow=is_slow(body))
         )
 
     def _delivered(self, message: Dict[str, Any]) -> None:
@@ -162,9 +178,16 @@ class Ledger:
             item_id, poison = item_of(message.get("Body"), self.resolve)
             state = self.messages.setdefault(
                 message["MessageId"],
-                MessageState(message["MessageId"], item_id, poison, large=is_pointer(message.get("Body"))),
+                MessageState(
+                    message["MessageId"],
+                    item_id,
+                    poison,
+                    large=is_pointer(message.get("Body")),
+                    slow=is_slow(message.get("Body")),
+                ),
             )
         state.deliveries += 1
+        state.received_at.append(time.monotonic())
         if state.deleted_by is not None:
             self.duplicate_deliveries += 1
         self.receipts[message["ReceiptHandle"]] = message["MessageId"]
@@ -226,6 +249,15 @@ class Ledger:
             lost = max(lost, sent - len(processed) - len(in_dlq) - in_queue)
         poison = {m for m, s in states.items() if s.poison}
         large = {m for m, s in states.items() if s.large}
+        slow = [s for s in states.values() if s.slow]
+        gaps = {
+            states[m].item_id or m: [
+                round(later - earlier, 1)
+                for earlier, later in zip(states[m].received_at, states[m].received_at[1:])
+            ]
+            for m in sorted(poison)
+            if len(states[m].received_at) > 1
+        }
         return LedgerCounts(
             requested=self.requested,
             returned_unsent=self.returned_unsent,
@@ -246,6 +278,9 @@ class Ledger:
             large_sent=len(large),
             large_processed=len(large & processed),
             large_in_dlq=len(large & in_dlq),
+            poison_receive_gaps=gaps,
+            slow_sent=len(slow),
+            slow_deliveries=sum(s.deliveries for s in slow),
         )
 
 

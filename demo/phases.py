@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from demo.aws_stack import DemoStack, prepare_stack, session, work_queue_id
 from demo.call_counts import counted_by_the_tools, counted_on_the_wire, observe_driver_session
+from demo.consumer_metrics import batch_metric_documents
 from demo.ledger import Ledger
 from demo.pipeline import (
     ROLES,
@@ -69,6 +70,9 @@ class DemoRun:
         self.producer_api_calls: List[Dict[str, Any]] = []
         self.consumer_api_calls: List[Dict[str, Any]] = []
         self.invocations = {"producer": 0, "consumer": 0, "consumer_errors": 0}
+        #: The consumer's per-batch EMF documents, summed (see :func:`batch_metric_documents`).
+        self.batch_metrics: Dict[str, float] = {}
+        self.batch_documents = 0
         self.timed_out = False
 
     def run(self) -> DemoResult:
@@ -271,6 +275,8 @@ class DemoRun:
             counted_on_wire=self.count_on_wire,
             messages_asked=self.options.messages,
             timed_out=self.timed_out,
+            batch_metrics=dict(self.batch_metrics),
+            batch_documents=self.batch_documents,
         )
 
     def close(self) -> None:
@@ -328,6 +334,10 @@ class DemoRun:
         self.times.consumer_invoke += time.monotonic() - started
         self.invocations["consumer"] += 1
         self.consumer_api_calls.extend(result.api_calls)
+        for document in batch_metric_documents(result.logs):
+            self.batch_documents += 1
+            for name, value in document.items():
+                self.batch_metrics[name] = self.batch_metrics.get(name, 0) + value
         if not result.ok:
             self.invocations["consumer_errors"] += 1
             raise FunctionError(result.error or {})

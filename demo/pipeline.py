@@ -69,6 +69,10 @@ class DemoOptions:
     #: Messages padded past SQS's 1 MiB: the producer sends them through the stack's payload
     #: bucket (S3 pointers), the consumer reads them back; the ledger follows them like the rest.
     large_messages: int = 3
+    #: Messages that take the consumer ``work_seconds`` each, longer than the run's visibility
+    #: timeout: its visibility heartbeat keeps them invisible meanwhile (delivered once).
+    slow_records: int = 1
+    work_seconds: float = 5.0
 
     def check(self) -> None:
         """Raise :class:`DemoError` for an option out of range."""
@@ -84,6 +88,10 @@ class DemoOptions:
             raise DemoError("--message-groups must be 1 to 100")
         if not 0 <= self.large_messages <= self.messages:
             raise DemoError("--large-messages must be 0 to --messages")
+        if not 0 <= self.slow_records <= min(self.messages, self.wave_size):
+            raise DemoError("--slow-records must be 0 to --messages (and at most --wave-size)")
+        if not 0 <= self.work_seconds <= 10:
+            raise DemoError("--work-seconds must be 0 to 10 (the consumer's timeout is 20 s)")
 
 
 @dataclass
@@ -129,6 +137,10 @@ class DemoResult:
     messages_asked: int = 0
     #: True when ``--max-seconds`` ran out before the queue was empty.
     timed_out: bool = False
+    #: The consumer's per-batch EMF documents (``metrics_namespace``), summed metric by metric,
+    #: and how many there were.
+    batch_metrics: Dict[str, float] = field(default_factory=dict)
+    batch_documents: int = 0
 
     @property
     def ok(self) -> bool:

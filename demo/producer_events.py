@@ -26,6 +26,9 @@ def producer_event(options: DemoOptions, wave: int, count: int, run_id: str) -> 
     large = min(count, max(0, options.large_messages - wave * options.wave_size))
     if large:
         event["large_count"] = large
+    if wave == 0 and options.slow_records:  # the slow records go out with the first wave
+        event["slow_count"] = min(count, options.slow_records)
+        event["work_seconds"] = options.work_seconds
     event["queue"] = "fifo" if options.fifo else "standard"
     if options.fifo:
         event["message_groups"] = options.message_groups

@@ -19,7 +19,10 @@ bodies; metrics (``RecordsSucceeded``, ``RecordsFailed``) go out as CloudWatch E
 
 A failed message comes back after a delay that doubles with each receive (``retry_delay``:
 1, 2, 4... seconds, at most a minute) instead of every 150 s (the queues' VisibilityTimeout):
-the role's ``sqs:ChangeMessageVisibility``. Each batch also prints one EMF document of its own
+the role's ``sqs:ChangeMessageVisibility``. A slow record (``"work_seconds"``) is kept invisible
+while it is handled (``extend_visibility``: a heartbeat from the queue's VisibilityTimeout, read
+with the ``sqs:GetQueueAttributes`` the event source already needs), so it is not delivered
+twice. Each batch also prints one EMF document of its own
 (``metrics_namespace``: ``<MetricsNamespace>/Batches``, beside Powertools' documents in
 ``<MetricsNamespace>``): records succeeded, failed and skipped, the batch's duration and its
 delete and visibility calls.
@@ -75,6 +78,7 @@ def record_handler(record: Dict[str, Any]) -> Dict[str, Any]:
     resolve_large_payloads=True,
     delete_large_payloads=True,
     retry_delay=RETRY_DELAY,
+    extend_visibility=True,
     metrics_namespace=BATCH_METRICS_NAMESPACE,
 )
 def lambda_handler(event: Dict[str, Any], context: Any) -> Dict[str, Any]:

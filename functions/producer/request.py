@@ -12,6 +12,8 @@ A request is a JSON object; every field is optional::
       "message_groups": 2,             # FIFO message groups the items are spread over, 1 to 100
       "large_count": 2,                # items padded past SQS's 1 MiB, 0 to count (default 0): sent
                                        #   through the stack's payload bucket (S3 pointers)
+      "slow_count": 1,                 # the first items (not poison) that take the consumer
+      "work_seconds": 5,               #   work_seconds each (0 to 10, default 4): slow records
       "run_id": "demo-1"               # names this run's items (default: the request id)
     }
 
@@ -34,7 +36,19 @@ from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
 TARGETS = ("sqs", "dynamodb", "kinesis", "cloudwatch")
 MAX_COUNT = 5000
-_FIELDS = {"count", "targets", "queue", "poison_rate", "message_groups", "run_id", "large_count"}
+_FIELDS = {
+    "count",
+    "targets",
+    "queue",
+    "poison_rate",
+    "message_groups",
+    "run_id",
+    "large_count",
+    "slow_count",
+    "work_seconds",
+}
+#: The longest a slow item may make the consumer work (its timeout is 20 s).
+MAX_WORK_SECONDS = 10
 #: The padding of a large item: with the rest of the item, over SQS's 1 MiB message limit.
 LARGE_PADDING = 1024 * 1024 + 1
 _RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -55,6 +69,8 @@ class ProducerRequest:
     message_groups: int
     run_id: str
     large_count: int = 0
+    slow_count: int = 0
+    work_seconds: float = 4.0
 
     def item_id(self, index: int) -> str:
         """The id of item ``index``: ``<run_id>-<index, 5 digits>``."""
@@ -82,6 +98,8 @@ class ProducerRequest:
                 item["poison"] = True
             if self.is_large(index):
                 item["padding"] = "x" * LARGE_PADDING
+            if index < self.slow_count and not self.is_poison(index):
+                item["work_seconds"] = self.work_seconds
             produced.append(item)
         return produced
 
@@ -141,6 +159,13 @@ def parse_request(event: Any, deployed: Set[str], default_run_id: str = "run") -
     if isinstance(large, bool) or not isinstance(large, int) or not 0 <= large <= count:
         raise InvalidRequestError(f"large_count must be an integer from 0 to count ({count}), not {large!r}")
 
+    slow = event.get("slow_count", 0)
+    if isinstance(slow, bool) or not isinstance(slow, int) or not 0 <= slow <= count:
+        raise InvalidRequestError(f"slow_count must be an integer from 0 to count ({count}), not {slow!r}")
+    work = event.get("work_seconds", 4.0)
+    if isinstance(work, bool) or not isinstance(work, (int, float)) or not 0 <= work <= MAX_WORK_SECONDS:
+        raise InvalidRequestError(f"work_seconds must be a number from 0 to {MAX_WORK_SECONDS}, not {work!r}")
+
     return ProducerRequest(
         count=count,
         targets=targets,
@@ -149,4 +174,6 @@ def parse_request(event: Any, deployed: Set[str], default_run_id: str = "run") -
         message_groups=groups,
         run_id=run_id,
         large_count=large,
+        slow_count=slow,
+        work_seconds=float(work),
     )

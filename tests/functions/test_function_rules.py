@@ -92,3 +92,23 @@ def test_default_targets_are_the_deployed_ones() -> None:
         "cloudwatch",
     )
     assert request.parse_request({}, {"sqs", "kinesis"}).targets == ("sqs", "kinesis")
+
+
+def test_a_slow_record_takes_its_work_seconds_capped() -> None:
+    import time
+
+    started = time.monotonic()
+    rules.handle_record({"messageId": "m-1", "body": '{"id": "x", "work_seconds": 0.3}'})
+    assert 0.3 <= time.monotonic() - started < 1.0
+    assert rules.MAX_WORK_SECONDS == 10.0
+
+
+def test_slow_items_are_the_first_ones_not_poison_and_bad_values_are_refused() -> None:
+    parsed = request.parse_request(
+        {"count": 4, "targets": ["sqs"], "poison_rate": 0.5, "slow_count": 2, "work_seconds": 5}, {"sqs"}
+    )
+    items = parsed.items()
+    assert [item.get("work_seconds") for item in items] == [5.0, None, None, None]  # item 1 is poison
+    for bad in ({"slow_count": 5}, {"slow_count": -1}, {"work_seconds": 11}, {"work_seconds": True}):
+        with pytest.raises(request.InvalidRequestError, match=next(iter(bad))):
+            request.parse_request({"count": 4, "targets": ["sqs"], **bad}, {"sqs"})
