@@ -251,3 +251,29 @@ def test_the_decorator_and_fifo_processor_take_retry_delay_and_fifo_delays_the_h
         endpoint_url=endpoint_url,
     )(lambda event, context: "ok")
     assert decorated is not None
+
+
+@pytest.mark.parametrize("mode", ["native", "delete"])
+def test_a_batch_that_fully_fails_still_gets_its_delays_before_the_error(
+    sqs, boto3_session, endpoint_url, unique_name, mode
+):
+    from lambda_batch import BatchProcessingError
+
+    calls = CallCounter(boto3_session, "sqs", "ChangeMessageVisibilityBatch")
+    queue = make_queue(sqs, unique_name(f"delay-all-{mode}"), visibility_timeout=30)
+    send_bodies(sqs, queue["url"], ["bad-1", "bad-2"])
+    event = receive_sqs_event(sqs, queue, 2)
+    options = {
+        "retry_delay": RetryDelay(initial_seconds=1, jitter=False),
+        "boto3_session": boto3_session,
+        "endpoint_url": endpoint_url,
+    }
+    started = time.monotonic()
+    with pytest.raises(BatchProcessingError):  # SQSBatchProcessingError is one too
+        if mode == "native":
+            process_partial_response(event, _fail, BatchProcessor(EventType.SQS, **options))
+        else:
+            sqs_batch_processor(record_handler=_fail, **options)(lambda event, context: None)(event, None)
+    assert calls.entries_per_call() == [2]
+    after, _ = _received_again_after(sqs, queue["url"], started, limit=6)
+    assert after is not None and after < 3.0
