@@ -144,6 +144,8 @@ def test_warm_invocations_with_a_fresh_client_each_keep_no_client_alive(boto3_se
         SQSBatchDispatcher("jobs", client=client)
         return weakref.ref(client)
 
+    # Clients that other tests gave the layer may still be alive: only this test's must go.
+    warned_before = len(layer_clients._warned_clients or ())
     with caplog.at_level(logging.WARNING, logger="lambda_batch"):
         refs = [invocation() for _ in range(5)]  # warm-up: the first clients load botocore's models
         gc.collect()
@@ -154,6 +156,6 @@ def test_warm_invocations_with_a_fresh_client_each_keep_no_client_alive(boto3_se
         grown = tracemalloc.get_traced_memory()[0] - before
         tracemalloc.stop()
     assert all(ref() is None for ref in refs)  # every client freed once its invocation ended
-    assert len(layer_clients._warned_clients or ()) == 0
+    assert len(layer_clients._warned_clients or ()) <= warned_before
     assert grown < 512 * 1024, f"{grown} bytes kept by 30 invocations"
     assert sum("retries" in r.getMessage() for r in caplog.records) == 35  # once per client
