@@ -195,6 +195,9 @@ def per_record_contenders(
     ours_fifo = lb.BatchProcessor(lb.EventType.SQS)  # FIFO rule + deadline guard (1 s margin)
     ours_std = lb.BatchProcessor(lb.EventType.SQS)
     ours_delete = lb.PartialSQSProcessor()  # all succeed: no client, no call
+    # One processor per row on both sides: a row never frees another row's batch.
+    ours_reading = lb.BatchProcessor(lb.EventType.SQS)
+    pt_reading = pt.BatchProcessor(pt.EventType.SQS)
     pt_processor = pt.BatchProcessor(pt.EventType.SQS)
     pt_std = pt.BatchProcessor(pt.EventType.SQS)
     pt_fifo = SqsFifoPartialProcessor()
@@ -219,10 +222,10 @@ def per_record_contenders(
         return pt.process_partial_response(event_fifo, noop, pt_fifo, CONTEXT)
 
     def run_ours_reading() -> Any:
-        return lb.process_partial_response(event_fifo, reads_attributes, ours_fifo, CONTEXT)
+        return lb.process_partial_response(event_fifo, reads_attributes, ours_reading, CONTEXT)
 
     def run_pt_reading() -> Any:
-        return pt.process_partial_response(event_fifo, reads_attributes, pt_processor, CONTEXT)
+        return pt.process_partial_response(event_fifo, reads_attributes, pt_reading, CONTEXT)
 
     return {
         "lambda_batch BatchProcessor, FIFO + deadline guard": run_ours_fifo,

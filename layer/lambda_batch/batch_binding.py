@@ -56,6 +56,9 @@ class BatchBinding(BasePartialProcessor):
         self._identifiers: Optional[List[Any]] = None
         self._partial = True
         self._guard: Optional[Callable[[Any], Any]] = None
+        # The record class made for each handler call (None: ``records`` are already what the
+        # handler receives: record objects of a prepared batch, or raw dicts for a model).
+        self._make_record: Optional[Callable[[Any], Any]] = None
         self._reset_run()
 
     def _reset_run(self) -> None:
@@ -87,9 +90,18 @@ class BatchBinding(BasePartialProcessor):
             )
             records, self._ids = source.records, source.ids
             self._identifiers, self._partial = source.identifiers, source.partial
-        from .typed_records import handler_records  # loaded with the first batch
+        if source is None and self.model is None and self._large_payloads is None:
+            # SQS and DynamoDB lists: each record object is made as its handler is called, so
+            # it goes when the call ends (unless kept); successes keep the event's own dicts.
+            from .event_records import record_class  # loaded with the first batch
 
-        self.records = records = handler_records(records, self.event_type, self.model)  # record objects
+            self._make_record = record_class(self.event_type)
+            self.records = records
+        else:
+            from .typed_records import handler_records  # loaded with the first batch
+
+            self._make_record = None
+            self.records = records = handler_records(records, self.event_type, self.model)  # record objects
         if source is not None and source.corrupt:
             self._guard = source.guard(records)
         # The ordering rule is worked out when first needed (a failure, concurrency, is_fifo):

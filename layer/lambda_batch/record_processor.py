@@ -91,6 +91,11 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
     #: own (see :mod:`lambda_batch.kinesis_deaggregation`); ``processor.kpl_deaggregation = False``
     #: hands the aggregated records over as they are.
     kpl_deaggregation = True
+    #: After a sequential batch: the records and the failed positions ``success_messages`` is
+    #: made from when first read (a batch whose successes nobody reads never lists them).
+    _pending_successes: Optional[Tuple[List[Any], List[int]]] = None
+    #: Set while the sequential loop gets its record callable: it makes the record objects itself.
+    _makes_inline = False
 
     def __init__(
         self,
@@ -147,7 +152,10 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
         """Handle every record and return one result per record, in record order.
 
         Each result is ``("success", result, record)`` or
-        ``("fail", "<ExceptionType>:<message>", record)``; records held back by the
+        ``("fail", "<ExceptionType>:<message>", record)``: for SQS and DynamoDB Streams a
+        success keeps the event's own record dict (as ``success_messages`` does; the record
+        object the handler received is made as it is called, and goes when the call ends).
+        Records held back by the
         ordering rule or the deadline guard are failures too
         (:class:`~lambda_batch.PreviousRecordFailedError`,
         :class:`~lambda_batch.DeadlineReachedError`).
@@ -212,6 +220,8 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
     def _record_callable(self) -> Callable[[Any], Any]:
         handler = self.handler
         convert = self._converter
+        if self._make_record is not None and not self._makes_inline:  # (no model then)
+            convert = self._make_record
         if self._guard is not None:  # corrupt KPL aggregates fail before the handler is called
             convert = self._guard(convert)
         if self._large_payloads is not None:  # each record's payload fetched just before its handler
@@ -228,8 +238,13 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
         # The hot path: the clock read once per record, ordering checks on locals (the rule
         # itself worked out at the first failure), and
         # success_handler inlined unless a subclass overrides it (success_messages are then
-        # filled once the loop is done, in one pass).
-        call = self._record_callable()
+        # listed when first read).
+        make = self._make_record
+        self._makes_inline = make is not None
+        try:
+            call = self._record_callable()  # without the record objects: made in the loop below
+        finally:
+            self._makes_inline = False
         inline_success = type(self).success_handler is BasePartialProcessor.success_handler
         on_success = self.success_handler
         on_failure = self.failure_handler
@@ -246,10 +261,12 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
             if halted or (failed_keys and key_of(record) in failed_keys) or clock() >= cutoff:
                 index = len(results)
                 failures.append(index)
-                append(on_failure(record, self._skip_info(index, record)))
+                held = record if make is None else make(record)
+                append(on_failure(held, self._skip_info(index, record)))
                 continue
+            handed = record if make is None else make(record)
             try:
-                result = call(record)
+                result = call(handed)
                 if result is not None and getattr(type(result), "__await__", None) is not None:
                     result = run_awaitable(result)  # a coroutine is never a success unawaited
             except Exception:
@@ -257,7 +274,7 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
                 index = len(results)
                 failures.append(index)
                 self._log_failure(index, info)
-                append(on_failure(record, info))
+                append(on_failure(handed, info))
                 ordering = self._ordering  # worked out at the first failure
                 if ordering.on_failure is not CONTINUE:
                     key_of = ordering.key
@@ -268,18 +285,30 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
                 append((success, result, record))
             else:
                 append(on_success(record, result))
-        if inline_success:
-            self._keep_successes(failures)
+        if inline_success:  # success_messages: made from the records and the failures when first read
+            self._pending_successes = (self.records, failures)
         return results
 
-    def _keep_successes(self, failed: List[int]) -> None:
-        """``success_messages``: every record not failed, in order (what ``success_handler`` keeps)."""
-        records = self.records
-        if not failed:
-            self.success_messages.extend(records)
-        else:
-            skip = set(failed)
-            self.success_messages.extend(record for index, record in enumerate(records) if index not in skip)
+    @property  # BasePartialProcessor's attribute, made when first read
+    def success_messages(self) -> List[Any]:
+        """The records that succeeded, in order (what ``success_handler`` keeps)."""
+        pending = self._pending_successes
+        if pending is not None:
+            self._pending_successes = None
+            records, failed = pending
+            if not failed:
+                self._success_messages.extend(records)
+            else:
+                skip = set(failed)
+                self._success_messages.extend(
+                    record for index, record in enumerate(records) if index not in skip
+                )
+        return self._success_messages
+
+    @success_messages.setter
+    def success_messages(self, messages: List[Any]) -> None:
+        self._pending_successes = None
+        self._success_messages = messages
 
     def _process_custom(self) -> List[ProcessingResult]:
         # A subclass's own _process_record, with the ordering rule and deadline guard around it.
@@ -289,7 +318,7 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
             if self._must_skip(index, record):
                 results.append(self.failure_handler(record, self._skip_info(index, record)))
                 continue
-            handled = record
+            handled = record if self._make_record is None else self._make_record(record)
             if self._large_payloads is not None:  # the subclass's handler call gets the payload too
                 try:
                     handled = self._large_payloads.resolve(record)
