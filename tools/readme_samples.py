@@ -1,6 +1,7 @@
-"""Regenerate the README's sample outputs from the code as it is: never edit them by hand.
+"""Regenerate the sample outputs the documentation shows from the code as it is: never edit them by hand.
 
-Each sample block of README.md sits between two markers::
+Each sample block of the documents in ``DOCUMENTS`` (the demo page, docs/guide/demo.md, holds the
+``make demo`` summary) sits between two markers::
 
     <!-- sample: make demo -->
     ```
@@ -10,12 +11,12 @@ Each sample block of README.md sits between two markers::
 
 ``python tools/readme_samples.py`` runs each command it knows (the marker names it) and
 rewrites the block in between with what the command printed on stdout; nothing else of the
-README changes. ``--check`` only reports the blocks whose shape (every line with its figures
+document changes. ``--check`` only reports the blocks whose shape (every line with its figures
 blanked) differs from a fresh run, and exits 1 if any does.
 
 Example::
 
-    .venv/bin/python tools/readme_samples.py            # rewrite README.md's samples
+    .venv/bin/python tools/readme_samples.py            # rewrite the documents' samples
     .venv/bin/python tools/readme_samples.py --check    # are they still what the code prints?
 """
 
@@ -29,7 +30,8 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
+#: The documents that may hold sample blocks (the README is the short front page: none today).
+DOCUMENTS = [ROOT / "docs" / "guide" / "demo.md", ROOT / "README.md"]
 
 #: Marker name -> the command whose stdout is the sample (run from the repository's root).
 SAMPLES: Dict[str, List[str]] = {
@@ -76,21 +78,24 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="compare shapes only; change nothing")
     args = parser.parse_args(argv)
-    found = blocks(README.read_text())
+    found: Dict[str, str] = {}
+    for document in DOCUMENTS:
+        found.update(blocks(document.read_text(encoding="utf-8")))
     unknown = sorted(set(found) - set(SAMPLES))
     if unknown:
-        print(f"error: README sample blocks with no command here: {unknown}", file=sys.stderr)
+        print(f"error: sample blocks with no command here: {unknown}", file=sys.stderr)
         return 2
     outputs = {name: run_sample(name) for name in found}
     if args.check:
         stale = [name for name in found if shape(found[name]) != shape(outputs[name])]
         for name in stale:
-            print(
-                f"stale: the README's {name!r} sample no longer has the shape of its output", file=sys.stderr
-            )
+            print(f"stale: the {name!r} sample no longer has the shape of its output", file=sys.stderr)
         return 1 if stale else 0
-    # Read again just before writing: others may have edited the README meanwhile.
-    README.write_text(rewrite(README.read_text(), outputs))
+    # Read again just before writing: others may have edited the documents meanwhile.
+    for document in DOCUMENTS:
+        text = document.read_text(encoding="utf-8")
+        if blocks(text):
+            document.write_text(rewrite(text, outputs), encoding="utf-8")
     for name in outputs:
         print(f"rewrote the {name!r} sample", file=sys.stderr)
     return 0

@@ -1,11 +1,13 @@
-"""Every command of the README's "two commands", newcomer, "Attach it", reference-stack and
-"Invoking the functions" sections, run the way the README shows it, with the outcome it states.
+"""Every command of the README and of the documentation pages that hold the "two commands", the
+demo, "Attach the layer", the reference stack and "Invoking the functions", run the way the page
+shows it, with the outcome it states.
 
-The commands are read from README.md itself. ``COVERED`` says, for each one, which test below
-runs it (or, for a command that needs Docker or an AWS account, why it is only checked for what
-can be checked here); ``test_every_readme_command_is_covered`` fails when the README gains,
-loses or changes a command, so README and tests cannot drift. Everything runs against moto on
-loopback, without AWS credentials in the environment (the fake ones the tools use on loopback).
+The commands are read from the documents themselves (``DOCUMENTS``). ``COVERED`` says, for each
+one, which test below runs it (or, for a command that needs Docker or an AWS account, why it is
+only checked for what can be checked here); ``test_every_readme_command_is_covered`` fails when a
+document gains, loses or changes a command, so documents and tests cannot drift. Everything runs
+against moto on loopback, without AWS credentials in the environment (the fake ones the tools use
+on loopback).
 """
 
 from __future__ import annotations
@@ -27,17 +29,23 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-SECTIONS = (
-    "## The two commands",
-    "## Newcomer path",
-    "### Attach it to a function",
-    "## The reference stack",
-    "### Invoking the functions",
+#: The documents whose every command is run here: the README (the front page) and the pages of
+#: the site that hold the two commands, the demo, attaching the layer, the reference stack and
+#: invoking the functions (tests/docs/test_site.py: a page with a bash block must be one of them).
+DOCUMENTS = (
+    README,
+    ROOT / "docs" / "guide" / "getting-started.md",
+    ROOT / "docs" / "guide" / "demo.md",
+    ROOT / "docs" / "guide" / "reference-stack.md",
+    ROOT / "docs" / "guide" / "local-development.md",
 )
+#: The page with the `make demo` sample (tools/readme_samples.py rewrites it), the one with the invoke table.
+DEMO_PAGE = ROOT / "docs" / "guide" / "demo.md"
+INVOKE_PAGE = ROOT / "docs" / "guide" / "local-development.md"
 PREFIXES = ("make ", ".venv/bin/", "sam ", "aws ", "git ")
 PORT = "http://127.0.0.1:PORT"
 
-# ----------------------------------------------------------------------------- reading the README
+# ----------------------------------------------------------------------------- reading the documents
 
 
 def section(text: str, heading: str) -> str:
@@ -66,10 +74,9 @@ def commands_of(text: str) -> List[str]:
 
 
 def readme_commands() -> List[str]:
-    text = README.read_text()
     seen: List[str] = []
-    for heading in SECTIONS:
-        for command in commands_of(section(text, heading)):
+    for document in DOCUMENTS:
+        for command in commands_of(document.read_text(encoding="utf-8")):
             if command not in seen:
                 seen.append(command)
     return seen
@@ -77,14 +84,14 @@ def readme_commands() -> List[str]:
 
 def invoke_table() -> Dict[str, List[str]]:
     """The invoke table's rows: event file -> [function, outcome as written]."""
-    text = section(README.read_text(), "### Invoking the functions")
+    text = section(INVOKE_PAGE.read_text(encoding="utf-8"), "## Invoking the functions")
     rows = re.findall(r"^\| `([a-z-]+\.json)` \| (\w+) \| (.+?) \|$", text, re.MULTILINE)
     return {event: [function, outcome] for event, function, outcome in rows}
 
 
 # ----------------------------------------------------------------------------- what covers each command
 
-#: README command -> the test that runs it, or why it is only explained.
+#: A command of the documents -> the test that runs it, or why it is only explained.
 COVERED: Dict[str, str] = dict(
     [
         (
@@ -237,8 +244,8 @@ COVERED: Dict[str, str] = dict(
 def test_every_readme_command_is_covered() -> None:
     commands = readme_commands()
     assert set(commands) == set(COVERED), (
-        f"README commands without a test: {sorted(set(commands) - set(COVERED))}; "
-        f"tests of commands the README no longer shows: {sorted(set(COVERED) - set(commands))}"
+        f"commands of the documents without a test: {sorted(set(commands) - set(COVERED))}; "
+        f"tests of commands the documents no longer show: {sorted(set(COVERED) - set(commands))}"
     )
     names = {name for name in globals() if name.startswith("test_")}
     for command, covered_by in COVERED.items():
@@ -277,8 +284,8 @@ def run(command: str, env: Dict[str, str], timeout: float = 300) -> subprocess.C
 
 
 def command(key: str) -> str:
-    """The README's own spelling of a command (checked against COVERED by the first test)."""
-    assert key in readme_commands(), f"the README no longer shows {key!r}"
+    """The documents' own spelling of a command (checked against COVERED by the first test)."""
+    assert key in readme_commands(), f"the documents no longer show {key!r}"
     return key
 
 
@@ -295,7 +302,7 @@ def summary_figures(stdout: str) -> Dict[str, int]:
 
 
 def test_make_demo(env: Dict[str, str]) -> None:
-    """`make demo`: 500 messages; lost 0, the DLQ holds exactly the poison; the README sample's shape."""
+    """`make demo`: 500 messages; lost 0, the DLQ holds exactly the poison; the demo page's sample's shape."""
     import sys
 
     sys.path.insert(0, str(ROOT / "tools"))
@@ -311,8 +318,8 @@ def test_make_demo(env: Dict[str, str]) -> None:
     assert figures["good_in_dlq"] == 0
     assert completed.stdout.rstrip().endswith("OK: every message is accounted for")
     summary = completed.stdout[completed.stdout.index("\nsummary") :]
-    assert shape(blocks(README.read_text())["make demo"]) == shape(summary), (
-        "the README's sample is stale: run .venv/bin/python tools/readme_samples.py"
+    assert shape(blocks(DEMO_PAGE.read_text(encoding="utf-8"))["make demo"]) == shape(summary), (
+        "the demo page's sample is stale: run .venv/bin/python tools/readme_samples.py"
     )
 
 

@@ -1,13 +1,16 @@
-"""The README's own code blocks, run for real against the moto server, with the outcome the README states.
+"""The documentation's own code blocks, run for real against the moto server, with the outcome stated.
 
-Every ```python block of README.md (and of examples/README.md and docs/*.md, should they gain
-one) is read from the document itself, so the document and this test cannot drift. The HTML
-comment just before a block names what the block needs and what its prose promises:
+Every ```python block of README.md, examples/README.md and the site's pages (docs/**/*.md, where
+the documentation lives; the README is the short front page) is read from the document itself,
+so the document and this test cannot drift. The HTML comment just before a block names what the
+block needs and what its prose promises (a scenario marks at most one block of a document):
 
     <!-- readme-test: sqs-delete -->     the documented delete-and-raise SQS API
     <!-- readme-test: native-sqs -->     Lambda's native partial batch response (SQS)
     <!-- readme-test: sqs-options -->    retry_delay, extend_visibility and metrics_namespace (SQS)
+    <!-- readme-test: metrics -->        metrics_namespace alone: one EMF document per batch
     <!-- readme-test: dispatchers -->    SQSBatchDispatcher("jobs") and DynamoBatchDispatcher("users")
+    <!-- readme-test: sqs-dispatcher --> SQSBatchDispatcher("jobs") alone
     <!-- readme-test: kinesis-aggregate -->  KinesisBatchDispatcher("clicks", aggregate=True)
     <!-- readme-test: kafka -->          EventType.Kafka on events/kafka-msk.json
     <!-- readme-test: large-payloads --> SQSBatchDispatcher(large_payload_bucket=...) and the processor
@@ -56,7 +59,7 @@ from tests.processing_events import (
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCUMENTS = [ROOT / "README.md", ROOT / "examples" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCUMENTS = [ROOT / "README.md", ROOT / "examples" / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 SECRET = "SECRET-4111-1111"
 #: The dispatchers block names its queue and table ("jobs", "users"); a region of their own keeps
 #: them apart from anything else on the session's moto server.
@@ -279,6 +282,27 @@ def scenario_sqs_options(block: Block, env: Emulated) -> None:
     assert [m["Body"] for m in receive_all(sqs, queue["url"], 1, attempts=3)] == [SECRET]
 
 
+def scenario_metrics(block: Block, env: Emulated) -> None:
+    """One EMF document per batch on stdout, in the block's namespace and dimensions, counting the
+    batch's successes and failures; the failed record is reported, nothing else is called."""
+    handler = run(block, do_something_with=do_something_with)["lambda_handler"]
+    _, _, event = _queue_with(env, "readme-metrics", ["41", SECRET, "43"])
+    response = handler(event, FakeLambdaContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": _id_of(event, SECRET)}]}
+    documents = [json.loads(line) for line in env.printed().splitlines() if '"_aws"' in line]
+    assert len(documents) == 1
+    [directive] = documents[0]["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "Orders" and directive["Dimensions"] == [["Queue"]]
+    assert documents[0]["Queue"] == "orders"
+    assert (documents[0]["RecordsSucceeded"], documents[0]["RecordsFailed"]) == (2, 1)
+    assert (documents[0]["RecordsSkipped"], documents[0]["DeleteCalls"], documents[0]["VisibilityCalls"]) == (
+        0,
+        0,
+        0,
+    )
+    assert documents[0]["BatchDuration"] >= 0
+
+
 def _fresh_jobs_and_users(env: Emulated) -> Any:
     """The queue "jobs" and the table "users" (key ``user_id``) the block names, empty."""
     sqs = env.aws_client("sqs", region_name=DISPATCH_REGION)
@@ -324,6 +348,22 @@ def scenario_dispatchers(block: Block, env: Emulated) -> None:
     stored = dynamodb.scan(TableName="users")["Items"]
     assert sorted(item["user_id"]["S"] for item in stored) == sorted(f"u-{n}" for n in range(40) if n != 7)
     assert refused.call_count >= 1 and unwritten.call_count >= 1
+
+
+def scenario_sqs_dispatcher(block: Block, env: Emulated) -> None:
+    """Every job arrives but the one SQS refuses, which comes back as the very object submitted."""
+    env.monkeypatch.setenv("AWS_DEFAULT_REGION", DISPATCH_REGION)
+    sqs, url, _ = _fresh_jobs_and_users(env)
+    jobs = [{"job": n, "note": SECRET if n == 3 else "ok"} for n in range(25)]
+    refused = FaultInjector(  # SQS refuses job 3 for good: its entry fails, not retryable
+        env.layer_session, "sqs", lambda call, n: OK, fail_entries=_secret_entry(False)
+    )
+    namespace = run(block, jobs=jobs)
+    assert len(namespace["failed"]) == 1 and namespace["failed"][0] is jobs[3]
+    assert namespace["sqs"].unprocessed_details[0].code == "InvalidParameterValue"
+    arrived = [json.loads(message["Body"]) for message in drain_queue(sqs, url)]
+    assert sorted(job["job"] for job in arrived) == [n for n in range(25) if n != 3]
+    assert refused.call_count >= 1
 
 
 def scenario_kinesis_aggregate(block: Block, env: Emulated) -> None:
@@ -479,7 +519,9 @@ SCENARIOS: Dict[str, Callable[..., None]] = {
     "sqs-delete": scenario_sqs_delete,
     "native-sqs": scenario_native_sqs,
     "sqs-options": scenario_sqs_options,
+    "metrics": scenario_metrics,
     "dispatchers": scenario_dispatchers,
+    "sqs-dispatcher": scenario_sqs_dispatcher,
     "kinesis-aggregate": scenario_kinesis_aggregate,
     "kafka": scenario_kafka,
     "large-payloads": scenario_large_payloads,
@@ -489,14 +531,15 @@ SCENARIOS: Dict[str, Callable[..., None]] = {
 
 
 def test_the_readme_has_python_blocks_each_with_a_known_scenario_and_few_fragments():
-    assert len(PYTHON_BLOCKS) >= 3, "the README's python blocks were not found"
+    assert len(PYTHON_BLOCKS) >= 3, "the documents' python blocks were not found"
     unknown = [block.id for block in PYTHON_BLOCKS if block.scenario not in SCENARIOS]
     assert not unknown, f"markers naming no scenario of this test: {unknown}"
     fragments = [block for block in PYTHON_BLOCKS if block.scenario == "fragment"]
     assert len(fragments) * 4 <= len(PYTHON_BLOCKS), "keep fragments rare: make the block runnable"
     for name in SCENARIOS:
         if name not in ("plain", "fragment"):
-            assert [block.scenario for block in PYTHON_BLOCKS].count(name) <= 1, f"{name} marks two blocks"
+            paths = [block.path for block in PYTHON_BLOCKS if block.scenario == name]
+            assert len(paths) == len(set(paths)), f"{name} marks two blocks of one document"
 
 
 @pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=[block.id for block in PYTHON_BLOCKS])

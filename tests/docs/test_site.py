@@ -2,15 +2,17 @@
 no docstring the API reference cannot render), every public name is documented, and every code
 block the site shows is run by a test or marked as a fragment.
 
-The site's pages show three kinds of code, each checked here:
+The pages hold the documentation (the README is the short front page that links to them), and
+every fence of a page is one of these, each checked here:
 
-- example files included whole with pymdownx.snippets (a fence holding only ``--8<-- "path"``):
+- an example file included whole with pymdownx.snippets (a fence holding only ``--8<-- "path"``):
   the file must be one the tests run (tests/release/test_wheel.py runs examples/getting_started,
   the examples tests run every file of examples/powertools and examples/boto3_batch_utils);
-- README sections included by tools/mkdocs_hooks.py (``<!-- readme: HEADING -->``): their python
-  and yaml blocks are run and checked by tests/docs/test_readme_code.py, their bash blocks by
-  tests/demo/test_readme_commands.py, which must then cover that section;
-- any other fence needs ``<!-- readme-test: fragment -->`` just before it (and python compiles).
+- a python or yaml block, run or checked by tests/docs/test_readme_code.py (which reads every page,
+  a ``<!-- readme-test: NAME -->`` marker naming its scenario);
+- a bash block, on a page whose every command tests/demo/test_readme_commands.py runs;
+- a sample output between ``<!-- sample: NAME -->`` markers, written by tools/readme_samples.py;
+- anything else needs ``<!-- readme-test: fragment -->`` just before it (and python compiles).
 """
 
 from __future__ import annotations
@@ -23,8 +25,6 @@ from pathlib import Path
 from typing import Iterator, List, Tuple
 
 import pytest
-
-from tools.mkdocs_hooks import DIRECTIVE, readme_section
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -99,21 +99,30 @@ def test_every_public_name_is_documented_from_its_docstring(site: Path) -> None:
     assert not missing, f"public names without an entry in the API reference: {missing}"
 
 
-def test_readme_sections_on_the_site_exist_and_their_commands_are_tested() -> None:
-    from tests.demo.test_readme_commands import SECTIONS
-
+def test_the_readme_is_a_front_page_whose_links_reach_the_site() -> None:
+    """The README is short and points into the site: every page it links to exists, and every
+    page of the site's navigation is reachable from it or from the home page."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 150, "the README is the front page: move the detail to docs/"
+    targets = re.findall(r"\]\((?!https?://)([^)#\s]+)(?:#[^)]*)?\)", readme)
+    for target in targets:
+        assert (ROOT / target).exists(), f"README links to {target}, which does not exist"
+    linked = {Path(target).resolve() for target in targets if target.startswith("docs/")}
     for page in pages():
-        for match in DIRECTIVE.finditer(page.read_text(encoding="utf-8")):
-            heading = match.group("heading")
-            section = readme_section(heading, intro_only=match.group("kind") == "readme-intro")
-            langs = {m.group("lang") for m in FENCE.finditer(section)}
-            assert langs <= {"python", "yaml", "bash", ""}, (page.name, heading, langs)
-            if "bash" in langs:
-                assert heading in SECTIONS, f"{heading}: its commands are not run by test_readme_commands"
+        if page.parent == DOCS / "reference" or page.name in ("index.md", "changelog.md"):
+            continue
+        assert page.resolve() in linked, f"the README does not link to {page.relative_to(ROOT)}"
 
 
 @pytest.mark.parametrize("page", pages(), ids=lambda p: str(p.relative_to(DOCS)))
 def test_every_code_block_of_a_page_is_tested_or_a_fragment(page: Path) -> None:
+    from tests.demo.test_readme_commands import DOCUMENTS as COMMAND_DOCUMENTS
+    from tests.docs.test_readme_code import PYTHON_BLOCKS, YAML_BLOCKS
+    from tools.readme_samples import SAMPLES
+
+    checked = {
+        (block.path, block.line) for block in PYTHON_BLOCKS + YAML_BLOCKS if block.scenario != "fragment"
+    }
     for line, lang, body, before in fences(page):
         where = f"{page.relative_to(ROOT)}:{line}"
         snippet = SNIPPET.match(body.strip())
@@ -124,11 +133,23 @@ def test_every_code_block_of_a_page_is_tested_or_a_fragment(page: Path) -> None:
             assert folder in TESTED_EXAMPLES, f"{where}: {path} is in no folder whose files the tests run"
             assert (ROOT / TESTED_EXAMPLES[folder]).is_file()
             continue
-        assert before.strip() == FRAGMENT, (
-            f"{where}: a code block neither included from a tested file nor a fragment"
-        )
-        if lang == "python":
-            compile(body, where, "exec")
+        if before.strip() == FRAGMENT:
+            if lang == "python":
+                compile(body, where, "exec")
+            continue
+        if lang in ("python", "yaml"):
+            assert (str(page.relative_to(ROOT)), line) in checked, f"{where}: not run by test_readme_code"
+            continue
+        if lang == "bash":
+            assert page in COMMAND_DOCUMENTS, (
+                f"{where}: test_readme_commands does not run this page's commands"
+            )
+            continue
+        sample = re.fullmatch(r"<!-- sample: (?P<name>[^>]+?) -->", before.strip())
+        if lang == "" and sample:
+            assert sample.group("name") in SAMPLES, f"{where}: no command writes this sample"
+            continue
+        raise AssertionError(f"{where}: not run by a test, nor a tested file, a sample or a fragment")
 
 
 def test_every_example_the_site_includes_runs_the_way_the_page_says() -> None:
