@@ -90,7 +90,9 @@ def validate_records(
     if not isinstance(records, Sequence) or isinstance(records, (str, bytes)):
         raise MalformedEventError(f"records must be a list, not a {type(records).__name__}")
     source = event_type.event_source
-    ids = _fast_ids(records, event_type, source, need_receipt_handle)
+    ids = _one_queue_ids(records, event_type, source) if need_receipt_handle else None
+    if ids is None:
+        ids = _fast_ids(records, event_type, source, need_receipt_handle)
     if ids is not None:
         return ids
     problems: List[str] = []
@@ -124,10 +126,6 @@ def _fast_ids(
     try:
         if len(path) == 1:  # messageId
             key = path[0]
-            if need_receipt_handle and records:
-                ids = _one_queue_ids(records, key, source)
-                if ids is not None:
-                    return ids
             ids = [record[key] for record in records if record["eventSource"] == source]
         else:  # kinesis.sequenceNumber, dynamodb.SequenceNumber
             outer, inner = path
@@ -141,21 +139,28 @@ def _fast_ids(
     return ids if ok else None
 
 
-def _one_queue_ids(records: Sequence[Any], key: str, source: str) -> Optional[List[str]]:
+def _one_queue_ids(records: Sequence[Any], event_type: EventType, source: str) -> Optional[List[str]]:
     # A batch from one queue (as Lambda delivers them), every record deletable: the ids and
     # the delete checks in one pass. None for anything else (another queue, a missing or
-    # non-string receipt handle...), which the checks below then sort out.
-    arn = records[0]["eventSourceARN"]
-    if not _is_sqs_arn(arn):
+    # non-string receipt handle...), which _fast_ids and the record-by-record checks sort out.
+    path = event_type.spec.id_path
+    if len(path) != 1 or not records:
         return None
-    ids = [
-        record[key]
-        for record in records
-        if record["eventSource"] == source
-        and record["eventSourceARN"] == arn
-        and record["receiptHandle"] > ""  # TypeError for a handle that is not a string
-    ]
-    ok = len(ids) == len(records) and "" not in ids and set(map(type, ids)) <= _STR_ONLY
+    key = path[0]
+    try:
+        arn = records[0]["eventSourceARN"]
+        if not _is_sqs_arn(arn):
+            return None
+        ids = [
+            record[key]
+            for record in records
+            if record["eventSource"] == source
+            and record["eventSourceARN"] == arn
+            and record["receiptHandle"] > ""  # TypeError for a handle that is not a string
+        ]
+        ok = len(ids) == len(records) and "" not in ids and set(map(type, ids)) <= _STR_ONLY
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError):
+        return None
     return ids if ok else None
 
 
