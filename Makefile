@@ -44,10 +44,11 @@ lock: ## Re-pin requirements-dev.txt from requirements-dev.in
 	rm -rf .venv-lock
 
 .PHONY: lint
-lint: $(STAMP) ## ruff and mypy (strict, on layer/ and the tooling)
+lint: $(STAMP) ## ruff, mypy (strict, on layer/ and the tooling), the import contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check layer devtools demo local_lambda emulator tools benchmarks tests/tooling
 	$(BIN)/mypy
+	PYTHONPATH=layer:. $(BIN)/lint-imports --no-cache
 
 .PHONY: format
 format: $(STAMP) ## ruff format on the whole tree

@@ -42,7 +42,7 @@ from lambda_batch import (  # noqa: E402
     KinesisBatchDispatcher,
     SQSBatchDispatcher,
 )
-from lambda_batch.limits import SERVICE_LIMITS  # noqa: E402
+from lambda_batch.core.limits import SERVICE_LIMITS  # noqa: E402
 
 
 def min_calls(sizes: List[int], max_entries: int, max_bytes: int) -> int:

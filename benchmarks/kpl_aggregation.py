@@ -39,7 +39,7 @@ from aws_kinesis_agg.aggregator import RecordAggregator  # noqa: E402
 from aws_kinesis_agg.deaggregator import deaggregate_records  # noqa: E402
 
 from lambda_batch import BatchProcessor, EventType, KinesisBatchDispatcher, process_partial_response  # noqa: E402
-from lambda_batch.kpl_aggregation import AggregateBuilder, decode_aggregate  # noqa: E402
+from lambda_batch.payloads.kpl_aggregation import AggregateBuilder, decode_aggregate  # noqa: E402
 
 SECTION = "## KPL aggregation"
 REGION = "us-east-1"

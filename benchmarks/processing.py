@@ -55,7 +55,7 @@ IMPORT_SNIPPETS = {
     ),
     "lambda_batch BatchProcessor API + record classes (loaded by the first batch)": (
         "from lambda_batch import BatchProcessor, EventType, process_partial_response; BatchProcessor; "
-        "import lambda_batch.event_records"
+        "import lambda_batch.processing.event_records"
     ),
     "lambda_batch PartialSQSProcessor API": (
         "from lambda_batch import PartialSQSProcessor, sqs_batch_processor"
@@ -179,7 +179,7 @@ def check_record_objects() -> None:
     lb.process_partial_response(event, handler, lb.BatchProcessor(lb.EventType.SQS), CONTEXT)
     pt.process_partial_response(event, handler, pt.BatchProcessor(pt.EventType.SQS), CONTEXT)
     assert seen == [
-        "lambda_batch.event_records.SQSRecord",
+        "lambda_batch.processing.event_records.SQSRecord",
         "aws_lambda_powertools.utilities.data_classes.sqs_event.SQSRecord",
     ], seen
 

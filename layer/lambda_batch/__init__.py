@@ -29,45 +29,45 @@ __version__ = "0.1.0"
 # Public name -> module that defines it (relative to this package).
 _EXPORTS: Dict[str, str] = {
     # shared
-    "Deadline": ".deadline",
-    "RetryPolicy": ".retry",
-    "LambdaBatchError": ".exceptions",
-    "MalformedEventError": ".exceptions",
-    "ConfigurationError": ".exceptions",
-    "PayloadError": ".exceptions",
-    "BatchProcessingError": ".exceptions",
-    "SQSBatchProcessingError": ".exceptions",
-    "LargePayloadError": ".large_payloads",
+    "Deadline": ".core.deadline",
+    "RetryPolicy": ".core.retry",
+    "LambdaBatchError": ".errors",
+    "MalformedEventError": ".errors",
+    "ConfigurationError": ".errors",
+    "PayloadError": ".errors",
+    "BatchProcessingError": ".errors",
+    "SQSBatchProcessingError": ".errors",
+    "LargePayloadError": ".processing.large_payloads",
     # partial processing
-    "BasePartialProcessor": ".base_processor",
-    "batch_processor": ".base_processor",
-    "PartialSQSProcessor": ".sqs_processor",
-    "sqs_batch_processor": ".sqs_processor",
-    "BatchProcessor": ".partial_response",
-    "AsyncBatchProcessor": ".partial_response",
-    "SqsFifoPartialProcessor": ".partial_response",
-    "async_process_partial_response": ".partial_response",
-    "async_batch_processor": ".base_processor",
-    "EventType": ".event_types",
-    "process_partial_response": ".partial_response",
-    "RecordSkippedError": ".skipped_records",
-    "PreviousRecordFailedError": ".skipped_records",
-    "DeadlineReachedError": ".skipped_records",
-    "RetryDelay": ".retry_delays",
+    "BasePartialProcessor": ".processing.base_processor",
+    "batch_processor": ".processing.base_processor",
+    "PartialSQSProcessor": ".processing.delete_successes",
+    "sqs_batch_processor": ".processing.delete_successes",
+    "BatchProcessor": ".processing.report_failures",
+    "AsyncBatchProcessor": ".processing.report_failures",
+    "SqsFifoPartialProcessor": ".processing.report_failures",
+    "async_process_partial_response": ".processing.report_failures",
+    "async_batch_processor": ".processing.base_processor",
+    "EventType": ".processing.event_types",
+    "process_partial_response": ".processing.report_failures",
+    "RecordSkippedError": ".processing.skipped_records",
+    "PreviousRecordFailedError": ".processing.skipped_records",
+    "DeadlineReachedError": ".processing.skipped_records",
+    "RetryDelay": ".processing.retry_delays",
     # record objects the record handler receives
-    "SQSRecord": ".event_records",
-    "KinesisStreamRecord": ".event_records",
-    "DynamoDBRecord": ".event_records",
-    "DynamoDBRecordEventName": ".event_records",
-    "StreamViewType": ".event_records",
-    "KafkaEventRecord": ".kafka_records",
+    "SQSRecord": ".processing.event_records",
+    "KinesisStreamRecord": ".processing.event_records",
+    "DynamoDBRecord": ".processing.event_records",
+    "DynamoDBRecordEventName": ".processing.event_records",
+    "StreamViewType": ".processing.event_records",
+    "KafkaEventRecord": ".processing.kafka_records",
     # type names processors are annotated with
-    "ExceptionInfo": ".batch_types",
-    "SuccessResponse": ".batch_types",
-    "FailureResponse": ".batch_types",
-    "PartialItemFailureResponse": ".batch_types",
+    "ExceptionInfo": ".types",
+    "SuccessResponse": ".types",
+    "FailureResponse": ".types",
+    "PartialItemFailureResponse": ".types",
     # dispatchers
-    "BaseDispatcher": ".dispatchers.base",
+    "BaseDispatcher": ".engine.base_dispatcher",
     "SQSBatchDispatcher": ".dispatchers.sqs",
     "SQSFifoBatchDispatcher": ".dispatchers.sqs",
     "SNSBatchDispatcher": ".dispatchers.sns",
@@ -77,8 +77,8 @@ _EXPORTS: Dict[str, str] = {
     "CloudwatchBatchDispatcher": ".dispatchers.cloudwatch",
     "cloudwatch_dimension": ".dispatchers.cloudwatch",
     "EventBridgeBatchDispatcher": ".dispatchers.eventbridge",
-    "DispatcherStats": ".dispatchers.base",
-    "UnprocessedItem": ".unprocessed",
+    "DispatcherStats": ".engine.base_dispatcher",
+    "UnprocessedItem": ".core.unprocessed",
 }
 
 __all__ = [
@@ -131,10 +131,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .base_processor import BasePartialProcessor, async_batch_processor, batch_processor
-    from .batch_types import ExceptionInfo, FailureResponse, PartialItemFailureResponse, SuccessResponse
-    from .deadline import Deadline
-    from .dispatchers.base import BaseDispatcher, DispatcherStats
+    from .core.deadline import Deadline
+    from .core.retry import RetryPolicy
+    from .core.unprocessed import UnprocessedItem
     from .dispatchers.cloudwatch import CloudwatchBatchDispatcher, cloudwatch_dimension
     from .dispatchers.dynamodb import DynamoBatchDispatcher
     from .dispatchers.eventbridge import EventBridgeBatchDispatcher
@@ -142,15 +141,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .dispatchers.kinesis import KinesisBatchDispatcher
     from .dispatchers.sns import SNSBatchDispatcher
     from .dispatchers.sqs import SQSBatchDispatcher, SQSFifoBatchDispatcher
-    from .event_records import (
-        DynamoDBRecord,
-        DynamoDBRecordEventName,
-        KinesisStreamRecord,
-        SQSRecord,
-        StreamViewType,
-    )
-    from .event_types import EventType
-    from .exceptions import (
+    from .engine.base_dispatcher import BaseDispatcher, DispatcherStats
+    from .errors import (
         BatchProcessingError,
         ConfigurationError,
         LambdaBatchError,
@@ -158,19 +150,31 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         PayloadError,
         SQSBatchProcessingError,
     )
-    from .kafka_records import KafkaEventRecord
-    from .partial_response import (
+    from .processing.base_processor import BasePartialProcessor, async_batch_processor, batch_processor
+    from .processing.delete_successes import PartialSQSProcessor, sqs_batch_processor
+    from .processing.event_records import (
+        DynamoDBRecord,
+        DynamoDBRecordEventName,
+        KinesisStreamRecord,
+        SQSRecord,
+        StreamViewType,
+    )
+    from .processing.event_types import EventType
+    from .processing.kafka_records import KafkaEventRecord
+    from .processing.report_failures import (
         AsyncBatchProcessor,
         BatchProcessor,
         SqsFifoPartialProcessor,
         async_process_partial_response,
         process_partial_response,
     )
-    from .retry import RetryPolicy
-    from .retry_delays import RetryDelay
-    from .skipped_records import DeadlineReachedError, PreviousRecordFailedError, RecordSkippedError
-    from .sqs_processor import PartialSQSProcessor, sqs_batch_processor
-    from .unprocessed import UnprocessedItem
+    from .processing.retry_delays import RetryDelay
+    from .processing.skipped_records import (
+        DeadlineReachedError,
+        PreviousRecordFailedError,
+        RecordSkippedError,
+    )
+    from .types import ExceptionInfo, FailureResponse, PartialItemFailureResponse, SuccessResponse
 
 
 def __getattr__(name: str) -> Any:

@@ -177,7 +177,7 @@ def emulated(monkeypatch, endpoint_url, aws_client, unique_name, capsys, caplog)
     and give the layer's shared clients a fresh session of their own (where fault hooks go)."""
     import boto3
 
-    import lambda_batch.clients as layer_clients
+    import lambda_batch.core.clients as layer_clients
 
     for name, value in {
         "AWS_ENDPOINT_URL": endpoint_url,

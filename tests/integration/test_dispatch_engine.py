@@ -24,7 +24,7 @@ from lambda_batch import (
     SQSBatchDispatcher,
     SQSFifoBatchDispatcher,
 )
-from lambda_batch.unprocessed import DEADLINE_EXCEEDED, PARTITION_KEY_HALTED
+from lambda_batch.core.unprocessed import DEADLINE_EXCEEDED, PARTITION_KEY_HALTED
 from tests.faults import OK, Fault, FaultInjector, _http, drain_queue, fast_policy, queue_arn, read_stream
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from lambda_batch import KinesisBatchDispatcher
 from lambda_batch.dispatchers import kinesis_aggregation
-from lambda_batch.exceptions import ConfigurationError, PayloadError
+from lambda_batch.errors import ConfigurationError, PayloadError
 from tests.faults import OK, Fault, FaultInjector, fast_policy, read_stream
 
 pytestmark = pytest.mark.integration

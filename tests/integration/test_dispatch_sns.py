@@ -7,7 +7,7 @@ import json
 import pytest
 
 from lambda_batch import ConfigurationError, PayloadError, SNSBatchDispatcher
-from lambda_batch.unprocessed import FIFO_GROUP_HALTED
+from lambda_batch.core.unprocessed import FIFO_GROUP_HALTED
 from tests.faults import OK, Fault, FaultInjector, drain_queue, fast_policy, queue_arn
 
 pytestmark = pytest.mark.integration

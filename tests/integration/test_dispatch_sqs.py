@@ -15,7 +15,7 @@ from lambda_batch import (
     SQSBatchDispatcher,
     SQSFifoBatchDispatcher,
 )
-from lambda_batch.unprocessed import DEADLINE_EXCEEDED, FIFO_GROUP_HALTED
+from lambda_batch.core.unprocessed import DEADLINE_EXCEEDED, FIFO_GROUP_HALTED
 from tests.faults import OK, Fault, FaultInjector, drain_queue, fast_policy, min_calls, queue_arn
 
 pytestmark = pytest.mark.integration

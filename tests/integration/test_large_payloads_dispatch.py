@@ -23,8 +23,8 @@ from lambda_batch import (
     SQSBatchDispatcher,
     SQSFifoBatchDispatcher,
 )
-from lambda_batch.payload_pointers import SIZE_ATTRIBUTE
-from lambda_batch.serialization import utf8_len
+from lambda_batch.dispatchers.serialization import utf8_len
+from lambda_batch.payloads.pointers import SIZE_ATTRIBUTE
 from tests.faults import OK, Fault, FaultInjector, _http, drain_queue, fast_policy
 from tests.processing_events import CallCounter, make_queue
 

@@ -25,7 +25,7 @@ from lambda_batch import (
     process_partial_response,
     sqs_batch_processor,
 )
-from lambda_batch.payload_pointers import POINTER_CLASS, SIZE_ATTRIBUTE
+from lambda_batch.payloads.pointers import POINTER_CLASS, SIZE_ATTRIBUTE
 from tests.conftest import REGION
 from tests.processing_events import FakeLambdaContext, lambda_sqs_record, make_queue, receive_all
 
@@ -253,7 +253,7 @@ def test_fifo_processor_resolves_only_records_that_run(
     def count(**kwargs: Any) -> None:
         fetched.append(kwargs)
 
-    from lambda_batch.clients import ClientProvider
+    from lambda_batch.core.clients import ClientProvider
 
     boto3_session.events.register("before-call.s3.GetObject", count)
     processor = SqsFifoPartialProcessor(resolve_large_payloads=True, delete_large_payloads=True)

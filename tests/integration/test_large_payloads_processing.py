@@ -24,7 +24,7 @@ from lambda_batch import (
     async_process_partial_response,
     process_partial_response,
 )
-from lambda_batch.clients import ClientProvider
+from lambda_batch.core.clients import ClientProvider
 from tests.faults import _http
 from tests.processing_events import FakeLambdaContext, lambda_sqs_record, make_queue, receive_all
 

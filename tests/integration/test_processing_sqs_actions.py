@@ -1,5 +1,5 @@
 """The SQS batch actions of the processors (DeleteMessageBatch, ChangeMessageVisibilityBatch) on the
-dispatchers' engine, against a real SQS wire protocol (moto on loopback): what the queue shows after.
+batching engine, against a real SQS wire protocol (moto on loopback): what the queue shows after.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import time
 import pytest
 
 from lambda_batch import RetryPolicy
-from lambda_batch.dispatchers.delivery_loop import DeliveryLoop
-from lambda_batch.exceptions import ConfigurationError
-from lambda_batch.sqs_actions import MessageDeletes, VisibilityChanges
+from lambda_batch.engine.delivery_loop import DeliveryLoop
+from lambda_batch.errors import ConfigurationError
+from lambda_batch.processing.sqs_actions import MessageDeletes, VisibilityChanges
 from tests.processing_events import CallCounter, make_queue, receive_all, receive_sqs_event, send_bodies
 
 pytestmark = pytest.mark.integration

@@ -27,7 +27,7 @@ from lambda_batch import (
     SQSBatchDispatcher,
     SQSFifoBatchDispatcher,
 )
-from lambda_batch.unprocessed import DEADLINE_EXCEEDED, FIFO_GROUP_HALTED, PARTITION_KEY_HALTED
+from lambda_batch.core.unprocessed import DEADLINE_EXCEEDED, FIFO_GROUP_HALTED, PARTITION_KEY_HALTED
 from tests.faults import OK, WHOLE_CALL_FAULTS, Fault, FaultInjector, drain_queue, read_stream
 
 pytestmark = pytest.mark.integration

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lambda_batch.arns import parse_arn, sqs_queue_url
+from lambda_batch.core.arns import parse_arn, sqs_queue_url
 
 
 def test_parse_arn_splits_the_six_parts_and_keeps_colons_in_the_resource():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lambda_batch.clients import ClientProvider
+from lambda_batch.core.clients import ClientProvider
 
 ENDPOINT = "http://127.0.0.1:9"  # never contacted: making a client sends nothing
 
@@ -81,7 +81,7 @@ def test_every_client_the_layer_makes_has_botocore_retries_off(boto3_session):
     """Shared, from a session, with a user's Config: one attempt per call, the user's other settings kept."""
     from botocore.config import Config
 
-    from lambda_batch.clients import make_client
+    from lambda_batch.core.clients import make_client
 
     user = Config(
         retries={"max_attempts": 10, "mode": "adaptive"}, connect_timeout=7, user_agent_extra="app/1"
@@ -110,7 +110,7 @@ def test_the_processors_clients_have_botocore_retries_off():
 
 
 def test_timeouts_follow_the_time_left_in_few_steps():
-    from lambda_batch.clients import timeout_bucket
+    from lambda_batch.core.clients import timeout_bucket
 
     assert timeout_bucket(600) is None
     assert timeout_bucket(4.2) == 3.0
@@ -136,7 +136,7 @@ def test_warm_invocations_with_a_fresh_client_each_keep_no_client_alive(boto3_se
     import weakref
 
     from lambda_batch import PartialSQSProcessor, SQSBatchDispatcher
-    from lambda_batch import clients as layer_clients
+    from lambda_batch.core import clients as layer_clients
 
     def invocation():
         client = boto3_session.client("sqs", region_name="us-east-1")

@@ -39,3 +39,23 @@ def test_no_module_of_the_layer_is_far_over_300_lines():
         if (count := len(path.read_text().splitlines())) > MAX_MODULE_LINES
     ]
     assert long == []
+
+
+def test_the_folders_of_the_layer_import_nothing_when_imported():
+    """core/, engine/, payloads/, processing/, dispatchers/: a docstring only, so that importing one
+    module of a part loads nothing else (cold start)."""
+    import ast
+
+    heavy = []
+    for init in sorted(LAYER.glob("*/__init__.py")):
+        body = ast.parse(init.read_text()).body
+        if not (len(body) == 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)):
+            heavy.append(str(init.relative_to(LAYER)))
+    assert sorted(p.parent.name for p in LAYER.glob("*/__init__.py")) == [
+        "core",
+        "dispatchers",
+        "engine",
+        "payloads",
+        "processing",
+    ]
+    assert heavy == []

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-import lambda_batch.serialization as serialization
+import lambda_batch.dispatchers.serialization as serialization
 from lambda_batch import (
     ConfigurationError,
     Deadline,

@@ -15,7 +15,7 @@ from lambda_batch import (
     SQSBatchDispatcher,
     SQSFifoBatchDispatcher,
 )
-from lambda_batch.limits import SERVICE_LIMITS
+from lambda_batch.core.limits import SERVICE_LIMITS
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:alerts"
 

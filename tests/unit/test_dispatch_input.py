@@ -14,7 +14,7 @@ from lambda_batch import (
     SQSBatchDispatcher,
     cloudwatch_dimension,
 )
-from lambda_batch.clients import CLIENT_KEYWORDS
+from lambda_batch.core.clients import CLIENT_KEYWORDS
 from tests.unit.test_dispatch_config import FACTORIES
 
 ENDPOINT = "http://127.0.0.1:9"  # never contacted

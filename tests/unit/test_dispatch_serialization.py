@@ -9,8 +9,8 @@ import uuid
 import pytest
 
 from lambda_batch import PayloadError
-from lambda_batch.message_attributes import normalise_message_attributes
-from lambda_batch.serialization import payload_to_bytes, payload_to_text, to_json
+from lambda_batch.dispatchers.message_attributes import normalise_message_attributes
+from lambda_batch.dispatchers.serialization import payload_to_bytes, payload_to_text, to_json
 
 
 def test_common_types_serialise():

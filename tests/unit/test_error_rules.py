@@ -10,14 +10,14 @@ import botocore
 import pytest
 from botocore.retries import standard
 
-from lambda_batch import error_rules
-from lambda_batch.error_rules import (
+from lambda_batch.core import error_rules
+from lambda_batch.core.error_rules import (
     ERROR_RULES,
     RETRYABLE_ERROR_CODES,
     SPLITTABLE_ERROR_CODES,
     status_kind,
 )
-from lambda_batch.retry import DEFAULT_RETRY_POLICY, ErrorInfo, is_retryable_code
+from lambda_batch.core.retry import DEFAULT_RETRY_POLICY, ErrorInfo, is_retryable_code
 
 
 def _retry_json():

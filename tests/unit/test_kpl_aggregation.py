@@ -11,7 +11,7 @@ from aws_kinesis_agg.deaggregator import deaggregate_records
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lambda_batch.kpl_aggregation import (
+from lambda_batch.payloads.kpl_aggregation import (
     MAGIC,
     MAGIC_BASE64_PREFIX,
     AggregateBuilder,

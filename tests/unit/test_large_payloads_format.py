@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lambda_batch.dispatchers.message_attributes import normalise_message_attributes
 from lambda_batch.dispatchers.offload import PayloadOffloader
-from lambda_batch.exceptions import PayloadError
-from lambda_batch.message_attributes import normalise_message_attributes
-from lambda_batch.payload_pointers import (
+from lambda_batch.dispatchers.serialization import utf8_len
+from lambda_batch.errors import PayloadError
+from lambda_batch.payloads.pointers import (
     LEGACY_POINTER_CLASS,
     SIZE_ATTRIBUTE,
     PointerError,
@@ -20,7 +21,6 @@ from lambda_batch.payload_pointers import (
     pointer_body,
     read_pointer,
 )
-from lambda_batch.serialization import utf8_len
 
 names = st.text(min_size=1, max_size=60)
 attribute_values = st.one_of(

@@ -26,7 +26,7 @@ from lambda_batch import (
     async_process_partial_response,
     process_partial_response,
 )
-from lambda_batch.batch_metrics import BatchMetrics
+from lambda_batch.processing.batch_metrics import BatchMetrics
 from tests.processing_events import FakeLambdaContext, dynamodb_record, kinesis_record, sqs_record
 
 ROOT = Path(__file__).resolve().parents[2]

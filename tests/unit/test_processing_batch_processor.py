@@ -583,10 +583,10 @@ def test_batch_processor_stays_the_decorator_once_every_module_is_loaded():
 
     import lambda_batch
 
-    for module in ("partial_response", "sqs_processor", "record_processor", "base_processor"):
-        importlib.import_module(f"lambda_batch.{module}")
-    assert lambda_batch.BatchProcessor.__module__ == "lambda_batch.partial_response"
+    for module in ("report_failures", "delete_successes", "record_processor", "base_processor"):
+        importlib.import_module(f"lambda_batch.processing.{module}")
+    assert lambda_batch.BatchProcessor.__module__ == "lambda_batch.processing.report_failures"
     from lambda_batch import batch_processor as decorator
 
     assert callable(decorator)
-    assert decorator.__module__ == "lambda_batch.base_processor"
+    assert decorator.__module__ == "lambda_batch.processing.base_processor"

@@ -22,7 +22,7 @@ from lambda_batch import (
     batch_processor,
     process_partial_response,
 )
-from lambda_batch.kafka_records import KafkaEventRecord
+from lambda_batch.processing.kafka_records import KafkaEventRecord
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 

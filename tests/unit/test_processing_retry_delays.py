@@ -18,8 +18,8 @@ from lambda_batch import (
     process_partial_response,
     sqs_batch_processor,
 )
-from lambda_batch.records import message_group_id
-from lambda_batch.retry_delays import delayed_positions, receive_count
+from lambda_batch.processing.records import message_group_id
+from lambda_batch.processing.retry_delays import delayed_positions, receive_count
 from tests.processing_events import sqs_record
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lambda_batch import Deadline, RetryPolicy
-from lambda_batch.retry import DEFAULT_RETRY_POLICY, classify_exception, is_retryable_code
+from lambda_batch.core.retry import DEFAULT_RETRY_POLICY, classify_exception, is_retryable_code
 
 
 def client_error(code, status):
@@ -99,7 +99,7 @@ def test_invalid_policies_are_refused(kwargs):
 def test_a_bare_413_is_a_request_too_large_and_not_retried():
     from botocore.exceptions import ClientError
 
-    from lambda_batch.retry import REQUEST_TOO_LARGE, classify_exception
+    from lambda_batch.core.retry import REQUEST_TOO_LARGE, classify_exception
 
     error = ClientError(
         {"Error": {"Code": "413", "Message": ""}, "ResponseMetadata": {"HTTPStatusCode": 413}}, "PutRecords"
@@ -111,7 +111,7 @@ def test_a_bare_413_is_a_request_too_large_and_not_retried():
 def test_a_botocore_validation_error_is_classified_without_the_values_it_quotes():
     from botocore.exceptions import ParamValidationError
 
-    from lambda_batch.retry import classify_exception
+    from lambda_batch.core.retry import classify_exception
 
     report = "Invalid type for parameter Entries[0].MessageBody, value: b'SECRET', type: <class 'bytes'>"
     info = classify_exception(ParamValidationError(report=report))
@@ -120,8 +120,8 @@ def test_a_botocore_validation_error_is_classified_without_the_values_it_quotes(
 
 
 def test_run_is_the_one_retry_loop_for_single_calls():
-    from lambda_batch.deadline import Deadline
-    from lambda_batch.retry import DeadlineNear, RetryPolicy
+    from lambda_batch.core.deadline import Deadline
+    from lambda_batch.core.retry import DeadlineNear, RetryPolicy
 
     policy = RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0, deadline_margin=0.0)
     calls = []

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lambda_batch.dispatchers.delivery_loop import DeliveryLoop
-from lambda_batch.s3_object_deletes import ObjectDeletes, key_results
+from lambda_batch.engine.delivery_loop import DeliveryLoop
+from lambda_batch.payloads.object_deletes import ObjectDeletes, key_results
 
 
 def test_the_keys_in_errors_failed_and_only_transient_codes_are_retried():

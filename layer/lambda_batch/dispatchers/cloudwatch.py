@@ -8,8 +8,7 @@ import math
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 from urllib.parse import quote
 
-from ..exceptions import ConfigurationError, PayloadError
-from ..limits import (
+from ..core.limits import (
     CLOUDWATCH_MAX_ABS_VALUE,
     CLOUDWATCH_MAX_DIMENSION_NAME_LENGTH,
     CLOUDWATCH_MAX_DIMENSION_VALUE_LENGTH,
@@ -18,8 +17,9 @@ from ..limits import (
     CLOUDWATCH_MAX_VALUES_PER_METRIC,
     SERVICE_LIMITS,
 )
-from ..retry import ErrorInfo
-from .base import BaseDispatcher, Entry
+from ..core.retry import ErrorInfo
+from ..engine.base_dispatcher import BaseDispatcher, Entry
+from ..errors import ConfigurationError, PayloadError
 
 #: The longest prefix a field of one metric takes in a query-encoded request ("MetricData.member.1000.").
 _FIELD_PREFIX = len("MetricData.member.1000.")

@@ -7,10 +7,10 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Tuple
 
-from ..exceptions import ConfigurationError, PayloadError
-from ..limits import SERVICE_LIMITS
-from ..retry import ErrorInfo, classify_exception
-from .base import BaseDispatcher, Entry, target_arn
+from ..core.limits import SERVICE_LIMITS
+from ..core.retry import ErrorInfo, classify_exception
+from ..engine.base_dispatcher import BaseDispatcher, Entry, target_arn
+from ..errors import ConfigurationError, PayloadError
 from .dynamodb_items import (
     DELETE_FRAME,
     PUT_FRAME,
@@ -47,7 +47,7 @@ class DynamoBatchDispatcher(BaseDispatcher):
     Items are plain Python values (as with ``Table.put_item``): floats are stored as numbers
     (via ``Decimal``), every value keeps its type (a numeric key stays a number). The caller's
     dict is never changed. Values DynamoDB would refuse raise
-    :class:`~lambda_batch.exceptions.PayloadError` at submit, naming the attribute: empty sets,
+    :class:`~lambda_batch.errors.PayloadError` at submit, naming the attribute: empty sets,
     numbers out of DynamoDB's range or over 38 digits, empty or over-long key values, a key of
     another type than the table's. Items are sized as DynamoDB sizes them (400 KB at most);
     calls are filled up to 16 MB as the request goes on the wire (botocore escapes non-ASCII

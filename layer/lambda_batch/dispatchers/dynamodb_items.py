@@ -12,7 +12,7 @@
   ``\\uXXXX`` escape, 12 for characters outside the BMP; binaries in base64). DynamoDB's 16 MB
   per call is measured on the wire, where 400 KB of CJK text is 800 KB.
 
-Values DynamoDB would refuse raise :class:`~lambda_batch.exceptions.PayloadError` naming the
+Values DynamoDB would refuse raise :class:`~lambda_batch.errors.PayloadError` naming the
 attribute and the problem, never quoting the value: empty sets, numbers that are not finite,
 beyond DynamoDB's range (magnitude above 9.9999999999999999999999999999999999999E+125 or below
 1E-130) or over 38 significant digits, key attributes that are empty, over 2,048 bytes
@@ -36,13 +36,13 @@ from collections.abc import Mapping
 from json.encoder import encode_basestring_ascii
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
-from ..exceptions import PayloadError
-from ..limits import (
+from ..core.limits import (
     DYNAMODB_MAX_KEY_BYTES,
     DYNAMODB_MAX_NUMBER_DIGITS,
     DYNAMODB_MAX_NUMBER_EXPONENT,
     DYNAMODB_MIN_NUMBER_EXPONENT,
 )
+from ..errors import PayloadError
 
 #: Numbers: at most 38 significant digits; nonzero magnitudes from 1E-130 to 9.99...E+125 (``limits``).
 MAX_NUMBER_DIGITS = DYNAMODB_MAX_NUMBER_DIGITS

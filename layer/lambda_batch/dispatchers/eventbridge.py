@@ -6,11 +6,11 @@ import datetime
 import json
 from typing import Any, Dict, List, Optional, Sequence
 
-from ..exceptions import ConfigurationError, PayloadError
-from ..limits import EVENTBRIDGE_TIME_SIZE, SERVICE_LIMITS
-from ..retry import ErrorInfo
-from ..serialization import payload_to_text, utf8_len
-from .base import BaseDispatcher, Entry, entry_results
+from ..core.limits import EVENTBRIDGE_TIME_SIZE, SERVICE_LIMITS
+from ..core.retry import ErrorInfo
+from ..engine.base_dispatcher import BaseDispatcher, Entry, entry_results
+from ..errors import ConfigurationError, PayloadError
+from .serialization import payload_to_text, utf8_len
 
 #: PutEvents counts a given Time as 14 bytes (``limits``).
 _TIME_SIZE = EVENTBRIDGE_TIME_SIZE

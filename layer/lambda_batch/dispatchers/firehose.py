@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Sequence
 
-from ..exceptions import ConfigurationError
-from ..limits import SERVICE_LIMITS
-from ..retry import ErrorInfo
-from ..serialization import payload_to_bytes
-from .base import BaseDispatcher, Entry, entry_results, target_arn
+from ..core.limits import SERVICE_LIMITS
+from ..core.retry import ErrorInfo
+from ..engine.base_dispatcher import BaseDispatcher, Entry, entry_results, target_arn
+from ..errors import ConfigurationError
+from .serialization import payload_to_bytes
 
 
 class FirehoseBatchDispatcher(BaseDispatcher):

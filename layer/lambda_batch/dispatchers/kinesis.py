@@ -7,13 +7,12 @@ import threading
 import uuid
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..exceptions import ConfigurationError, PayloadError
-from ..kpl_aggregation import AggregateBuilder, hash_key_of
-from ..limits import SERVICE_LIMITS, KiB, MiB
-from ..retry import ErrorInfo
-from ..serialization import payload_to_bytes, utf8_len
-from ..unprocessed import PARTITION_KEY_HALTED
-from .base import BaseDispatcher, Entry, entry_results, target_arn
+from ..core.limits import SERVICE_LIMITS, KiB, MiB
+from ..core.retry import ErrorInfo
+from ..core.unprocessed import PARTITION_KEY_HALTED
+from ..engine.base_dispatcher import BaseDispatcher, Entry, entry_results, target_arn
+from ..errors import ConfigurationError, PayloadError
+from ..payloads.kpl_aggregation import AggregateBuilder, hash_key_of
 from .kinesis_aggregation import (
     BY_PARTITION_KEY,
     BY_SHARD,
@@ -24,6 +23,7 @@ from .kinesis_aggregation import (
     shared_shard_map,
 )
 from .kinesis_keys import check_explicit_hash_key, check_partition_key
+from .serialization import payload_to_bytes, utf8_len
 
 logger = logging.getLogger("lambda_batch.dispatchers.kinesis")
 
@@ -119,7 +119,7 @@ class KinesisBatchDispatcher(BaseDispatcher):
     ) -> None:
         """Buffer one record: ``bytes`` as is, a ``str`` as UTF-8, anything else as JSON.
 
-        Raises :class:`~lambda_batch.exceptions.PayloadError` for a record that cannot be put,
+        Raises :class:`~lambda_batch.errors.PayloadError` for a record that cannot be put,
         naming the record (``record #n``, counted per dispatcher) and never quoting its key: not
         serialisable, no partition key field or one that is None, a partition key of 0 or more
         than 256 characters (UTF-16 code units, as Kinesis counts), an ``explicit_hash_key``

@@ -32,9 +32,9 @@ import threading
 from dataclasses import replace
 from typing import Any, Dict, Hashable, List, Optional, Tuple
 
-from ..kpl_aggregation import AggregateBuilder
-from ..retry import RetryPolicy, classify_exception
-from ..unprocessed import UnprocessedItem
+from ..core.retry import RetryPolicy, classify_exception
+from ..core.unprocessed import UnprocessedItem
+from ..payloads.kpl_aggregation import AggregateBuilder
 
 logger = logging.getLogger("lambda_batch.dispatchers.kinesis")
 

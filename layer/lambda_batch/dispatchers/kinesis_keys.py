@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..exceptions import PayloadError
-from ..limits import KINESIS_MAX_EXPLICIT_HASH_KEY, KINESIS_MAX_PARTITION_KEY_LENGTH
+from ..core.limits import KINESIS_MAX_EXPLICIT_HASH_KEY, KINESIS_MAX_PARTITION_KEY_LENGTH
+from ..errors import PayloadError
 
 #: The largest ExplicitHashKey: the hash key space is 128 bits (``limits``).
 MAX_EXPLICIT_HASH_KEY = KINESIS_MAX_EXPLICIT_HASH_KEY

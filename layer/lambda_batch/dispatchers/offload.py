@@ -2,7 +2,7 @@
 
 A payload over the threshold is written to S3 (one PutObject each) and its message carries
 the pointer in the AWS Extended Client libraries' format instead
-(:mod:`lambda_batch.payload_pointers`). The pointer message is built, and measured, when
+(:mod:`lambda_batch.payloads.pointers`). The pointer message is built, and measured, when
 the item is submitted, so packing counts its real size; the object is written when the
 batch is sent, once (a retried send does not write it again), the batch's objects
 concurrently on up to ``max_workers`` threads, every call under the dispatcher's retry
@@ -26,10 +26,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Sequence, Tuple
 
-from ..clients import ClientProvider, timeout_bucket
-from ..exceptions import ConfigurationError, PayloadError
-from ..message_attributes import MAX_MESSAGE_ATTRIBUTES
-from ..payload_pointers import (
+from ..core.clients import ClientProvider, timeout_bucket
+from ..core.retry import ErrorInfo, RetryPolicy, classify_exception
+from ..engine.delivery import call_timeout
+from ..errors import ConfigurationError, PayloadError
+from ..payloads.pointers import (
     MAX_PREFIX_BYTES,
     SIZE_ATTRIBUTE,
     SIZE_ATTRIBUTES,
@@ -37,13 +38,12 @@ from ..payload_pointers import (
     pointer_body,
     size_attribute,
 )
-from ..retry import ErrorInfo, RetryPolicy, classify_exception
-from ..serialization import utf8_len
-from .delivery import call_timeout
+from .message_attributes import MAX_MESSAGE_ATTRIBUTES
+from .serialization import utf8_len
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..deadline import Deadline
-    from .entries import Entry
+    from ..core.deadline import Deadline
+    from ..engine.entries import Entry
 
 logger = logging.getLogger("lambda_batch.dispatchers.large_payloads")
 #: Objects of undelivered messages are deleted in one attempt (the send already spent the budget).
@@ -262,7 +262,7 @@ class PayloadOffloader:
         for request in stored:
             if not request.uncertain:
                 request.stored = False
-        from ..s3_object_deletes import ObjectDeletes  # the one delivery engine
+        from ..payloads.object_deletes import ObjectDeletes  # the one delivery engine
 
         deletes = ObjectDeletes(
             self.bucket, clients=self._clients, retry_policy=_ONE_ATTEMPT, deadline=deadline

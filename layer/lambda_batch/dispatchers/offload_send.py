@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence
 
-from ..retry import ErrorInfo, classify_exception
-from ..unprocessed import DEADLINE_EXCEEDED
-from .delivery import MISSING_FROM_RESPONSE
+from ..core.retry import ErrorInfo, classify_exception
+from ..core.unprocessed import DEADLINE_EXCEEDED
+from ..engine.delivery import MISSING_FROM_RESPONSE
 from .offload import PayloadOffloader
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .entries import Entry
+    from ..engine.entries import Entry
 
 
 def send_offloaded(

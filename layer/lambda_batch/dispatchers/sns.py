@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..arns import parse_arn
-from ..exceptions import ConfigurationError, PayloadError
-from ..limits import SERVICE_LIMITS
-from ..message_attributes import normalise_message_attributes
-from ..retry import ErrorInfo
-from ..serialization import payload_to_text, utf8_len
-from .base import BaseDispatcher, Entry
+from ..core.arns import parse_arn
+from ..core.limits import SERVICE_LIMITS
+from ..core.retry import ErrorInfo
+from ..engine.base_dispatcher import BaseDispatcher, Entry
+from ..errors import ConfigurationError, PayloadError
+from .message_attributes import normalise_message_attributes
 from .offload import PayloadOffloader
 from .offload_send import send_offloaded
+from .serialization import payload_to_text, utf8_len
 from .sqs import _batch_results, _record_id, deduplication_id
 
 

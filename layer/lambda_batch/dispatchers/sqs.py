@@ -8,15 +8,15 @@ import re
 import uuid
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..exceptions import ConfigurationError, PayloadError
-from ..limits import SERVICE_LIMITS, SQS_MAX_DELAY_SECONDS
-from ..message_attributes import normalise_message_attributes
-from ..retry import ErrorInfo
-from ..serialization import payload_to_text, utf8_len
-from .base import BaseDispatcher, Entry
-from .delivery import id_results
+from ..core.limits import SERVICE_LIMITS, SQS_MAX_DELAY_SECONDS
+from ..core.retry import ErrorInfo
+from ..engine.base_dispatcher import BaseDispatcher, Entry
+from ..engine.delivery import id_results
+from ..errors import ConfigurationError, PayloadError
+from .message_attributes import normalise_message_attributes
 from .offload import OffloadedRequest, PayloadOffloader
 from .offload_send import send_offloaded
+from .serialization import payload_to_text, utf8_len
 from .sqs_queue import QueueSettings, queue_target
 
 logger = logging.getLogger("lambda_batch.dispatchers.sqs")
@@ -166,7 +166,7 @@ class SQSBatchDispatcher(_SQSDispatcherBase):
 
         ``message_id`` names the message in logs and in :attr:`unprocessed_details` (batch entry
         ids are assigned internally, so they never clash); ``delay_seconds`` is 0 to 900.
-        Raises :class:`~lambda_batch.exceptions.PayloadError` for a payload that cannot be sent.
+        Raises :class:`~lambda_batch.errors.PayloadError` for a payload that cannot be sent.
         """
         request, size, record_id = self._build(payload, message_id, message_attributes)
         label = record_id or "message"

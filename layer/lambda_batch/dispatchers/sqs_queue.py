@@ -17,10 +17,10 @@ import re
 import threading
 from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
-from ..arns import parse_arn, sqs_queue_url
-from ..deadline import Deadline
-from ..exceptions import ConfigurationError
-from ..retry import RetryPolicy, classify_exception
+from ..core.arns import parse_arn, sqs_queue_url
+from ..core.deadline import Deadline
+from ..core.retry import RetryPolicy, classify_exception
+from ..errors import ConfigurationError
 
 logger = logging.getLogger("lambda_batch.dispatchers.sqs")
 

@@ -1,0 +1,208 @@
+"""The batch limits of every AWS service the dispatchers send to: one table, each figure with its source.
+
+A dispatcher fills each call up to these limits (or lower ones it is given) and refuses a
+``max_batch_size`` above them. The sizes are measured the way each service measures them;
+see ``measure`` in each dispatcher module.
+
+Example::
+
+    from lambda_batch.core.limits import SERVICE_LIMITS
+
+    SERVICE_LIMITS["kinesis"].max_entries      # 500 records per PutRecords call
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict
+
+KiB = 1024
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServiceLimits:
+    """The limits of one batch API.
+
+    ``max_entries`` entries and ``max_batch_bytes`` bytes per call; ``max_item_bytes`` per
+    entry (the default, where the resource can raise it: see ``max_item_bytes_ceiling``).
+    """
+
+    service: str
+    operation: str
+    max_entries: int
+    max_batch_bytes: int
+    max_item_bytes: int
+    #: The most a resource setting can raise ``max_item_bytes`` to.
+    max_item_bytes_ceiling: int
+    #: What the per-item limit is called in the service's documentation, for error messages.
+    item_limit_name: str
+    source: str
+
+
+SERVICE_LIMITS: Dict[str, ServiceLimits] = {
+    # SendMessageBatch: 10 entries; the sum of all message sizes (body plus attributes) at most
+    # 1,048,576 bytes; each message at most the queue's MaximumMessageSize (1,024 to 1,048,576 bytes).
+    # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-batch-api.html
+    # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html
+    "sqs": ServiceLimits(
+        service="sqs",
+        operation="SendMessageBatch",
+        max_entries=10,
+        max_batch_bytes=1 * MiB,
+        max_item_bytes=1 * MiB,
+        max_item_bytes_ceiling=1 * MiB,
+        item_limit_name="SQS message size limit (the queue's MaximumMessageSize)",
+        source="https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-batch-api.html",
+    ),
+    # PublishBatch: 10 entries; each message and the sum of all messages at most 262,144 bytes
+    # (message attributes count toward the size).
+    # https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html
+    "sns": ServiceLimits(
+        service="sns",
+        operation="PublishBatch",
+        max_entries=10,
+        max_batch_bytes=256 * KiB,
+        max_item_bytes=256 * KiB,
+        max_item_bytes_ceiling=256 * KiB,
+        item_limit_name="SNS message size limit",
+        source="https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html",
+    ),
+    # PutRecords: 500 records and 10 MiB per call, partition keys included; each record (data
+    # plus partition key) at most 1 MiB, or the stream's MaxRecordSizeInKiB (up to 10 MiB).
+    # https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html
+    # https://docs.aws.amazon.com/streams/latest/dev/large-records.html
+    "kinesis": ServiceLimits(
+        service="kinesis",
+        operation="PutRecords",
+        max_entries=500,
+        max_batch_bytes=10 * MiB,
+        max_item_bytes=1 * MiB,
+        max_item_bytes_ceiling=10 * MiB,
+        item_limit_name="Kinesis record size limit (data plus partition key; stream's MaxRecordSizeInKiB)",
+        source="https://docs.aws.amazon.com/streams/latest/dev/large-records.html",
+    ),
+    # PutRecordBatch: 500 records and 4 MiB per call; each record at most 1,000 KiB before base64.
+    # https://docs.aws.amazon.com/firehose/latest/APIReference/API_PutRecordBatch.html
+    "firehose": ServiceLimits(
+        service="firehose",
+        operation="PutRecordBatch",
+        max_entries=500,
+        max_batch_bytes=4 * MiB,
+        max_item_bytes=1000 * KiB,
+        max_item_bytes_ceiling=1000 * KiB,
+        item_limit_name="Firehose record size limit (1,000 KiB before base64)",
+        source="https://docs.aws.amazon.com/firehose/latest/APIReference/API_PutRecordBatch.html",
+    ),
+    # BatchWriteItem: 25 put or delete requests and 16 MB per call; each item at most 400 KB
+    # (attribute names plus values).
+    # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html
+    # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html
+    "dynamodb": ServiceLimits(
+        service="dynamodb",
+        operation="BatchWriteItem",
+        max_entries=25,
+        max_batch_bytes=16 * MiB,
+        max_item_bytes=400 * KiB,
+        max_item_bytes_ceiling=400 * KiB,
+        item_limit_name="DynamoDB item size limit (400 KB, attribute names plus values)",
+        source="https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html",
+    ),
+    # PutMetricData: 1,000 metrics and 1 MB per request; up to 150 Values per metric.
+    # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html
+    "cloudwatch": ServiceLimits(
+        service="cloudwatch",
+        operation="PutMetricData",
+        max_entries=1000,
+        max_batch_bytes=1_000_000,
+        max_item_bytes=1_000_000,
+        max_item_bytes_ceiling=1_000_000,
+        item_limit_name="CloudWatch PutMetricData request size limit (1 MB)",
+        source="https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html",
+    ),
+    # PutEvents: 10 entries; the total entry size below 256 KB, counted as: Time 14 bytes when
+    # given, Source, DetailType, Detail and each Resources entry by their UTF-8 bytes.
+    # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html
+    # https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
+    "events": ServiceLimits(
+        service="events",
+        operation="PutEvents",
+        max_entries=10,
+        max_batch_bytes=256 * KiB,
+        max_item_bytes=256 * KiB,
+        max_item_bytes_ceiling=256 * KiB,
+        item_limit_name="EventBridge PutEvents entry size limit (256 KB, by the entry-size formula)",
+        source="https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html",
+    ),
+}
+
+#: Values per metric in one PutMetricData call (the Values/Counts arrays).
+CLOUDWATCH_MAX_VALUES_PER_METRIC = 150
+#: Dimensions per metric.
+CLOUDWATCH_MAX_DIMENSIONS = 30
+#: Metric names are 1 to 255 characters; dimension names 1 to 255, dimension values 1 to 1,024.
+#: https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_Dimension.html
+CLOUDWATCH_MAX_METRIC_NAME_LENGTH = 255
+CLOUDWATCH_MAX_DIMENSION_NAME_LENGTH = 255
+CLOUDWATCH_MAX_DIMENSION_VALUE_LENGTH = 1024
+#: CloudWatch rejects values outside -2^360..2^360 (and NaN, infinities).
+#: https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricDatum.html
+CLOUDWATCH_MAX_ABS_VALUE = 2.0**360
+#: SendMessageBatch DelaySeconds range (standard queues only).
+SQS_MAX_DELAY_SECONDS = 900
+#: Kinesis partition keys are 1 to 256 Unicode characters.
+KINESIS_MAX_PARTITION_KEY_LENGTH = 256
+#: The largest Kinesis ExplicitHashKey: the hash key space is 128 bits.
+#: https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecordsRequestEntry.html
+KINESIS_MAX_EXPLICIT_HASH_KEY = 2**128 - 1
+#: PutEvents counts a given Time as 14 bytes.
+#: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html
+EVENTBRIDGE_TIME_SIZE = 14
+#: Message attributes per message (SQS and SNS).
+#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-metadata.html
+SQS_MAX_MESSAGE_ATTRIBUTES = 10
+#: DynamoDB numbers: at most 38 significant digits; nonzero magnitudes from 1E-130 to 9.99...E+125.
+#: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html
+DYNAMODB_MAX_NUMBER_DIGITS = 38
+DYNAMODB_MAX_NUMBER_EXPONENT = 125  # the adjusted exponent (of the leading digit)
+DYNAMODB_MIN_NUMBER_EXPONENT = -130
+#: DynamoDB key attribute values: at most this many bytes (UTF-8 for strings), and never empty.
+#: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html
+DYNAMODB_MAX_KEY_BYTES = {"partition": 2048, "sort": 1024}
+
+#: The SQS batch actions of the processors (on received messages): 10 entries per call, one queue
+#: per call. The request size is not capped by the API beyond SQS's request limit; receipt handles
+#: are at most 1,024 characters.
+#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteMessageBatch.html
+#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibilityBatch.html
+SQS_ACTION_LIMITS: Dict[str, ServiceLimits] = {
+    operation: ServiceLimits(
+        service="sqs",
+        operation=operation,
+        max_entries=10,
+        max_batch_bytes=1 * MiB,
+        max_item_bytes=1 * MiB,
+        max_item_bytes_ceiling=1 * MiB,
+        item_limit_name="SQS request size limit",
+        source=f"https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_{operation}.html",
+    )
+    for operation in ("DeleteMessageBatch", "ChangeMessageVisibilityBatch")
+}
+#: DeleteMessageBatch takes at most this many entries.
+SQS_MAX_DELETE_ENTRIES = SQS_ACTION_LIMITS["DeleteMessageBatch"].max_entries
+#: A message's visibility timeout: 0 to 43,200 seconds (12 hours).
+#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html
+SQS_MAX_VISIBILITY_TIMEOUT = 43_200
+
+#: S3 DeleteObjects: at most 1,000 keys per request (object keys are at most 1,024 bytes).
+#: https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html
+S3_DELETE_OBJECTS_LIMITS = ServiceLimits(
+    service="s3",
+    operation="DeleteObjects",
+    max_entries=1000,
+    max_batch_bytes=2 * MiB,
+    max_item_bytes=1 * KiB,
+    max_item_bytes_ceiling=1 * KiB,
+    item_limit_name="S3 object key length limit",
+    source="https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html",
+)

@@ -1,0 +1,309 @@
+"""Resolving large payloads: SQS records whose body is an S3 pointer reach the handler with the payload.
+
+A record carrying the ``ExtendedPayloadSize`` (or legacy ``SQSLargePayloadSize``) message
+attribute has a pointer body (:mod:`lambda_batch.payloads.pointers`): sent by the layer's
+dispatchers, by the AWS SQS or SNS Extended Client libraries, or by SNS with raw message
+delivery. Without raw delivery the pointer sits in the SNS envelope's ``Message``, with
+the attribute in the envelope's ``MessageAttributes``: the envelope's ``Message`` is
+replaced by the payload (the envelope is written again as JSON, so its ``Signature`` no
+longer matches it).
+
+The object is read (GetObject) just before the record's handler runs, on the thread that
+runs it, so records run concurrently are fetched concurrently, and records the processor
+skips (deadline guard, FIFO ordering) are never fetched. Each read runs under the retry
+policy and the invocation's deadline, with botocore's own retries off. A pointer that cannot
+be read fails its record with :class:`LargePayloadError`, whose text names the object and
+the S3 error code, never the body. The handler gets ``record["body"]`` (and ``record.body``)
+holding the payload, and the size attribute removed from ``messageAttributes``, as the
+Extended Client's receive gives it; the event itself is left unchanged.
+
+With ``delete_large_payloads=True`` the objects of the records that succeeded are deleted
+(DeleteObjects, one call per bucket and 1000 keys) once the batch is over; never those of
+failed or skipped records.
+
+Example::
+
+    processor = BatchProcessor(EventType.SQS, resolve_large_payloads=True)
+
+    def record_handler(record):
+        order = json.loads(record["body"])     # the original payload, not the pointer
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from ..errors import LambdaBatchError
+from ..payloads.pointers import SIZE_ATTRIBUTES, PointerError, marked_size, read_pointer
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+    from ..core.clients import ClientProvider
+    from ..core.deadline import Deadline
+    from ..core.retry import RetryPolicy
+
+logger = logging.getLogger("lambda_batch.large_payloads")
+
+#: S3 DeleteObjects takes at most this many keys (``limits.S3_DELETE_OBJECTS_LIMITS``).
+MAX_DELETE_KEYS = 1000
+
+
+class LargePayloadError(LambdaBatchError):
+    """A record's S3 pointer could not be read (the text names the object and the reason, never the body)."""
+
+
+class LargePayloadResolver:
+    """Fetches the payloads of pointer records for a processor, and deletes them when asked.
+
+    ``clients`` gives the S3 clients (made like every client of the layer); ``policy`` and
+    ``deadline()`` bound each read.
+
+    Example::
+
+        resolver = LargePayloadResolver(ClientProvider("s3"), DEFAULT_RETRY_POLICY, lambda: deadline)
+        call = resolver.wrap(record_handler, None)    # fetches, then calls the handler
+    """
+
+    def __init__(
+        self,
+        clients: ClientProvider,
+        policy: Optional[RetryPolicy],
+        deadline: Callable[[], Deadline],
+        *,
+        delete: bool = False,
+        log: Any = None,
+    ) -> None:
+        self.clients = clients
+        self._policy = policy
+        self._deadline = deadline
+        self.delete = delete
+        self.logger = log if log is not None else logger
+        # id(record object) -> (bucket, key) of the payloads resolved in the current batch
+        self.resolved: Dict[int, Tuple[str, str]] = {}
+
+    @property
+    def policy(self) -> RetryPolicy:
+        """The retry policy of the S3 calls (the layer's default, loaded on first use, unless given)."""
+        if self._policy is None:
+            from ..core.retry import DEFAULT_RETRY_POLICY  # not at construction: it imports typing
+
+            self._policy = DEFAULT_RETRY_POLICY
+        return self._policy
+
+    @policy.setter
+    def policy(self, value: RetryPolicy) -> None:
+        self._policy = value
+
+    def reset(self) -> None:
+        """Forget the previous batch's payloads."""
+        self.resolved = {}
+
+    # -- before the handler ----------------------------------------------------------
+
+    def wrap(
+        self, handler: Callable[[Any], Any], convert: Optional[Callable[[Any], Any]]
+    ) -> Callable[[Any], Any]:
+        """``handler`` (after ``convert``, a model's) preceded by the record's payload fetch."""
+        resolve = self.resolve
+        from .handler_signature import is_async_handler
+
+        if is_async_handler(handler):
+
+            async def call_async(record: Any) -> Any:
+                import asyncio
+
+                loop = asyncio.get_running_loop()
+                resolved = await loop.run_in_executor(None, resolve, record)
+                result = handler(resolved if convert is None else convert(resolved))
+                if result is not None and getattr(type(result), "__await__", None) is not None:
+                    result = await result
+                return result
+
+            return call_async
+
+        def call(record: Any) -> Any:
+            resolved = resolve(record)
+            return handler(resolved if convert is None else convert(resolved))
+
+        return call
+
+    def resolve(self, record: Any) -> Any:
+        """``record`` with its payload in ``body`` when it carries a pointer; else ``record`` itself.
+
+        A record object (a dict subclass, already a copy of the event's record) is updated in
+        place; a plain event dict is copied first. Raises :class:`LargePayloadError`.
+        """
+        attributes = record.get("messageAttributes")
+        name = marked_size(attributes)
+        body = record.get("body")
+        envelope = None
+        if name is None:
+            envelope = _sns_envelope(body)
+            if envelope is None:
+                return record
+        rid = record.get("messageId")
+        try:
+            bucket, key = read_pointer(envelope["Message"] if envelope is not None else body)
+        except PointerError as exc:
+            raise LargePayloadError(f"record {rid}: marked as a large payload, but {exc}") from None
+        payload = self._fetch(bucket, key, rid)
+        target = record if type(record) is not dict else dict(record)
+        if envelope is not None:
+            envelope["Message"] = payload
+            marks: Dict[str, Any] = envelope["MessageAttributes"]  # a dict: checked by _sns_envelope
+            envelope["MessageAttributes"] = {k: v for k, v in marks.items() if k not in SIZE_ATTRIBUTES}
+            target["body"] = json.dumps(envelope)
+        else:
+            target["body"] = payload
+            target["messageAttributes"] = {k: v for k, v in attributes.items() if k != name}
+        self.resolved[id(record)] = (bucket, key)  # the batch's own record: found again by discard()
+        return target
+
+    def _fetch(self, bucket: str, key: str, rid: Any) -> str:
+        from ..core.clients import timeout_bucket
+        from ..core.retry import classify_exception
+
+        policy = self.policy
+        deadline = self._deadline()
+        attempts = [0]
+
+        def get_object(attempt: int) -> Any:
+            attempts[0] = attempt
+            remaining = deadline.remaining()
+            timeout = None
+            if remaining != float("inf"):
+                timeout = timeout_bucket(max(0.0, remaining - policy.deadline_margin) / 2.0)
+            response = self.clients.get(None, timeout).get_object(Bucket=bucket, Key=key)
+            return response["Body"].read()
+
+        try:
+            data = policy.run(get_object, deadline)  # the one retry loop
+        except Exception as exc:
+            raise LargePayloadError(
+                f"record {rid}: its payload s3://{bucket}/{key} could not be read after {attempts[0]} "
+                f"attempt(s): {classify_exception(exc).code}"
+            ) from None
+        try:
+            return str(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise LargePayloadError(
+                f"record {rid}: its payload s3://{bucket}/{key} is not UTF-8 text"
+            ) from None
+
+    # -- after the batch -------------------------------------------------------------
+
+    def discard(self, records: Sequence[Any], positions: Sequence[int]) -> None:
+        """Delete the objects of the records at ``positions`` (the succeeded ones) that were resolved.
+
+        An object that another record of the batch also points at (a duplicate delivery, one
+        payload sent twice) is kept unless that record succeeded too: it may be delivered again.
+        """
+        chosen = set(positions)
+        needed = set()
+        for index, record in enumerate(records):
+            if index not in chosen:
+                pointer = self.resolved.get(id(record)) or _location(record)
+                if pointer is not None:
+                    needed.add(pointer)
+        by_bucket: Dict[str, Dict[str, None]] = {}
+        for index in positions:
+            pointer = self.resolved.get(id(records[index]))
+            if pointer is not None and pointer not in needed:
+                by_bucket.setdefault(pointer[0], {})[pointer[1]] = None  # each key once
+        for bucket, unique in by_bucket.items():
+            keys = list(unique)
+            for start in range(0, len(keys), MAX_DELETE_KEYS):
+                self._delete(bucket, keys[start : start + MAX_DELETE_KEYS])
+
+    def _delete(self, bucket: str, keys: List[str]) -> None:
+        from ..payloads.object_deletes import ObjectDeletes  # the one delivery engine, loaded when needed
+
+        deletes = ObjectDeletes(
+            bucket, clients=self.clients, retry_policy=self.policy, deadline=self._deadline()
+        )
+        for key in keys:
+            deletes.delete(key)
+        failed = deletes.run()
+        deletes.close()
+        if failed:
+            self.logger.warning(
+                "%d large payload object(s) of processed records not deleted from %s (%s); the bucket's "
+                "lifecycle rule expires them: %s",
+                len(failed),
+                bucket,
+                failed[0].code,
+                ", ".join(str(item.item) for item in failed[:10]),
+            )
+
+
+def _location(record: Any) -> Optional[Tuple[str, str]]:
+    """``(bucket, key)`` of the payload a record points at, read without fetching (``None``: none)."""
+    try:
+        body = record.get("body")
+        if marked_size(record.get("messageAttributes")) is None:
+            envelope = _sns_envelope(body)
+            if envelope is None:
+                return None
+            body = envelope["Message"]
+        return read_pointer(body)
+    except Exception:  # not a readable pointer: nothing of it to keep
+        return None
+
+
+def _sns_envelope(body: Any) -> Optional[Dict[str, Any]]:
+    """The SNS notification in ``body`` when it carries a large payload pointer; else ``None``."""
+    if not isinstance(body, str) or not body.startswith("{") or '"Notification"' not in body:
+        return None
+    if "ExtendedPayloadSize" not in body and "SQSLargePayloadSize" not in body:
+        return None
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(envelope, dict) or envelope.get("Type") != "Notification":
+        return None
+    marks = envelope.get("MessageAttributes")
+    if (
+        not isinstance(marks, dict)
+        or marked_size(marks) is None
+        or not isinstance(envelope.get("Message"), str)
+    ):
+        return None
+    return envelope
+
+
+def make_resolver(
+    processor_name: str,
+    resolve: Any,
+    delete: Any,
+    *,
+    clients: Optional[ClientProvider] = None,
+    policy: Optional[RetryPolicy] = None,
+    deadline: Callable[[], Deadline],
+    log: Any = None,
+) -> Optional[LargePayloadResolver]:
+    """The resolver of a processor made with ``resolve_large_payloads`` / ``delete_large_payloads``
+    (``None`` when off); ``ConfigurationError`` for values that make no sense."""
+    from ..errors import ConfigurationError
+
+    if not isinstance(resolve, bool) or not isinstance(delete, bool):
+        raise ConfigurationError(
+            f"{processor_name}: resolve_large_payloads and delete_large_payloads are True or False"
+        )
+    if delete and not resolve:
+        raise ConfigurationError(
+            f"{processor_name}: delete_large_payloads=True needs resolve_large_payloads=True"
+        )
+    if not resolve:
+        return None
+    if clients is None:
+        from ..core.clients import ClientProvider
+
+        clients = ClientProvider("s3", owner=processor_name)
+    return LargePayloadResolver(clients, policy, deadline, delete=delete, log=log)
+
+
+__all__ = ["MAX_DELETE_KEYS", "LargePayloadError", "LargePayloadResolver", "make_resolver"]

@@ -1,0 +1,190 @@
+"""A visibility heartbeat: unfinished SQS messages kept invisible while their records are handled.
+
+A slow record (or a large batch under bounded concurrency) can outlive the queue's visibility
+timeout: its message becomes visible again and another consumer handles it too, at the same
+time. With ``extend_visibility=True`` a processor runs one background thread per batch (one at a
+time per processor) that, every third of the visibility timeout, sets the visibility timeout of
+every message whose record is not finished yet back to the full timeout, with
+ChangeMessageVisibilityBatch on the one batching engine
+(:class:`~lambda_batch.processing.sqs_actions.VisibilityChanges`). A record that finishes leaves the set at
+once (with ``retry_delay``, a record that failed stays until its delay is set, as the batch
+ends); the thread stops when the batch is done, and altogether once the invocation's deadline
+is within the processor's deadline margin, so nothing outlives the invocation. A batch that
+finishes within a third of the timeout makes no call.
+
+The timeout is ``visibility_timeout=`` when given, else the queue's ``VisibilityTimeout``, read
+with GetQueueAttributes once per queue per process (the role then needs
+``sqs:GetQueueAttributes`` besides ``sqs:ChangeMessageVisibility``).
+
+Example::
+
+    processor = BatchProcessor(EventType.SQS, extend_visibility=True, visibility_timeout=30)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional, Sequence
+
+    from ..core.clients import ClientProvider
+    from ..core.deadline import Deadline
+    from ..core.retry import RetryPolicy
+
+logger = logging.getLogger("lambda_batch.processing")
+
+#: The shortest wait between two heartbeats (a queue with a 1 s visibility timeout).
+MIN_INTERVAL = 0.2
+
+_timeouts_lock = threading.Lock()
+_queue_timeouts: Dict[str, int] = {}
+
+
+def queue_visibility_timeout(
+    queue_arn: str, clients: ClientProvider, retry_policy: RetryPolicy, deadline: Deadline
+) -> int:
+    """The queue's ``VisibilityTimeout``, read once per queue per process (GetQueueAttributes)."""
+    known = _queue_timeouts.get(queue_arn)
+    if known is not None:
+        return known
+    from ..core.arns import parse_arn, sqs_queue_url
+    from ..core.client_config import timeout_bucket
+
+    url = sqs_queue_url(queue_arn)
+    region = parse_arn(queue_arn).region
+
+    def call(_attempt: int) -> Any:
+        client = clients.get(region, timeout_bucket(deadline.remaining()))
+        return client.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+
+    response = retry_policy.run(call, deadline)
+    seconds = int(response["Attributes"]["VisibilityTimeout"])
+    with _timeouts_lock:
+        _queue_timeouts[queue_arn] = seconds
+    return seconds
+
+
+class VisibilityHeartbeat:
+    """Extends the visibility of a batch's unfinished messages until each is finished.
+
+    ``records`` are SQS records (``eventSourceARN``, ``messageId``, ``receiptHandle``);
+    ``timeouts`` the visibility timeout of each queue (by ARN); ``stop_at`` the
+    ``time.monotonic()`` at which the heartbeat stops whatever is left.
+
+    Example::
+
+        heartbeat = VisibilityHeartbeat(records, {arn: 30}, clients, policy, deadline, stop_at=stop)
+        heartbeat.start()
+        ...                               # heartbeat.finished(record["messageId"]) as each ends
+        heartbeat.stop()
+    """
+
+    def __init__(
+        self,
+        records: Sequence[Any],
+        timeouts: Dict[str, int],
+        clients: ClientProvider,
+        retry_policy: RetryPolicy,
+        deadline: Deadline,
+        *,
+        stop_at: float,
+        on_calls: Optional[Callable[[int], None]] = None,
+    ) -> None:
+        self._pending: Dict[str, Any] = {str(record["messageId"]): record for record in records}
+        self._timeouts = timeouts
+        self._clients = clients
+        self._policy = retry_policy
+        self._deadline = deadline
+        self._stop_at = stop_at
+        self._on_calls = on_calls
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self.calls = 0
+        self.extended = 0
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two heartbeats: a third of the shortest visibility timeout."""
+        return max(MIN_INTERVAL, min(self._timeouts.values(), default=0) / 3.0)
+
+    def start(self) -> None:
+        """Start the thread (nothing when no queue has a visibility timeout worth extending)."""
+        if self._thread is not None or not self._pending or not any(self._timeouts.values()):
+            return
+        self._thread = threading.Thread(target=self._run, name="lambda-batch-visibility", daemon=True)
+        self._thread.start()
+
+    def finished(self, message_id: str) -> None:
+        """The record of ``message_id`` is done: its message is no longer extended."""
+        with self._lock:
+            self._pending.pop(message_id, None)
+
+    def stop(self) -> None:
+        """Stop extending, and wait for a heartbeat in flight to end."""
+        self._stopped.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    @property
+    def running(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def _run(self) -> None:
+        interval = self.interval
+        while True:
+            wait = min(interval, self._stop_at - time.monotonic())
+            if wait <= 0 or self._stopped.wait(wait) or time.monotonic() >= self._stop_at:
+                return
+            try:
+                self._beat()
+            except Exception as exc:  # a heartbeat never breaks the batch: the message may come back
+                logger.warning("extending message visibility failed: %s", type(exc).__name__)
+
+    def _beat(self) -> None:
+        from ..core.deadline import Deadline
+        from .sqs_actions import VisibilityChanges
+
+        with self._lock:
+            pending = list(self._pending.values())
+        by_queue: Dict[str, List[Any]] = {}
+        for record in pending:
+            by_queue.setdefault(record["eventSourceARN"], []).append(record)
+        # Each heartbeat ends well before the next one is due, and before the stop.
+        deadline = Deadline(min(self._stop_at, time.monotonic() + self.interval))
+        for arn, records in by_queue.items():
+            timeout = self._timeouts.get(arn, 0)
+            if not timeout:
+                continue
+            changes = VisibilityChanges(
+                arn, clients=self._clients, retry_policy=self._policy, deadline=deadline, max_workers=4
+            )
+            try:
+                for record in records:
+                    changes.change(str(record["messageId"]), record["receiptHandle"], timeout)
+                failed = changes.run()
+            finally:
+                changes.close()
+                calls = changes.stats.calls
+                self.calls += calls
+                if self._on_calls is not None:
+                    self._on_calls(calls)
+            self.extended += len(records) - len(failed)
+            for item in failed:
+                logger.warning(
+                    "message %s: its visibility could not be extended (%s); it may be delivered again"
+                    " while its record is handled",
+                    item.record_id,
+                    item.code,
+                )
+                if not item.retryable:  # a stale receipt handle stays stale
+                    self.finished(str(item.record_id))
+
+
+__all__ = ["MIN_INTERVAL", "VisibilityHeartbeat", "queue_visibility_timeout"]
