@@ -44,9 +44,9 @@ lock: ## Re-pin requirements-dev.txt from requirements-dev.in
 	rm -rf .venv-lock
 
 .PHONY: lint
-lint: $(STAMP) ## ruff, mypy (strict, on layer/ and the tooling), the import contracts
+lint: $(STAMP) ## ruff, ruff format --check, mypy (strict, on layer/ and the tooling), the import contracts
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check layer devtools demo local_lambda emulator tools benchmarks tests/tooling
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	PYTHONPATH=layer:. $(BIN)/lint-imports --no-cache
 
