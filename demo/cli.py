@@ -251,27 +251,33 @@ def format_summary(result: DemoResult) -> str:
     return "\n".join(lines)
 
 
+#: The command-line options that are DemoOptions fields of the same name and value.
+_OPTIONS_AS_GIVEN = (
+    "messages",
+    "poison_rate",
+    "fifo",
+    "endpoint_url",
+    "region",
+    "stack_name",
+    "wave_size",
+    "visibility_timeout",
+    "message_groups",
+    "large_messages",
+    "slow_records",
+    "work_seconds",
+    "build_dir",
+    "skip_build",
+    "max_seconds",
+    "run_id",
+)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     options = DemoOptions(
-        messages=args.messages,
-        poison_rate=args.poison_rate,
-        fifo=args.fifo,
-        endpoint_url=args.endpoint_url,
-        region=args.region,
-        stack_name=args.stack_name,
-        wave_size=args.wave_size,
-        visibility_timeout=args.visibility_timeout,
-        message_groups=args.message_groups,
-        large_messages=args.large_messages,
-        slow_records=args.slow_records,
-        work_seconds=args.work_seconds,
+        **{name: getattr(args, name) for name in _OPTIONS_AS_GIVEN},
         targets=[t.strip() for t in args.targets.split(",") if t.strip()] if args.targets else None,
-        build_dir=args.build_dir,
-        skip_build=args.skip_build,
-        max_seconds=args.max_seconds,
         count_calls=not args.no_count,
-        run_id=args.run_id,
     )
     progress_stream = sys.stderr if args.json else sys.stdout
     # The event source logs each failed batch (ids and reason) at WARNING: the progress lines

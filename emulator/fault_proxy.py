@@ -47,17 +47,10 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
 
-_HOP_BY_HOP = {
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailers",
-    "transfer-encoding",
-    "upgrade",
-    "content-length",
-}
+from emulator.forwarding import HOP_BY_HOP, Upstream
+
+#: Headers not forwarded as they came: the hop-by-hop ones and the length (set for the body sent).
+_HOP_BY_HOP = HOP_BY_HOP | {"content-length"}
 #: X-Amz-Target operation -> how its entries fail.
 BATCH_OPERATIONS = ("PutRecords", "BatchWriteItem")
 KINESIS_ENTRY_ERROR = ("ProvisionedThroughputExceededException", "Rate exceeded for shard (injected)")
@@ -102,7 +95,7 @@ class FaultProxy:
         self.calls: List[ProxyCall] = []
         self._lock = threading.Lock()
         self._seen: Counter[str] = Counter()
-        self._local = threading.local()
+        self._upstream = Upstream(*self.upstream, timeout=120)
         self._server: Optional[_Server] = None
         self.set_faults(entry_failure=entry_failure, server_error=server_error, seed=seed)
 
@@ -215,25 +208,7 @@ class FaultProxy:
     ) -> Tuple[int, str, Headers, bytes]:
         forwarded = {k: v for k, v in headers if k.lower() not in _HOP_BY_HOP}
         forwarded["Content-Length"] = str(len(body))
-        for attempt in range(2):
-            connection: Optional[http.client.HTTPConnection] = getattr(self._local, "connection", None)
-            if connection is None:
-                connection = http.client.HTTPConnection(*self.upstream, timeout=120)
-                self._local.connection = connection
-            try:
-                connection.request(method, path, body=body, headers=forwarded)
-                response = connection.getresponse()
-                data = response.read()
-                if response.will_close:
-                    connection.close()
-                    self._local.connection = None
-                return response.status, response.reason, response.getheaders(), data
-            except (http.client.HTTPException, OSError):
-                connection.close()
-                self._local.connection = None
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self._upstream.request(method, path, body, forwarded)
 
 
 # ---------------------------------------------------------------------- request and answer shapes

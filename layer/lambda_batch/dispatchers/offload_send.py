@@ -12,15 +12,18 @@ Example::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..core.retry import ErrorInfo, classify_exception
 from ..core.unprocessed import DEADLINE_EXCEEDED
 from ..engine.delivery import MISSING_FROM_RESPONSE
+from ..errors import ConfigurationError
 from .offload import PayloadOffloader
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..engine.entries import Entry
+
+ReadResults = Callable[[int, Any], List[Optional[ErrorInfo]]]
 
 
 def send_offloaded(
@@ -28,7 +31,7 @@ def send_offloaded(
     offloader: PayloadOffloader,
     entries: Sequence[Entry],
     call: Callable[[Any, List[Dict[str, Any]]], Any],
-    read_results: Callable[[int, Any], List[Optional[ErrorInfo]]],
+    read_results: ReadResults,
 ) -> List[Optional[ErrorInfo]]:
     """One batch call of an offloading dispatcher: store the objects, then send what was stored.
 
@@ -68,6 +71,49 @@ def send_offloaded(
     return results
 
 
+def offloader_option(
+    dispatcher: Any, bucket: Any, threshold: Any, prefix: Any, kwargs: Mapping[str, Any]
+) -> Optional[PayloadOffloader]:
+    """The dispatcher's ``large_payload_*`` options as a :class:`PayloadOffloader` (``None``: no bucket)."""
+    if bucket is not None:
+        return PayloadOffloader(
+            bucket,
+            threshold,
+            prefix,
+            owner=type(dispatcher).__name__,
+            boto3_session=kwargs.get("boto3_session"),
+            config=kwargs.get("config"),
+            max_workers=dispatcher.max_workers,
+        )
+    if threshold is not None or prefix:
+        raise ConfigurationError("large_payload_threshold and large_payload_prefix need large_payload_bucket")
+    return None
+
+
+def send_batch(
+    dispatcher: Any,
+    client: Any,
+    entries: Sequence[Entry],
+    call: Callable[[Any, List[Dict[str, Any]]], Any],
+    read_results: ReadResults,
+) -> List[Optional[ErrorInfo]]:
+    """One batch call, through S3 first when the dispatcher offloads (``Id``: the entry's position)."""
+    offloader: Optional[PayloadOffloader] = dispatcher._offloader
+    if offloader is not None:
+        return send_offloaded(dispatcher, offloader, entries, call, read_results)
+    batch = [dict(entry.request, Id=str(index)) for index, entry in enumerate(entries)]
+    return read_results(len(entries), call(client, batch))
+
+
+def discard_failed(dispatcher: Any, failures: Sequence[Tuple[Entry, ErrorInfo]]) -> None:
+    """Delete the S3 objects of the entries handed back undelivered (an offloading dispatcher)."""
+    offloader: Optional[PayloadOffloader] = dispatcher._offloader
+    if offloader is not None and failures:
+        offloader.discard(
+            [entry.request for entry, _ in failures], dispatcher.deadline, dispatcher.retry_policy
+        )
+
+
 def merge_results(
     count: int, errors: Mapping[int, ErrorInfo], sent: List[int], sent_results: Sequence[Optional[ErrorInfo]]
 ) -> List[Optional[ErrorInfo]]:
@@ -78,4 +124,4 @@ def merge_results(
     return results
 
 
-__all__ = ["merge_results", "send_offloaded"]
+__all__ = ["discard_failed", "merge_results", "offloader_option", "send_batch", "send_offloaded"]

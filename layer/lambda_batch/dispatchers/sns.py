@@ -10,8 +10,7 @@ from ..core.retry import ErrorInfo
 from ..engine.base_dispatcher import BaseDispatcher, Entry
 from ..errors import ConfigurationError, PayloadError
 from .message_attributes import normalise_message_attributes
-from .offload import PayloadOffloader
-from .offload_send import send_offloaded
+from .offload_send import discard_failed, offloader_option, send_batch
 from .serialization import payload_to_text, utf8_len
 from .sqs import _batch_results, _record_id, deduplication_id
 
@@ -67,21 +66,9 @@ class SNSBatchDispatcher(BaseDispatcher):
             region=kwargs.pop("region", arn.region or None),
             **kwargs,
         )
-        self._offloader: Optional[PayloadOffloader] = None
-        if large_payload_bucket is not None:
-            self._offloader = PayloadOffloader(
-                large_payload_bucket,
-                large_payload_threshold,
-                large_payload_prefix,
-                owner=type(self).__name__,
-                boto3_session=kwargs.get("boto3_session"),
-                config=kwargs.get("config"),
-                max_workers=self.max_workers,
-            )
-        elif large_payload_threshold is not None or large_payload_prefix:
-            raise ConfigurationError(
-                "large_payload_threshold and large_payload_prefix need large_payload_bucket"
-            )
+        self._offloader = offloader_option(
+            self, large_payload_bucket, large_payload_threshold, large_payload_prefix, kwargs
+        )
 
     def submit_payload(
         self,
@@ -176,27 +163,14 @@ class SNSBatchDispatcher(BaseDispatcher):
         request["MessageDeduplicationId"] = message_deduplication_id
 
     def _send(self, client: Any, entries: Sequence[Entry]) -> List[Optional[ErrorInfo]]:
-        if self._offloader is not None:
-            return send_offloaded(
-                self,
-                self._offloader,
-                entries,
-                lambda sns, batch: sns.publish_batch(
-                    TopicArn=self.topic_arn, PublishBatchRequestEntries=batch
-                ),
-                _batch_results,
-            )
-        response = client.publish_batch(
-            TopicArn=self.topic_arn,
-            PublishBatchRequestEntries=[
-                dict(entry.request, Id=str(index)) for index, entry in enumerate(entries)
-            ],
+        return send_batch(
+            self,
+            client,
+            entries,
+            lambda sns, batch: sns.publish_batch(TopicArn=self.topic_arn, PublishBatchRequestEntries=batch),
+            _batch_results,
         )
-        return _batch_results(len(entries), response)
 
     def _fail(self, failures: Sequence[Tuple[Entry, ErrorInfo]]) -> None:
         super()._fail(failures)
-        if self._offloader is not None and failures:
-            self._offloader.discard(
-                [entry.request for entry, _ in failures], self.deadline, self.retry_policy
-            )
+        discard_failed(self, failures)

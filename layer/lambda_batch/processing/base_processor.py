@@ -209,17 +209,10 @@ def batch_processor(
             return processor.response()
     """
 
-    def decorator(handler: LambdaHandler) -> LambdaHandler:
-        @functools.wraps(handler)
-        def wrapper(event: Any, context: Any = None, *args: Any, **kwargs: Any) -> Any:
-            records = extract_records(event)
-            with processor(records, record_handler, lambda_context=context):
-                processor.process()
-            return handler(event, context, *args, **kwargs)
+    def run() -> None:  # looked up at each call, as before
+        processor.process()
 
-        return cast("LambdaHandler", wrapper)
-
-    return decorator
+    return _processing_decorator(record_handler, processor, run)
 
 
 def async_batch_processor(
@@ -239,15 +232,26 @@ def async_batch_processor(
             return processor.response()
     """
 
+    def run() -> None:
+        run_async = getattr(processor, "async_process", None)
+        result: Any = run_async() if run_async is not None else processor.process()
+        if is_awaitable(result):  # a processor whose async_process is a coroutine
+            run_awaitable(result)
+
+    return _processing_decorator(record_handler, processor, run)
+
+
+def _processing_decorator(
+    record_handler: RecordHandler, processor: BasePartialProcessor, run: Callable[[], Any]
+) -> Callable[[LambdaHandler], LambdaHandler]:
+    """A Lambda handler decorator: ``run()`` inside ``processor``'s context, then the handler."""
+
     def decorator(handler: LambdaHandler) -> LambdaHandler:
         @functools.wraps(handler)
         def wrapper(event: Any, context: Any = None, *args: Any, **kwargs: Any) -> Any:
             records = extract_records(event)
             with processor(records, record_handler, lambda_context=context):
-                run = getattr(processor, "async_process", None)
-                result: Any = run() if run is not None else processor.process()
-                if is_awaitable(result):  # a processor whose async_process is a coroutine
-                    run_awaitable(result)
+                run()
             return handler(event, context, *args, **kwargs)
 
         return cast("LambdaHandler", wrapper)
