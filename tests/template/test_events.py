@@ -71,8 +71,11 @@ def test_all_success_batch_returns_and_leaves_nothing_behind(consumer, stack, sq
 
     assert result.ok, result.error
     assert result.return_value == {"batchItemFailures": [], "processed": 3}
-    # Nothing was deleted by the function itself: on success Lambda deletes the batch.
-    assert [c["operation"] for c in result.api_calls] == []
+    # Nothing was deleted by the function itself: on success Lambda deletes the batch. The sample
+    # consumer's visibility heartbeat reads the queue's VisibilityTimeout once per process (the
+    # first batch of a cold start); a quick batch makes no other call.
+    calls = [c["operation"] for c in result.api_calls]
+    assert calls in ([], ["GetQueueAttributes"]), calls
     for record in event["Records"]:  # what Lambda's event source mapping then does
         sqs.delete_message(QueueUrl=stack.queue_url("WorkQueue"), ReceiptHandle=record["receiptHandle"])
     assert drain(sqs, stack.queue_url("WorkQueue")) == []
