@@ -45,7 +45,7 @@ _EXPORTS: Dict[str, str] = {
     "sqs_batch_processor": ".processing.delete_successes",
     "BatchProcessor": ".processing.report_failures",
     "AsyncBatchProcessor": ".processing.report_failures",
-    "SqsFifoPartialProcessor": ".processing.report_failures",
+    "SqsFifoPartialProcessor": ".processing.sqs_fifo_processor",
     "async_process_partial_response": ".processing.report_failures",
     "async_batch_processor": ".processing.base_processor",
     "EventType": ".processing.event_types",
@@ -164,7 +164,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .processing.report_failures import (
         AsyncBatchProcessor,
         BatchProcessor,
-        SqsFifoPartialProcessor,
         async_process_partial_response,
         process_partial_response,
     )
@@ -174,6 +173,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         PreviousRecordFailedError,
         RecordSkippedError,
     )
+    from .processing.sqs_fifo_processor import SqsFifoPartialProcessor
     from .types import ExceptionInfo, FailureResponse, PartialItemFailureResponse, SuccessResponse
 
 

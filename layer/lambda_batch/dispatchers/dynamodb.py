@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..core.limits import SERVICE_LIMITS
 from ..core.retry import ErrorInfo, classify_exception
@@ -17,6 +17,7 @@ from .dynamodb_items import (
     SEPARATOR,
     KeyRule,
     WrittenItem,
+    describe_key,
     key_of,
     request_envelope,
     write_item,
@@ -24,8 +25,6 @@ from .dynamodb_items import (
 
 logger = logging.getLogger("lambda_batch.dispatchers.dynamodb")
 
-#: An item's key: ((attribute name, DynamoDB type, value), ...), hashable, numbers compared as numbers.
-KeyTuple = Tuple[Tuple[str, str, Hashable], ...]
 #: A table's key schema: ((attribute name, type S/N/B), ...), partition key first.
 KeySchema = Tuple[Tuple[str, str], ...]
 
@@ -256,7 +255,7 @@ class DynamoBatchDispatcher(BaseDispatcher):
 
     def _enqueue(self, payload: Any, request: Dict[str, Any], written: WrittenItem, frame: int) -> None:
         key = key_of(written.attributes, self._key_names)
-        record_id = _describe(key)
+        record_id = describe_key(key)
         if written.item_size > self.limits.max_item_bytes:
             raise PayloadError(
                 f"{record_id} is {written.item_size} bytes as DynamoDB counts it, over the "
@@ -296,7 +295,3 @@ class DynamoBatchDispatcher(BaseDispatcher):
             body = entry.request.get("PutRequest", {}).get("Item") or entry.request["DeleteRequest"]["Key"]
             results.append(_UNPROCESSED if key_of(body, names) in keys else None)
         return results
-
-
-def _describe(key: KeyTuple) -> str:
-    return "item " + ",".join(f"{name}={value!s}" for name, _kind, value in key)

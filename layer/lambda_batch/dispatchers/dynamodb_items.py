@@ -34,7 +34,7 @@ import decimal
 import math
 from collections.abc import Mapping
 from json.encoder import encode_basestring_ascii
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, Hashable, List, NamedTuple, Optional, Tuple
 
 from ..core.limits import (
     DYNAMODB_MAX_KEY_BYTES,
@@ -287,3 +287,12 @@ def key_of(attributes: Mapping[str, Any], names: Tuple[str, ...]) -> Tuple[Tuple
         plain = decimal.Decimal(value) if kind == "N" else bytes(value) if kind == "B" else value
         key.append((name, kind, plain))
     return tuple(key)
+
+
+#: An item's key: ((attribute name, DynamoDB type, value), ...), hashable, numbers compared as numbers.
+KeyTuple = Tuple[Tuple[str, str, Hashable], ...]
+
+
+def describe_key(key: KeyTuple) -> str:
+    """An item named by its key, for logs and unprocessed details: ``item id=7,sk=a``."""
+    return "item " + ",".join(f"{name}={value!s}" for name, _kind, value in key)

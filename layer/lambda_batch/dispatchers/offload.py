@@ -49,13 +49,6 @@ logger = logging.getLogger("lambda_batch.dispatchers.large_payloads")
 #: Objects of undelivered messages are deleted in one attempt (the send already spent the budget).
 _ONE_ATTEMPT = RetryPolicy(max_attempts=1, base_delay=0.0, max_delay=0.0, deadline_margin=0.0)
 
-#: The code of an entry not sent because an earlier message of its FIFO group could not be stored.
-GROUP_NOT_STORED = "EarlierMessageNotStored"
-#: botocore errors after which a request may have reached the service (the outcome is unknown).
-_UNKNOWN_OUTCOME_ERRORS = frozenset(
-    {"ReadTimeoutError", "ConnectionClosedError", "ResponseStreamingError", "IncompleteReadError"}
-)
-
 
 class OffloadedRequest(Dict[str, Any]):
     """A request entry (the pointer message) whose payload goes to S3 before it is sent."""
@@ -201,7 +194,9 @@ class PayloadOffloader:
             if error is not None:
                 errors[index] = error
         if ordered and errors:
-            _hold_back_groups(entries, errors)
+            from .offload_outcomes import hold_back_groups  # loaded when a FIFO store fails
+
+            hold_back_groups(entries, errors)
         return errors
 
     def _put(self, client: Any, entry: Entry) -> Optional[ErrorInfo]:
@@ -231,7 +226,9 @@ class PayloadOffloader:
     @staticmethod
     def note_send_error(entries: Sequence[Entry], exc: BaseException) -> None:
         """After a whole call failed with ``exc``: mark the stored objects whose message may have arrived."""
-        if not _outcome_unknown(exc):
+        from .offload_outcomes import outcome_unknown  # loaded when a send fails
+
+        if not outcome_unknown(exc):
             return
         for entry in entries:
             if isinstance(entry.request, OffloadedRequest):
@@ -287,26 +284,3 @@ class PayloadOffloader:
             return self._clients.get()
         keep = policy.deadline_margin if margin is None else margin
         return self._clients.get(None, timeout_bucket(call_timeout(remaining, keep)))
-
-
-def _hold_back_groups(entries: Sequence[Entry], errors: Dict[int, ErrorInfo]) -> None:
-    """FIFO: fail (retryably) every later entry of a message group whose object could not be stored."""
-    blocked = {entries[index].order_key: entries[index].record_id for index in sorted(errors)}
-    first = {entries[index].order_key: index for index in sorted(errors, reverse=True)}
-    for index, entry in enumerate(entries):
-        key = entry.order_key
-        if key in blocked and key is not None and index > first[key] and index not in errors:
-            errors[index] = ErrorInfo(
-                GROUP_NOT_STORED,
-                f"not sent: {blocked[key]} of its message group could not be stored in S3 first",
-                True,
-            )
-
-
-def _outcome_unknown(exc: BaseException) -> bool:
-    """Whether a failed call may still have been carried out by the service."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict) and "Error" in response:
-        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-        return not isinstance(status, int) or status >= 500
-    return any(klass.__name__ in _UNKNOWN_OUTCOME_ERRORS for klass in type(exc).__mro__)

@@ -24,7 +24,7 @@ import json
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any, Optional, Tuple
+    from typing import Any, Dict, Optional, Tuple
 
 #: The pointer class name written in the body.
 POINTER_CLASS = "software.amazon.payloadoffloading.PayloadS3Pointer"
@@ -111,7 +111,30 @@ def marked_size(attributes: Any) -> Optional[str]:
     return None
 
 
+def sns_envelope(body: Any) -> Optional[Dict[str, Any]]:
+    """The SNS notification in ``body`` when it carries a large payload pointer; else ``None``."""
+    if not isinstance(body, str) or not body.startswith("{") or '"Notification"' not in body:
+        return None
+    if "ExtendedPayloadSize" not in body and "SQSLargePayloadSize" not in body:
+        return None
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(envelope, dict) or envelope.get("Type") != "Notification":
+        return None
+    marks = envelope.get("MessageAttributes")
+    if (
+        not isinstance(marks, dict)
+        or marked_size(marks) is None
+        or not isinstance(envelope.get("Message"), str)
+    ):
+        return None
+    return envelope
+
+
 __all__ = [
+    "sns_envelope",
     "LEGACY_POINTER_CLASS",
     "LEGACY_SIZE_ATTRIBUTE",
     "MAX_PREFIX_BYTES",

@@ -9,6 +9,7 @@ counting the record a success; when it cannot be awaited, the record fails.
 
 from __future__ import annotations
 
+import sys
 import threading
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
@@ -71,4 +72,15 @@ def run_awaitable(awaitable: Awaitable[Any]) -> Any:
     return asyncio.run(_await(awaitable))
 
 
-__all__ = ["is_awaitable", "run_awaitable"]
+def running_loop() -> Any:
+    """The event loop running in this thread, or ``None`` (asyncio only loaded when needed)."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        return None
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+__all__ = ["is_awaitable", "run_awaitable", "running_loop"]

@@ -17,7 +17,9 @@ from __future__ import annotations
 import math
 
 from ..core.deadline import Deadline
+from ..errors import ConfigurationError
 from .base_processor import BasePartialProcessor
+from .event_types import EventType
 from .ordering import CONTINUE, Ordering, ordering_for
 from .records import validate_records
 
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Dict, Hashable, List, Optional
 
     from .base_processor import ProcessingResult, RecordHandler
-    from .event_types import EventType
     from .ordering import KeyFunction
 
 
@@ -140,3 +141,19 @@ class BatchBinding(BasePartialProcessor):
     def is_fifo(self) -> bool:
         """Whether this batch comes from an SQS FIFO queue."""
         return self._ordering.fifo
+
+
+def check_options(event_type: Any, max_concurrency: Any, deadline_margin: Any, concurrency_key: Any) -> None:
+    """Refuse the engine's options out of range, with a ConfigurationError naming them."""
+    if not isinstance(event_type, EventType):
+        raise ConfigurationError(f"event_type must be an EventType, not {event_type!r}")
+    if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
+        raise ConfigurationError(f"max_concurrency must be a positive integer, not {max_concurrency!r}")
+    if deadline_margin is not None and (
+        not isinstance(deadline_margin, (int, float)) or deadline_margin < 0 or math.isnan(deadline_margin)
+    ):
+        raise ConfigurationError(
+            f"deadline_margin must be a number of seconds >= 0 or None, not {deadline_margin!r}"
+        )
+    if concurrency_key is not None and not callable(concurrency_key):
+        raise ConfigurationError("concurrency_key must be a function of the record")

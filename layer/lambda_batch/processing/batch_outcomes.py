@@ -16,7 +16,7 @@ from .base_processor import SUCCESS
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any, Dict, Hashable, List, Optional, Type
+    from typing import Any, Dict, Hashable, List, Optional, Tuple, Type
 
     from ..errors import BatchProcessingError, ExceptionInfo
     from .base_processor import ProcessingResult
@@ -38,7 +38,32 @@ class BatchOutcomes:
     _skipped: int
     _stopped_by: Optional[int]
     _failed_keys: Dict[Hashable, int]
+    _success_messages: List[Any]
+    #: After a sequential batch: the records and the failed positions ``success_messages`` is
+    #: made from when first read (a batch whose successes nobody reads never lists them).
+    _pending_successes: Optional[Tuple[List[Any], List[int]]] = None
     _large_payloads: Any
+
+    @property  # BasePartialProcessor's attribute, made when first read
+    def success_messages(self) -> List[Any]:
+        """The records that succeeded, in order (what ``success_handler`` keeps)."""
+        pending = self._pending_successes
+        if pending is not None:
+            self._pending_successes = None
+            records, failed = pending
+            if not failed:
+                self._success_messages.extend(records)
+            else:
+                skip = set(failed)
+                self._success_messages.extend(
+                    record for index, record in enumerate(records) if index not in skip
+                )
+        return self._success_messages
+
+    @success_messages.setter
+    def success_messages(self, messages: List[Any]) -> None:
+        self._pending_successes = None
+        self._success_messages = messages
 
     def _finish(self, results: List[ProcessingResult]) -> List[ProcessingResult]:
         self._results = results

@@ -35,7 +35,7 @@ import json
 import logging
 
 from ..errors import LambdaBatchError
-from ..payloads.pointers import SIZE_ATTRIBUTES, PointerError, marked_size, read_pointer
+from ..payloads.pointers import SIZE_ATTRIBUTES, PointerError, marked_size, read_pointer, sns_envelope
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ class LargePayloadResolver:
         body = record.get("body")
         envelope = None
         if name is None:
-            envelope = _sns_envelope(body)
+            envelope = sns_envelope(body)
             if envelope is None:
                 return record
         rid = record.get("messageId")
@@ -153,7 +153,7 @@ class LargePayloadResolver:
         target = record if type(record) is not dict else dict(record)
         if envelope is not None:
             envelope["Message"] = payload
-            marks: Dict[str, Any] = envelope["MessageAttributes"]  # a dict: checked by _sns_envelope
+            marks: Dict[str, Any] = envelope["MessageAttributes"]  # a dict: checked by sns_envelope
             envelope["MessageAttributes"] = {k: v for k, v in marks.items() if k not in SIZE_ATTRIBUTES}
             target["body"] = json.dumps(envelope)
         else:
@@ -244,35 +244,13 @@ def _location(record: Any) -> Optional[Tuple[str, str]]:
     try:
         body = record.get("body")
         if marked_size(record.get("messageAttributes")) is None:
-            envelope = _sns_envelope(body)
+            envelope = sns_envelope(body)
             if envelope is None:
                 return None
             body = envelope["Message"]
         return read_pointer(body)
     except Exception:  # not a readable pointer: nothing of it to keep
         return None
-
-
-def _sns_envelope(body: Any) -> Optional[Dict[str, Any]]:
-    """The SNS notification in ``body`` when it carries a large payload pointer; else ``None``."""
-    if not isinstance(body, str) or not body.startswith("{") or '"Notification"' not in body:
-        return None
-    if "ExtendedPayloadSize" not in body and "SQSLargePayloadSize" not in body:
-        return None
-    try:
-        envelope = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(envelope, dict) or envelope.get("Type") != "Notification":
-        return None
-    marks = envelope.get("MessageAttributes")
-    if (
-        not isinstance(marks, dict)
-        or marked_size(marks) is None
-        or not isinstance(envelope.get("Message"), str)
-    ):
-        return None
-    return envelope
 
 
 def make_resolver(

@@ -181,7 +181,7 @@ class ProcessorExtras(RecordProcessor):
         # With retry_delay, a failed record's message stays invisible until its delay is set when
         # the batch ends (rather than lapse, and be delivered again, while the batch goes on).
         keep_failed = self._extras is not None and self._extras.retry_delay is not None
-        return _tracked(call, heartbeat.finished, keep_failed)
+        return heartbeat.track(call, keep_failed)
 
     def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
         # The extras wrap the subclass's _clean (the partial response, the deletes and the error).
@@ -271,46 +271,9 @@ class ProcessorExtras(RecordProcessor):
         return not getattr(self, "suppress_exception", False)
 
     def _apply_retry_delays(self, extras: Extras) -> None:
-        from .records import message_group_id
-        from .retry_delays import VisibilityDelayer, delayed_positions
-        from .skipped_records import RecordSkippedError
+        from .retry_delays import apply_retry_delays
 
-        assert extras.retry_delay is not None
-        failed = self._failed_positions()
-        if not failed or not self._will_come_back():
-            return
-        handler_failures: List[int] = []
-        held_back: List[int] = []
-        if len(failed) == len(self.exceptions):
-            for index, info in zip(failed, self.exceptions):
-                (held_back if isinstance(info[1], RecordSkippedError) else handler_failures).append(index)
-        else:  # a custom processor's own results: every failure counts as a handler failure
-            handler_failures = list(failed)
-        timeouts = delayed_positions(
-            self.records,
-            handler_failures,
-            held_back,
-            extras.retry_delay,
-            message_group_id if self.is_fifo else None,
-        )
-        if not timeouts:
-            return
-        delayer = VisibilityDelayer(self._sqs_clients(extras), self._policy(extras), self.deadline)
-        try:
-            self.visibility_failures = delayer.change(self.records, timeouts)
-        except Exception as exc:  # never let a visibility change hide the processing outcome
-            self.logger.error("retry_delay: changing message visibility failed: %s", type(exc).__name__)
-        finally:
-            self._visibility_calls += delayer.calls
-        for failure in self.visibility_failures:
-            self.logger.error(
-                "retry_delay: the visibility of message %s (%s) was not changed: %s: %s; it comes back"
-                " after the queue's visibility timeout",
-                failure.message_id,
-                failure.queue_arn,
-                failure.code,
-                failure.message,
-            )
+        apply_retry_delays(self, extras)
 
     def _emit_metrics(self, metrics: BatchMetrics) -> None:
         try:
@@ -328,40 +291,6 @@ class ProcessorExtras(RecordProcessor):
             metrics.emit(values)
         except Exception as exc:  # metrics never change the batch's outcome
             self.logger.warning("batch metrics not written: %s", type(exc).__name__)
-
-
-def _tracked(
-    call: Callable[[Any], Any], finished: Callable[[str], None], keep_failed: bool
-) -> Callable[[Any], Any]:
-    """``call`` that tells ``finished`` the record's message id once its handler (and awaitable)
-    ends; with ``keep_failed``, only when it succeeded."""
-
-    def tracked(record: Any) -> Any:
-        try:
-            result = call(record)
-        except BaseException:
-            if not keep_failed:
-                finished(str(record["messageId"]))
-            raise
-        if result is not None and getattr(type(result), "__await__", None) is not None:
-            return _finish_after(result, record, finished, keep_failed)
-        finished(str(record["messageId"]))
-        return result
-
-    return tracked
-
-
-async def _finish_after(
-    awaitable: Any, record: Any, finished: Callable[[str], None], keep_failed: bool
-) -> Any:
-    try:
-        result = await awaitable
-    except BaseException:
-        if not keep_failed:
-            finished(str(record["messageId"]))
-        raise
-    finished(str(record["messageId"]))
-    return result
 
 
 __all__ = ["ProcessorExtras", "sqs_clients"]

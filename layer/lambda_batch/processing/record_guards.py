@@ -15,8 +15,10 @@ Example::
 
 from __future__ import annotations
 
+import sys
 import time
 
+from .base_processor import SUCCESS
 from .ordering import SKIP_KEY, STOP_BATCH
 from .records import message_group_id
 
@@ -26,7 +28,9 @@ if TYPE_CHECKING:
 
     from ..core.deadline import Deadline
     from ..errors import ExceptionInfo
+    from .base_processor import ProcessingResult
     from .ordering import Ordering
+    from .record_processor import RecordProcessor
 
 
 class RecordGuards:
@@ -85,3 +89,28 @@ class RecordGuards:
                 f"under the deadline margin of {self.deadline_margin}s"
             )
         return (type(exc), exc, None)
+
+
+def process_custom(processor: RecordProcessor) -> List[ProcessingResult]:
+    """A subclass's own ``_process_record`` over the batch, inside the ordering rule and deadline guard."""
+    processor._failures_known = False
+    results: List[ProcessingResult] = []
+    for index, record in enumerate(processor.records):
+        if processor._must_skip(index, record):
+            results.append(processor.failure_handler(record, processor._skip_info(index, record)))
+            continue
+        handled = record if processor._make_record is None else processor._make_record(record)
+        if processor._large_payloads is not None:  # the subclass's handler call gets the payload too
+            try:
+                handled = processor._large_payloads.resolve(record)
+            except Exception:
+                info = sys.exc_info()
+                processor._log_failure(index, info)
+                processor._note_failure(index, record)
+                results.append(processor.failure_handler(record, info))
+                continue
+        entry = processor._process_record(handled)
+        if isinstance(entry, tuple) and entry and entry[0] != SUCCESS:
+            processor._note_failure(index, record)
+        results.append(entry)
+    return results

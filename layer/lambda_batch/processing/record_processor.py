@@ -16,24 +16,23 @@ what the batch came to (failed positions, logs, the error).
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 
 from ..errors import ConfigurationError
-from .awaitables import run_awaitable
+from .awaitables import run_awaitable, running_loop
 from .base_processor import (
     FAIL,
     SUCCESS,
     BasePartialProcessor,
 )
 from .base_processor import logger as processing_logger
-from .batch_binding import BatchBinding
+from .batch_binding import BatchBinding, check_options
 from .batch_outcomes import BatchOutcomes
 from .event_types import EventType
 from .handler_signature import is_async_handler
 from .ordering import CONTINUE
-from .record_guards import RecordGuards
+from .record_guards import RecordGuards, process_custom
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
@@ -91,9 +90,6 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
     #: own (see :mod:`lambda_batch.processing.kinesis_deaggregation`); ``processor.kpl_deaggregation = False``
     #: hands the aggregated records over as they are.
     kpl_deaggregation = True
-    #: After a sequential batch: the records and the failed positions ``success_messages`` is
-    #: made from when first read (a batch whose successes nobody reads never lists them).
-    _pending_successes: Optional[Tuple[List[Any], List[int]]] = None
     #: Set while the sequential loop gets its record callable: it makes the record objects itself.
     _makes_inline = False
 
@@ -113,7 +109,7 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
         delete_large_payloads: bool = False,
     ) -> None:
         super().__init__()
-        _check_options(event_type, max_concurrency, deadline_margin, concurrency_key)
+        check_options(event_type, max_concurrency, deadline_margin, concurrency_key)
         self.event_type = event_type
         self.model = model
         self._converter = None
@@ -289,77 +285,8 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
             self._pending_successes = (self.records, failures)
         return results
 
-    @property  # BasePartialProcessor's attribute, made when first read
-    def success_messages(self) -> List[Any]:
-        """The records that succeeded, in order (what ``success_handler`` keeps)."""
-        pending = self._pending_successes
-        if pending is not None:
-            self._pending_successes = None
-            records, failed = pending
-            if not failed:
-                self._success_messages.extend(records)
-            else:
-                skip = set(failed)
-                self._success_messages.extend(
-                    record for index, record in enumerate(records) if index not in skip
-                )
-        return self._success_messages
-
-    @success_messages.setter
-    def success_messages(self, messages: List[Any]) -> None:
-        self._pending_successes = None
-        self._success_messages = messages
-
     def _process_custom(self) -> List[ProcessingResult]:
-        # A subclass's own _process_record, with the ordering rule and deadline guard around it.
-        self._failures_known = False
-        results: List[ProcessingResult] = []
-        for index, record in enumerate(self.records):
-            if self._must_skip(index, record):
-                results.append(self.failure_handler(record, self._skip_info(index, record)))
-                continue
-            handled = record if self._make_record is None else self._make_record(record)
-            if self._large_payloads is not None:  # the subclass's handler call gets the payload too
-                try:
-                    handled = self._large_payloads.resolve(record)
-                except Exception:
-                    info = sys.exc_info()
-                    self._log_failure(index, info)
-                    self._note_failure(index, record)
-                    results.append(self.failure_handler(record, info))
-                    continue
-            entry = self._process_record(handled)
-            if isinstance(entry, tuple) and entry and entry[0] != SUCCESS:
-                self._note_failure(index, record)
-            results.append(entry)
-        return results
-
-
-def _check_options(event_type: Any, max_concurrency: Any, deadline_margin: Any, concurrency_key: Any) -> None:
-    """Refuse the engine's options out of range, with a ConfigurationError naming them."""
-    if not isinstance(event_type, EventType):
-        raise ConfigurationError(f"event_type must be an EventType, not {event_type!r}")
-    if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
-        raise ConfigurationError(f"max_concurrency must be a positive integer, not {max_concurrency!r}")
-    if deadline_margin is not None and (
-        not isinstance(deadline_margin, (int, float)) or deadline_margin < 0 or math.isnan(deadline_margin)
-    ):
-        raise ConfigurationError(
-            f"deadline_margin must be a number of seconds >= 0 or None, not {deadline_margin!r}"
-        )
-    if concurrency_key is not None and not callable(concurrency_key):
-        raise ConfigurationError("concurrency_key must be a function of the record")
-
-
-def running_loop() -> Any:
-    """The event loop running in this thread, or ``None`` (asyncio only loaded when needed)."""
-    asyncio = sys.modules.get("asyncio")
-    if asyncio is None:
-        return None
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
+        return process_custom(self)
 
 
 __all__ = ["DEFAULT_DEADLINE_MARGIN", "FAIL", "RecordProcessor", "running_loop"]

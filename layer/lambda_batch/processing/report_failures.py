@@ -245,56 +245,6 @@ class AsyncBatchProcessor(BatchProcessor):
         return max(1, lanes) if self._unbounded else self.max_concurrency
 
 
-class SqsFifoPartialProcessor(BatchProcessor):
-    """:class:`BatchProcessor` for SQS FIFO queues, FIFO rules whatever the queue ARN says.
-
-    The first failure returns every later record unprocessed; with
-    ``skip_group_on_error=True`` only the later records of the failed message group.
-    ``retry_delay``, ``extend_visibility``, the metrics and client options are those of
-    :class:`BatchProcessor` (a delayed failed message holds its message group, and the group's
-    held-back records get the same delay, so the group comes back in order).
-
-    Example::
-
-        from lambda_batch import SqsFifoPartialProcessor, process_partial_response
-
-        processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-
-        def lambda_handler(event, context):
-            return process_partial_response(event, record_handler, processor, context)
-    """
-
-    _always_fifo = True
-
-    def __init__(
-        self,
-        model: Any = None,
-        skip_group_on_error: bool = False,
-        logger: Any = None,
-        *,
-        raise_on_entire_batch_failure: bool = True,
-        deadline_margin: Optional[float] = DEFAULT_DEADLINE_MARGIN,
-        max_concurrency: int = 1,
-        log_exception_messages: bool = False,
-        resolve_large_payloads: bool = False,
-        delete_large_payloads: bool = False,
-        **options: Any,
-    ) -> None:
-        super().__init__(
-            EventType.SQS,
-            model,
-            raise_on_entire_batch_failure,
-            logger,
-            deadline_margin=deadline_margin,
-            max_concurrency=max_concurrency,
-            skip_group_on_error=skip_group_on_error,
-            log_exception_messages=log_exception_messages,
-            resolve_large_payloads=resolve_large_payloads,
-            delete_large_payloads=delete_large_payloads,
-            **options,
-        )
-
-
 def async_process_partial_response(
     event: Any,
     record_handler: RecordHandler,
@@ -332,7 +282,6 @@ def async_process_partial_response(
 __all__ = [
     "AsyncBatchProcessor",
     "BatchProcessor",
-    "SqsFifoPartialProcessor",
     "async_process_partial_response",
     "process_partial_response",
 ]

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from ..core.clients import ClientProvider
     from ..core.deadline import Deadline
     from ..core.retry import RetryPolicy
+    from .processor_extras import Extras, ProcessorExtras
     from .sqs_deletes import DeleteFailure
 
 
@@ -205,4 +206,47 @@ class VisibilityDelayer:
         return failures
 
 
-__all__ = ["RetryDelay", "VisibilityDelayer", "delayed_positions", "receive_count"]
+def apply_retry_delays(processor: ProcessorExtras, extras: Extras) -> None:
+    """``retry_delay``: give the failed records' messages their delay, logging what could not be changed."""
+    from .records import message_group_id
+    from .skipped_records import RecordSkippedError
+
+    assert extras.retry_delay is not None
+    failed = processor._failed_positions()
+    if not failed or not processor._will_come_back():
+        return
+    handler_failures: List[int] = []
+    held_back: List[int] = []
+    if len(failed) == len(processor.exceptions):
+        for index, info in zip(failed, processor.exceptions):
+            (held_back if isinstance(info[1], RecordSkippedError) else handler_failures).append(index)
+    else:  # a custom processor's own results: every failure counts as a handler failure
+        handler_failures = list(failed)
+    timeouts = delayed_positions(
+        processor.records,
+        handler_failures,
+        held_back,
+        extras.retry_delay,
+        message_group_id if processor.is_fifo else None,
+    )
+    if not timeouts:
+        return
+    delayer = VisibilityDelayer(processor._sqs_clients(extras), processor._policy(extras), processor.deadline)
+    try:
+        processor.visibility_failures = delayer.change(processor.records, timeouts)
+    except Exception as exc:  # never let a visibility change hide the processing outcome
+        processor.logger.error("retry_delay: changing message visibility failed: %s", type(exc).__name__)
+    finally:
+        processor._visibility_calls += delayer.calls
+    for failure in processor.visibility_failures:
+        processor.logger.error(
+            "retry_delay: the visibility of message %s (%s) was not changed: %s: %s; it comes back"
+            " after the queue's visibility timeout",
+            failure.message_id,
+            failure.queue_arn,
+            failure.code,
+            failure.message,
+        )
+
+
+__all__ = ["RetryDelay", "VisibilityDelayer", "apply_retry_delays", "delayed_positions", "receive_count"]

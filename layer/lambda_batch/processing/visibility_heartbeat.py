@@ -119,6 +119,11 @@ class VisibilityHeartbeat:
         self._thread = threading.Thread(target=self._run, name="lambda-batch-visibility", daemon=True)
         self._thread.start()
 
+    def track(self, call: Callable[[Any], Any], keep_failed: bool) -> Callable[[Any], Any]:
+        """``call`` that leaves the heartbeat when a record's handler (and awaitable) ends;
+        with ``keep_failed``, only when it succeeded (a failed message stays invisible)."""
+        return _tracked(call, self.finished, keep_failed)
+
     def finished(self, message_id: str) -> None:
         """The record of ``message_id`` is done: its message is no longer extended."""
         with self._lock:
@@ -185,6 +190,40 @@ class VisibilityHeartbeat:
                 )
                 if not item.retryable:  # a stale receipt handle stays stale
                     self.finished(str(item.record_id))
+
+
+def _tracked(
+    call: Callable[[Any], Any], finished: Callable[[str], None], keep_failed: bool
+) -> Callable[[Any], Any]:
+    """``call`` that tells ``finished`` the record's message id once its handler (and awaitable)
+    ends; with ``keep_failed``, only when it succeeded."""
+
+    def tracked(record: Any) -> Any:
+        try:
+            result = call(record)
+        except BaseException:
+            if not keep_failed:
+                finished(str(record["messageId"]))
+            raise
+        if result is not None and getattr(type(result), "__await__", None) is not None:
+            return _finish_after(result, record, finished, keep_failed)
+        finished(str(record["messageId"]))
+        return result
+
+    return tracked
+
+
+async def _finish_after(
+    awaitable: Any, record: Any, finished: Callable[[str], None], keep_failed: bool
+) -> Any:
+    try:
+        result = await awaitable
+    except BaseException:
+        if not keep_failed:
+            finished(str(record["messageId"]))
+        raise
+    finished(str(record["messageId"]))
+    return result
 
 
 __all__ = ["MIN_INTERVAL", "VisibilityHeartbeat", "queue_visibility_timeout"]
