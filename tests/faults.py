@@ -404,3 +404,27 @@ def min_calls(sizes: List[int], max_entries: int, max_bytes: int) -> int:
                 break
             best[end] = min(best[end], best[start] + 1)
     return best[n]
+
+
+def track_concurrency(session: Any, operation: str, hold: float = 0.05) -> Dict[str, int]:
+    """Count ``operation`` calls (e.g. ``"s3.PutObject"``) in flight on ``session``'s clients:
+    the returned dict's ``"peak"`` is the most at once. Each call is held ``hold`` seconds so
+    that calls meant to overlap do."""
+    import time
+
+    lock = threading.Lock()
+    state = {"now": 0, "peak": 0}
+
+    def enter(**_: Any) -> None:
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        time.sleep(hold)
+
+    def leave(**_: Any) -> None:
+        with lock:
+            state["now"] -= 1
+
+    session.events.register(f"before-call.{operation}", enter)
+    session.events.register(f"after-call.{operation}", leave)
+    return state

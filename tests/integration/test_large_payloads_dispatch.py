@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
-import time
 from typing import Any, Dict, List
 
 import pytest
@@ -25,7 +23,7 @@ from lambda_batch import (
 )
 from lambda_batch.dispatchers.serialization import utf8_len
 from lambda_batch.payloads.pointers import SIZE_ATTRIBUTE
-from tests.faults import OK, Fault, FaultInjector, _http, drain_queue, fast_policy
+from tests.faults import OK, Fault, FaultInjector, _http, drain_queue, fast_policy, track_concurrency
 from tests.processing_events import CallCounter, make_queue
 
 KiB = 1024
@@ -341,21 +339,7 @@ def test_puts_run_concurrently_with_max_workers(
 ) -> None:
     sqs = aws_client("sqs")
     queue = make_queue(sqs, unique_name("conc"), visibility_timeout=30)
-    lock = threading.Lock()
-    state = {"now": 0, "peak": 0}
-
-    def enter(**_: Any) -> None:
-        with lock:
-            state["now"] += 1
-            state["peak"] = max(state["peak"], state["now"])
-        time.sleep(0.05)
-
-    def leave(**_: Any) -> None:
-        with lock:
-            state["now"] -= 1
-
-    boto3_session.events.register("before-call.s3.PutObject", enter)
-    boto3_session.events.register("after-call.s3.PutObject", leave)
+    state = track_concurrency(boto3_session, "s3.PutObject")
     dispatcher = sqs_dispatcher(
         queue["url"],
         boto3_session,

@@ -25,7 +25,7 @@ from lambda_batch import (
     process_partial_response,
 )
 from lambda_batch.core.clients import ClientProvider
-from tests.faults import _http
+from tests.faults import _http, track_concurrency
 from tests.processing_events import FakeLambdaContext, lambda_sqs_record, make_queue, receive_all
 
 KiB = 1024
@@ -337,25 +337,8 @@ def test_an_object_another_record_still_needs_is_kept(
 def test_payloads_are_fetched_concurrently_with_max_concurrency(
     pointer_event: Any, boto3_session: Any, concurrency: int, overlap: bool
 ) -> None:
-    import threading
-    import time
-
     event = pointer_event([f"p{n}" for n in range(6)])
-    lock = threading.Lock()
-    state = {"now": 0, "peak": 0}
-
-    def enter(**_: Any) -> None:
-        with lock:
-            state["now"] += 1
-            state["peak"] = max(state["peak"], state["now"])
-        time.sleep(0.05)
-
-    def leave(**_: Any) -> None:
-        with lock:
-            state["now"] -= 1
-
-    boto3_session.events.register("before-call.s3.GetObject", enter)
-    boto3_session.events.register("after-call.s3.GetObject", leave)
+    state = track_concurrency(boto3_session, "s3.GetObject")
     processor = with_session_clients(
         BatchProcessor(EventType.SQS, resolve_large_payloads=True, max_concurrency=concurrency), boto3_session
     )
