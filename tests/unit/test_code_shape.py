@@ -1,6 +1,6 @@
 """The shape issue 9 set for layer/: no function over cyclomatic complexity 15 (radon, as
 ``radon cc`` counts it; ruff's C901 gate counts branches a little differently), and no module
-far over the ~300 lines of one concept."""
+far over the ~500 lines of one concept."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ radon_visitors = pytest.importorskip("radon.visitors")
 
 LAYER = pathlib.Path(__file__).resolve().parents[2] / "layer" / "lambda_batch"
 MAX_COMPLEXITY = 15
-MAX_MODULE_LINES = 300  # the guide says about 300
+MAX_MODULE_LINES = 500  # a file follows its concept: about 500 lines at most (the developers' guide)
 
 
 def _modules():
@@ -32,7 +32,7 @@ def test_no_function_in_the_layer_is_over_complexity_15():
     assert over == []
 
 
-def test_no_module_of_the_layer_is_far_over_300_lines():
+def test_no_module_of_the_layer_is_far_over_500_lines():
     long = [
         f"{path.relative_to(LAYER)}: {count} lines"
         for path in _modules()
