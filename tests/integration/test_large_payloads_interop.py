@@ -188,7 +188,9 @@ def test_batch_processor_hands_our_handler_what_the_extended_client_sent(
     event = event_of(receive_all(sqs, queue["url"], 3), queue)
     assert all(record["body"].startswith('["') for record in event["Records"])  # pointers on the wire
     seen: List[Tuple[str, str]] = []
-    processor = BatchProcessor(EventType.SQS, resolve_large_payloads=True, max_concurrency=3)
+    processor = BatchProcessor(
+        EventType.SQS, resolve_large_payloads=True, large_payload_buckets=[bucket], max_concurrency=3
+    )
 
     def handler(record: Any) -> None:
         seen.append((record["body"], record.body))
@@ -221,6 +223,7 @@ def test_partial_sqs_processor_and_decorator_resolve_and_delete(
     @sqs_batch_processor(
         record_handler=handler,
         resolve_large_payloads=True,
+        large_payload_buckets=[bucket],
         delete_large_payloads=True,
         boto3_session=boto3_session,
         endpoint_url=endpoint_url,
@@ -256,7 +259,9 @@ def test_fifo_processor_resolves_only_records_that_run(
     from lambda_batch.core.clients import ClientProvider
 
     boto3_session.events.register("before-call.s3.GetObject", count)
-    processor = SqsFifoPartialProcessor(resolve_large_payloads=True, delete_large_payloads=True)
+    processor = SqsFifoPartialProcessor(
+        resolve_large_payloads=True, large_payload_buckets=[bucket], delete_large_payloads=True
+    )
     processor._large_payloads.clients = ClientProvider("s3", boto3_session=boto3_session)
     seen = []
 
@@ -319,7 +324,7 @@ def test_sns_to_sqs_pointers_resolve_from_both_senders(
     def handler(record: Any) -> None:
         bodies.append(record.body if raw else json.loads(record.body)["Message"])
 
-    processor = BatchProcessor(EventType.SQS, resolve_large_payloads=True)
+    processor = BatchProcessor(EventType.SQS, resolve_large_payloads=True, large_payload_buckets=[bucket])
     assert process_partial_response(event, handler, processor, FakeLambdaContext()) == {
         "batchItemFailures": []
     }
@@ -344,7 +349,10 @@ def test_partial_processor_given_session_reads_s3_with_it(
     gets = []
     boto3_session.events.register("before-call.s3.GetObject", lambda **kwargs: gets.append(1))
     processor = PartialSQSProcessor(
-        boto3_session=boto3_session, endpoint_url=endpoint_url, resolve_large_payloads=True
+        boto3_session=boto3_session,
+        endpoint_url=endpoint_url,
+        resolve_large_payloads=True,
+        large_payload_buckets=[bucket],
     )
     seen = []
     with processor(event["Records"], lambda record: seen.append(record.json_body), FakeLambdaContext()):

@@ -109,7 +109,12 @@ def test_missing_object_fails_that_record_only_and_logs_no_body(
     missing = event["Records"][2]
     aws_client("s3").delete_object(Bucket=bucket, Key=key_of(missing))
     seen = []
-    processor = BatchProcessor(EventType.SQS, resolve_large_payloads=True, max_concurrency=concurrency)
+    processor = BatchProcessor(
+        EventType.SQS,
+        resolve_large_payloads=True,
+        large_payload_buckets=[bucket],
+        max_concurrency=concurrency,
+    )
     with caplog.at_level(logging.DEBUG, logger="lambda_batch"):
         response = process_partial_response(
             event, lambda r: seen.append(r.body), processor, FakeLambdaContext()
@@ -123,10 +128,10 @@ def test_missing_object_fails_that_record_only_and_logs_no_body(
     assert key_of(missing) in caplog.text
 
 
-def test_marked_record_without_a_pointer_body_fails(pointer_event: Any) -> None:
+def test_marked_record_without_a_pointer_body_fails(pointer_event: Any, bucket: str) -> None:
     event = pointer_event(["a", "b"])
     event["Records"][0]["body"] = "not a pointer"
-    processor = BatchProcessor(EventType.SQS, resolve_large_payloads=True)
+    processor = BatchProcessor(EventType.SQS, resolve_large_payloads=True, large_payload_buckets=[bucket])
     seen = []
     response = process_partial_response(event, lambda r: seen.append(r.body), processor, FakeLambdaContext())
     assert response["batchItemFailures"] == [{"itemIdentifier": event["Records"][0]["messageId"]}]
@@ -134,7 +139,7 @@ def test_marked_record_without_a_pointer_body_fails(pointer_event: Any) -> None:
     assert "not an S3 pointer" in str(processor.exceptions[0][1])
 
 
-def test_throttled_get_is_retried(pointer_event: Any, boto3_session: Any) -> None:
+def test_throttled_get_is_retried(pointer_event: Any, boto3_session: Any, bucket: str) -> None:
     event = pointer_event(["payload"])
     throttles = []
 
@@ -151,7 +156,8 @@ def test_throttled_get_is_retried(pointer_event: Any, boto3_session: Any) -> Non
     gets = counting(boto3_session)  # first: the throttling hook answers in place of the server
     boto3_session.events.register("before-call.s3.GetObject", throttle_once)
     processor = with_session_clients(
-        BatchProcessor(EventType.SQS, resolve_large_payloads=True), boto3_session
+        BatchProcessor(EventType.SQS, resolve_large_payloads=True, large_payload_buckets=[bucket]),
+        boto3_session,
     )
     seen = []
     assert process_partial_response(event, lambda r: seen.append(r.body), processor, FakeLambdaContext()) == {
@@ -161,11 +167,18 @@ def test_throttled_get_is_retried(pointer_event: Any, boto3_session: Any) -> Non
     assert len(gets) == 2
 
 
-def test_records_skipped_by_the_deadline_are_not_fetched(pointer_event: Any, boto3_session: Any) -> None:
+def test_records_skipped_by_the_deadline_are_not_fetched(
+    pointer_event: Any, boto3_session: Any, bucket: str
+) -> None:
     event = pointer_event(["a", "b"])
     gets = counting(boto3_session)
     processor = with_session_clients(
-        BatchProcessor(EventType.SQS, resolve_large_payloads=True, raise_on_entire_batch_failure=False),
+        BatchProcessor(
+            EventType.SQS,
+            resolve_large_payloads=True,
+            large_payload_buckets=[bucket],
+            raise_on_entire_batch_failure=False,
+        ),
         boto3_session,
     )
     response = process_partial_response(event, lambda r: None, processor, FakeLambdaContext(remaining_ms=500))
@@ -183,7 +196,9 @@ def test_native_mode_deletes_objects_of_succeeded_records_only(
         if record.body == "fail":
             raise ValueError("no")
 
-    processor = BatchProcessor(EventType.SQS, resolve_large_payloads=True, delete_large_payloads=True)
+    processor = BatchProcessor(
+        EventType.SQS, resolve_large_payloads=True, large_payload_buckets=[bucket], delete_large_payloads=True
+    )
     response = process_partial_response(event, handler, processor, FakeLambdaContext())
     assert len(response["batchItemFailures"]) == 1
     assert object_keys(aws_client, bucket) == [keys[1]]
@@ -219,6 +234,7 @@ def test_delete_mode_keeps_the_object_of_a_message_not_deleted(
         boto3_session=boto3_session,
         endpoint_url=endpoint_url,
         resolve_large_payloads=True,
+        large_payload_buckets=[bucket],
         delete_large_payloads=True,
     )
     with pytest.raises(SQSBatchProcessingError), processor(event["Records"], handler, FakeLambdaContext()):
@@ -235,6 +251,7 @@ def test_delete_mode_all_succeeded_deletes_every_object(
         boto3_session=boto3_session,
         endpoint_url=endpoint_url,
         resolve_large_payloads=True,
+        large_payload_buckets=[bucket],
         delete_large_payloads=True,
     )
     with processor(event["Records"], lambda r: None, FakeLambdaContext()):
@@ -242,7 +259,7 @@ def test_delete_mode_all_succeeded_deletes_every_object(
     assert object_keys(aws_client, bucket) == []
 
 
-def test_async_handler_and_model_get_the_payload(pointer_event: Any) -> None:
+def test_async_handler_and_model_get_the_payload(pointer_event: Any, bucket: str) -> None:
     event = pointer_event(['{"n": 1}', '{"n": 2}'])
     seen = []
 
@@ -250,7 +267,9 @@ def test_async_handler_and_model_get_the_payload(pointer_event: Any) -> None:
         await asyncio.sleep(0)
         seen.append(record.json_body["n"])
 
-    processor = AsyncBatchProcessor(EventType.SQS, resolve_large_payloads=True)
+    processor = AsyncBatchProcessor(
+        EventType.SQS, resolve_large_payloads=True, large_payload_buckets=[bucket]
+    )
     assert async_process_partial_response(event, handler, processor, FakeLambdaContext()) == {
         "batchItemFailures": []
     }
@@ -263,7 +282,9 @@ def test_async_handler_and_model_get_the_payload(pointer_event: Any) -> None:
         body: str
 
     models = []
-    processor = BatchProcessor(EventType.SQS, model=Message, resolve_large_payloads=True)
+    processor = BatchProcessor(
+        EventType.SQS, model=Message, resolve_large_payloads=True, large_payload_buckets=[bucket]
+    )
     process_partial_response(event, models.append, processor, FakeLambdaContext())
     assert sorted(json.loads(m.body)["n"] for m in models) == [1, 2]
     assert all(record["body"].startswith('["') for record in event["Records"])  # the event is untouched
@@ -273,13 +294,17 @@ def test_options_are_checked() -> None:
     with pytest.raises(ConfigurationError, match="needs resolve_large_payloads"):
         BatchProcessor(EventType.SQS, delete_large_payloads=True)
     with pytest.raises(ConfigurationError, match=r"EventType\.SQS"):
-        BatchProcessor(EventType.KinesisDataStreams, resolve_large_payloads=True)
+        BatchProcessor(
+            EventType.KinesisDataStreams, resolve_large_payloads=True, large_payload_buckets=["b-1"]
+        )
     with pytest.raises(ConfigurationError, match="True or False"):
-        BatchProcessor(EventType.SQS, resolve_large_payloads="yes")  # type: ignore[arg-type]
+        BatchProcessor(EventType.SQS, resolve_large_payloads="yes", large_payload_buckets=["b-1"])  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         BatchProcessor(EventType.SQS, resolve_large_payload=True)  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="resolve_large_payload"):
         PartialSQSProcessor(resolve_large_payload=True)
+    with pytest.raises(TypeError, match="large_payload_bucket\\b"):
+        BatchProcessor(EventType.SQS, resolve_large_payloads=True, large_payload_bucket="b-1")  # type: ignore[call-arg]
     unresolved = BatchProcessor(EventType.SQS)
     assert unresolved._large_payloads is None
 
@@ -306,7 +331,7 @@ def test_a_custom_process_record_gets_the_payload_and_an_unreadable_one_fails(
                 return self.failure_handler(record, exc)
 
     seen = []
-    processor = Custom(EventType.SQS, resolve_large_payloads=True)
+    processor = Custom(EventType.SQS, resolve_large_payloads=True, large_payload_buckets=[bucket])
     response = process_partial_response(
         event, lambda r: seen.append(r["body"]), processor, FakeLambdaContext()
     )
@@ -327,7 +352,9 @@ def test_an_object_another_record_still_needs_is_kept(
         if copy_fails and record["messageId"] == "dup-1":
             raise ValueError("no")
 
-    processor = BatchProcessor(EventType.SQS, resolve_large_payloads=True, delete_large_payloads=True)
+    processor = BatchProcessor(
+        EventType.SQS, resolve_large_payloads=True, large_payload_buckets=[bucket], delete_large_payloads=True
+    )
     response = process_partial_response(event, handler, processor, FakeLambdaContext())
     assert len(response["batchItemFailures"]) == (1 if copy_fails else 0)
     assert object_keys(aws_client, bucket) == ([key] if copy_fails else [])
@@ -335,12 +362,18 @@ def test_an_object_another_record_still_needs_is_kept(
 
 @pytest.mark.parametrize(("concurrency", "overlap"), [(1, False), (4, True)])
 def test_payloads_are_fetched_concurrently_with_max_concurrency(
-    pointer_event: Any, boto3_session: Any, concurrency: int, overlap: bool
+    pointer_event: Any, boto3_session: Any, concurrency: int, overlap: bool, bucket: str
 ) -> None:
     event = pointer_event([f"p{n}" for n in range(6)])
     state = track_concurrency(boto3_session, "s3.GetObject")
     processor = with_session_clients(
-        BatchProcessor(EventType.SQS, resolve_large_payloads=True, max_concurrency=concurrency), boto3_session
+        BatchProcessor(
+            EventType.SQS,
+            resolve_large_payloads=True,
+            large_payload_buckets=[bucket],
+            max_concurrency=concurrency,
+        ),
+        boto3_session,
     )
     seen = []
     assert process_partial_response(event, lambda r: seen.append(r.body), processor, FakeLambdaContext()) == {

@@ -38,10 +38,11 @@ class ObjectDeletes(BaseDispatcher):
     #: The callers log what was not deleted, in one line.
     _failure_log_level = logging.DEBUG
 
-    def __init__(self, bucket: str, **options: Any) -> None:
+    def __init__(self, bucket: str, *, expected_owner: Optional[str] = None, **options: Any) -> None:
         limits = S3_DELETE_OBJECTS_LIMITS
         super().__init__("s3", limits, max_batch_size=limits.max_entries, **options)
         self.bucket = bucket
+        self.expected_owner = expected_owner  # sent as ExpectedBucketOwner when given
         self.target_description = f"S3 bucket {bucket} (DeleteObjects)"
 
     def delete(self, key: str) -> None:
@@ -49,9 +50,13 @@ class ObjectDeletes(BaseDispatcher):
         self._add(key, {"Key": key}, len(key.encode("utf-8")), record_id=f"s3://{self.bucket}/{key}")
 
     def _send(self, client: Any, entries: Sequence[Entry]) -> List[Optional[ErrorInfo]]:
-        response = client.delete_objects(
-            Bucket=self.bucket, Delete={"Objects": [entry.request for entry in entries], "Quiet": True}
-        )
+        params: Dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Delete": {"Objects": [entry.request for entry in entries], "Quiet": True},
+        }
+        if self.expected_owner is not None:
+            params["ExpectedBucketOwner"] = self.expected_owner
+        response = client.delete_objects(**params)
         return key_results([entry.request["Key"] for entry in entries], response)
 
     def run(self) -> List[UnprocessedItem]:

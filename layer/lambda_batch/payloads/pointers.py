@@ -111,6 +111,23 @@ def marked_size(attributes: Any) -> Optional[str]:
     return None
 
 
+def declared_size(attributes: Any, name: str) -> int:
+    """The payload size in bytes the ``name`` attribute declares, in Lambda's SQS shape
+    (``stringValue``), the API's (``StringValue``) or SNS's (``Value``); :class:`PointerError`
+    when it is not a byte count.
+
+    >>> declared_size({"SQSLargePayloadSize": {"stringValue": "9"}}, "SQSLargePayloadSize")
+    9
+    """
+    value = attributes.get(name) if hasattr(attributes, "get") else None
+    text = None
+    if isinstance(value, dict):
+        text = value.get("stringValue", value.get("StringValue", value.get("Value")))
+    if not isinstance(text, str) or not text.isdigit() or not text.isascii() or len(text) > 19:
+        raise PointerError(f"its {name} attribute is not a size in bytes")
+    return int(text)
+
+
 def sns_envelope(body: Any) -> Optional[Dict[str, Any]]:
     """The SNS notification in ``body`` when it carries a large payload pointer; else ``None``."""
     if not isinstance(body, str) or not body.startswith("{") or '"Notification"' not in body:
@@ -142,6 +159,7 @@ __all__ = [
     "SIZE_ATTRIBUTE",
     "SIZE_ATTRIBUTES",
     "PointerError",
+    "declared_size",
     "marked_size",
     "new_key",
     "pointer_body",

@@ -24,7 +24,7 @@ from .sqs_deletes import MAX_DELETE_ENTRIES, DeleteFailure, MessageDeleter, desc
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, Optional
+    from typing import Any, Callable, Dict, Iterable, List, Optional
 
     from ..core.retry import RetryPolicy
     from .base_processor import RecordHandler
@@ -91,6 +91,9 @@ class PartialSQSProcessor(ProcessorExtras):
         logger: Any = None,
         resolve_large_payloads: bool = False,
         delete_large_payloads: bool = False,
+        large_payload_buckets: Optional[Iterable[str]] = None,
+        large_payload_bucket_owner: Optional[str] = None,
+        max_large_payload_bytes: Optional[int] = None,
         retry_delay: Optional[RetryDelay] = None,
         extend_visibility: bool = False,
         visibility_timeout: Optional[int] = None,
@@ -128,6 +131,9 @@ class PartialSQSProcessor(ProcessorExtras):
             logger=logger,
             resolve_large_payloads=resolve_large_payloads,
             delete_large_payloads=delete_large_payloads,
+            large_payload_buckets=large_payload_buckets,
+            large_payload_bucket_owner=large_payload_bucket_owner,
+            max_large_payload_bytes=max_large_payload_bytes,
         )
         if self._large_payloads is not None:  # S3 clients from the same session and config, same policy
             self._large_payloads.clients = ClientProvider(

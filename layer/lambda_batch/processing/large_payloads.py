@@ -8,12 +8,21 @@ the attribute in the envelope's ``MessageAttributes``: the envelope's ``Message`
 replaced by the payload (the envelope is written again as JSON, so its ``Signature`` no
 longer matches it).
 
+Only the buckets named by ``large_payload_buckets`` are read, and deleted from: a pointer to
+any other bucket, or an ARN (access point, S3 Object Lambda), fails its record before any
+request is made (see :mod:`lambda_batch.processing.large_payload_options`). GetObject and
+DeleteObjects carry ``ExpectedBucketOwner`` (the function's own account unless
+``large_payload_bucket_owner`` says otherwise). The size the message declares is checked
+against ``max_large_payload_bytes`` before the call, and the object's length against the
+declared size before a byte of the body is read.
+
 The object is read (GetObject) just before the record's handler runs, on the thread that
 runs it, so records run concurrently are fetched concurrently, and records the processor
-skips (deadline guard, FIFO ordering) are never fetched. Each read runs under the retry
-policy and the invocation's deadline, with botocore's own retries off. A pointer that cannot
-be read fails its record with :class:`LargePayloadError`, whose text names the object and
-the S3 error code, never the body. The handler gets ``record["body"]`` (and ``record.body``)
+skips (deadline guard, FIFO ordering) are never fetched. Each read, its body included, runs
+under the retry policy and ends at the invocation's deadline less the policy's margin
+(:mod:`lambda_batch.payloads.object_reads`), with botocore's own retries off. A pointer that
+cannot be read fails its record with :class:`LargePayloadError`, whose text names the reason,
+never the body. The handler gets ``record["body"]`` (and ``record.body``)
 holding the payload, and the size attribute removed from ``messageAttributes``, as the
 Extended Client's receive gives it; the event itself is left unchanged.
 
@@ -23,7 +32,9 @@ failed or skipped records.
 
 Example::
 
-    processor = BatchProcessor(EventType.SQS, resolve_large_payloads=True)
+    processor = BatchProcessor(
+        EventType.SQS, resolve_large_payloads=True, large_payload_buckets=["my-payloads"]
+    )
 
     def record_handler(record):
         order = json.loads(record["body"])     # the original payload, not the pointer
@@ -33,9 +44,17 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from ..errors import LambdaBatchError
-from ..payloads.pointers import SIZE_ATTRIBUTES, PointerError, marked_size, read_pointer, sns_envelope
+from ..payloads.pointers import (
+    SIZE_ATTRIBUTES,
+    PointerError,
+    declared_size,
+    marked_size,
+    read_pointer,
+    sns_envelope,
+)
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
@@ -44,6 +63,7 @@ if TYPE_CHECKING:
     from ..core.clients import ClientProvider
     from ..core.deadline import Deadline
     from ..core.retry import RetryPolicy
+    from .large_payload_options import LargePayloadSettings
 
 logger = logging.getLogger("lambda_batch.large_payloads")
 
@@ -52,18 +72,21 @@ MAX_DELETE_KEYS = 1000
 
 
 class LargePayloadError(LambdaBatchError):
-    """A record's S3 pointer could not be read (the text names the object and the reason, never the body)."""
+    """A record's S3 pointer was not read: its bucket is not allowed, its size is wrong or over the
+    bound, the read failed or ran out of time (the text names the reason, never the body)."""
 
 
 class LargePayloadResolver:
     """Fetches the payloads of pointer records for a processor, and deletes them when asked.
 
     ``clients`` gives the S3 clients (made like every client of the layer); ``policy`` and
-    ``deadline()`` bound each read.
+    ``deadline()`` bound each read; ``settings`` say which buckets, whose, how large, and
+    ``context()`` gives the batch's Lambda context (its account and memory).
 
     Example::
 
-        resolver = LargePayloadResolver(ClientProvider("s3"), DEFAULT_RETRY_POLICY, lambda: deadline)
+        settings = check_settings("BatchProcessor", True, ["my-payloads"], None, None)
+        resolver = LargePayloadResolver(ClientProvider("s3"), None, lambda: deadline, settings)
         call = resolver.wrap(record_handler, None)    # fetches, then calls the handler
     """
 
@@ -72,17 +95,22 @@ class LargePayloadResolver:
         clients: ClientProvider,
         policy: Optional[RetryPolicy],
         deadline: Callable[[], Deadline],
+        settings: LargePayloadSettings,
         *,
+        context: Callable[[], Any] = lambda: None,
         delete: bool = False,
         log: Any = None,
     ) -> None:
         self.clients = clients
         self._policy = policy
         self._deadline = deadline
+        self.settings = settings
+        self._context = context
         self.delete = delete
         self.logger = log if log is not None else logger
         # id(record object) -> (bucket, key) of the payloads resolved in the current batch
         self.resolved: Dict[int, Tuple[str, str]] = {}
+        self._batch: Optional[Tuple[Optional[str], int]] = None  # the batch's owner and size bound
 
     @property
     def policy(self) -> RetryPolicy:
@@ -98,8 +126,17 @@ class LargePayloadResolver:
         self._policy = value
 
     def reset(self) -> None:
-        """Forget the previous batch's payloads."""
+        """Forget the previous batch's payloads (and its context's owner and size bound)."""
         self.resolved = {}
+        self._batch = None
+
+    def _bounds(self) -> Tuple[Optional[str], int]:
+        """The batch's ``ExpectedBucketOwner`` and size bound, read from its context once."""
+        bounds = self._batch
+        if bounds is None:
+            context = self._context()
+            bounds = self._batch = (self.settings.owner_for(context), self.settings.max_bytes_for(context))
+        return bounds
 
     # -- before the handler ----------------------------------------------------------
 
@@ -147,9 +184,20 @@ class LargePayloadResolver:
         rid = record.get("messageId")
         try:
             bucket, key = read_pointer(envelope["Message"] if envelope is not None else body)
+            sizes = attributes if envelope is None else envelope["MessageAttributes"]
+            size = declared_size(sizes, str(name if envelope is None else marked_size(sizes)))
         except PointerError as exc:
             raise LargePayloadError(f"record {rid}: marked as a large payload, but {exc}") from None
-        payload = self._fetch(bucket, key, rid)
+        refusal = self.settings.refusal(bucket)
+        if refusal is not None:  # before any request: nothing leaves the process for it
+            raise LargePayloadError(f"record {rid}: {refusal}: not read")
+        owner, limit = self._bounds()
+        if size > limit:
+            raise LargePayloadError(
+                f"record {rid}: its payload declares {size} bytes, over max_large_payload_bytes ({limit}): "
+                "not read"
+            )
+        payload = self._fetch(bucket, key, rid, size, owner)
         target = record if type(record) is not dict else dict(record)
         if envelope is not None:
             envelope["Message"] = payload
@@ -162,25 +210,33 @@ class LargePayloadResolver:
         self.resolved[id(record)] = (bucket, key)  # the batch's own record: found again by discard()
         return target
 
-    def _fetch(self, bucket: str, key: str, rid: Any) -> str:
+    def _fetch(self, bucket: str, key: str, rid: Any, size: int, owner: Optional[str]) -> str:
         from ..core.clients import timeout_bucket
-        from ..core.retry import classify_exception
+        from ..core.retry import DeadlineNear, classify_exception
+        from ..payloads.object_reads import ObjectRefused, ReadCutOff, read_object
 
         policy = self.policy
         deadline = self._deadline()
+        cutoff = deadline.at - policy.deadline_margin  # connect, headers and body end by then
         attempts = [0]
 
         def get_object(attempt: int) -> Any:
             attempts[0] = attempt
-            remaining = deadline.remaining()
             timeout = None
-            if remaining != float("inf"):
-                timeout = timeout_bucket(max(0.0, remaining - policy.deadline_margin) / 2.0)
-            response = self.clients.get(None, timeout).get_object(Bucket=bucket, Key=key)
-            return response["Body"].read()
+            if cutoff != float("inf"):
+                timeout = timeout_bucket(max(0.0, cutoff - time.monotonic()) / 2.0)
+            client = self.clients.get(None, timeout)
+            return read_object(client, bucket, key, declared=size, owner=owner, cutoff=cutoff)
 
         try:
-            data = policy.run(get_object, deadline)  # the one retry loop
+            data = policy.run(get_object, deadline, start_margin=policy.deadline_margin)  # the one retry loop
+        except ObjectRefused as exc:
+            raise LargePayloadError(f"record {rid}: its payload was not read: {exc}") from None
+        except (ReadCutOff, DeadlineNear) as exc:
+            raise LargePayloadError(
+                f"record {rid}: its payload could not be read before the deadline margin "
+                f"({policy.deadline_margin:g}s) after {attempts[0]} attempt(s): {exc}"
+            ) from None
         except Exception as exc:
             raise LargePayloadError(
                 f"record {rid}: its payload s3://{bucket}/{key} could not be read after {attempts[0]} "
@@ -222,7 +278,11 @@ class LargePayloadResolver:
         from ..payloads.object_deletes import ObjectDeletes  # the one delivery engine, loaded when needed
 
         deletes = ObjectDeletes(
-            bucket, clients=self.clients, retry_policy=self.policy, deadline=self._deadline()
+            bucket,
+            expected_owner=self._bounds()[0],
+            clients=self.clients,
+            retry_policy=self.policy,
+            deadline=self._deadline(),
         )
         for key in keys:
             deletes.delete(key)
@@ -258,14 +318,20 @@ def make_resolver(
     resolve: Any,
     delete: Any,
     *,
+    buckets: Any = None,
+    owner: Any = None,
+    max_bytes: Any = None,
     clients: Optional[ClientProvider] = None,
     policy: Optional[RetryPolicy] = None,
     deadline: Callable[[], Deadline],
+    context: Callable[[], Any] = lambda: None,
     log: Any = None,
 ) -> Optional[LargePayloadResolver]:
     """The resolver of a processor made with ``resolve_large_payloads`` / ``delete_large_payloads``
-    (``None`` when off); ``ConfigurationError`` for values that make no sense."""
+    and the ``large_payload_*`` options (``None`` when off); ``ConfigurationError`` for values
+    that make no sense, or for ``resolve_large_payloads=True`` without ``large_payload_buckets``."""
     from ..errors import ConfigurationError
+    from .large_payload_options import check_settings
 
     if not isinstance(resolve, bool) or not isinstance(delete, bool):
         raise ConfigurationError(
@@ -275,13 +341,14 @@ def make_resolver(
         raise ConfigurationError(
             f"{processor_name}: delete_large_payloads=True needs resolve_large_payloads=True"
         )
-    if not resolve:
+    settings = check_settings(processor_name, resolve, buckets, owner, max_bytes)
+    if settings is None:
         return None
     if clients is None:
         from ..core.clients import ClientProvider
 
         clients = ClientProvider("s3", owner=processor_name)
-    return LargePayloadResolver(clients, policy, deadline, delete=delete, log=log)
+    return LargePayloadResolver(clients, policy, deadline, settings, context=context, delete=delete, log=log)
 
 
 __all__ = ["MAX_DELETE_KEYS", "LargePayloadError", "LargePayloadResolver", "make_resolver"]

@@ -36,7 +36,7 @@ from .record_guards import RecordGuards, process_custom
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any, Callable, List, Optional, Tuple
+    from typing import Any, Callable, Iterable, List, Optional, Tuple
 
     from .base_processor import ProcessingResult
     from .ordering import KeyFunction
@@ -76,7 +76,10 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
     * ``resolve_large_payloads`` (SQS): a record whose body is an S3 pointer (sent with
       ``large_payload_bucket=`` or by the AWS SQS/SNS Extended Client libraries) reaches the
       handler with the payload in ``record["body"]``, read from S3 just before its handler
-      runs; a pointer that cannot be read fails its record. ``delete_large_payloads=True``
+      runs; a pointer that cannot be read fails its record. ``large_payload_buckets`` (required
+      with it) names the buckets a pointer may name, ``large_payload_bucket_owner`` the account
+      that must own them (default: the function's own), ``max_large_payload_bytes`` the largest
+      payload read (default: a quarter of the function's memory). ``delete_large_payloads=True``
       deletes the objects of succeeded records (see :mod:`lambda_batch.processing.large_payloads`).
 
     A handler that returns an awaitable (a coroutine from a ``lambda`` around an
@@ -107,6 +110,9 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
         logger: Any = None,
         resolve_large_payloads: bool = False,
         delete_large_payloads: bool = False,
+        large_payload_buckets: Optional[Iterable[str]] = None,
+        large_payload_bucket_owner: Optional[str] = None,
+        max_large_payload_bytes: Optional[int] = None,
     ) -> None:
         super().__init__()
         check_options(event_type, max_concurrency, deadline_margin, concurrency_key)
@@ -125,7 +131,13 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
         self.log_exception_messages = bool(log_exception_messages)
         self.logger = logger if logger is not None else processing_logger
         self._large_payloads: Any = None  # a large_payloads.LargePayloadResolver when resolving
-        if resolve_large_payloads is not False or delete_large_payloads is not False:
+        if (
+            resolve_large_payloads is not False
+            or delete_large_payloads is not False
+            or large_payload_buckets is not None
+            or large_payload_bucket_owner is not None
+            or max_large_payload_bytes is not None
+        ):
             if event_type.is_stream:
                 raise ConfigurationError("resolve_large_payloads is for EventType.SQS batches")
             from .large_payloads import make_resolver
@@ -134,7 +146,11 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
                 type(self).__name__,
                 resolve_large_payloads,
                 delete_large_payloads,
+                buckets=large_payload_buckets,
+                owner=large_payload_bucket_owner,
+                max_bytes=max_large_payload_bytes,
                 deadline=lambda: self._deadline,
+                context=lambda: self.lambda_context,
                 log=self.logger,
             )
         self._reset_batch()

@@ -17,7 +17,7 @@ from .records import extract_records
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any, Dict, List, Optional
+    from typing import Any, Dict, Iterable, List, Optional
 
     from .base_processor import RecordHandler
     from .ordering import KeyFunction
@@ -75,6 +75,9 @@ class BatchProcessor(ProcessorExtras):
         log_exception_messages: bool = False,
         resolve_large_payloads: bool = False,
         delete_large_payloads: bool = False,
+        large_payload_buckets: Optional[Iterable[str]] = None,
+        large_payload_bucket_owner: Optional[str] = None,
+        max_large_payload_bytes: Optional[int] = None,
         retry_delay: Optional[RetryDelay] = None,
         extend_visibility: bool = False,
         visibility_timeout: Optional[int] = None,
@@ -106,6 +109,9 @@ class BatchProcessor(ProcessorExtras):
             logger=logger,
             resolve_large_payloads=resolve_large_payloads,
             delete_large_payloads=delete_large_payloads,
+            large_payload_buckets=large_payload_buckets,
+            large_payload_bucket_owner=large_payload_bucket_owner,
+            max_large_payload_bytes=max_large_payload_bytes,
         )
         self._init_extras(
             retry_delay=retry_delay,

@@ -15,7 +15,7 @@ from .report_failures import BatchProcessor
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any, Optional
+    from typing import Any, Iterable, Optional
 
 
 class SqsFifoPartialProcessor(BatchProcessor):
@@ -51,6 +51,9 @@ class SqsFifoPartialProcessor(BatchProcessor):
         log_exception_messages: bool = False,
         resolve_large_payloads: bool = False,
         delete_large_payloads: bool = False,
+        large_payload_buckets: Optional[Iterable[str]] = None,
+        large_payload_bucket_owner: Optional[str] = None,
+        max_large_payload_bytes: Optional[int] = None,
         **options: Any,
     ) -> None:
         super().__init__(
@@ -64,6 +67,9 @@ class SqsFifoPartialProcessor(BatchProcessor):
             log_exception_messages=log_exception_messages,
             resolve_large_payloads=resolve_large_payloads,
             delete_large_payloads=delete_large_payloads,
+            large_payload_buckets=large_payload_buckets,
+            large_payload_bucket_owner=large_payload_bucket_owner,
+            max_large_payload_bytes=max_large_payload_bytes,
             **options,
         )
 
