@@ -11,6 +11,10 @@ do, with nothing in the client changed (clients use ``proxy.endpoint_url``):
   nothing is forwarded.
 - **server errors** (``server_error``, a fraction of calls): HTTP 500 ``InternalFailure``,
   answered by the proxy, so the emulator never sees the call.
+- **slow bodies** (``body_rate``, bytes per second): the body of every answer to a GET is sent
+  at that rate, in small writes after the headers, as a slow S3 GetObject arrives; the bytes
+  actually sent are counted in :attr:`FaultProxy.body_bytes_sent` (a client that hangs up
+  stops the sending).
 
 Only the batch operations (``PutRecords``, ``BatchWriteItem``) suffer; set-up and reads
 (``CreateTable``, ``Scan``, ``GetRecords``...) pass through untouched. A request over
@@ -40,6 +44,7 @@ import http.client
 import json
 import random
 import threading
+import time
 import urllib.parse
 import zlib
 from collections import Counter
@@ -82,6 +87,7 @@ class FaultProxy:
         server_error: float = 0.0,
         seed: int = 0,
         body_limit: Optional[int] = None,
+        body_rate: Optional[float] = None,
         host: str = "127.0.0.1",
     ) -> None:
         parsed = urllib.parse.urlparse(upstream_url)
@@ -92,6 +98,10 @@ class FaultProxy:
         self.upstream = (parsed.hostname, parsed.port or 80)
         self.host = host
         self.body_limit = body_limit
+        if body_rate is not None and not body_rate > 0:
+            raise ValueError("body_rate is a number of bytes per second > 0")
+        self.body_rate = body_rate
+        self.body_bytes_sent = 0
         self.calls: List[ProxyCall] = []
         self._lock = threading.Lock()
         self._seen: Counter[str] = Counter()
@@ -314,8 +324,32 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(key, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command == "HEAD":
+            return
+        rate = self.server.proxy.body_rate
+        if rate is None or self.command != "GET":
             self.wfile.write(data)
+            return
+        self._trickle(data, rate)
+
+    def _trickle(self, data: bytes, rate: float) -> None:
+        """Send ``data`` at ``rate`` bytes per second, a tenth of a second's worth at a time."""
+        proxy = self.server.proxy
+        step = max(1, int(rate / 10))
+        start = time.monotonic()
+        for offset in range(0, len(data), step):
+            due = start + offset / rate
+            pause = due - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            try:
+                self.wfile.write(data[offset : offset + step])
+                self.wfile.flush()
+            except OSError:  # the client hung up
+                self.close_connection = True
+                return
+            with proxy._lock:
+                proxy.body_bytes_sent += len(data[offset : offset + step])
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
 
