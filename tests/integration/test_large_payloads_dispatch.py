@@ -318,6 +318,7 @@ def test_send_of_unknown_outcome_keeps_the_object(
     sqs = aws_client("sqs")
     queue = make_queue(sqs, unique_name("unknown"), visibility_timeout=30)
     FaultInjector(boto3_session, "sqs", lambda call, n: Fault("server"))
+    puts = s3_calls(boto3_session, "PutObject")
     dispatcher = sqs_dispatcher(
         queue["url"],
         boto3_session,
@@ -329,9 +330,79 @@ def test_send_of_unknown_outcome_keeps_the_object(
     dispatcher.submit_payload("maybe-sent")
     with caplog.at_level(logging.WARNING, logger="lambda_batch"):
         assert dispatcher.flush_payloads() == ["maybe-sent"]
-    (key,) = object_keys(aws_client, bucket)
-    assert key in caplog.text and "outcome is unknown" in caplog.text
+    # each attempt may have landed: each had an object of its own, and both are kept
+    keys = object_keys(aws_client, bucket)
+    assert len(keys) == len(puts) == 2
+    assert "outcome is unknown" in caplog.text
     assert "maybe-sent" not in caplog.text
+
+
+def s3_calls(session: Any, operation: str) -> List[Dict[str, Any]]:
+    """The parameters of every ``operation`` call of S3 clients made from ``session``."""
+    calls: List[Dict[str, Any]] = []
+    session.events.register(f"before-call.s3.{operation}", lambda params, **_: calls.append(params))
+    return calls
+
+
+def lose_first_response(session: Any, how: str) -> List[int]:
+    """The first SendMessageBatch lands, then its answer is lost (a read timeout) or is a 500."""
+    from botocore.exceptions import ClientError, ReadTimeoutError
+
+    calls: List[int] = []
+
+    def after(**_: Any) -> None:
+        calls.append(1)
+        if len(calls) > 1:
+            return
+        if how == "timeout":
+            raise ReadTimeoutError(endpoint_url="http://sqs-after-landing")
+        error = {"Error": {"Code": "InternalError", "Message": "injected after landing"}}
+        raise ClientError({**error, "ResponseMetadata": {"HTTPStatusCode": 500}}, "SendMessageBatch")
+
+    session.events.register("after-call.sqs.SendMessageBatch", after)
+    return calls
+
+
+@pytest.mark.parametrize("how", ["timeout", "5xx"])
+def test_a_send_retried_after_an_unknown_outcome_points_to_an_object_of_its_own(
+    aws_client: Any, boto3_session: Any, endpoint_url: str, bucket: str, unique_name: Any, how: str
+) -> None:
+    from lambda_batch import BatchProcessor, EventType, process_partial_response
+    from tests.processing_events import FakeLambdaContext, lambda_sqs_record, receive_all
+
+    sqs = aws_client("sqs")
+    queue = make_queue(sqs, unique_name("dup"), visibility_timeout=30)
+    sends = lose_first_response(boto3_session, how)
+    dispatcher = sqs_dispatcher(
+        queue["url"],
+        boto3_session,
+        endpoint_url,
+        large_payload_bucket=bucket,
+        large_payload_threshold=0,
+        retry_policy=fast_policy(3),
+    )
+    dispatcher.submit_payload("the payload")
+    assert dispatcher.flush_payloads() == []
+    assert len(sends) == 2
+    messages = receive_all(sqs, queue["url"], 2)
+    assert len(messages) == 2  # the first send landed, and so did its retry: a duplicate
+    assert len({json.loads(m["Body"])[1]["s3Key"] for m in messages}) == 2
+    # each copy consumed by an invocation of its own, deleting its object when done
+    seen = []
+    for message in messages:
+        processor = BatchProcessor(
+            EventType.SQS,
+            resolve_large_payloads=True,
+            delete_large_payloads=True,
+            large_payload_buckets=[bucket],
+        )
+        event = {"Records": [lambda_sqs_record(message, queue["arn"])]}
+        response = process_partial_response(
+            event, lambda r: seen.append(r.body), processor, FakeLambdaContext()
+        )
+        assert response == {"batchItemFailures": []}, processor.exceptions
+    assert seen == ["the payload", "the payload"]
+    assert object_keys(aws_client, bucket) == []
 
 
 def test_puts_run_concurrently_with_max_workers(

@@ -14,6 +14,13 @@ unknown (a read timeout, a dropped connection, a 5xx): the message may then have
 and deleting its object would break it. Such objects, and any whose delete fails, are left
 to the bucket's lifecycle rule.
 
+One object per message: a send retried after an unknown outcome writes the payload again
+under a new key and points the retried message at it, so if both messages arrive, each has
+an object of its own, and a consumer deleting one message's object (``delete_large_payloads``)
+never leaves the other pointing at nothing. The first object, if its message never arrived,
+is an orphan the bucket's lifecycle rule removes. The payload is therefore kept with its
+entry until the entry is done.
+
 Example::
 
     offloader = PayloadOffloader("my-bucket", None, "payloads/", owner="SQSBatchDispatcher")
@@ -53,15 +60,25 @@ _ONE_ATTEMPT = RetryPolicy(max_attempts=1, base_delay=0.0, max_delay=0.0, deadli
 class OffloadedRequest(Dict[str, Any]):
     """A request entry (the pointer message) whose payload goes to S3 before it is sent."""
 
-    __slots__ = ("bucket", "data", "key", "stored", "uncertain")
+    __slots__ = ("bucket", "data", "field", "key", "stored", "uncertain")
 
-    def __init__(self, request: Mapping[str, Any], bucket: str, key: str, data: str) -> None:
+    def __init__(
+        self, request: Mapping[str, Any], bucket: str, key: str, data: str, field: str = "MessageBody"
+    ) -> None:
         super().__init__(request)
         self.bucket = bucket
         self.key = key
-        self.data: Optional[str] = data  # the payload, until it is stored
+        self.field = field  # the request field holding the pointer
+        self.data = data  # the payload: written again under a new key after an unknown outcome
         self.stored = False
         self.uncertain = False  # a send carrying it may have reached the service
+
+    def repoint(self, key: str) -> None:
+        """Point the message at a new object ``key``, not written yet (same size: keys have one length)."""
+        self.key = key
+        self[self.field] = pointer_body(self.bucket, key)
+        self.stored = False
+        self.uncertain = False
 
 
 class PayloadOffloader:
@@ -145,7 +162,7 @@ class PayloadOffloader:
         key = new_key(self.prefix)
         pointer = pointer_body(self.bucket, key)
         marker = size_attribute(utf8_len(body))
-        offloaded = OffloadedRequest(request, self.bucket, key, body)
+        offloaded = OffloadedRequest(request, self.bucket, key, body, field)
         offloaded[field] = pointer
         offloaded["MessageAttributes"] = dict(attributes or {}, **{SIZE_ATTRIBUTE: marker})
         size = (
@@ -169,14 +186,19 @@ class PayloadOffloader:
     ) -> Dict[int, ErrorInfo]:
         """Write the objects of the entries not stored yet; the errors by position in ``entries``.
 
+        An entry whose last send had an unknown outcome gets a new object (and its message a
+        new pointer): its first message may have arrived, pointing at the first object.
         With ``ordered`` (FIFO), an entry after one whose object failed, in the same message
         group, is not sent either (retryably), so that it cannot overtake it.
         """
-        todo = [
-            index
-            for index, entry in enumerate(entries)
-            if isinstance(entry.request, OffloadedRequest) and not entry.request.stored
-        ]
+        todo = []
+        for index, entry in enumerate(entries):
+            request = entry.request
+            if isinstance(request, OffloadedRequest):
+                if request.uncertain:  # one object per message: the first one stays for its message
+                    request.repoint(new_key(self.prefix))
+                if not request.stored:
+                    todo.append(index)
         errors: Dict[int, ErrorInfo] = {}
         if not todo:
             return errors
@@ -202,11 +224,8 @@ class PayloadOffloader:
     def _put(self, client: Any, entry: Entry) -> Optional[ErrorInfo]:
         request = entry.request
         assert isinstance(request, OffloadedRequest)
-        data = request.data
-        if data is None:  # pragma: no cover - stored requests are not put again
-            return None
         try:
-            client.put_object(Bucket=request.bucket, Key=request.key, Body=data.encode("utf-8"))
+            client.put_object(Bucket=request.bucket, Key=request.key, Body=request.data.encode("utf-8"))
         except Exception as exc:
             error = classify_exception(exc)
             logger.info(
@@ -220,7 +239,6 @@ class PayloadOffloader:
                 message=f"S3 PutObject s3://{request.bucket}/{request.key} failed: {error.message}"
             )
         request.stored = True
-        request.data = None  # the object holds it now: the memory goes back
         return None
 
     @staticmethod
