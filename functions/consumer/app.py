@@ -46,6 +46,9 @@ metrics = Metrics()
 
 #: The namespace of the layer's per-batch EMF documents (Powertools' own stay in the parent one).
 BATCH_METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "LambdaBatch") + "/Batches"
+#: The only bucket a large payload's S3 pointer may name (the stack's PayloadBucket); a pointer to
+#: any other bucket fails its record, unread. Without it, pointers are not resolved at all.
+PAYLOAD_BUCKETS = [name for name in [os.environ.get("PAYLOAD_BUCKET_NAME")] if name] or None
 #: A failed message comes back after 1 s, then 2, 4, 8... at most 60 s (no jitter: the demo shows them).
 RETRY_DELAY = RetryDelay(initial_seconds=1, max_seconds=60, multiplier=2.0, jitter=False)
 
@@ -71,12 +74,14 @@ def record_handler(record: Dict[str, Any]) -> Dict[str, Any]:
 # the first failure would return every later record of every group, and each return counts as a
 # receive: after the queue's maxReceiveCount, good messages would be moved to the DLQ.
 # A message whose payload the producer sent through the payload bucket (an S3 pointer) reaches
-# record_handler with the payload as its body; its object is deleted once the message is.
+# record_handler with the payload as its body; its object is deleted once the message is. Only
+# the stack's payload bucket is read (PAYLOAD_BUCKET_NAME), as the function's own account.
 @sqs_batch_processor(
     record_handler=record_handler,
     skip_group_on_error=True,
-    resolve_large_payloads=True,
-    delete_large_payloads=True,
+    resolve_large_payloads=PAYLOAD_BUCKETS is not None,
+    large_payload_buckets=PAYLOAD_BUCKETS,
+    delete_large_payloads=PAYLOAD_BUCKETS is not None,
     retry_delay=RETRY_DELAY,
     extend_visibility=True,
     metrics_namespace=BATCH_METRICS_NAMESPACE,

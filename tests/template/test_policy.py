@@ -236,6 +236,9 @@ def test_large_payloads_are_scoped_to_the_objects_of_the_stacks_payload_bucket(t
     assert resources_of_type(template, "AWS::S3::Bucket").keys() == {"PayloadBucket"}
     producer_env = template["Resources"]["ProducerFunction"]["Properties"]["Environment"]["Variables"]
     assert producer_env["PAYLOAD_BUCKET_NAME"] == {"Ref": "PayloadBucket"}
+    # the consumer is told the one bucket its pointers may name (large_payload_buckets)
+    consumer_env = template["Resources"]["ConsumerFunction"]["Properties"]["Environment"]["Variables"]
+    assert consumer_env["PAYLOAD_BUCKET_NAME"] == {"Ref": "PayloadBucket"}
 
 
 def test_payload_bucket_is_encrypted_private_and_expires_orphans(template) -> None:
