@@ -115,18 +115,31 @@ def check_settings(
     """The settings of ``resolve_large_payloads`` (``None`` when off); ``ConfigurationError`` naming
     the option for a value that makes no sense, or ``resolve_large_payloads=True`` without buckets."""
     if not resolve:
-        given = [
-            name
-            for name, value in (
-                ("large_payload_buckets", buckets),
-                ("large_payload_bucket_owner", owner),
-                ("max_large_payload_bytes", max_bytes),
-            )
-            if value is not None
-        ]
+        options = {
+            "large_payload_buckets": buckets,
+            "large_payload_bucket_owner": owner,
+            "max_large_payload_bytes": max_bytes,
+        }
+        given = [name for name, value in options.items() if value is not None]
         if given:
             raise ConfigurationError(f"{owner_name}: {', '.join(given)} needs resolve_large_payloads=True")
         return None
+    names = _bucket_names(owner_name, buckets)
+    if owner is not None and not is_account_id(owner):
+        raise ConfigurationError(
+            f"{owner_name}: large_payload_bucket_owner must be a 12-digit account id, not {owner!r}"
+        )
+    if max_bytes is not None and (
+        isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1
+    ):
+        raise ConfigurationError(
+            f"{owner_name}: max_large_payload_bytes must be a positive number of bytes, not {max_bytes!r}"
+        )
+    return LargePayloadSettings(names, owner, max_bytes)
+
+
+def _bucket_names(owner_name: str, buckets: Any) -> FrozenSet[str]:
+    """``large_payload_buckets`` checked: one or more plain bucket names."""
     if buckets is None:
         raise ConfigurationError(
             f"{owner_name}: resolve_large_payloads=True needs large_payload_buckets=[...], the names of "
@@ -144,17 +157,7 @@ def check_settings(
             f"{owner_name}: large_payload_buckets must name one or more S3 buckets by their plain names "
             f"(not ARNs, aliases or paths): {sorted(map(repr, bad))[:5] or 'none given'}"
         )
-    if owner is not None and not is_account_id(owner):
-        raise ConfigurationError(
-            f"{owner_name}: large_payload_bucket_owner must be a 12-digit account id, not {owner!r}"
-        )
-    if max_bytes is not None and (
-        isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1
-    ):
-        raise ConfigurationError(
-            f"{owner_name}: max_large_payload_bytes must be a positive number of bytes, not {max_bytes!r}"
-        )
-    return LargePayloadSettings(names, owner, max_bytes)
+    return names
 
 
 def _iterable(value: Any) -> bool:
