@@ -88,3 +88,52 @@ def test_a_tenth_attribute_leaves_no_room_for_the_size_attribute() -> None:
 ])  # fmt: skip
 def test_thresholds(threshold: Any, size: int, limit: int, offloaded: bool) -> None:
     assert PayloadOffloader("my-bucket", threshold, "", owner="t").should_offload(size, limit) is offloaded
+
+
+class _Stream:
+    """A body that sends more than asked for, as a server lying about its length would."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.asked: list = []
+
+    def read(self, amount: int) -> bytes:
+        self.asked.append(amount)
+        chunk, self.data = self.data[: amount + 7], self.data[amount + 7 :]
+        return chunk
+
+
+@settings(max_examples=50)
+@given(size=st.integers(min_value=0, max_value=300_000), extra=st.integers(min_value=1, max_value=100_000))
+def test_a_body_is_never_read_past_its_declared_size(size: int, extra: int) -> None:
+    import time
+
+    from lambda_batch.payloads.object_reads import CHUNK_BYTES, read_body
+
+    stream = _Stream(b"a" * size + b"b" * extra)
+    data = read_body(stream, size, time.monotonic() + 60)
+    assert bytes(data) == b"a" * size
+    assert sum(stream.asked) <= size and all(amount <= CHUNK_BYTES for amount in stream.asked)
+
+
+@pytest.mark.parametrize(
+    ("attributes", "size"),
+    [
+        ({"ExtendedPayloadSize": {"stringValue": "12", "dataType": "Number"}}, 12),  # Lambda's SQS event
+        ({"ExtendedPayloadSize": {"StringValue": "0", "DataType": "Number"}}, 0),  # the API's
+        ({"ExtendedPayloadSize": {"Type": "Number", "Value": "7"}}, 7),  # an SNS envelope's
+        ({"ExtendedPayloadSize": {"stringValue": "-1"}}, None),
+        ({"ExtendedPayloadSize": {"stringValue": "1e9"}}, None),
+        ({"ExtendedPayloadSize": {"stringValue": "١٢"}}, None),  # digits, but not ASCII ones
+        ({"ExtendedPayloadSize": {"stringValue": "9" * 20}}, None),
+        ({"ExtendedPayloadSize": "12"}, None),
+    ],
+)
+def test_the_declared_size_is_a_plain_byte_count(attributes: Dict[str, Any], size: Any) -> None:
+    from lambda_batch.payloads.pointers import declared_size
+
+    if size is None:
+        with pytest.raises(PointerError, match="not a size in bytes"):
+            declared_size(attributes, "ExtendedPayloadSize")
+    else:
+        assert declared_size(attributes, "ExtendedPayloadSize") == size
