@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -352,4 +353,36 @@ def test_a_slow_body_stops_at_the_deadline_margin(
     # ends at the margin (2 s from the start); 3 s (the deadline itself) is the bound, with
     # room left for a machine under load by the margin the layer keeps.
     assert sent < MiB // 2, sent
+    assert elapsed < 3.0, elapsed
+
+
+def test_a_hung_endpoint_fails_the_record_by_the_deadline(
+    aws_client: Any,
+    boto3_session: Any,
+    endpoint_url: str,
+    bucket: str,
+    unique_name: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    event = pointer_events(aws_client, boto3_session, endpoint_url, bucket, unique_name, ["never"])
+    seen: List[Any] = []
+    # a listening socket that never accepts: connections complete in the backlog, no answer comes
+    with socket.create_server(("127.0.0.1", 0)) as hung:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{hung.getsockname()[1]}")
+        processor = BatchProcessor(
+            EventType.SQS,
+            resolve_large_payloads=True,
+            large_payload_buckets=[bucket],
+            raise_on_entire_batch_failure=False,
+            boto3_session=boto3_session,
+        )
+        context = ArnContext(remaining_ms=3000)
+        started = time.monotonic()
+        response = process_partial_response(event, seen.append, processor, context)
+        elapsed = time.monotonic() - started
+    assert response["batchItemFailures"] == [{"itemIdentifier": event["Records"][0]["messageId"]}]
+    assert seen == []
+    assert processor.exceptions[0][0].__name__ == "LargePayloadError"
+    # Attempts with timeouts that shrink with the time left until the margin (2 s from the
+    # start), none started after it: the record has failed before the deadline itself (3 s).
     assert elapsed < 3.0, elapsed
