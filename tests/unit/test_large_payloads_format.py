@@ -137,3 +137,15 @@ def test_the_declared_size_is_a_plain_byte_count(attributes: Dict[str, Any], siz
             declared_size(attributes, "ExtendedPayloadSize")
     else:
         assert declared_size(attributes, "ExtendedPayloadSize") == size
+
+
+@pytest.mark.parametrize("field", ["MessageBody", "Message"])  # SQS, SNS
+def test_a_message_repointed_after_an_unknown_outcome_keeps_its_size_and_payload(field: str) -> None:
+    offloader = PayloadOffloader("my-bucket", 0, "p/", owner="test")
+    request, size = offloader.pointer_request({}, field, "payload", None, 0, label="m")
+    first = request.key
+    request.stored = request.uncertain = True  # sent, outcome unknown
+    request.repoint("p/" + "0" * 32)
+    assert read_pointer(request[field]) == ("my-bucket", "p/" + "0" * 32) != ("my-bucket", first)
+    assert utf8_len(request[field]) + len(SIZE_ATTRIBUTE) + len("Number") + len("7") == size
+    assert (request.stored, request.uncertain, request.data) == (False, False, "payload")
