@@ -144,6 +144,7 @@ class BaseDispatcher(DeliveryLoop, OrderedWorkers, Packing):
             while self._open:  # in ordered mode a seal may leave later records of a key open
                 self._seal()
         self._wait_inflight()
+        self._end_workers()  # no thread outlives the flush (a dispatcher never closed leaks none)
         failed = self._take_failed()
         self._last_unprocessed = [item for _, item in failed]
         return [item.item for item in self._last_unprocessed]
