@@ -78,7 +78,7 @@ def name_problem(value: str, rule: CloudWatchNameRule) -> Optional[str]:
 
 
 def check_name(option: str, value: Any, kind: str) -> str:
-    """``value`` if it is a valid CloudWatch ``kind``, else ConfigurationError naming ``option`` and the rule."""
+    """``value`` if it is a valid CloudWatch ``kind``; else ConfigurationError naming ``option``, the rule."""
     rule = CLOUDWATCH_NAME_RULES[kind]
     if not isinstance(value, str):
         raise ConfigurationError(f"{option}: a CloudWatch {kind} is a string, not {value!r}")

@@ -12,8 +12,9 @@ The object is read (GetObject) just before the record's handler runs, on the thr
 runs it, so records run concurrently are fetched concurrently, and records the processor
 skips (deadline guard, FIFO ordering) are never fetched. Each read runs under the retry
 policy and the invocation's deadline, with botocore's own retries off. A pointer that cannot
-be read fails its record with :class:`LargePayloadError`, whose text names the object and
-the S3 error code, never the body. The handler gets ``record["body"]`` (and ``record.body``)
+be read fails its record with :class:`LargePayloadError`, whose text names the bucket and
+the S3 error code, never the body, nor the object's key (chosen by the sender) unless the
+processor has ``log_exception_messages=True``. The handler gets ``record["body"]`` (and ``record.body``)
 holding the payload, and the size attribute removed from ``messageAttributes``, as the
 Extended Client's receive gives it; the event itself is left unchanged.
 
@@ -66,6 +67,10 @@ class LargePayloadResolver:
         resolver = LargePayloadResolver(ClientProvider("s3"), DEFAULT_RETRY_POLICY, lambda: deadline)
         call = resolver.wrap(record_handler, None)    # fetches, then calls the handler
     """
+
+    #: Whether error texts and logs name objects by key (the processor's ``log_exception_messages``):
+    #: a key is chosen by the message's sender.
+    reveal_keys = False
 
     def __init__(
         self,
@@ -183,15 +188,18 @@ class LargePayloadResolver:
             data = policy.run(get_object, deadline)  # the one retry loop
         except Exception as exc:
             raise LargePayloadError(
-                f"record {rid}: its payload s3://{bucket}/{key} could not be read after {attempts[0]} "
+                f"record {rid}: its payload {self._where(bucket, key)} could not be read after {attempts[0]} "
                 f"attempt(s): {classify_exception(exc).code}"
             ) from None
         try:
             return str(data.decode("utf-8"))
         except UnicodeDecodeError:
-            raise LargePayloadError(
-                f"record {rid}: its payload s3://{bucket}/{key} is not UTF-8 text"
-            ) from None
+            where = self._where(bucket, key)
+            raise LargePayloadError(f"record {rid}: its payload {where} is not UTF-8 text") from None
+
+    def _where(self, bucket: str, key: str) -> str:
+        """An object as error texts name it: its key only with ``reveal_keys``."""
+        return f"s3://{bucket}/{key}" if self.reveal_keys else f"in bucket {bucket}"
 
     # -- after the batch -------------------------------------------------------------
 
@@ -222,7 +230,11 @@ class LargePayloadResolver:
         from ..payloads.object_deletes import ObjectDeletes  # the one delivery engine, loaded when needed
 
         deletes = ObjectDeletes(
-            bucket, clients=self.clients, retry_policy=self.policy, deadline=self._deadline()
+            bucket,
+            clients=self.clients,
+            retry_policy=self.policy,
+            deadline=self._deadline(),
+            log_exception_messages=self.reveal_keys,
         )
         for key in keys:
             deletes.delete(key)
@@ -231,11 +243,13 @@ class LargePayloadResolver:
         if failed:
             self.logger.warning(
                 "%d large payload object(s) of processed records not deleted from %s (%s); the bucket's "
-                "lifecycle rule expires them: %s",
+                "lifecycle rule expires them%s",
                 len(failed),
                 bucket,
                 failed[0].code,
-                ", ".join(str(item.item) for item in failed[:10]),
+                ": " + ", ".join(str(item.item) for item in failed[:10])
+                if self.reveal_keys
+                else " (log_exception_messages=True names their keys)",
             )
 
 
