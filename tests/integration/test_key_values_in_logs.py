@@ -201,3 +201,38 @@ def test_an_offloaded_objects_key_is_logged_only_with_the_opt_in(
     assert "outcome is unknown" in logs and bucket in logs
     assert "maybe-sent" not in logs
     assert (key in logs, EMAIL in logs) == (reveal, reveal)
+
+
+@pytest.mark.parametrize("reveal", [False, True], ids=["default", "opt-in"])
+def test_a_senders_s3_key_not_deleted_is_logged_only_with_the_opt_in(
+    boto3_session, aws_client, unique_name, s3_endpoint, caplog, reveal
+):
+    from lambda_batch.core.clients import ClientProvider
+    from tests.faults import _http
+
+    bucket = unique_name("payloads")
+    s3 = aws_client("s3")
+    s3.create_bucket(Bucket=bucket)
+    key = f"exports/{EMAIL}.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=b'{"order": 1}')
+    record = sqs_record(0, body=pointer_body(bucket, key))
+    record["messageAttributes"] = {SIZE_ATTRIBUTE: {"dataType": "Number", "stringValue": "12"}}
+
+    def denied(**_: Any) -> Any:
+        error = {"Code": "AccessDenied", "Message": "injected AccessDenied"}
+        return _http(403), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 403, "HTTPHeaders": {}}}
+
+    boto3_session.events.register("before-call.s3.DeleteObjects", denied)
+    processor = resolving_processor(bucket, log_exception_messages=reveal, delete_large_payloads=True)
+    processor._large_payloads.clients = ClientProvider("s3", boto3_session=boto3_session)
+    handled = []
+    with (
+        caplog.at_level(logging.DEBUG, logger="lambda_batch"),
+        processor([record], lambda r: handled.append(r["body"]), lambda_context=FakeLambdaContext()) as batch,
+    ):
+        batch.process()
+    assert processor.response() == {"batchItemFailures": []}
+    assert handled == ['{"order": 1}']
+    logs = logged_text(caplog.records)
+    assert "not deleted" in logs and "AccessDenied" in logs and bucket in logs
+    assert (EMAIL in logs) == reveal
