@@ -14,9 +14,9 @@ skips (deadline guard, FIFO ordering) are never fetched. Each read runs under th
 policy and the invocation's deadline, with botocore's own retries off. A pointer that cannot
 be read fails its record with :class:`LargePayloadError`, whose text names the bucket and
 the S3 error code, never the body, nor the object's key (chosen by the sender) unless the
-processor has ``log_exception_messages=True``. The handler gets ``record["body"]`` (and ``record.body``)
-holding the payload, and the size attribute removed from ``messageAttributes``, as the
-Extended Client's receive gives it; the event itself is left unchanged.
+processor has ``log_exception_messages=True``. The handler gets ``record["body"]`` (and
+``record.body``) holding the payload, and the size attribute removed from ``messageAttributes``,
+as the Extended Client's receive gives it; the event itself is left unchanged.
 
 With ``delete_large_payloads=True`` the objects of the records that succeeded are deleted
 (DeleteObjects, one call per bucket and 1000 keys) once the batch is over; never those of
