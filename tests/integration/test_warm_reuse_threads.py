@@ -114,10 +114,15 @@ def test_a_kinesis_dispatcher_in_ordered_mode_leaves_no_thread_either(
 def test_threaded_processors_leave_no_thread_over_warm_invocations(no_gc):
     before = live_threads()
     processor = BatchProcessor(EventType.SQS, max_concurrency=4, raise_on_entire_batch_failure=False)
+    # the visibility heartbeat runs a thread of its own while the batch runs (its first extension
+    # is due long after these records are done: no SQS call)
+    heartbeat = BatchProcessor(
+        EventType.SQS, max_concurrency=4, extend_visibility=True, visibility_timeout=600
+    )
     for invocation in range(INVOCATIONS):
-        # a processor kept warm, and one made per invocation
+        # processors kept warm, and one made per invocation
         fresh = BatchProcessor(EventType.SQS, max_concurrency=4)
-        for proc in (processor, fresh):
+        for proc in (processor, heartbeat, fresh):
             response = process_partial_response(
                 {"Records": [sqs_record(n) for n in range(8)]}, lambda record: None, proc
             )
