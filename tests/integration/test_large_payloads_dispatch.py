@@ -334,6 +334,7 @@ def test_send_of_unknown_outcome_keeps_the_object(
     keys = object_keys(aws_client, bucket)
     assert len(keys) == len(puts) == 2
     assert "outcome is unknown" in caplog.text
+    assert not any(key in caplog.text for key in keys)  # keys only when asked
     assert "maybe-sent" not in caplog.text
 
 

@@ -288,3 +288,56 @@ def test_documents_are_whole_lines_written_at_once():
     metrics.emit({"RecordsSucceeded": 1})
     assert stream.getvalue().count("\n") == 1
     assert validate_emf(json.loads(stream.getvalue()))["Queue"] == "jobs"
+
+
+#: Each CloudWatch naming rule broken once (core/limits.py CLOUDWATCH_NAME_RULES), with words of
+#: the error that must name the rule.
+NAME_RULE_BREAKS = [
+    ({"metrics_namespace": "AWS/Lambda"}, "reserved for AWS"),
+    ({"metrics_namespace": "Orders\u00e9"}, "non-ASCII"),
+    ({"metrics_namespace": "Ord\ters"}, "control character"),
+    ({"metrics_namespace": "Ord\x7fers"}, "control character"),
+    ({"metrics_namespace": ":Orders"}, "starts with ':'"),
+    ({"metrics_namespace": "   "}, "whitespace"),
+    ({"metrics_namespace": ""}, "0 characters, not 1 to 255"),
+    ({"metrics_namespace": "N" * 256}, "256 characters, not 1 to 255"),
+    ({"metrics_namespace": "N", "metrics_dimensions": {"Qu\u00e9ue": "jobs"}}, "non-ASCII"),
+    ({"metrics_namespace": "N", "metrics_dimensions": {"Queue\n": "jobs"}}, "control character"),
+    ({"metrics_namespace": "N", "metrics_dimensions": {":Queue": "jobs"}}, "starts with ':'"),
+    ({"metrics_namespace": "N", "metrics_dimensions": {" ": "jobs"}}, "whitespace"),
+    ({"metrics_namespace": "N", "metrics_dimensions": {"": "jobs"}}, "0 characters, not 1 to 255"),
+    ({"metrics_namespace": "N", "metrics_dimensions": {"Q" * 256: "jobs"}}, "256 characters, not 1 to 255"),
+    ({"metrics_namespace": "N", "metrics_dimensions": {"Queue": "\u00e9"}}, "non-ASCII"),
+    ({"metrics_namespace": "N", "metrics_dimensions": {"Queue": "jo\x00bs"}}, "control character"),
+    ({"metrics_namespace": "N", "metrics_dimensions": {"Queue": " \t "}}, "control character"),
+    ({"metrics_namespace": "N", "metrics_dimensions": {"Queue": "   "}}, "whitespace"),
+    ({"metrics_namespace": "N", "metrics_dimensions": {"Queue": ""}}, "0 characters, not 1 to 1024"),
+    ({"metrics_namespace": "N", "metrics_dimensions": {"Queue": "v" * 1025}}, "1025 characters, not 1 to"),
+    (
+        {"metrics_namespace": "N", "metrics_dimensions": {f"d{n}": "v" for n in range(31)}},
+        "31 dimensions, over CloudWatch's limit of 30",
+    ),
+]
+
+
+@pytest.mark.parametrize(("options", "rule"), NAME_RULE_BREAKS, ids=[words for _, words in NAME_RULE_BREAKS])
+def test_names_cloudwatch_refuses_are_refused_when_built_naming_the_rule(options, rule):
+    with pytest.raises(ConfigurationError) as raised:
+        BatchProcessor(EventType.SQS, **options)
+    assert rule in str(raised.value)
+    assert isinstance(raised.value, ValueError)
+    option = "metrics_dimensions" if "metrics_dimensions" in options else "metrics_namespace"
+    assert option in str(raised.value)
+
+
+def test_names_at_cloudwatchs_limits_still_emit(capsys):
+    namespace = "N" * 254 + ":"  # a colon is fine past the first character, "AWS" without the slash too
+    dimensions = {f"Dim {n} (a-z/_.#:)": f"value {n}" for n in range(29)}
+    dimensions["D" * 255] = "~" * 1024
+    processor = BatchProcessor(EventType.SQS, metrics_namespace=namespace, metrics_dimensions=dimensions)
+    process_partial_response({"Records": [sqs_record(n) for n in range(2)]}, failing_on({"m-1"}), processor)
+    [document] = emf_documents(capsys.readouterr().out, namespace)
+    assert document["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [list(dimensions)]
+    assert all(document[name] == value for name, value in dimensions.items())
+    assert (document["RecordsSucceeded"], document["RecordsFailed"]) == (1, 1)
+    BatchProcessor(EventType.SQS, metrics_namespace="AWSOrders")  # only "AWS/" is reserved

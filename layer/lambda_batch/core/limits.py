@@ -14,7 +14,7 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict
+from typing import Dict, Tuple
 
 KiB = 1024
 MiB = 1024 * 1024
@@ -138,13 +138,81 @@ SERVICE_LIMITS: Dict[str, ServiceLimits] = {
 
 #: Values per metric in one PutMetricData call (the Values/Counts arrays).
 CLOUDWATCH_MAX_VALUES_PER_METRIC = 150
-#: Dimensions per metric.
+
+
+@dataclass(frozen=True)
+class CloudWatchNameRule:
+    """What CloudWatch accepts as one kind of name (a namespace, a metric or dimension name, a
+    dimension value): ``min_length`` to ``max_length`` characters of printable ASCII (no control
+    character), and the rules named by the flags. A name that breaks them is dropped by
+    CloudWatch Logs from an EMF document (the metric never appears) or refused by PutMetricData.
+    """
+
+    kind: str
+    min_length: int
+    max_length: int
+    #: Must hold a character other than whitespace.
+    not_blank: bool
+    #: Must not start with a colon.
+    no_leading_colon: bool
+    #: Prefixes reserved for AWS.
+    reserved_prefixes: Tuple[str, ...]
+    source: str
+
+
+#: The characters of CloudWatch names: ASCII without its control characters (0x20 to 0x7E).
+CLOUDWATCH_NAME_CHARACTERS = (0x20, 0x7E)
+#: CloudWatch's naming rules, read on 2026-12-03 from the CloudWatch API Reference:
+#: - Namespace: 1 to 255 characters, pattern ``[^:].*`` (API_Metric); "ASCII characters for the
+#:   namespace, except for control characters"; one starting with ``AWS/`` conflicts with the
+#:   services' namespaces (API_PutMetricData).
+#: - MetricName: 1 to 255 characters (API_MetricDatum, API_Metric).
+#: - Dimension Name: 1 to 255 characters, ASCII only, at least one non-whitespace character, not
+#:   starting with a colon, no ASCII control characters; Value: 1 to 1,024 characters, the same
+#:   but for the colon; up to 30 dimensions per metric (API_Dimension).
+CLOUDWATCH_NAME_RULES: Dict[str, CloudWatchNameRule] = {
+    "namespace": CloudWatchNameRule(
+        kind="namespace",
+        min_length=1,
+        max_length=255,
+        not_blank=True,
+        no_leading_colon=True,
+        reserved_prefixes=("AWS/",),
+        source="https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html",
+    ),
+    "metric name": CloudWatchNameRule(
+        kind="metric name",
+        min_length=1,
+        max_length=255,
+        not_blank=True,
+        no_leading_colon=False,
+        reserved_prefixes=(),
+        source="https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricDatum.html",
+    ),
+    "dimension name": CloudWatchNameRule(
+        kind="dimension name",
+        min_length=1,
+        max_length=255,
+        not_blank=True,
+        no_leading_colon=True,
+        reserved_prefixes=(),
+        source="https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_Dimension.html",
+    ),
+    "dimension value": CloudWatchNameRule(
+        kind="dimension value",
+        min_length=1,
+        max_length=1024,
+        not_blank=True,
+        no_leading_colon=False,
+        reserved_prefixes=(),
+        source="https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_Dimension.html",
+    ),
+}
+#: Dimensions per metric (API_Dimension, API_MetricDatum: "Maximum number of 30 items").
 CLOUDWATCH_MAX_DIMENSIONS = 30
-#: Metric names are 1 to 255 characters; dimension names 1 to 255, dimension values 1 to 1,024.
-#: https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_Dimension.html
-CLOUDWATCH_MAX_METRIC_NAME_LENGTH = 255
-CLOUDWATCH_MAX_DIMENSION_NAME_LENGTH = 255
-CLOUDWATCH_MAX_DIMENSION_VALUE_LENGTH = 1024
+CLOUDWATCH_MAX_METRIC_NAME_LENGTH = CLOUDWATCH_NAME_RULES["metric name"].max_length
+CLOUDWATCH_MAX_DIMENSION_NAME_LENGTH = CLOUDWATCH_NAME_RULES["dimension name"].max_length
+CLOUDWATCH_MAX_DIMENSION_VALUE_LENGTH = CLOUDWATCH_NAME_RULES["dimension value"].max_length
 #: CloudWatch rejects values outside -2^360..2^360 (and NaN, infinities).
 #: https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricDatum.html
 CLOUDWATCH_MAX_ABS_VALUE = 2.0**360

@@ -255,7 +255,10 @@ class DynamoBatchDispatcher(BaseDispatcher):
 
     def _enqueue(self, payload: Any, request: Dict[str, Any], written: WrittenItem, frame: int) -> None:
         key = key_of(written.attributes, self._key_names)
-        record_id = describe_key(key)
+        # named by its number; its key values only when asked (keys are often personal data)
+        record_id = f"item #{self._counters['submitted'] + 1}"
+        if self.log_exception_messages:
+            record_id = f"{record_id} ({describe_key(key)})"
         if written.item_size > self.limits.max_item_bytes:
             raise PayloadError(
                 f"{record_id} is {written.item_size} bytes as DynamoDB counts it, over the "

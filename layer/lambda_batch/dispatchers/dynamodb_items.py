@@ -294,5 +294,5 @@ KeyTuple = Tuple[Tuple[str, str, Hashable], ...]
 
 
 def describe_key(key: KeyTuple) -> str:
-    """An item named by its key, for logs and unprocessed details: ``item id=7,sk=a``."""
-    return "item " + ",".join(f"{name}={value!s}" for name, _kind, value in key)
+    """An item's key, for logs and unprocessed details with ``log_exception_messages``: ``id=7,sk=a``."""
+    return ",".join(f"{name}={value!s}" for name, _kind, value in key)

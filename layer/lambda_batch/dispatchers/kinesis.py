@@ -146,7 +146,8 @@ class KinesisBatchDispatcher(BaseDispatcher):
             payload,
             request,
             size,
-            record_id=f"record with partition key {partition_key}",
+            # by its number; its key only when asked (keys are often personal data)
+            record_id=f"{record} (partition key {partition_key})" if self.log_exception_messages else record,
             order_key=explicit_hash_key if explicit_hash_key is not None else partition_key,
         )
 

@@ -91,6 +91,9 @@ class PayloadOffloader:
     endpoint and region follow the session and the environment (``AWS_ENDPOINT_URL_S3``).
     """
 
+    #: Whether logs and error texts name objects by key (the dispatcher's ``log_exception_messages``).
+    reveal_keys = False
+
     def __init__(
         self,
         bucket: Any,
@@ -228,16 +231,9 @@ class PayloadOffloader:
             client.put_object(Bucket=request.bucket, Key=request.key, Body=request.data.encode("utf-8"))
         except Exception as exc:
             error = classify_exception(exc)
-            logger.info(
-                "%s: S3 PutObject of s3://%s/%s failed: %s",
-                entry.record_id,
-                request.bucket,
-                request.key,
-                error.code,
-            )
-            return error._replace(
-                message=f"S3 PutObject s3://{request.bucket}/{request.key} failed: {error.message}"
-            )
+            where = f"s3://{request.bucket}/{request.key}" if self.reveal_keys else f"bucket {request.bucket}"
+            logger.info("%s: S3 PutObject to %s failed: %s", entry.record_id, where, error.code)
+            return error._replace(message=f"S3 PutObject to {where} failed: {error.message}")
         request.stored = True
         return None
 
@@ -267,10 +263,10 @@ class PayloadOffloader:
         if kept:
             logger.warning(
                 "%d S3 object(s) of undelivered messages kept in %s: the send's outcome is unknown, so the "
-                "message may have arrived (the bucket's lifecycle rule expires them): %s",
+                "message may have arrived (the bucket's lifecycle rule expires them)%s",
                 len(kept),
                 self.bucket,
-                ", ".join(kept[:10]),
+                _key_list(kept, self.reveal_keys),
             )
         if not keys:
             return
@@ -280,7 +276,11 @@ class PayloadOffloader:
         from ..payloads.object_deletes import ObjectDeletes  # the one delivery engine
 
         deletes = ObjectDeletes(
-            self.bucket, clients=self._clients, retry_policy=_ONE_ATTEMPT, deadline=deadline
+            self.bucket,
+            clients=self._clients,
+            retry_policy=_ONE_ATTEMPT,
+            deadline=deadline,
+            log_exception_messages=self.reveal_keys,
         )
         for key in keys:
             deletes.delete(key)
@@ -289,11 +289,11 @@ class PayloadOffloader:
         if failed:
             logger.warning(
                 "%d S3 object(s) of undelivered messages not deleted from %s (%s); the lifecycle rule "
-                "expires them: %s",
+                "expires them%s",
                 len(failed),
                 self.bucket,
                 failed[0].code,
-                ", ".join(str(item.item) for item in failed[:10]),
+                _key_list([str(item.item) for item in failed], self.reveal_keys),
             )
 
     def _client(self, deadline: Deadline, policy: RetryPolicy, margin: Optional[float] = None) -> Any:
@@ -302,3 +302,8 @@ class PayloadOffloader:
             return self._clients.get()
         keep = policy.deadline_margin if margin is None else margin
         return self._clients.get(None, timeout_bucket(call_timeout(remaining, keep)))
+
+
+def _key_list(keys: Sequence[str], reveal: bool) -> str:
+    """``": key, key..."`` (the first ten) when keys may be logged, else nothing."""
+    return ": " + ", ".join(keys[:10]) if reveal else " (log_exception_messages=True names their keys)"

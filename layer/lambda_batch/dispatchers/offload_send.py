@@ -76,7 +76,7 @@ def offloader_option(
 ) -> Optional[PayloadOffloader]:
     """The dispatcher's ``large_payload_*`` options as a :class:`PayloadOffloader` (``None``: no bucket)."""
     if bucket is not None:
-        return PayloadOffloader(
+        offloader = PayloadOffloader(
             bucket,
             threshold,
             prefix,
@@ -85,6 +85,8 @@ def offloader_option(
             config=kwargs.get("config"),
             max_workers=dispatcher.max_workers,
         )
+        offloader.reveal_keys = dispatcher.log_exception_messages
+        return offloader
     if threshold is not None or prefix:
         raise ConfigurationError("large_payload_threshold and large_payload_prefix need large_payload_bucket")
     return None

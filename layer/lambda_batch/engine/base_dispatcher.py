@@ -62,7 +62,13 @@ class BaseDispatcher(DeliveryLoop, OrderedWorkers, Packing):
       return in time. :meth:`set_deadline` changes it per invocation.
     - ``max_batch_bytes``: a byte cap per call below the service's.
     - ``max_workers``: send up to this many batches at once (default 1: sequential). Order is
-      kept per Kinesis partition key, FIFO message group and DynamoDB item key.
+      kept per Kinesis partition key, FIFO message group and DynamoDB item key. The threads end
+      when the flush ends.
+    - ``log_exception_messages``: logs, error texts and ``UnprocessedItem.record_id`` name an
+      item by its position (``record #3``, ``item #3``), never by its key, since keys are often
+      personal data (an e-mail as a partition key). ``True`` adds the key (a Kinesis partition
+      key, a DynamoDB item key, an S3 object key), as the processors' option of the same name
+      adds exception messages.
 
     FIFO targets (SQS FIFO queues, SNS FIFO topics) keep each message group in order when a
     message cannot be delivered (a non-retryable failure, retries exhausted, the deadline):
@@ -99,9 +105,16 @@ class BaseDispatcher(DeliveryLoop, OrderedWorkers, Packing):
         max_workers: int = 1,
         region: Optional[str] = None,
         clients: Optional[ClientProvider] = None,
+        log_exception_messages: bool = False,
         **client_kwargs: Any,
     ) -> None:
         max_batch_bytes = _check_options(limits, max_batch_size, max_batch_bytes, max_workers, retry_policy)
+        if not isinstance(log_exception_messages, bool):
+            raise ConfigurationError(
+                f"log_exception_messages must be True or False, not {log_exception_messages!r}"
+            )
+        #: Whether logs and error texts may name items by their keys (see the class docstring).
+        self.log_exception_messages = log_exception_messages
         self.limits = limits
         self.max_batch_size = max_batch_size
         self.max_batch_bytes = max_batch_bytes
@@ -144,6 +157,7 @@ class BaseDispatcher(DeliveryLoop, OrderedWorkers, Packing):
             while self._open:  # in ordered mode a seal may leave later records of a key open
                 self._seal()
         self._wait_inflight()
+        self._end_workers()  # no thread outlives the flush (a dispatcher never closed leaks none)
         failed = self._take_failed()
         self._last_unprocessed = [item for _, item in failed]
         return [item.item for item in self._last_unprocessed]

@@ -3,7 +3,9 @@
 A batch that shares an order key (a Kinesis partition key, a FIFO message group, a DynamoDB
 item key) with a batch still in flight waits for it, so items of one key are sent in the
 order they were submitted; batches of other keys overtake freely. At most
-``2 * max_workers`` batches wait or fly at once, so memory stays bounded.
+``2 * max_workers`` batches wait or fly at once, so memory stays bounded. The threads live
+from the first batch sent concurrently to the end of the flush (``_end_workers``): a dispatcher
+made per invocation and never closed leaves no idle thread behind.
 
 Example::
 
@@ -11,6 +13,7 @@ Example::
     pool._init_workers(4, deliver=send_one_batch)
     pool._submit_concurrent(batch)       # returns at once; sends in the background
     pool._wait_inflight()                # every batch submitted so far is resolved
+    pool._end_workers()                  # the threads end (a later batch starts new ones)
 """
 
 from __future__ import annotations
@@ -46,12 +49,12 @@ class OrderedWorkers:
     def _submit_concurrent(self, batch: List[Entry]) -> None:
         self._slots.acquire()  # bounded: at most 2 * max_workers batches waiting or in flight
         try:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(
-                    max_workers=self.max_workers, thread_name_prefix="lambda-batch-dispatch"
-                )
             keys = {entry.order_key for entry in batch if entry.order_key is not None}
-            with self._order_lock:
+            with self._order_lock:  # the executor is made and ended under this lock
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(
+                        max_workers=self.max_workers, thread_name_prefix="lambda-batch-dispatch"
+                    )
                 deps = {self._last_by_key[key] for key in keys if key in self._last_by_key}
                 future = self._executor.submit(self._run_after, batch, list(deps))
                 for key in keys:
@@ -92,7 +95,21 @@ class OrderedWorkers:
         with self._order_lock:
             return any(not future.done() for future in self._inflight)
 
+    def _end_workers(self) -> None:
+        """End the threads once nothing is in flight (after a flush): they are not left idle.
+
+        A batch submitted meanwhile by another thread keeps them; its flush ends them.
+        """
+        with self._order_lock:
+            # A done future may still be listed: its callback runs after its waiters wake.
+            if any(not future.done() for future in self._inflight):
+                return
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)  # idle: its threads exit at once
+
     def _stop_workers(self) -> None:
-        executor, self._executor = self._executor, None
+        with self._order_lock:
+            executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True)

@@ -46,8 +46,13 @@ class ObjectDeletes(BaseDispatcher):
         self.target_description = f"S3 bucket {bucket} (DeleteObjects)"
 
     def delete(self, key: str) -> None:
-        """Delete one object (in a call with up to 999 others)."""
-        self._add(key, {"Key": key}, len(key.encode("utf-8")), record_id=f"s3://{self.bucket}/{key}")
+        """Delete one object (in a call with up to 999 others).
+
+        Logs name it by position (``item #n``); by its key with ``log_exception_messages=True``
+        (a key may be chosen by a message's sender).
+        """
+        rid = f"s3://{self.bucket}/{key}" if self.log_exception_messages else None
+        self._add(key, {"Key": key}, len(key.encode("utf-8")), record_id=rid)
 
     def _send(self, client: Any, entries: Sequence[Entry]) -> List[Optional[ErrorInfo]]:
         params: Dict[str, Any] = {

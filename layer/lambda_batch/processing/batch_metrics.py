@@ -10,6 +10,11 @@ and, for SQS, ``DeleteCalls`` and ``VisibilityCalls`` (DeleteMessageBatch and
 ChangeMessageVisibilityBatch calls made, retries included). ``metrics_dimensions={...}`` adds
 dimensions (at most 30, string values).
 
+The names are checked against CloudWatch's rules when the processor is built
+(``core.limits.CLOUDWATCH_NAME_RULES``): printable ASCII, their lengths, no namespace starting
+with ``AWS/``, no name starting with ``:``, no value of whitespace only. CloudWatch Logs drops
+the metrics of a document that breaks them without a word, so they are refused up front.
+
 The document is a line of its own, written at once: another EMF writer of the function (such as
 Powertools' ``Metrics``) prints its own documents beside it, each parsed on its own.
 
@@ -30,65 +35,86 @@ import sys
 import threading
 import time
 
-from ..core.limits import (
-    CLOUDWATCH_MAX_DIMENSION_NAME_LENGTH,
-    CLOUDWATCH_MAX_DIMENSION_VALUE_LENGTH,
-    CLOUDWATCH_MAX_DIMENSIONS,
-)
+from ..core.limits import CLOUDWATCH_MAX_DIMENSIONS, CLOUDWATCH_NAME_CHARACTERS, CLOUDWATCH_NAME_RULES
 from ..errors import ConfigurationError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
     from typing import Any, Dict, List, Mapping, Optional, TextIO, Tuple
 
+    from ..core.limits import CloudWatchNameRule
+
 #: The metrics of a document, in order, with their CloudWatch unit.
 COUNT_METRICS: Tuple[str, ...] = ("RecordsSucceeded", "RecordsFailed", "RecordsSkipped")
 SQS_CALL_METRICS: Tuple[str, ...] = ("DeleteCalls", "VisibilityCalls")
 DURATION_METRIC = "BatchDuration"
 #: A CloudWatch namespace: 1 to 255 characters, no leading colon.
-MAX_NAMESPACE_LENGTH = 255
+MAX_NAMESPACE_LENGTH = CLOUDWATCH_NAME_RULES["namespace"].max_length
 
 _write_lock = threading.Lock()
 
 
+def name_problem(value: str, rule: CloudWatchNameRule) -> Optional[str]:
+    """The CloudWatch rule ``value`` breaks, in words (``None``: it is a valid ``rule.kind``).
+
+    >>> name_problem("AWS/Lambda", CLOUDWATCH_NAME_RULES["namespace"])
+    "starts with 'AWS/', reserved for AWS's own namespaces"
+    """
+    if not rule.min_length <= len(value) <= rule.max_length:
+        return f"is {len(value)} characters, not {rule.min_length} to {rule.max_length}"
+    low, high = CLOUDWATCH_NAME_CHARACTERS
+    for position, char in enumerate(value):
+        if not low <= ord(char) <= high:
+            what = "a control character" if ord(char) < low or ord(char) == 0x7F else "a non-ASCII character"
+            return f"holds {what} ({char!r} at position {position}): printable ASCII only"
+    if rule.not_blank and not value.strip():
+        return "is only whitespace: it needs a character other than whitespace"
+    if rule.no_leading_colon and value.startswith(":"):
+        return "starts with ':'"
+    for prefix in rule.reserved_prefixes:
+        if value.startswith(prefix):
+            return f"starts with {prefix!r}, reserved for AWS's own namespaces"
+    return None
+
+
+def check_name(option: str, value: Any, kind: str) -> str:
+    """``value`` if it is a valid CloudWatch ``kind``; else ConfigurationError naming ``option``, the rule."""
+    rule = CLOUDWATCH_NAME_RULES[kind]
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{option}: a CloudWatch {kind} is a string, not {value!r}")
+    problem = name_problem(value, rule)
+    if problem is not None:
+        raise ConfigurationError(
+            f"{option}: {value!r} is not a CloudWatch {kind}: it {problem} (CloudWatch drops the"
+            f" metrics of such a document; see {rule.source})"
+        )
+    return value
+
+
 def check_namespace(namespace: Any) -> Optional[str]:
-    """``namespace`` checked (``None``: metrics off)."""
+    """``namespace`` checked against CloudWatch's rules (``None``: metrics off)."""
     if namespace is None:
         return None
-    if (
-        not isinstance(namespace, str)
-        or not namespace.strip()
-        or len(namespace) > MAX_NAMESPACE_LENGTH
-        or namespace.startswith(":")
-    ):
-        raise ConfigurationError(
-            f"metrics_namespace must be a CloudWatch namespace (1 to {MAX_NAMESPACE_LENGTH} characters),"
-            f" not {namespace!r}"
-        )
-    return namespace
+    return check_name("metrics_namespace", namespace, "namespace")
 
 
 def check_dimensions(dimensions: Any, reserved: Any = ()) -> Dict[str, str]:
-    """``metrics_dimensions`` checked: names and values strings of CloudWatch's lengths, at most 30."""
+    """``metrics_dimensions`` checked: names and values as CloudWatch takes them, at most 30."""
     if dimensions is None:
         return {}
     if not hasattr(dimensions, "items"):
         raise ConfigurationError(f"metrics_dimensions must be a dict of names to values, not {dimensions!r}")
     checked: Dict[str, str] = {}
     for name, value in dimensions.items():
-        if not isinstance(name, str) or not 1 <= len(name) <= CLOUDWATCH_MAX_DIMENSION_NAME_LENGTH:
-            raise ConfigurationError(
-                f"metrics_dimensions: a dimension name is 1 to 255 characters, not {name!r}"
-            )
+        check_name("metrics_dimensions", name, "dimension name")
         if name in reserved or name == "_aws":
             raise ConfigurationError(f"metrics_dimensions: {name!r} is the name of a metric of the document")
-        if not isinstance(value, str) or not 1 <= len(value) <= CLOUDWATCH_MAX_DIMENSION_VALUE_LENGTH:
-            raise ConfigurationError(
-                f"metrics_dimensions[{name!r}] must be a string of 1 to 1,024 characters, not {value!r}"
-            )
-        checked[name] = value
+        checked[name] = check_name(f"metrics_dimensions[{name!r}]", value, "dimension value")
     if len(checked) > CLOUDWATCH_MAX_DIMENSIONS:
-        raise ConfigurationError(f"metrics_dimensions: at most {CLOUDWATCH_MAX_DIMENSIONS} dimensions")
+        raise ConfigurationError(
+            f"metrics_dimensions: {len(checked)} dimensions, over CloudWatch's limit of"
+            f" {CLOUDWATCH_MAX_DIMENSIONS} per metric"
+        )
     return checked
 
 
@@ -107,7 +133,10 @@ class BatchMetrics:
         self, namespace: str, dimensions: Optional[Mapping[str, str]] = None, stream: Optional[TextIO] = None
     ) -> None:
         self.namespace = check_namespace(namespace)
-        self.dimensions = check_dimensions(dimensions, (*COUNT_METRICS, *SQS_CALL_METRICS, DURATION_METRIC))
+        metric_names = (*COUNT_METRICS, *SQS_CALL_METRICS, DURATION_METRIC)
+        for metric in metric_names:  # the document's own names keep to CloudWatch's rules too
+            check_name("metric", metric, "metric name")
+        self.dimensions = check_dimensions(dimensions, metric_names)
         #: Where documents go (``None``: ``sys.stdout`` at the time of writing).
         self.stream = stream
 
@@ -145,5 +174,7 @@ __all__ = [
     "SQS_CALL_METRICS",
     "BatchMetrics",
     "check_dimensions",
+    "check_name",
     "check_namespace",
+    "name_problem",
 ]

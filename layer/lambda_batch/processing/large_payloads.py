@@ -22,7 +22,8 @@ skips (deadline guard, FIFO ordering) are never fetched. Each read, its body inc
 under the retry policy and ends at the invocation's deadline less the policy's margin
 (:mod:`lambda_batch.payloads.object_reads`), with botocore's own retries off. A pointer that
 cannot be read fails its record with :class:`LargePayloadError`, whose text names the reason,
-never the body. The handler gets ``record["body"]`` (and ``record.body``)
+never the body, nor the object's key (chosen by the sender) unless the processor has
+``log_exception_messages=True``. The handler gets ``record["body"]`` (and ``record.body``)
 holding the payload, and the size attribute removed from ``messageAttributes``, as the
 Extended Client's receive gives it; the event itself is left unchanged.
 
@@ -89,6 +90,10 @@ class LargePayloadResolver:
         resolver = LargePayloadResolver(ClientProvider("s3"), None, lambda: deadline, settings)
         call = resolver.wrap(record_handler, None)    # fetches, then calls the handler
     """
+
+    #: Whether error texts and logs name objects by key (the processor's ``log_exception_messages``):
+    #: a key is chosen by the message's sender.
+    reveal_keys = False
 
     def __init__(
         self,
@@ -239,15 +244,18 @@ class LargePayloadResolver:
             ) from None
         except Exception as exc:
             raise LargePayloadError(
-                f"record {rid}: its payload s3://{bucket}/{key} could not be read after {attempts[0]} "
+                f"record {rid}: its payload {self._where(bucket, key)} could not be read after {attempts[0]} "
                 f"attempt(s): {classify_exception(exc).code}"
             ) from None
         try:
             return str(data.decode("utf-8"))
         except UnicodeDecodeError:
-            raise LargePayloadError(
-                f"record {rid}: its payload s3://{bucket}/{key} is not UTF-8 text"
-            ) from None
+            where = self._where(bucket, key)
+            raise LargePayloadError(f"record {rid}: its payload {where} is not UTF-8 text") from None
+
+    def _where(self, bucket: str, key: str) -> str:
+        """An object as error texts name it: its key only with ``reveal_keys``."""
+        return f"s3://{bucket}/{key}" if self.reveal_keys else f"in bucket {bucket}"
 
     # -- after the batch -------------------------------------------------------------
 
@@ -291,11 +299,13 @@ class LargePayloadResolver:
         if failed:
             self.logger.warning(
                 "%d large payload object(s) of processed records not deleted from %s (%s); the bucket's "
-                "lifecycle rule expires them: %s",
+                "lifecycle rule expires them%s",
                 len(failed),
                 bucket,
                 failed[0].code,
-                ", ".join(str(item.item) for item in failed[:10]),
+                ": " + ", ".join(str(item.item) for item in failed[:10])
+                if self.reveal_keys
+                else " (log_exception_messages=True names their keys)",
             )
 
 

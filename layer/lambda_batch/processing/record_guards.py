@@ -44,6 +44,7 @@ class RecordGuards:
     _failed_keys: Dict[Hashable, int]
     _skipped: int
     deadline_margin: Optional[float]
+    log_exception_messages: bool
 
     def _must_skip(self, index: int, record: Any) -> bool:
         # Under concurrency a record may start after a later record failed: only the records
@@ -80,9 +81,9 @@ class RecordGuards:
             and self._ordering.key(record) in self._failed_keys
         ):
             failed = self._ids[self._failed_keys[self._ordering.key(record)]]
-            exc = PreviousRecordFailedError(
-                f"not processed: record {failed} of message group {message_group_id(record)!r} failed earlier"
-            )
+            # the group id is the sender's, often personal data: named only when asked
+            group = f" of message group {message_group_id(record)!r}" if self.log_exception_messages else ""
+            exc = PreviousRecordFailedError(f"not processed: record {failed}{group} failed earlier")
         else:
             exc = DeadlineReachedError(
                 f"not started: {max(0.0, self._deadline.remaining()):.3f}s of the invocation left, "

@@ -69,9 +69,11 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
       concurrency (default: message group for FIFO, shard for streams, none for
       standard queues).
     * ``log_exception_messages``: failures are logged, and named in the error raised,
-      by record id, exception type and a reason that never quotes the record; ``True``
-      adds each exception's own message, which may quote the message body
-      (``int(body)`` fails with ``invalid literal for int() ... '<the body>'``).
+      by record id, exception type and a reason that never quotes the record nor a key
+      it carries; ``True`` adds each exception's own message, which may quote the message
+      body (``int(body)`` fails with ``invalid literal for int() ... '<the body>'``), and the
+      S3 object keys of large payloads (chosen by the sender). The dispatchers' option of
+      the same name adds their items' keys.
     * ``logger``: the ``logging.Logger`` failures are logged to (default: ``lambda_batch.processing``).
     * ``resolve_large_payloads`` (SQS): a record whose body is an S3 pointer (sent with
       ``large_payload_bucket=`` or by the AWS SQS/SNS Extended Client libraries) reaches the
@@ -153,6 +155,8 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
                 context=lambda: self.lambda_context,
                 log=self.logger,
             )
+            if self._large_payloads is not None:  # object keys are the sender's: named only when asked
+                self._large_payloads.reveal_keys = self.log_exception_messages
         self._reset_batch()
 
     def _prepare(self) -> None:
