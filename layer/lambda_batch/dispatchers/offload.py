@@ -31,7 +31,7 @@ Example::
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..core.clients import ClientProvider, timeout_bucket
 from ..core.retry import ErrorInfo, RetryPolicy, classify_exception
@@ -60,7 +60,7 @@ _ONE_ATTEMPT = RetryPolicy(max_attempts=1, base_delay=0.0, max_delay=0.0, deadli
 class OffloadedRequest(Dict[str, Any]):
     """A request entry (the pointer message) whose payload goes to S3 before it is sent."""
 
-    __slots__ = ("bucket", "data", "field", "key", "stored", "uncertain")
+    __slots__ = ("bucket", "data", "earlier", "field", "key", "stored", "uncertain")
 
     def __init__(
         self, request: Mapping[str, Any], bucket: str, key: str, data: str, field: str = "MessageBody"
@@ -72,9 +72,11 @@ class OffloadedRequest(Dict[str, Any]):
         self.data = data  # the payload: written again under a new key after an unknown outcome
         self.stored = False
         self.uncertain = False  # a send carrying it may have reached the service
+        self.earlier: List[str] = []  # keys of objects left to messages that may have arrived
 
     def repoint(self, key: str) -> None:
         """Point the message at a new object ``key``, not written yet (same size: keys have one length)."""
+        self.earlier.append(self.key)
         self.key = key
         self[self.field] = pointer_body(self.bucket, key)
         self.stored = False
@@ -257,9 +259,11 @@ class PayloadOffloader:
     def discard(self, requests: Sequence[Any], deadline: Deadline, policy: RetryPolicy) -> None:
         """Delete the objects of requests finally not delivered (DeleteObjects, one attempt per call,
         started until the deadline itself)."""
-        stored = [r for r in requests if isinstance(r, OffloadedRequest) and r.stored]
+        offloaded = [r for r in requests if isinstance(r, OffloadedRequest)]
+        stored = [r for r in offloaded if r.stored]
         keys = [request.key for request in stored if not request.uncertain]
-        kept = [request.key for request in stored if request.uncertain]
+        kept = [key for request in offloaded for key in request.earlier]
+        kept += [request.key for request in stored if request.uncertain]
         if kept:
             logger.warning(
                 "%d S3 object(s) of undelivered messages kept in %s: the send's outcome is unknown, so the "
