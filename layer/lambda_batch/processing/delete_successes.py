@@ -171,6 +171,11 @@ class PartialSQSProcessor(ProcessorExtras):
         super()._reset_batch()
         self.delete_failures = []
 
+    def _lambda_deletes_successes(self) -> bool:
+        """Lambda deletes the batch when every record succeeded; else the layer deletes the
+        successes itself, right after the batch (``_clean``)."""
+        return not self._failed_positions()
+
     def _clean(self) -> None:
         """Delete the successes when some records failed, then raise (unless suppressed)."""
         failed = self._batch_failures(
