@@ -140,9 +140,8 @@ def _run_batch(mode, flavour, processor, event, context):
     if mode == "native":
         run = async_process_partial_response if flavour == "async" else process_partial_response
         return run(event, handler, processor, context)
-    with pytest.raises(SQSBatchProcessingError):
-        with processor(event["Records"], handler, context) as proc:
-            proc.async_process() if flavour == "async" else proc.process()
+    with pytest.raises(SQSBatchProcessingError), processor(event["Records"], handler, context) as proc:
+        proc.async_process() if flavour == "async" else proc.process()
     return None
 
 
@@ -161,7 +160,9 @@ def test_no_message_of_the_batch_is_seen_elsewhere_before_the_batch_ends(
     # layer lets them go, or when a beat is over 1.3 s late (a machine stalled that long). No
     # timing is asserted beyond that.
     batch_calls, single_calls, _ = _counters(boto3_session)
-    queue = make_queue(sqs, unique_name(f"heartbeat-end-{mode}-{flavour}-{concurrency}"), visibility_timeout=2)
+    queue = make_queue(
+        sqs, unique_name(f"heartbeat-end-{mode}-{flavour}-{concurrency}"), visibility_timeout=2
+    )
     send_bodies(sqs, queue["url"], ["fast", "bad", "slow"])
     event = receive_sqs_event(sqs, queue, 3)
     event["Records"].sort(key=lambda record: ["fast", "bad", "slow"].index(record["body"]))
@@ -262,9 +263,12 @@ def test_a_record_done_early_stays_hidden_under_concurrency_and_a_failed_one_com
         extend_visibility=True, max_concurrency=2, boto3_session=boto3_session, endpoint_url=endpoint_url
     )
     context = FakeLambdaContext(60_000)
-    with ConcurrentReceiver(sqs, queue["url"]) as other:
-        with pytest.raises(SQSBatchProcessingError), processor(event["Records"], handler, context) as p:
-            p.process()
+    with (
+        ConcurrentReceiver(sqs, queue["url"]) as other,
+        pytest.raises(SQSBatchProcessingError),
+        processor(event["Records"], handler, context) as p,
+    ):
+        p.process()
     # About 7 s on a 3 s queue (two records wait for a thread). "quick" succeeded at once but is
     # deleted only after the batch: it stayed hidden throughout, extended with the slow ones
     # (at least 1 s of margin per beat: see the test above). "bad" left the heartbeat when it

@@ -314,7 +314,11 @@ def _aggregate_event(blob, seq="1"):
             {
                 "eventSource": "aws:kinesis",
                 "eventID": f"shardId-000000000000:{seq}",
-                "kinesis": {"partitionKey": "pk", "sequenceNumber": seq, "data": base64.b64encode(blob).decode()},
+                "kinesis": {
+                    "partitionKey": "pk",
+                    "sequenceNumber": seq,
+                    "data": base64.b64encode(blob).decode(),
+                },
             },
             {
                 "eventSource": "aws:kinesis",
@@ -352,10 +356,14 @@ def test_user_records_carry_their_explicit_hash_key_or_none_as_aws_kinesis_agg_d
         event["Records"][0]["kinesis"].update(kinesisSchemaVersion="1.0", approximateArrivalTimestamp=1.0)
         seen = []
         process_partial_response(
-            event, lambda record: seen.append(dict(record["kinesis"])), BatchProcessor(EventType.KinesisDataStreams)
+            event,
+            lambda record: seen.append(dict(record["kinesis"])),
+            BatchProcessor(EventType.KinesisDataStreams),
         )
         peer = deaggregate_records([copy.deepcopy(event["Records"][0])])
-        return [k["explicitHashKey"] for k in seen[: len(users)]], [u["kinesis"]["explicitHashKey"] for u in peer]
+        return [k["explicitHashKey"] for k in seen[: len(users)]], [
+            u["kinesis"]["explicitHashKey"] for u in peer
+        ]
 
     assert hash_keys([("a", None, b"{}"), ("b", None, b"{}")]) == ([None, None], [None, None])
     ours, _ = hash_keys([("a", None, b"{}"), ("b", "12345", b"{}")])

@@ -57,7 +57,7 @@ _HASH_KEY_INDEX = 0x10  # Record field 2, varint
 _DATA = 0x1A  # Record field 3, length-delimited
 
 
-def md5_digest(data: bytes) -> bytes:
+def md5_digest(data: bytes | memoryview) -> bytes:
     """The MD5 digest, as the format and Kinesis' key hashing use it: a checksum, not security."""
     return hashlib.md5(data, usedforsecurity=False).digest()
 

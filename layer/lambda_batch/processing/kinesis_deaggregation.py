@@ -67,8 +67,8 @@ def has_aggregates(records: List[Any]) -> bool:
     return False
 
 
-def _index_of(record: Any, rid: str) -> Union[None, str, AggregateIndex]:
-    """The record's aggregate index; ``None`` for a plain record; the reason for a bad aggregate."""
+def _aggregate_bytes(record: Any) -> Optional[bytes]:
+    """The record's data when it starts like an aggregated record (magic and room for a digest)."""
     data = record["kinesis"].get("data")
     if not (isinstance(data, str) and data.startswith(MAGIC_BASE64_PREFIX)):
         return None
@@ -76,7 +76,13 @@ def _index_of(record: Any, rid: str) -> Union[None, str, AggregateIndex]:
         raw = b64decode(data)
     except ValueError:
         return None
-    if not is_aggregate(raw):
+    return raw if is_aggregate(raw) else None
+
+
+def _index_of(record: Any, rid: str) -> Union[str, AggregateIndex, None]:
+    """The record's aggregate index; ``None`` for a plain record; the reason for a bad aggregate."""
+    raw = _aggregate_bytes(record)
+    if raw is None:
         return None
     try:
         index = scan_aggregate(raw)

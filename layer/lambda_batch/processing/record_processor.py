@@ -283,8 +283,14 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
             else:
                 append(on_success(record, result))
         if inline_success:  # success_messages: made from the records and the failures when first read
-            self._pending_successes = (self.records if kept is None else kept, failures)  # type: ignore[assignment]
+            self._defer_successes(failures)
         return results
+
+    def _defer_successes(self, failures: List[int]) -> None:
+        """``success_messages``: made from the records (or what results keep) when first read."""
+        kept = self._kept_records
+        records = self.records if kept is None else kept
+        self._pending_successes = (records, failures)  # type: ignore[assignment]
 
     def _process_custom(self) -> List[ProcessingResult]:
         return process_custom(self)
