@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 import copy
+import gc
 import hashlib
 import json
 import logging
 import tracemalloc
+import weakref
 from pathlib import Path
 
 import pytest
@@ -476,3 +478,17 @@ def test_a_1_mib_aggregate_of_174756_empty_user_records_is_handled_in_bounded_me
     assert peak < 50 * 2**20, peak / 2**20
     successes = processor.success_messages  # the aggregate's record, shared; not a copy per user record
     assert len(successes) == count - 1 and len({id(record) for record in successes}) == 2
+
+
+def test_a_deaggregated_batch_goes_with_the_next_batch_without_waiting_for_the_cyclic_gc():
+    # Warm reuse: the aggregates' bytes and index go as soon as the processor takes the next batch.
+    event = _aggregate_event(encode_aggregate([("k", None, b"{}")] * 100))
+    processor = BatchProcessor(EventType.KinesisDataStreams)
+    gc.disable()
+    try:
+        process_partial_response(event, lambda record: None, processor)
+        batch = weakref.ref(processor.records)
+        process_partial_response(load("kinesis-kpl-aggregated.json"), lambda record: None, processor)
+        assert batch() is None
+    finally:
+        gc.enable()

@@ -147,9 +147,23 @@ class Deaggregated:
             self._starts.append(total)
             total += 1 if index is None else len(index)
         self._total = total
-        self.ids = _View(self, _record_id)
-        self.identifiers = _View(self, _identifier)
-        self.kept = _View(self, _kept)
+
+    # The views refer to the batch, never the other way round: no reference cycle, so a batch
+    # (and its aggregates' bytes) goes as soon as the processor lets it go.
+    @property
+    def ids(self) -> _View:
+        """The record ids for logs: ``<sequence number> (user record <n>)`` for a user record."""
+        return _View(self, _record_id)
+
+    @property
+    def identifiers(self) -> _View:
+        """The item identifiers Lambda is told: the aggregate's for each of its user records."""
+        return _View(self, _identifier)
+
+    @property
+    def kept(self) -> _View:
+        """What results and ``success_messages`` keep: the event's own record (made once)."""
+        return _View(self, _kept)
 
     def made_with(self, make: Converter) -> Deaggregated:
         """These records as ``make`` turns each (a record class): what the handler receives."""
