@@ -15,9 +15,11 @@ from lambda_batch import (
     BatchProcessor,
     EventType,
     PartialSQSProcessor,
+    SQSBatchProcessingError,
     async_process_partial_response,
     process_partial_response,
 )
+from lambda_batch.processing.visibility_heartbeat import HOLD_SECONDS
 from tests.processing_events import CallCounter, FakeLambdaContext, make_queue, receive_sqs_event, send_bodies
 
 pytestmark = pytest.mark.integration
@@ -85,9 +87,12 @@ def test_a_6s_handler_on_a_2s_queue_is_never_seen_by_a_concurrent_receiver(
     assert worked >= 6
     assert other.seen == []
     assert attribute_calls.count == 1  # the queue's VisibilityTimeout, read once
-    assert 6 <= batch_calls.count <= 12  # every third of 2 s
+    *beats, hold = batch_calls.calls
+    assert 6 <= len(beats) <= 12  # every third of 2 s
     assert single_calls.count == 0
-    assert all(entry["VisibilityTimeout"] == 2 for call in batch_calls.calls for entry in call["Entries"])
+    assert all(entry["VisibilityTimeout"] == 2 for call in beats for entry in call["Entries"])
+    # As the batch ended, the succeeded message was left invisible until Lambda deletes it.
+    assert [entry["VisibilityTimeout"] for entry in hold["Entries"]] == [HOLD_SECONDS]
     assert not any(thread.name == HEARTBEAT_THREAD for thread in threading.enumerate())
 
     # Warm reuse: the queue's timeout is not read again; a 100 ms batch makes no visibility call.
@@ -97,6 +102,96 @@ def test_a_6s_handler_on_a_2s_queue_is_never_seen_by_a_concurrent_receiver(
     process_partial_response(event, lambda record: time.sleep(0.1), processor, FakeLambdaContext(30_000))
     assert batch_calls.count == before
     assert attribute_calls.count == 1
+
+
+def _processor(mode, flavour, concurrency, boto3_session, endpoint_url):
+    options = dict(
+        extend_visibility=True,
+        visibility_timeout=2,
+        max_concurrency=concurrency,
+        boto3_session=boto3_session,
+        endpoint_url=endpoint_url,
+    )
+    if mode == "delete":
+        return PartialSQSProcessor(**options)
+    if flavour == "async":
+        return AsyncBatchProcessor(EventType.SQS, **options)
+    return BatchProcessor(EventType.SQS, **options)
+
+
+def _run_batch(mode, flavour, processor, event, context):
+    """The batch as Lambda would run it: the native response, or delete mode's error."""
+    if flavour == "async":
+
+        async def handler(record):
+            if record["body"] == "bad":
+                raise ValueError("bad")
+            if record["body"] == "slow":
+                await asyncio.sleep(6)
+
+    else:
+
+        def handler(record):
+            if record["body"] == "bad":
+                raise ValueError("bad")
+            if record["body"] == "slow":
+                time.sleep(6)
+
+    if mode == "native":
+        run = async_process_partial_response if flavour == "async" else process_partial_response
+        return run(event, handler, processor, context)
+    with pytest.raises(SQSBatchProcessingError), processor(event["Records"], handler, context) as proc:
+        proc.async_process() if flavour == "async" else proc.process()
+    return None
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+@pytest.mark.parametrize("mode", ["native", "delete"])
+def test_no_message_of_the_batch_is_seen_elsewhere_before_the_batch_ends(
+    mode, flavour, concurrency, sqs, boto3_session, endpoint_url, unique_name
+):
+    # A 2 s queue; "fast" succeeds at once, "bad" fails at once, "slow" takes 6 s. The succeeded
+    # "fast" is deleted only after the batch (by Lambda, or by the layer in delete mode), so it
+    # must stay invisible as long as "slow" runs.
+    # Margin: the heartbeat beats every 2/3 s, counted from the previous beat's start, and each beat
+    # gives the full 2 s: a message always has at least 1.33 s of invisibility left. The receiver
+    # (every 0.2 s, VisibilityTimeout=0 so it hides nothing) can see "fast" or "slow" only when the
+    # layer lets them go, or when a beat is over 1.3 s late (a machine stalled that long). No
+    # timing is asserted beyond that.
+    batch_calls, single_calls, _ = _counters(boto3_session)
+    queue = make_queue(
+        sqs, unique_name(f"heartbeat-end-{mode}-{flavour}-{concurrency}"), visibility_timeout=2
+    )
+    send_bodies(sqs, queue["url"], ["fast", "bad", "slow"])
+    event = receive_sqs_event(sqs, queue, 3)
+    event["Records"].sort(key=lambda record: ["fast", "bad", "slow"].index(record["body"]))
+    handles = {record["body"]: record["receiptHandle"] for record in event["Records"]}
+    processor = _processor(mode, flavour, concurrency, boto3_session, endpoint_url)
+    with ConcurrentReceiver(sqs, queue["url"]) as other:
+        response = _run_batch(mode, flavour, processor, event, FakeLambdaContext(30_000))
+    seen = {body for _, body in other.seen}
+    assert not seen & {"fast", "slow"}, other.seen
+    assert single_calls.count == 0
+    assert not any(thread.name == HEARTBEAT_THREAD for thread in threading.enumerate())
+    # The last round of calls, as the batch ended: what Lambda deletes held for its delete.
+    holds = {
+        entry["ReceiptHandle"]: entry["VisibilityTimeout"]
+        for call in batch_calls.calls
+        for entry in call["Entries"]
+        if entry["VisibilityTimeout"] != 2
+    }
+    if mode == "native":
+        bad_id = next(r["messageId"] for r in event["Records"] if r["body"] == "bad")
+        assert response == {"batchItemFailures": [{"itemIdentifier": bad_id}]}
+        assert holds == {handles["fast"]: HOLD_SECONDS, handles["slow"]: HOLD_SECONDS}
+    else:  # the layer deleted the successes itself, right away: nothing held, only "bad" is left
+        assert holds == {}
+        attributes = sqs.get_queue_attributes(QueueUrl=queue["url"], AttributeNames=["All"])["Attributes"]
+        left = int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+        assert left == 1
 
 
 def test_a_fast_batch_makes_no_visibility_call(sqs, boto3_session, endpoint_url, unique_name):
@@ -150,33 +245,38 @@ def test_the_heartbeat_stops_at_the_deadline_margin(sqs, boto3_session, endpoint
     assert [body for _, body in other.seen] and {body for _, body in other.seen} == {"slow"}
 
 
-def test_each_message_stops_being_extended_when_its_record_finishes_under_concurrency(
+def test_a_record_done_early_stays_hidden_under_concurrency_and_a_failed_one_comes_back(
     sqs, boto3_session, endpoint_url, unique_name
 ):
     batch_calls, _, _ = _counters(boto3_session)
     queue = make_queue(sqs, unique_name("heartbeat-threads"), visibility_timeout=3)
-    send_bodies(sqs, queue["url"], ["quick", "slow-1", "slow-2", "slow-3"])
+    send_bodies(sqs, queue["url"], ["quick", "bad", "slow-1", "slow-2"])
     event = receive_sqs_event(sqs, queue, 4)
-    quick_id = next(r["messageId"] for r in event["Records"] if r["body"] == "quick")
+    handles = {r["body"]: r["receiptHandle"] for r in event["Records"]}
 
     def handler(record):
+        if record["body"] == "bad":
+            raise ValueError("bad")
         time.sleep(0.05 if record["body"] == "quick" else 3.5)
 
     processor = PartialSQSProcessor(
         extend_visibility=True, max_concurrency=2, boto3_session=boto3_session, endpoint_url=endpoint_url
     )
     context = FakeLambdaContext(60_000)
-    with ConcurrentReceiver(sqs, queue["url"]) as other, processor(event["Records"], handler, context) as p:
-        results = p.process()
-    assert [status for status, _, _ in results] == ["success"] * 4
-    # slow-3 waited 3.5 s for a thread, then ran 3.5 s: 7 s on a 3 s queue, never seen elsewhere.
-    # "quick" was done at once and no longer extended: it lapsed after 3 s (Lambda would have
-    # deleted it once the invocation returned; this test plays no Lambda).
-    assert {body for _, body in other.seen} == {"quick"}
-    assert min(at for at, _ in other.seen) >= 2.5
-    extended = [entry["ReceiptHandle"] for call in batch_calls.calls for entry in call["Entries"]]
-    quick_handle = next(r["receiptHandle"] for r in event["Records"] if r["messageId"] == quick_id)
-    assert quick_handle not in extended
+    with (
+        ConcurrentReceiver(sqs, queue["url"]) as other,
+        pytest.raises(SQSBatchProcessingError),
+        processor(event["Records"], handler, context) as p,
+    ):
+        p.process()
+    # About 7 s on a 3 s queue (two records wait for a thread). "quick" succeeded at once but is
+    # deleted only after the batch: it stayed hidden throughout, extended with the slow ones
+    # (at least 1 s of margin per beat: see the test above). "bad" left the heartbeat when it
+    # failed: it came back on the queue's timeout, while the batch went on.
+    assert {body for _, body in other.seen} == {"bad"}
+    extended = {entry["ReceiptHandle"] for call in batch_calls.calls for entry in call["Entries"]}
+    assert handles["quick"] in extended
+    assert handles["bad"] not in extended
 
 
 def test_an_async_handler_is_kept_invisible_too(sqs, boto3_session, endpoint_url, unique_name):

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import base64
 import copy
+import gc
+import hashlib
 import json
 import logging
+import tracemalloc
+import weakref
 from pathlib import Path
 
 import pytest
 from aws_kinesis_agg.aggregator import RecordAggregator
+from aws_kinesis_agg.deaggregator import deaggregate_records
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +27,7 @@ from lambda_batch import (
     batch_processor,
     process_partial_response,
 )
+from lambda_batch.payloads.kpl_aggregation import MAGIC, encode_aggregate
 from lambda_batch.processing.kafka_records import KafkaEventRecord
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -283,21 +289,87 @@ def test_every_user_record_failing_reports_the_aggregate_once():
         process_partial_response(event, Handler(kinesis_data, fail=lambda p: True), processor)
 
 
-def test_a_corrupt_aggregate_fails_that_record_only(caplog):
+def test_a_record_with_the_magic_whose_md5_does_not_match_reaches_its_handler_as_a_plain_record(caplog):
+    # As the KCL and aws-kinesis-agg do: bytes that only look like an aggregate are the record's own
+    # (a plain record failing here would block its shard under Lambda's default retries).
     event = load("kinesis-kpl-aggregated.json")
     raw = bytearray(base64.b64decode(event["Records"][0]["kinesis"]["data"]))
     raw[-1] ^= 0xFF  # the MD5 digest no longer matches
-    event["Records"][0]["kinesis"]["data"] = base64.b64encode(bytes(raw)).decode()
+    plain = base64.b64encode(bytes(raw)).decode()
+    event["Records"][0]["kinesis"]["data"] = plain
+    seq = event["Records"][0]["kinesis"]["sequenceNumber"]
+    seen = []
+    with caplog.at_level(logging.WARNING, logger="lambda_batch"):
+        response = process_partial_response(
+            event, lambda record: seen.append(record["kinesis"]), BatchProcessor(EventType.KinesisDataStreams)
+        )
+    assert response == {"batchItemFailures": []}
+    assert seen[0]["data"] == plain and "subSequenceNumber" not in seen[0] and len(seen) == 2
+    warnings = [r.getMessage() for r in caplog.records if "MD5" in r.getMessage()]
+    assert len(warnings) == 1 and seq in warnings[0] and "plain record" in warnings[0]
+    assert "click" not in caplog.text and plain[:40] not in caplog.text
+
+
+def _aggregate_event(blob, seq="1"):
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:kinesis",
+                "eventID": f"shardId-000000000000:{seq}",
+                "kinesis": {
+                    "partitionKey": "pk",
+                    "sequenceNumber": seq,
+                    "data": base64.b64encode(blob).decode(),
+                },
+            },
+            {
+                "eventSource": "aws:kinesis",
+                "eventID": "shardId-000000000000:2",
+                "kinesis": {"partitionKey": "pk", "sequenceNumber": "2", "data": "eyJjbGljayI6IDl9"},
+            },
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"\x1a\x04\x08\x03\x1a\x00", "malformed aggregated record: a key index is outside its table"),
+        (b"\x0a\x03key", "holds no user record"),  # a key table and no record
+        (b"\x28\x07", "holds no user record"),  # an unknown field only
+    ],
+)
+def test_a_malformed_or_empty_aggregate_fails_that_record_only_with_its_reason(body, reason, caplog):
+    event = _aggregate_event(MAGIC + body + hashlib.md5(body).digest())
     handler = Handler(kinesis_data)
     processor = BatchProcessor(EventType.KinesisDataStreams)
     with caplog.at_level(logging.WARNING, logger="lambda_batch"):
         response = process_partial_response(event, handler, processor)
-    assert response == {
-        "batchItemFailures": [{"itemIdentifier": event["Records"][0]["kinesis"]["sequenceNumber"]}]
-    }
-    assert [p["click"] for p in handler.calls] == [9]  # the handler never saw the corrupt aggregate
-    assert "MD5" in caplog.text and "click" not in caplog.text
+    assert response == {"batchItemFailures": [{"itemIdentifier": "1"}]}
+    assert [p["click"] for p in handler.calls] == [9]  # the handler never saw the bad aggregate
     assert processor.exceptions[0][0].__name__ == "AggregateError"
+    assert reason in str(processor.exceptions[0][1]) and "record 1" in str(processor.exceptions[0][1])
+    assert reason in caplog.text
+
+
+def test_user_records_carry_their_explicit_hash_key_or_none_as_aws_kinesis_agg_does():
+    def hash_keys(users):
+        event = _aggregate_event(encode_aggregate(users))
+        event["Records"][0]["kinesis"].update(kinesisSchemaVersion="1.0", approximateArrivalTimestamp=1.0)
+        seen = []
+        process_partial_response(
+            event,
+            lambda record: seen.append(dict(record["kinesis"])),
+            BatchProcessor(EventType.KinesisDataStreams),
+        )
+        peer = deaggregate_records([copy.deepcopy(event["Records"][0])])
+        return [k["explicitHashKey"] for k in seen[: len(users)]], [
+            u["kinesis"]["explicitHashKey"] for u in peer
+        ]
+
+    assert hash_keys([("a", None, b"{}"), ("b", None, b"{}")]) == ([None, None], [None, None])
+    ours, _ = hash_keys([("a", None, b"{}"), ("b", "12345", b"{}")])
+    assert ours == [None, "12345"]  # (the peer reads a missing index as 0 when the table is not empty)
 
 
 def test_deaggregation_can_be_switched_off():
@@ -376,3 +448,47 @@ def test_a_failed_user_record_is_logged_by_its_aggregate_and_position_never_its_
         process_partial_response(event, Handler(kinesis_data), BatchProcessor(EventType.KinesisDataStreams))
     assert f"record {seq} (user record 2) failed: ValueError" in caplog.text
     assert "click" not in caplog.text
+
+
+@pytest.mark.slow
+def test_a_1_mib_aggregate_of_174756_empty_user_records_is_handled_in_bounded_memory():
+    # The most user records 1 MiB holds (6 bytes each): built up front they took 160 MiB. Made one at
+    # a time, what stays is the aggregate, its index (4 bytes a user record) and one result each.
+    count = 174_756
+    blob = encode_aggregate([("k", None, b"")] * count)
+    assert len(blob) <= 2**20
+    event = _aggregate_event(blob)
+    del blob
+    calls = []
+
+    def handler(record):
+        calls.append(None)
+        if record["kinesis"].get("subSequenceNumber") in (5, count - 7):
+            raise ValueError("handler failed")
+
+    processor = BatchProcessor(EventType.KinesisDataStreams)
+    tracemalloc.start()
+    try:
+        response = process_partial_response(event, handler, processor)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(calls) == count + 1  # every user record, and the batch's plain record
+    assert response == {"batchItemFailures": [{"itemIdentifier": "1"}]}  # the aggregate, once
+    assert peak < 50 * 2**20, peak / 2**20
+    successes = processor.success_messages  # the aggregate's record, shared; not a copy per user record
+    assert len(successes) == count - 1 and len({id(record) for record in successes}) == 2
+
+
+def test_a_deaggregated_batch_goes_with_the_next_batch_without_waiting_for_the_cyclic_gc():
+    # Warm reuse: the aggregates' bytes and index go as soon as the processor takes the next batch.
+    event = _aggregate_event(encode_aggregate([("k", None, b"{}")] * 100))
+    processor = BatchProcessor(EventType.KinesisDataStreams)
+    gc.disable()
+    try:
+        process_partial_response(event, lambda record: None, processor)
+        batch = weakref.ref(processor.records)
+        process_partial_response(load("kinesis-kpl-aggregated.json"), lambda record: None, processor)
+        assert batch() is None
+    finally:
+        gc.enable()

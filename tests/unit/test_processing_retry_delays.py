@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -162,3 +164,38 @@ def test_repr_names_the_policy():
     assert repr(RetryDelay(2, 60, jitter=False)) == (
         "RetryDelay(initial_seconds=2, max_seconds=60, multiplier=2, jitter=False)"
     )
+
+
+def _heartbeat(timeout, last_beat_ago, stop_in=60.0):
+    """A heartbeat of records m-0..m-3 on one queue, its last beat ``last_beat_ago`` seconds ago
+    (its clock hooks set by hand: no thread, no call)."""
+    from lambda_batch.processing.visibility_heartbeat import VisibilityHeartbeat
+
+    records = [sqs_record(n) for n in range(4)]
+    now = time.monotonic()
+    heartbeat = VisibilityHeartbeat(
+        records, {records[0]["eventSourceARN"]: timeout}, None, None, None, stop_at=now + stop_in
+    )
+    if last_beat_ago is not None:
+        heartbeat.last_beat = now - last_beat_ago
+    return heartbeat, records
+
+
+def test_the_heartbeat_holds_succeeded_messages_for_lambdas_delete_only_when_they_need_it():
+    from lambda_batch.processing.visibility_heartbeat import HOLD_SECONDS
+
+    # Extended, with less than HOLD_SECONDS left: held, at least the queue's timeout.
+    heartbeat, records = _heartbeat(timeout=2, last_beat_ago=0.5)
+    heartbeat.finished("m-3")  # a message the heartbeat let go (a stale receipt handle)
+    assert heartbeat.holds(records, [0, 1, 3]) == {0: HOLD_SECONDS, 1: HOLD_SECONDS}
+    heartbeat, records = _heartbeat(timeout=40, last_beat_ago=13)  # 27 s left
+    assert heartbeat.holds(records, [0]) == {0: 40}
+    # Enough left already (a 15-minute queue): no call.
+    heartbeat, records = _heartbeat(timeout=900, last_beat_ago=299)
+    assert heartbeat.holds(records, [0, 1]) == {}
+    # Never extended (a batch within a third of the timeout): as Lambda received them, no call.
+    heartbeat, records = _heartbeat(timeout=2, last_beat_ago=None)
+    assert heartbeat.holds(records, [0, 1]) == {}
+    # Past the deadline margin: nothing more is called.
+    heartbeat, records = _heartbeat(timeout=2, last_beat_ago=0.5, stop_in=-0.1)
+    assert heartbeat.holds(records, [0, 1]) == {}

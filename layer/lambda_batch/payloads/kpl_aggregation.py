@@ -35,7 +35,7 @@ import hashlib
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Dict, Iterable, List, Optional, Tuple
+    from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
     UserRecord = Tuple[str, Optional[str], bytes]
 
@@ -57,7 +57,7 @@ _HASH_KEY_INDEX = 0x10  # Record field 2, varint
 _DATA = 0x1A  # Record field 3, length-delimited
 
 
-def md5_digest(data: bytes) -> bytes:
+def md5_digest(data: bytes | memoryview) -> bytes:
     """The MD5 digest, as the format and Kinesis' key hashing use it: a checksum, not security."""
     return hashlib.md5(data, usedforsecurity=False).digest()
 
@@ -180,64 +180,115 @@ def is_aggregate(data: bytes) -> bool:
     return len(data) > EMPTY_AGGREGATE_SIZE and data[:4] == MAGIC
 
 
-def decode_aggregate(data: bytes) -> List[UserRecord]:
-    """The user records of an aggregated record, in order.
+class DigestMismatch(AggregateError):
+    """Data that starts with the magic but whose MD5 digest does not match: not an aggregate
+    (the KCL and ``aws-kinesis-agg`` hand such a record on as a plain record)."""
 
-    Raises :class:`AggregateError` when the MD5 digest does not match the message, or the message
-    is not a well-formed AggregatedRecord (a field cut short, an index outside its key table, a
-    record without its partition key index or data). Unknown fields are skipped, as protobuf does.
+
+class AggregateIndex:
+    """The user records of a checked aggregated record, read one at a time when asked for.
+
+    Holds the aggregate's bytes, its key tables and the offset of each user record (4 bytes
+    per user record): a user record's data is copied only when that record is read, so
+    memory does not grow with what has been read. Made by :func:`scan_aggregate`.
+
+    Example::
+
+        index = scan_aggregate(encode_aggregate([("k", None, b"x"), ("k", None, b"y")]))
+        len(index), index[1]        # (2, ('k', None, b'y'))
+    """
+
+    __slots__ = ("_hash_keys", "_keys", "_starts", "_view")
+
+    def __init__(self, view: memoryview, keys: List[str], hash_keys: List[str], starts: Any) -> None:
+        self._view = view
+        self._keys = keys
+        self._hash_keys = hash_keys
+        self._starts = starts
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def __getitem__(self, position: int) -> UserRecord:
+        view = self._view
+        pos = _read_varint(view, self._starts[position])[1]  # the field's tag: checked by the scan
+        length, pos = _read_varint(view, pos)
+        key_index, hash_index, data_start, data_end = _read_record(view, pos, pos + length)
+        hash_key = None if hash_index is None else self._hash_keys[hash_index]
+        return self._keys[key_index], hash_key, bytes(view[data_start:data_end])
+
+    def __iter__(self) -> Iterator[UserRecord]:
+        for position in range(len(self._starts)):
+            yield self[position]
+
+
+def scan_aggregate(data: bytes) -> AggregateIndex:
+    """Check an aggregated record whole and index its user records, copying none of their data.
+
+    Raises :class:`DigestMismatch` when the MD5 digest does not match the message, and
+    :class:`AggregateError` when the message is not a well-formed AggregatedRecord (a field cut
+    short, an index outside its key table, a record without its partition key index or data).
+    Unknown fields are skipped, as protobuf does.
+    """
+    from array import array
+
+    if not is_aggregate(data):
+        raise AggregateError("not an aggregated record: no KPL magic prefix")
+    view = memoryview(data)[4:-DIGEST_SIZE]
+    if md5_digest(view) != data[-DIGEST_SIZE:]:
+        raise DigestMismatch("the aggregated record's MD5 digest does not match its content")
+    keys: List[str] = []
+    hash_keys: List[str] = []
+    starts = array("I")
+    max_hash_index = -1
+    max_key_index = -1
+    pos, end = 0, len(view)
+    while pos < end:
+        field_start = pos
+        tag, pos = _read_varint(view, pos)
+        field, wire = tag >> 3, tag & 7
+        if wire != 2:
+            pos = _skip(view, pos, wire)
+            continue
+        length, pos = _read_varint(view, pos)
+        stop = pos + length
+        if stop > end:
+            raise AggregateError("malformed aggregated record: a field runs past the end")
+        if field in {1, 2}:
+            try:
+                text = bytes(view[pos:stop]).decode("utf-8")
+            except UnicodeDecodeError:
+                raise AggregateError("malformed aggregated record: a key is not UTF-8") from None
+            (keys if field == 1 else hash_keys).append(text)
+        elif field == 3:
+            key_index, hash_index, _, _ = _read_record(view, pos, stop)
+            max_key_index = max(max_key_index, key_index)
+            if hash_index is not None:
+                max_hash_index = max(max_hash_index, hash_index)
+            starts.append(field_start)
+        pos = stop
+    if max_key_index >= len(keys) or max_hash_index >= len(hash_keys):
+        raise AggregateError("malformed aggregated record: a key index is outside its table")
+    return AggregateIndex(view, keys, hash_keys, starts)
+
+
+def decode_aggregate(data: bytes) -> List[UserRecord]:
+    """The user records of an aggregated record, in order (all at once: see :func:`scan_aggregate`).
+
+    Raises :class:`AggregateError` (:class:`DigestMismatch` for the digest) as
+    :func:`scan_aggregate` does.
 
     >>> decode_aggregate(encode_aggregate([("k", "5", b"x")]))
     [('k', '5', b'x')]
     """
-    if not is_aggregate(data):
-        raise AggregateError("not an aggregated record: no KPL magic prefix")
-    message = data[4:-DIGEST_SIZE]
-    if md5_digest(message) != data[-DIGEST_SIZE:]:
-        raise AggregateError("the aggregated record's MD5 digest does not match its content")
-    keys: List[str] = []
-    hash_keys: List[str] = []
-    raw_records: List[Tuple[int, Optional[int], bytes]] = []
-    view = memoryview(message)
-    pos, end = 0, len(message)
-    while pos < end:
-        tag, pos = _read_varint(view, pos)
-        field, wire = tag >> 3, tag & 7
-        if wire == 2:
-            length, pos = _read_varint(view, pos)
-            stop = pos + length
-            if stop > end:
-                raise AggregateError("malformed aggregated record: a field runs past the end")
-            if field in {1, 2}:
-                try:
-                    text = bytes(view[pos:stop]).decode("utf-8")
-                except UnicodeDecodeError:
-                    raise AggregateError("malformed aggregated record: a key is not UTF-8") from None
-                (keys if field == 1 else hash_keys).append(text)
-            elif field == 3:
-                raw_records.append(_read_record(view, pos, stop))
-            pos = stop
-        else:
-            pos = _skip(view, pos, wire)
-    return _resolve(keys, hash_keys, raw_records)
+    return list(scan_aggregate(data))
 
 
-def _resolve(
-    keys: List[str], hash_keys: List[str], raw_records: List[Tuple[int, Optional[int], bytes]]
-) -> List[UserRecord]:
-    """The user records with their keys looked up in the tables."""
-    out: List[UserRecord] = []
-    for key_index, hash_index, payload in raw_records:
-        if key_index >= len(keys) or (hash_index is not None and hash_index >= len(hash_keys)):
-            raise AggregateError("malformed aggregated record: a key index is outside its table")
-        out.append((keys[key_index], None if hash_index is None else hash_keys[hash_index], payload))
-    return out
-
-
-def _read_record(view: memoryview, pos: int, end: int) -> Tuple[int, Optional[int], bytes]:
+def _read_record(view: memoryview, pos: int, end: int) -> Tuple[int, Optional[int], int, int]:
+    """A Record message: its partition key index, hash key index (or ``None``) and data span."""
     key_index: Optional[int] = None
     hash_index: Optional[int] = None
-    payload: Optional[bytes] = None
+    data_start = data_end = -1
     while pos < end:
         tag, pos = _read_varint(view, pos, end)
         field, wire = tag >> 3, tag & 7
@@ -250,18 +301,22 @@ def _read_record(view: memoryview, pos: int, end: int) -> Tuple[int, Optional[in
             if pos + length > end:
                 raise AggregateError("malformed aggregated record: a record field runs past its end")
             if field == 3:
-                payload = bytes(view[pos : pos + length])
+                data_start, data_end = pos, pos + length
             pos += length  # tags (field 4) and unknown fields: skipped
         else:
             pos = _skip(view, pos, wire, end)
-    if key_index is None or payload is None:
+    if key_index is None or data_start < 0:
         raise AggregateError("malformed aggregated record: a record lacks its partition key index or data")
-    return key_index, hash_index, payload
+    return key_index, hash_index, data_start, data_end
 
 
 def _read_varint(view: memoryview, pos: int, end: int = -1) -> Tuple[int, int]:
     if end < 0:
         end = len(view)
+    if pos < end:  # the common case: a one-byte varint (tags, indexes, short lengths)
+        byte = view[pos]
+        if byte < 0x80:
+            return byte, pos + 1
     result = shift = 0
     while True:
         if pos >= end or shift > 63:
@@ -289,8 +344,11 @@ __all__ = [
     "MAGIC",
     "AggregateBuilder",
     "AggregateError",
+    "AggregateIndex",
+    "DigestMismatch",
     "decode_aggregate",
     "encode_aggregate",
     "hash_key_of",
     "is_aggregate",
+    "scan_aggregate",
 ]

@@ -25,7 +25,7 @@ from .records import validate_records
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Hashable, List, Optional
+    from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence
 
     from .base_processor import ProcessingResult, RecordHandler
     from .ordering import KeyFunction
@@ -57,6 +57,9 @@ class BatchBinding(BasePartialProcessor):
         self._identifiers: Optional[List[Any]] = None
         self._partial = True
         self._guard: Optional[Callable[[Any], Any]] = None
+        # What the results and success_messages keep for each position when it is not the record
+        # handed to the handler (de-aggregated KPL records: their aggregate's record). None: that record.
+        self._kept_records: Optional[Sequence[Any]] = None
         # The record class made for each handler call (None: ``records`` are already what the
         # handler receives: record objects of a prepared batch, or raw dicts for a model).
         self._make_record: Optional[Callable[[Any], Any]] = None
@@ -103,6 +106,7 @@ class BatchBinding(BasePartialProcessor):
 
             self._make_record = None
             self.records = records = handler_records(records, self.event_type, self.model)  # record objects
+            self._kept_records = getattr(records, "kept", None)
         if source is not None and source.corrupt:
             self._guard = source.guard(records)
         # The ordering rule is worked out when first needed (a failure, concurrency, is_fifo):

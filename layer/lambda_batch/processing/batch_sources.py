@@ -79,14 +79,11 @@ def prepare_batch(
 
         identifiers = event_ids(records)
     if spec.kpl_aggregates and deaggregate:
-        from .kinesis_deaggregation import deaggregate as expand
-        from .kinesis_deaggregation import has_aggregates
+        from .kinesis_deaggregation import Deaggregated, has_aggregates
 
-        if has_aggregates(records):
-            records, ids, identifiers, corrupt = expand(
-                records, ids, identifiers if identifiers is not None else ids
-            )
-            return BatchSource(records, ids, identifiers, corrupt)
+        if has_aggregates(records):  # user records made as they are read: see kinesis_deaggregation
+            batch = Deaggregated(records, ids, identifiers if identifiers is not None else ids)
+            return BatchSource(batch, batch.ids, batch.identifiers, batch.corrupt)  # type: ignore[arg-type]
     return BatchSource(records, ids, identifiers)
 
 

@@ -93,13 +93,18 @@ def process_threaded(processor: RecordProcessor) -> List[ProcessingResult]:
 
 def settle(processor: RecordProcessor, outcomes: List[Optional[Outcome]]) -> List[ProcessingResult]:
     """The outcomes of a concurrent run through ``success_handler`` / ``failure_handler``, in record order."""
+    from .base_processor import BasePartialProcessor
+
     results: List[ProcessingResult] = []
+    kept = processor._kept_records  # de-aggregated KPL records: successes keep their aggregate's record
+    if type(processor).success_handler is not BasePartialProcessor.success_handler:
+        kept = None  # a success_handler of the caller's gets the record its handler got
     for index, (record, outcome) in enumerate(zip(processor.records, outcomes)):
         if outcome is None or outcome[0] == _SKIPPED:
             processor._failures.append(index)
             results.append(processor.failure_handler(record, processor._skip_info(index, record)))
         elif outcome[0] == _OK:
-            results.append(processor.success_handler(record, outcome[1]))
+            results.append(processor.success_handler(record if kept is None else kept[index], outcome[1]))
         else:
             processor._failures.append(index)
             processor._log_failure(index, outcome[1])

@@ -1,8 +1,10 @@
 """The documented SQS API: successes deleted with DeleteMessageBatch, failures raised.
 
-When every record succeeds nothing is called: Lambda deletes the batch itself, which is
-cheaper. When some fail, the successes are deleted (at most 10 per call, from the queue
-each record's ``eventSourceARN`` names, with a client for that queue's region), then
+When every record succeeds no delete is called: Lambda deletes the batch itself, which is
+cheaper (with ``extend_visibility``, the succeeded messages are held invisible for that delete:
+:mod:`lambda_batch.processing.visibility_heartbeat`). When some fail, the successes are deleted
+(at most 10 per call, from the queue each record's ``eventSourceARN`` names, with a client
+for that queue's region), then
 :class:`~lambda_batch.SQSBatchProcessingError` is raised so that Lambda returns the
 failed messages to their queues. The function's role needs ``sqs:DeleteMessage`` (the
 IAM action that authorizes the DeleteMessageBatch API; there is no separate one).
@@ -176,6 +178,11 @@ class PartialSQSProcessor(ProcessorExtras):
     def _reset_batch(self) -> None:
         super()._reset_batch()
         self.delete_failures = []
+
+    def _lambda_deletes_successes(self) -> bool:
+        """Lambda deletes the batch when every record succeeded; else the layer deletes the
+        successes itself, right after the batch (``_clean``)."""
+        return not self._failed_positions()
 
     def _clean(self) -> None:
         """Delete the successes when some records failed, then raise (unless suppressed)."""

@@ -4,13 +4,15 @@ Each is off by default and costs nothing then (one attribute check per batch). W
 a batch runs as follows:
 
 - ``process()`` starts the clock (``metrics_namespace``) and, with ``extend_visibility``, the
-  visibility heartbeat (:mod:`lambda_batch.processing.visibility_heartbeat`); each record leaves the
-  heartbeat as its handler ends; the heartbeat stops when the records are done;
+  visibility heartbeat (:mod:`lambda_batch.processing.visibility_heartbeat`); it keeps every message
+  of the batch invisible (a record that fails leaves it, unless ``retry_delay`` is given), and
+  stops when the records are done;
 - on leaving the ``with`` block, before the partial response is built or the error raised
-  (the processor's ``_clean``),
-  the failed records' messages get their retry delay (:mod:`lambda_batch.processing.retry_delays`); a
-  change that fails is logged at ERROR and kept in ``processor.visibility_failures``, and
-  never hides the processing outcome;
+  (the processor's ``_clean``), in one round of ChangeMessageVisibilityBatch calls per queue:
+  the failed records' messages get their retry delay (:mod:`lambda_batch.processing.retry_delays`),
+  and the succeeded ones that Lambda deletes are held invisible for its delete when the heartbeat
+  extended them (``VisibilityHeartbeat.holds``); a change that fails is logged and kept in
+  ``processor.visibility_failures``, and never hides the processing outcome;
 - last, the batch's EMF document is printed (:mod:`lambda_batch.processing.batch_metrics`), whether the
   batch ended in an error or not.
 
@@ -93,6 +95,8 @@ class ProcessorExtras(RecordProcessor):
 
     _extras: Optional[Extras] = None
     _heartbeat: Optional[VisibilityHeartbeat] = None
+    #: The heartbeat of the batch, once stopped: what ``holds`` the succeeded messages as it ends.
+    _ended_heartbeat: Optional[VisibilityHeartbeat] = None
     _delete_calls = 0
     _visibility_calls = 0
     _started = 0.0
@@ -141,6 +145,8 @@ class ProcessorExtras(RecordProcessor):
 
     def __call__(self, records: List[Any], handler: Any, lambda_context: Any = None) -> Any:
         super().__call__(records, handler, lambda_context)
+        self._stop_heartbeat()  # a batch never exited (no ``with``) leaves nothing behind
+        self._ended_heartbeat = None
         self.visibility_failures = []
         self._delete_calls = self._visibility_calls = 0
         extras = self._extras
@@ -178,8 +184,8 @@ class ProcessorExtras(RecordProcessor):
         heartbeat = self._heartbeat
         if heartbeat is None:
             return call
-        # With retry_delay, a failed record's message stays invisible until its delay is set when
-        # the batch ends (rather than lapse, and be delivered again, while the batch goes on).
+        # Every message stays invisible until the batch ends (a succeeded one is deleted only then);
+        # a failed one leaves, unless retry_delay sets its delay as the batch ends.
         keep_failed = self._extras is not None and self._extras.retry_delay is not None
         return heartbeat.track(call, keep_failed)
 
@@ -189,9 +195,12 @@ class ProcessorExtras(RecordProcessor):
         if extras is None:
             return super().__exit__(exc_type, exc_value, traceback)
         self._stop_heartbeat()
+        heartbeat, self._ended_heartbeat = self._ended_heartbeat, None
         try:
-            if extras.retry_delay is not None and exc_type is None and self.processed:
-                self._apply_retry_delays(extras)
+            if exc_type is None and self.processed:
+                holds = self._holds(heartbeat) if heartbeat is not None else {}
+                if holds or extras.retry_delay is not None:
+                    self._apply_retry_delays(extras, holds)
             return super().__exit__(exc_type, exc_value, traceback)
         finally:
             if extras.metrics is not None and self.processed:
@@ -216,6 +225,19 @@ class ProcessorExtras(RecordProcessor):
         if heartbeat is not None:
             heartbeat.stop()
             self._heartbeat = None
+            self._ended_heartbeat = heartbeat
+
+    def _lambda_deletes_successes(self) -> bool:
+        """Whether Lambda deletes the succeeded messages once the function returns (the native
+        response); delete mode says when the layer deletes them itself."""
+        return True
+
+    def _holds(self, heartbeat: VisibilityHeartbeat) -> Dict[int, int]:
+        """Position -> visibility timeout: succeeded messages kept invisible until Lambda deletes them."""
+        if not self._lambda_deletes_successes():
+            return {}
+        succeeded = self._succeeded_positions(self._failed_positions())
+        return heartbeat.holds(self.records, succeeded)
 
     def _sqs_clients(self, extras: Extras) -> ClientProvider:
         if extras.clients is None:
@@ -270,10 +292,10 @@ class ProcessorExtras(RecordProcessor):
         """Whether the failed messages go back to the queue (not with ``suppress_exception``)."""
         return not getattr(self, "suppress_exception", False)
 
-    def _apply_retry_delays(self, extras: Extras) -> None:
+    def _apply_retry_delays(self, extras: Extras, holds: Dict[int, int]) -> None:
         from .retry_delays import apply_retry_delays
 
-        apply_retry_delays(self, extras)
+        apply_retry_delays(self, extras, holds)
 
     def _emit_metrics(self, metrics: BatchMetrics) -> None:
         try:

@@ -268,6 +268,7 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
         clock = time.monotonic
         cutoff = self._cutoff
         key_of: Any = None  # the ordering key, read at the first failure (skip_group_on_error)
+        kept = self._kept_records  # de-aggregated KPL records: successes keep their aggregate's record
         failed_keys = self._failed_keys
         results: List[ProcessingResult] = []
         append = results.append
@@ -298,12 +299,18 @@ class RecordProcessor(BatchBinding, RecordGuards, BatchOutcomes, BasePartialProc
                     halted = self._stopped_by is not None
                 continue
             if inline_success:
-                append((success, result, record))
+                append((success, result, record if kept is None else kept[len(results)]))
             else:
                 append(on_success(record, result))
         if inline_success:  # success_messages: made from the records and the failures when first read
-            self._pending_successes = (self.records, failures)
+            self._defer_successes(failures)
         return results
+
+    def _defer_successes(self, failures: List[int]) -> None:
+        """``success_messages``: made from the records (or what results keep) when first read."""
+        kept = self._kept_records
+        records = self.records if kept is None else kept
+        self._pending_successes = (records, failures)  # type: ignore[assignment]
 
     def _process_custom(self) -> List[ProcessingResult]:
         return process_custom(self)

@@ -37,7 +37,7 @@ from ..errors import ConfigurationError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, Sequence
+    from typing import Any, Callable, Dict, List, Optional, Sequence
 
     from ..core.clients import ClientProvider
     from ..core.deadline import Deadline
@@ -206,15 +206,14 @@ class VisibilityDelayer:
         return failures
 
 
-def apply_retry_delays(processor: ProcessorExtras, extras: Extras) -> None:
-    """``retry_delay``: give the failed records' messages their delay, logging what could not be changed."""
+def _retry_timeouts(processor: ProcessorExtras, delay: RetryDelay) -> Dict[int, int]:
+    """Position -> retry delay of the failed records whose messages come back."""
     from .records import message_group_id
     from .skipped_records import RecordSkippedError
 
-    assert extras.retry_delay is not None
     failed = processor._failed_positions()
     if not failed or not processor._will_come_back():
-        return
+        return {}
     handler_failures: List[int] = []
     held_back: List[int] = []
     if len(failed) == len(processor.exceptions):
@@ -222,23 +221,51 @@ def apply_retry_delays(processor: ProcessorExtras, extras: Extras) -> None:
             (held_back if isinstance(info[1], RecordSkippedError) else handler_failures).append(index)
     else:  # a custom processor's own results: every failure counts as a handler failure
         handler_failures = list(failed)
-    timeouts = delayed_positions(
+    return delayed_positions(
         processor.records,
         handler_failures,
         held_back,
-        extras.retry_delay,
+        delay,
         message_group_id if processor.is_fifo else None,
     )
+
+
+def apply_retry_delays(
+    processor: ProcessorExtras, extras: Extras, holds: Optional[Dict[int, int]] = None
+) -> None:
+    """As the batch ends, in one round of calls per queue: ``retry_delay`` gives the failed
+    records' messages their delay, and ``holds`` (position -> seconds, from the visibility
+    heartbeat) keep succeeded messages invisible until Lambda deletes them. What could not be
+    changed is logged and kept in ``processor.visibility_failures``."""
+    timeouts = dict(holds) if holds else {}
+    if extras.retry_delay is not None:
+        timeouts.update(_retry_timeouts(processor, extras.retry_delay))
     if not timeouts:
         return
     delayer = VisibilityDelayer(processor._sqs_clients(extras), processor._policy(extras), processor.deadline)
     try:
         processor.visibility_failures = delayer.change(processor.records, timeouts)
     except Exception as exc:  # never let a visibility change hide the processing outcome
-        processor.logger.error("retry_delay: changing message visibility failed: %s", type(exc).__name__)
+        processor.logger.error("changing message visibility failed: %s", type(exc).__name__)
     finally:
         processor._visibility_calls += delayer.calls
+    if processor.visibility_failures:
+        _log_failures(processor, holds or {})
+
+
+def _log_failures(processor: ProcessorExtras, holds: Dict[int, int]) -> None:
+    held = {str(processor.records[index]["messageId"]) for index in holds}
     for failure in processor.visibility_failures:
+        if failure.message_id in held:
+            processor.logger.warning(
+                "extend_visibility: message %s (%s) succeeded but was not kept invisible until"
+                " Lambda deletes it: %s: %s; it may be delivered again",
+                failure.message_id,
+                failure.queue_arn,
+                failure.code,
+                failure.message,
+            )
+            continue
         processor.logger.error(
             "retry_delay: the visibility of message %s (%s) was not changed: %s: %s; it comes back"
             " after the queue's visibility timeout",

@@ -32,7 +32,12 @@ def handler_records(records: List[Any], event_type: EventType, model: Any = None
     from .event_records import record_class
 
     make = record_class(event_type)
-    return records if make is None else list(map(make, records))
+    if make is None:
+        return records
+    made_with = getattr(records, "made_with", None)  # de-aggregated KPL records: made as they are read
+    if made_with is not None:
+        return made_with(make)  # type: ignore[no-any-return]
+    return list(map(make, records))
 
 
 def make_converter(model: Any) -> Optional[Converter]:

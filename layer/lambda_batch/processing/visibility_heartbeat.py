@@ -1,16 +1,28 @@
-"""A visibility heartbeat: unfinished SQS messages kept invisible while their records are handled.
+"""A visibility heartbeat: a batch's SQS messages kept invisible until the batch is over.
 
 A slow record (or a large batch under bounded concurrency) can outlive the queue's visibility
 timeout: its message becomes visible again and another consumer handles it too, at the same
-time. With ``extend_visibility=True`` a processor runs one background thread per batch (one at a
-time per processor) that, every third of the visibility timeout, sets the visibility timeout of
-every message whose record is not finished yet back to the full timeout, with
+time. A record that succeeded early is no safer: its message is deleted only after the batch (by
+Lambda once the function returns, or by the layer in delete mode), so it must stay invisible
+until then too. With ``extend_visibility=True`` a processor runs one background thread per batch
+(one at a time per processor) that, every third of the visibility timeout (counted from the
+start of the previous heartbeat, so that slow calls do not add up), sets the visibility timeout
+of every message of the batch back to the full timeout, succeeded ones included, with
 ChangeMessageVisibilityBatch on the one batching engine
-(:class:`~lambda_batch.processing.sqs_actions.VisibilityChanges`). A record that finishes leaves the set at
-once (with ``retry_delay``, a record that failed stays until its delay is set, as the batch
-ends); the thread stops when the batch is done, and altogether once the invocation's deadline
-is within the processor's deadline margin, so nothing outlives the invocation. A batch that
-finishes within a third of the timeout makes no call.
+(:class:`~lambda_batch.processing.sqs_actions.VisibilityChanges`). A message thus always has at
+least two thirds of the timeout left. A record that fails leaves the set at once (it is to be
+delivered again); with ``retry_delay`` it stays until its delay is set, as the batch ends. The
+thread stops when the batch is done, and altogether once the invocation's deadline is within
+the processor's deadline margin, so nothing outlives the invocation. A batch that finishes
+within a third of the timeout makes no call.
+
+As the batch ends (:meth:`VisibilityHeartbeat.holds`), when the heartbeat did extend, the
+messages of the succeeded records that Lambda deletes (the native response; delete mode when
+every record succeeded) are left invisible for :data:`HOLD_SECONDS` (or the queue's timeout when
+longer), unless what is left of their last extension already covers that: Lambda deletes them
+once the function has returned. In delete mode with failures the layer deletes them itself,
+right away. The failed records come back as before: after their retry delay, or when their
+last extension lapses.
 
 The timeout is ``visibility_timeout=`` when given, else the queue's ``VisibilityTimeout``, read
 with GetQueueAttributes once per queue per process (the role then needs
@@ -39,6 +51,9 @@ logger = logging.getLogger("lambda_batch.processing")
 
 #: The shortest wait between two heartbeats (a queue with a 1 s visibility timeout).
 MIN_INTERVAL = 0.2
+#: Seconds a succeeded message stays invisible at least after its batch, once the heartbeat has
+#: extended it, so that Lambda deletes it (once the function returns) before anyone receives it.
+HOLD_SECONDS = 30
 
 _timeouts_lock = threading.Lock()
 _queue_timeouts: Dict[str, int] = {}
@@ -69,7 +84,7 @@ def queue_visibility_timeout(
 
 
 class VisibilityHeartbeat:
-    """Extends the visibility of a batch's unfinished messages until each is finished.
+    """Keeps a batch's messages invisible until the batch is over.
 
     ``records`` are SQS records (``eventSourceARN``, ``messageId``, ``receiptHandle``);
     ``timeouts`` the visibility timeout of each queue (by ARN); ``stop_at`` the
@@ -79,8 +94,9 @@ class VisibilityHeartbeat:
 
         heartbeat = VisibilityHeartbeat(records, {arn: 30}, clients, policy, deadline, stop_at=stop)
         heartbeat.start()
-        ...                               # heartbeat.finished(record["messageId"]) as each ends
+        ...                               # heartbeat.finished(record["messageId"]) as one fails
         heartbeat.stop()
+        timeouts = heartbeat.holds(records, succeeded_positions)   # position -> seconds
     """
 
     def __init__(
@@ -106,6 +122,8 @@ class VisibilityHeartbeat:
         self._thread: Optional[threading.Thread] = None
         self.calls = 0
         self.extended = 0
+        #: ``time.monotonic()`` at the start of the last heartbeat (``None`` before the first).
+        self.last_beat: Optional[float] = None
 
     @property
     def interval(self) -> float:
@@ -120,12 +138,15 @@ class VisibilityHeartbeat:
         self._thread.start()
 
     def track(self, call: Callable[[Any], Any], keep_failed: bool) -> Callable[[Any], Any]:
-        """``call`` that leaves the heartbeat when a record's handler (and awaitable) ends;
-        with ``keep_failed``, only when it succeeded (a failed message stays invisible)."""
-        return _tracked(call, self.finished, keep_failed)
+        """``call`` that leaves the heartbeat when a record's handler (or awaitable) fails, unless
+        ``keep_failed`` (its retry delay is set as the batch ends). A record that succeeds stays:
+        its message is deleted only after the batch."""
+        if keep_failed:
+            return call
+        return _tracked(call, self.finished)
 
     def finished(self, message_id: str) -> None:
-        """The record of ``message_id`` is done: its message is no longer extended."""
+        """The message of ``message_id`` is no longer extended."""
         with self._lock:
             self._pending.pop(message_id, None)
 
@@ -141,28 +162,57 @@ class VisibilityHeartbeat:
         thread = self._thread
         return thread is not None and thread.is_alive()
 
+    def holds(self, records: Sequence[Any], positions: Sequence[int]) -> Dict[int, int]:
+        """After :meth:`stop`: position -> visibility timeout for those of the succeeded records at
+        ``positions`` whose messages need holding until Lambda deletes them.
+
+        None when the heartbeat never extended (the messages are as Lambda received them) or
+        the deadline margin is reached; else each message still in the heartbeat whose last
+        extension leaves less than :data:`HOLD_SECONDS`, with ``max(timeout, HOLD_SECONDS)``.
+        """
+        last = self.last_beat
+        now = time.monotonic()
+        if last is None or now >= self._stop_at:
+            return {}
+        with self._lock:
+            pending = set(self._pending)
+        holds: Dict[int, int] = {}
+        for index in positions:
+            record = records[index]
+            timeout = self._timeouts.get(record["eventSourceARN"], 0)
+            if timeout and timeout - (now - last) < HOLD_SECONDS and str(record["messageId"]) in pending:
+                holds[index] = max(timeout, HOLD_SECONDS)
+        return holds
+
     def _run(self) -> None:
         interval = self.interval
+        next_beat = time.monotonic() + interval
         while True:
-            wait = min(interval, self._stop_at - time.monotonic())
-            if wait <= 0 or self._stopped.wait(wait) or time.monotonic() >= self._stop_at:
+            # Counted from the previous heartbeat's start: a slow call does not delay the next.
+            wait = min(next_beat, self._stop_at) - time.monotonic()
+            if self._stopped.wait(max(0.0, wait)) or time.monotonic() >= self._stop_at:
                 return
+            now = time.monotonic()
+            next_beat = max(next_beat + interval, now)
             try:
-                self._beat()
+                self._beat(now)
             except Exception as exc:  # a heartbeat never breaks the batch: the message may come back
                 logger.warning("extending message visibility failed: %s", type(exc).__name__)
 
-    def _beat(self) -> None:
+    def _beat(self, now: float) -> None:
         from ..core.deadline import Deadline
         from .sqs_actions import VisibilityChanges
 
         with self._lock:
             pending = list(self._pending.values())
+        if not pending:
+            return
+        self.last_beat = now
         by_queue: Dict[str, List[Any]] = {}
         for record in pending:
             by_queue.setdefault(record["eventSourceARN"], []).append(record)
         # Each heartbeat ends well before the next one is due, and before the stop.
-        deadline = Deadline(min(self._stop_at, time.monotonic() + self.interval))
+        deadline = Deadline(min(self._stop_at, now + self.interval))
         for arn, records in by_queue.items():
             timeout = self._timeouts.get(arn, 0)
             if not timeout:
@@ -184,7 +234,7 @@ class VisibilityHeartbeat:
             for item in failed:
                 logger.warning(
                     "message %s: its visibility could not be extended (%s); it may be delivered again"
-                    " while its record is handled",
+                    " while its batch runs",
                     item.record_id,
                     item.code,
                 )
@@ -192,38 +242,28 @@ class VisibilityHeartbeat:
                     self.finished(str(item.record_id))
 
 
-def _tracked(
-    call: Callable[[Any], Any], finished: Callable[[str], None], keep_failed: bool
-) -> Callable[[Any], Any]:
-    """``call`` that tells ``finished`` the record's message id once its handler (and awaitable)
-    ends; with ``keep_failed``, only when it succeeded."""
+def _tracked(call: Callable[[Any], Any], finished: Callable[[str], None]) -> Callable[[Any], Any]:
+    """``call`` that tells ``finished`` the record's message id when its handler (or awaitable) fails."""
 
     def tracked(record: Any) -> Any:
         try:
             result = call(record)
         except BaseException:
-            if not keep_failed:
-                finished(str(record["messageId"]))
+            finished(str(record["messageId"]))
             raise
         if result is not None and getattr(type(result), "__await__", None) is not None:
-            return _finish_after(result, record, finished, keep_failed)
-        finished(str(record["messageId"]))
+            return _finish_on_failure(result, record, finished)
         return result
 
     return tracked
 
 
-async def _finish_after(
-    awaitable: Any, record: Any, finished: Callable[[str], None], keep_failed: bool
-) -> Any:
+async def _finish_on_failure(awaitable: Any, record: Any, finished: Callable[[str], None]) -> Any:
     try:
-        result = await awaitable
+        return await awaitable
     except BaseException:
-        if not keep_failed:
-            finished(str(record["messageId"]))
+        finished(str(record["messageId"]))
         raise
-    finished(str(record["messageId"]))
-    return result
 
 
-__all__ = ["MIN_INTERVAL", "VisibilityHeartbeat", "queue_visibility_timeout"]
+__all__ = ["HOLD_SECONDS", "MIN_INTERVAL", "VisibilityHeartbeat", "queue_visibility_timeout"]
