@@ -262,16 +262,7 @@ class PayloadOffloader:
         offloaded = [r for r in requests if isinstance(r, OffloadedRequest)]
         stored = [r for r in offloaded if r.stored]
         keys = [request.key for request in stored if not request.uncertain]
-        kept = [key for request in offloaded for key in request.earlier]
-        kept += [request.key for request in stored if request.uncertain]
-        if kept:
-            logger.warning(
-                "%d S3 object(s) of undelivered messages kept in %s: the send's outcome is unknown, so the "
-                "message may have arrived (the bucket's lifecycle rule expires them)%s",
-                len(kept),
-                self.bucket,
-                _key_list(kept, self.reveal_keys),
-            )
+        self._note_kept(offloaded)
         if not keys:
             return
         for request in stored:
@@ -298,6 +289,19 @@ class PayloadOffloader:
                 self.bucket,
                 failed[0].code,
                 _key_list([str(item.item) for item in failed], self.reveal_keys),
+            )
+
+    def _note_kept(self, offloaded: Sequence[OffloadedRequest]) -> None:
+        """Log the objects left to messages that may have arrived (each attempt's, after an unknown outcome)."""
+        kept = [key for request in offloaded for key in request.earlier]
+        kept += [request.key for request in offloaded if request.stored and request.uncertain]
+        if kept:
+            logger.warning(
+                "%d S3 object(s) of undelivered messages kept in %s: the send's outcome is unknown, so the "
+                "message may have arrived (the bucket's lifecycle rule expires them)%s",
+                len(kept),
+                self.bucket,
+                _key_list(kept, self.reveal_keys),
             )
 
     def _client(self, deadline: Deadline, policy: RetryPolicy, margin: Optional[float] = None) -> Any:
