@@ -292,7 +292,7 @@ class PayloadOffloader:
             )
 
     def _note_kept(self, offloaded: Sequence[OffloadedRequest]) -> None:
-        """Log the objects left to messages that may have arrived (each attempt's, after an unknown outcome)."""
+        """Log objects left to messages that may have arrived (each attempt's, after an unknown outcome)."""
         kept = [key for request in offloaded for key in request.earlier]
         kept += [request.key for request in offloaded if request.stored and request.uncertain]
         if kept:
