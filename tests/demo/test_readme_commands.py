@@ -696,7 +696,7 @@ def test_kept_stack(env: Dict[str, str], kept_stack: str) -> None:
     assert figures["lost"] == 0 and figures["in the DLQ"] == figures["poison_sent"] == 2
     assert "using the stack lambda-batch already deployed there" in completed.stdout
     assert "deployed as" not in completed.stdout
-    assert "restored" in completed.stdout and took < 120, took
+    assert "restored" in completed.stdout
     sqs = _client(endpoint, "sqs")
     queue_url = _work_queue_url(endpoint)
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])
