@@ -6,21 +6,26 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3
+# The newest Python the layer supports that this machine has (pyenv's or on PATH), else python3.
+PYTHON ?= $(shell tools/find_python.sh)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# The Python versions the layer is tested on (pyenv names); a version not installed is reported and skipped.
-# Lambda's Python runtimes: python3.10 to python3.14 (3.14 runs where an interpreter is installed).
-MATRIX_PYTHONS ?= 3.10 3.11 3.12 3.13 3.14
+# The Python versions the layer is tested on (pyenv names); a version not installed is reported and skipped,
+# and the main .venv's version is not run twice. Lambda's supported Python runtimes: 3.12 to 3.14.
+MATRIX_PYTHONS ?= 3.12 3.13 3.14
 PYTEST_ARGS ?=
+# pytest-xdist workers: one per core (the tests wait on emulators as much as they compute).
+WORKERS ?= auto
+# Every test run: workers, and the ten slowest tests listed at the end.
+PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --durations=10
 # checkov in a virtual environment of its own: its dependencies conflict with the development pins.
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
 
 .PHONY: help
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,17 +60,22 @@ format: $(STAMP) ## ruff format on the whole tree
 	$(BIN)/ruff format .
 
 .PHONY: test
-test: lint validate emulators ## Lint, validate (with checkov), then every test (unit, integration on moto and the strict emulators, template, property, demo), then the Python matrix
-	LAMBDA_BATCH_STRICT_EMULATORS=required $(BIN)/python -m pytest $(PYTEST_ARGS)
+test: $(STAMP) ## What CI runs: lint, validate and the emulators side by side, every test on both cores, the Python matrix (~10 min)
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint validate emulators
+	LAMBDA_BATCH_STRICT_EMULATORS=required $(PYTEST) $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-pythons
 
 .PHONY: test-fast
-test-fast: lint ## For developers: lint, then the unit and integration tests on the venv's Python only (minutes)
-	$(BIN)/python -m pytest tests/unit tests/integration -q $(PYTEST_ARGS)
+test-fast: lint ## For developers: lint, then the unit and integration tests on the venv's Python (~1 min)
+	$(PYTEST) tests/unit tests/integration -q $(PYTEST_ARGS)
 
 .PHONY: test-pythons
-test-pythons: ## The layer's tests on each Python of MATRIX_PYTHONS (3.10 to 3.14, those installed)
-	$(PYTHON) tools/python_matrix.py $(MATRIX_PYTHONS)
+test-pythons: $(STAMP) ## The layer's unit and integration tests on each other Python of MATRIX_PYTHONS (those installed)
+	$(BIN)/python tools/python_matrix.py $(MATRIX_PYTHONS) --numprocesses=$(WORKERS)
+
+.PHONY: coverage
+coverage: $(STAMP) ## Line and branch coverage of layer/ by every test (the report, and coverage.json)
+	$(PYTEST) -q --cov=layer/lambda_batch --cov-branch --cov-report=term:skip-covered --cov-report=json $(PYTEST_ARGS)
 
 .PHONY: bench
 bench: $(STAMP) ## Benchmarks against the alternatives; figures go to docs/BENCHMARKS.md

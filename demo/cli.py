@@ -272,13 +272,18 @@ _OPTIONS_AS_GIVEN = (
 )
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
-    options = DemoOptions(
+def to_options(args: argparse.Namespace) -> DemoOptions:
+    """The demo's options from its parsed command line."""
+    return DemoOptions(
         **{name: getattr(args, name) for name in _OPTIONS_AS_GIVEN},
         targets=[t.strip() for t in args.targets.split(",") if t.strip()] if args.targets else None,
         count_calls=not args.no_count,
     )
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    options = to_options(args)
     progress_stream = sys.stderr if args.json else sys.stdout
     # The event source logs each failed batch (ids and reason) at WARNING: the progress lines
     # count them instead, unless --verbose.

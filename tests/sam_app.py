@@ -1,8 +1,11 @@
-"""The SAM application's fixtures, one `sam build` and one deployed stack per test session, shared by
-tests/template and tests/tooling (registered once, in tests/conftest.py, so that both use the same ones)."""
+"""The SAM application's fixtures: one `sam build` per test run (shared by the pytest-xdist workers)
+and one deployed stack per worker, for tests/template, tests/tooling and tests/demo (registered once,
+in tests/conftest.py, so that all use the same ones)."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
@@ -23,10 +26,31 @@ def load_event(name: str) -> Dict[str, Any]:
     return json.loads((EVENTS / name).read_text())
 
 
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created), held for the block: one worker at a time."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
-def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`sam build` of template.yaml (no container), once per session, outside the repository."""
-    return sam_build(TEMPLATE, tmp_path_factory.mktemp("sam") / "build")
+def build_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """`sam build` of template.yaml (no container), outside the repository, once per test run: under
+    pytest-xdist the first worker builds into the run's shared temporary folder and the others wait
+    for it and reuse it (the build is only read)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent
+    target = shared / "sam-build"
+    done = shared / "sam-build.done"
+    with _locked(shared / "sam-build.lock"):
+        if not done.exists():
+            sam_build(TEMPLATE, target)
+            done.touch()
+    return target
 
 
 @pytest.fixture(scope="session")

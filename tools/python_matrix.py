@@ -1,10 +1,12 @@
 """Run the layer's tests on each supported Python version.
 
-Usage: python tools/python_matrix.py 3.9 3.10 3.11 3.12 3.13
+Usage: python tools/python_matrix.py 3.12 3.13 3.14 [pytest options, e.g. --numprocesses=auto]
 
 For each version it finds the interpreter (pyenv's, or pythonX.Y on PATH), keeps a
 virtual environment in .venv-pyX.Y with requirements-matrix.txt installed (remade when
-that file changes), and runs tests/unit, tests/integration and tests/property there.
+that file changes), and runs tests/unit and tests/integration there: what can differ between
+Pythons. The property tests, the tooling's, the template's and the demo's run once, on the
+main .venv's Python.
 The version of the main .venv is covered by `make test` itself and is not run again.
 A version that is not installed is reported and skipped; any failing version fails the run.
 """
@@ -23,7 +25,7 @@ from typing import List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "requirements-matrix.txt"
-LAYER_TESTS = ["tests/unit", "tests/integration", "tests/property"]
+LAYER_TESTS = ["tests/unit", "tests/integration"]
 
 
 def find_interpreter(version: str) -> Optional[str]:

@@ -18,14 +18,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def build_dir(tmp_path_factory) -> Path:
-    """One `sam build` of template.yaml for the module's demo runs."""
-    from emulator.stack import sam_build
-
-    return sam_build(ROOT / "template.yaml", tmp_path_factory.mktemp("demo") / "build")
-
-
 def expected_poison(run_id: str, messages: int, wave_size: int, rate: float) -> List[str]:
     """The producer's documented poison rule (functions/producer/request.py), wave by wave."""
     ids = []
@@ -75,7 +67,7 @@ def test_demo_accounts_for_every_message_and_the_dlq_holds_exactly_the_poison(bu
 
 
 def test_demo_cli_fifo_json_summary(build_dir) -> None:
-    """A realistic FIFO run: 300 messages over 6 message groups, 10% poison among them."""
+    """A FIFO run through the command line: 40 messages over 4 message groups, 10% poison among them."""
     completed = subprocess.run(
         [
             sys.executable,
@@ -83,11 +75,11 @@ def test_demo_cli_fifo_json_summary(build_dir) -> None:
             "demo",
             "--fifo",
             "--messages",
-            "300",
+            "40",
             "--poison-rate",
             "0.1",
             "--message-groups",
-            "6",
+            "4",
             "--build-dir",
             str(build_dir),
             "--skip-build",
@@ -112,9 +104,9 @@ def test_demo_cli_fifo_json_summary(build_dir) -> None:
     assert counts["lost"] == 0 and counts["in_queue"] == 0
     # Exactly the poison in the DLQ: no good message of another group (or of the same group, behind
     # a poison one) was redriven.
-    assert counts["dlq_item_ids"] == expected_poison("t-fifo", 300, 50, 0.1)
-    assert counts["dlq"] == 30 and counts["good_in_dlq"] == 0
-    assert counts["processed"] == 270
+    assert counts["dlq_item_ids"] == expected_poison("t-fifo", 40, 50, 0.1)
+    assert counts["dlq"] == 4 and counts["good_in_dlq"] == 0
+    assert counts["processed"] == 36
     assert summary["settings"]["fifo"] is True and summary["settings"]["max_receive_count"] == 5
     assert "progress" in completed.stderr
 

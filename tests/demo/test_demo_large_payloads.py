@@ -14,13 +14,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def build_dir(tmp_path_factory) -> Path:
-    from emulator.stack import sam_build
-
-    return sam_build(ROOT / "template.yaml", tmp_path_factory.mktemp("demo-large") / "build")
-
-
 def test_large_messages_are_processed_or_dead_lettered_and_accounted_for(build_dir) -> None:
     # 20 items, 4 large (items 4, 9, 14, 19) and 2 poison (9, 19): two large messages end in the DLQ
     options = DemoOptions(

@@ -15,13 +15,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def build_dir(tmp_path_factory) -> Path:
-    from emulator.stack import sam_build
-
-    return sam_build(ROOT / "template.yaml", tmp_path_factory.mktemp("demo-options") / "build")
-
-
 def test_retry_delays_slow_records_and_batch_metrics(build_dir) -> None:
     options = DemoOptions(
         messages=12,

@@ -99,7 +99,8 @@ def test_a_slow_record_takes_its_work_seconds_capped() -> None:
 
     started = time.monotonic()
     rules.handle_record({"messageId": "m-1", "body": '{"id": "x", "work_seconds": 0.3}'})
-    assert 0.3 <= time.monotonic() - started < 1.0
+    # It slept its 0.3 s; far from the 10 s cap (the rest is room for a busy machine).
+    assert 0.3 <= time.monotonic() - started < 5.0
     assert rules.MAX_WORK_SECONDS == 10.0
 
 

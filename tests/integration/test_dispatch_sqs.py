@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 
 import pytest
@@ -186,9 +185,8 @@ def test_retries_stop_before_the_deadline(boto3_session, endpoint_url, queue):
     dispatcher = make(boto3_session, endpoint_url, queue, retry_policy=policy)
     dispatcher.submit_payload("late")
     dispatcher.set_deadline(Deadline.after(1.2))  # 0.2 s beyond the margin: the first call goes
-    started = time.monotonic()
     assert dispatcher.flush_payloads() == ["late"]
-    assert time.monotonic() - started < 0.8
+    # Stopped by the deadline, not by max_attempts (5): counted, so a busy machine cannot break it.
     (detail,) = dispatcher.unprocessed_details
     assert (detail.code, detail.retryable) == (DEADLINE_EXCEEDED, True) and 1 <= detail.attempts < 5
     assert "deadline" in detail.message and "ThrottlingException" in detail.message
@@ -220,10 +218,8 @@ def test_no_call_starts_within_the_deadline_margin(boto3_session, endpoint_url, 
     payloads = [{"n": i} for i in range(25)]
     for payload in payloads:
         dispatcher.submit_payload(payload)  # two full batches are due while submitting
-    started = time.monotonic()
     returned = dispatcher.flush_payloads()
-    assert time.monotonic() - started < 0.5
-    assert calls == []
+    assert calls == []  # no call started: nothing to wait for, whatever the machine's load
     assert len(returned) == 25 and all(a is b for a, b in zip(returned, payloads))
     details = dispatcher.unprocessed_details
     assert {(d.code, d.retryable, d.attempts) for d in details} == {(DEADLINE_EXCEEDED, True, 0)}

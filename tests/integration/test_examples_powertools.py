@@ -379,10 +379,8 @@ def test_sqs_async_handler_overlaps_the_writes_of_a_batch(
         in_flight[0] -= 1
 
     example.dynamodb.meta.events.register("before-send.dynamodb.PutItem", slow_write)
-    started = time.monotonic()
     assert example.lambda_handler(event, LambdaContext()) == {"batchItemFailures": []}
-    assert most[0] > 1, "the writes ran one after another"
-    assert time.monotonic() - started < 6 * 0.3
+    assert most[0] > 1, "the writes ran one after another"  # counted: no wall-clock margin
 
 
 @needs("AsyncBatchProcessor", "async_batch_processor")

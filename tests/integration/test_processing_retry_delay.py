@@ -36,6 +36,18 @@ def _fail(record):
     raise ValueError("poison")
 
 
+def _visibility_asked(boto3_session):
+    """The VisibilityTimeout of every entry of the ChangeMessageVisibilityBatch calls made (the
+    delays the processor chose, read off the requests: exact, whatever the machine's load)."""
+    asked = []
+
+    def record(params, **_):
+        asked.extend(entry["VisibilityTimeout"] for entry in params["Entries"])
+
+    boto3_session.events.register("before-parameter-build.sqs.ChangeMessageVisibilityBatch", record)
+    return asked
+
+
 def _received_again_after(sqs, url, started, limit=14.0):
     """Seconds from ``started`` until the message can be received again (polling every 0.1 s)."""
     while time.monotonic() - started < limit:
@@ -79,12 +91,16 @@ def test_a_failed_message_comes_back_after_its_retry_delay_not_the_queue_timeout
         boto3_session=boto3_session,
         endpoint_url=endpoint_url,
     )
+    asked = _visibility_asked(boto3_session)
     started = time.monotonic()
     response = process_partial_response(event, _fail, processor)
     assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    assert asked == [int(expected)]  # the delay the processor set, to the second
     after, message = _received_again_after(sqs, queue["url"], started)
+    # Not back before its delay (a busy machine can only make it later); back well before the
+    # queue's own 30 s timeout: the 14 s limit leaves a loaded machine 6 s or more to poll.
     assert after is not None, "not received again within 14 s (the queue's timeout is 30 s)"
-    assert expected - 0.6 <= after <= expected + 1.5, after
+    assert after >= expected - 0.6, after
     assert message["Attributes"]["ApproximateReceiveCount"] == str(earlier_receives + 2)
 
 
@@ -171,8 +187,9 @@ def test_a_throttled_visibility_change_is_retried_in_delete_mode_and_the_error_s
         proc.process()
     assert counter["n"] == 2  # throttled once, then changed
     assert processor.visibility_failures == []
-    after, message = _received_again_after(sqs, queue["url"], started, limit=6)
-    assert after is not None and after < 3.0
+    # Back within 10 s, not the queue's 30 s (1 s asked; the rest is room for a busy machine).
+    after, message = _received_again_after(sqs, queue["url"], started, limit=10)
+    assert after is not None
     assert message["Body"] == "bad"  # the success was deleted, the failure came back early
 
 
@@ -275,5 +292,6 @@ def test_a_batch_that_fully_fails_still_gets_its_delays_before_the_error(
         else:
             sqs_batch_processor(record_handler=_fail, **options)(lambda event, context: None)(event, None)
     assert calls.entries_per_call() == [2]
-    after, _ = _received_again_after(sqs, queue["url"], started, limit=6)
-    assert after is not None and after < 3.0
+    # Back within 10 s, not the queue's 30 s (1 s asked; the rest is room for a busy machine).
+    after, _ = _received_again_after(sqs, queue["url"], started, limit=10)
+    assert after is not None

@@ -329,7 +329,9 @@ def test_batching_window_gathers_messages_that_arrive_during_the_window(sqs, uni
         later.join()
     assert outcome is not None
     assert sizes == [20]  # both sends in one invocation: the window kept it open
-    assert 1.5 <= elapsed < 5
+    # The 2 s window was kept open (a busy machine only makes it longer); 20 s is a bound against
+    # waiting forever, not a margin.
+    assert 1.5 <= elapsed < 20
 
 
 def test_a_message_received_twice_within_the_window_is_delivered_once(sqs, unique_name) -> None:
