@@ -73,6 +73,10 @@ test-fast: lint ## For developers: lint, then the unit and integration tests on 
 test-pythons: $(STAMP) ## The layer's unit and integration tests on each other Python of MATRIX_PYTHONS (those installed)
 	$(BIN)/python tools/python_matrix.py $(MATRIX_PYTHONS) --numprocesses=$(WORKERS)
 
+.PHONY: test-under-load
+test-under-load: $(STAMP) ## make test three times on fresh clones of HEAD while a busy loop per core loads the machine
+	$(BIN)/python tools/test_under_load.py --runs 3
+
 .PHONY: coverage
 coverage: $(STAMP) ## Line and branch coverage of layer/ by every test (the report, and coverage.json)
 	$(PYTEST) -q --cov=layer/lambda_batch --cov-branch --cov-report=term:skip-covered --cov-report=json $(PYTEST_ARGS)
