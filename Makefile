@@ -115,6 +115,13 @@ REGION ?= us-east-1
 build: $(STAMP) ## sam build: the layer (python/lambda_batch) and the sample functions into .aws-sam/build
 	@echo "sam build -> $(SAM_BUILD_DIR)" >&2
 	@SAM_CLI_TELEMETRY=0 $(SAM) build --build-dir $(SAM_BUILD_DIR) >&2
+	@touch $(BUILT)
+
+# What the local runs use: built again only when the template, the layer or a function changed.
+BUILT = $(SAM_BUILD_DIR)/.lambda-batch-built
+BUILD_SOURCES := template.yaml layer/Makefile $(shell find layer/lambda_batch functions -type f -not -name '*.pyc' 2>/dev/null)
+$(BUILT): $(STAMP) $(BUILD_SOURCES)
+	@$(MAKE) --no-print-directory build
 
 .PHONY: validate
 validate: $(STAMP) $(CHECKOV_STAMP) ## sam validate --lint, cfn-lint with the serverless rules, checkov (0 failed)
@@ -164,7 +171,7 @@ deploy: build ## sam deploy the reference stack to AWS (samconfig.toml [default]
 	SAM_CLI_TELEMETRY=0 $(SAM) deploy --template-file $(SAM_BUILD_DIR)/template.yaml
 
 .PHONY: deploy-emulator
-deploy-emulator: build ## Deploy the stack to a moto server (ENDPOINT_URL=..., else one is started and kept up until Ctrl-C)
+deploy-emulator: $(BUILT) ## Deploy the stack to a moto server (ENDPOINT_URL=..., else one is started and kept up until Ctrl-C)
 	@$(BIN)/python -m emulator deploy --build-dir $(SAM_BUILD_DIR) $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
 
 .PHONY: purge-emulator
@@ -187,7 +194,7 @@ invoke: build ## sam local invoke FUNCTION=... EVENT=... (needs Docker; else use
 	fi
 
 .PHONY: invoke-local
-invoke-local: build ## Run FUNCTION's built handler with EVENT as Lambda would, on moto (or ENDPOINT_URL); PARAMETERS=K=V
+invoke-local: $(BUILT) ## Run FUNCTION's built handler with EVENT as Lambda would, on moto (or ENDPOINT_URL); PARAMETERS=K=V
 	@$(BIN)/python -m local_lambda invoke $(FUNCTION) --event $(EVENT) --build-dir $(SAM_BUILD_DIR) \
 		$(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL)) $(if $(PARAMETERS),--parameter-overrides $(PARAMETERS))
 
