@@ -146,7 +146,8 @@ class LocalFunction:
             }
         )
         self._process = subprocess.Popen(
-            [self.python, "-I", str(_BOOTSTRAP)],
+            # -B: /var/task and /opt are read-only on Lambda, nothing is written beside the built code
+            [self.python, "-I", "-B", str(_BOOTSTRAP)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
