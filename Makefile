@@ -89,7 +89,7 @@ bench: $(STAMP) ## Benchmarks against the alternatives; figures go to docs/BENCH
 
 .PHONY: demo
 demo: $(STAMP) ## The whole system end to end on the embedded AWS emulator (DEMO_ARGS="--messages 500 ...")
-	@$(BIN)/python -m demo $(DEMO_ARGS)
+	@$(BIN)/python -m demo --build-dir $(SAM_BUILD_DIR) $(DEMO_ARGS)
 
 .PHONY: clean
 clean: ## Remove build output and virtual environments
