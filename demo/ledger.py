@@ -253,7 +253,7 @@ class Ledger:
         gaps = {
             states[m].item_id or m: [
                 round(later - earlier, 1)
-                for earlier, later in zip(states[m].received_at, states[m].received_at[1:])
+                for earlier, later in zip(states[m].received_at, states[m].received_at[1:], strict=False)
             ]
             for m in sorted(poison)
             if len(states[m].received_at) > 1

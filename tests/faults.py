@@ -301,7 +301,9 @@ class CannedNetwork:
             return _http(400), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
         roles = ("HASH", "RANGE")
         table = {
-            "KeySchema": [{"AttributeName": n, "KeyType": r} for n, r in zip(self._key_schema, roles)],
+            "KeySchema": [
+                {"AttributeName": n, "KeyType": r} for n, r in zip(self._key_schema, roles, strict=False)
+            ],
             "AttributeDefinitions": [
                 {"AttributeName": n, "AttributeType": t} for n, t in self._key_schema.items()
             ],

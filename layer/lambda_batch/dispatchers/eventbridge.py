@@ -99,7 +99,7 @@ class EventBridgeBatchDispatcher(BaseDispatcher):
             if not isinstance(time, datetime.datetime):
                 raise PayloadError(f"time must be a datetime, not {type(time).__name__}")
             if time.tzinfo is None:  # a naive datetime is UTC, as boto3 takes it
-                time = time.replace(tzinfo=datetime.timezone.utc)
+                time = time.replace(tzinfo=datetime.UTC)
             request["Time"] = time
             size += _TIME_SIZE
         if trace_header is not None:
