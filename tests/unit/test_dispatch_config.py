@@ -69,7 +69,7 @@ def test_limits_table_matches_the_documented_figures():
         "firehose": (500, 4_194_304, 1_024_000),
         "dynamodb": (25, 16_777_216, 409_600),
         "cloudwatch": (1000, 1_000_000, 1_000_000),
-        "events": (10, 262_144, 262_144),
+        "events": (10, 1_048_576, 1_048_576),  # 1 MB since 29 January 2026
     }
     assert all(limits.source.startswith("https://docs.aws.amazon.com/") for limits in SERVICE_LIMITS.values())
 

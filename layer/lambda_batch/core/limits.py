@@ -120,19 +120,25 @@ SERVICE_LIMITS: Dict[str, ServiceLimits] = {
         item_limit_name="CloudWatch PutMetricData request size limit (1 MB)",
         source="https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html",
     ),
-    # PutEvents: 10 entries; the total entry size below 256 KB, counted as: Time 14 bytes when
-    # given, Source, DetailType, Detail and each Resources entry by their UTF-8 bytes.
-    # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html
+    # PutEvents: 10 entries; each entry, and the request's entries in all, at most 1 MB since
+    # 29 January 2026 (256 KB before), counted by the entry-size formula: Time 14 bytes when
+    # given, Source, DetailType, Detail and each Resources entry by their UTF-8 bytes. 1 MB is
+    # taken as 1,048,576 bytes, as the 256 KB before it was 262,144 and SQS's 1 MiB is. Read on
+    # 3 December 2026: the AWS Compute Blog, "More room to build: serverless services now support
+    # payloads up to 1 MB" (29 January 2026) for the limit; the formula and the request total from
+    # the PutEvents entry-size page (which, as stored, still names the old figure for both).
+    # https://aws.amazon.com/blogs/compute/more-room-to-build-serverless-services-now-support-payloads-up-to-1-mb
+    # https://docs.aws.amazon.com/eventbridge/latest/userguide/calculate-putevents-entry-size.html
     # https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
     "events": ServiceLimits(
         service="events",
         operation="PutEvents",
         max_entries=10,
-        max_batch_bytes=256 * KiB,
-        max_item_bytes=256 * KiB,
-        max_item_bytes_ceiling=256 * KiB,
-        item_limit_name="EventBridge PutEvents entry size limit (256 KB, by the entry-size formula)",
-        source="https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html",
+        max_batch_bytes=1 * MiB,
+        max_item_bytes=1 * MiB,
+        max_item_bytes_ceiling=1 * MiB,
+        item_limit_name="EventBridge PutEvents entry size limit (1 MB, by the entry-size formula)",
+        source="https://docs.aws.amazon.com/eventbridge/latest/userguide/calculate-putevents-entry-size.html",
     ),
 }
 
