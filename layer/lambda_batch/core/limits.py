@@ -55,17 +55,22 @@ SERVICE_LIMITS: Dict[str, ServiceLimits] = {
         item_limit_name="SQS message size limit (the queue's MaximumMessageSize)",
         source="https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-batch-api.html",
     ),
-    # PublishBatch: 10 entries; each message and the sum of all messages at most 262,144 bytes
-    # (message attributes count toward the size).
+    # PublishBatch: 10 entries; each message, and the messages of a batch together, at most the
+    # topic's MaximumMessageSize (1,024 to 1,048,576 bytes; 262,144 by default); message
+    # attributes count toward the size. Read on 3 December 2026: the PublishBatch reference and
+    # "Publishing large messages with Amazon SNS" (SNS Developer Guide). The dispatcher applies
+    # 256 KiB until it has read the topic's attribute (dispatchers/sns_topic.py), and keeps it
+    # when it cannot; max_batch_bytes here is the most any topic allows.
     # https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html
+    # https://docs.aws.amazon.com/sns/latest/dg/large-message-payloads.html
     "sns": ServiceLimits(
         service="sns",
         operation="PublishBatch",
         max_entries=10,
-        max_batch_bytes=256 * KiB,
+        max_batch_bytes=1 * MiB,
         max_item_bytes=256 * KiB,
-        max_item_bytes_ceiling=256 * KiB,
-        item_limit_name="SNS message size limit",
+        max_item_bytes_ceiling=1 * MiB,
+        item_limit_name="SNS message size limit (the topic's MaximumMessageSize)",
         source="https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html",
     ),
     # PutRecords: 500 records and 10 MiB per call, partition keys included; each record (data
@@ -232,6 +237,10 @@ KINESIS_MAX_EXPLICIT_HASH_KEY = 2**128 - 1
 #: PutEvents counts a given Time as 14 bytes.
 #: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html
 EVENTBRIDGE_TIME_SIZE = 14
+#: An SNS topic's MaximumMessageSize: 262,144 bytes unless set, at least 1,024.
+#: https://docs.aws.amazon.com/sns/latest/dg/large-message-payloads.html (read 3 December 2026)
+SNS_DEFAULT_MESSAGE_SIZE = 256 * KiB
+SNS_MIN_MESSAGE_SIZE = 1024
 #: Message attributes per message (SQS and SNS).
 #: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-metadata.html
 SQS_MAX_MESSAGE_ATTRIBUTES = 10
