@@ -83,6 +83,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         "--work-seconds", type=float, default=5.0, help="how long each slow record takes (default 5)"
     )
     parser.add_argument(
+        "--tenants",
+        type=int,
+        default=0,
+        help="tenants of the standard queue's messages (default 0: none): one noisy tenant sends "
+        "most of each wave, the others one message each; each is a fair-queue message group",
+    )
+    parser.add_argument(
         "--targets",
         help="producer targets, comma-separated (default: the sample event's: sqs,dynamodb,cloudwatch)",
     )
@@ -182,6 +189,15 @@ def _retry_delay_line(c: Any) -> str:
     )
 
 
+def _tenant_lines(c: Any) -> List[str]:
+    """Each tenant's receive delay (``--tenants``): from SQS accepting a message to its first delivery."""
+    return [
+        f"  tenant {tenant:<15}{d['messages']:>8}   receive delay: mean {d['mean_seconds']:.2f} s, "
+        f"longest {d['max_seconds']:.2f} s"
+        for tenant, d in c.tenant_receive_delays.items()
+    ]
+
+
 def _batch_metrics_lines(result: DemoResult) -> List[str]:
     m = result.batch_metrics
     if not result.batch_documents:
@@ -222,6 +238,7 @@ def format_summary(result: DemoResult) -> str:
             if c.slow_deliveries == c.slow_sent
             else f"delivered {c.slow_deliveries} times in all)"
         ),
+        *_tenant_lines(c),
         *_batch_metrics_lines(result),
         "api calls",
         _calls_line("producer", result.producer_calls),
@@ -265,6 +282,7 @@ _OPTIONS_AS_GIVEN = (
     "large_messages",
     "slow_records",
     "work_seconds",
+    "tenants",
     "build_dir",
     "skip_build",
     "max_seconds",

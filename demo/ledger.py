@@ -49,6 +49,9 @@ class MessageState:
     slow: bool = False
     #: When each delivery was seen (``time.monotonic()``): a failed message's retry delays.
     received_at: List[float] = field(default_factory=list)
+    #: Its tenant (the item's ``"tenant"``: its fair-queue message group), and when SQS accepted it.
+    tenant: Optional[str] = None
+    sent_at: Optional[float] = None
 
 
 def is_pointer(body: Any) -> bool:
@@ -59,6 +62,16 @@ def is_pointer(body: Any) -> bool:
 def is_slow(body: Any) -> bool:
     """Whether a message body is a slow item's (``"work_seconds"``: the consumer works that long)."""
     return isinstance(body, str) and '"work_seconds"' in body
+
+
+def tenant_of(body: Any) -> Optional[str]:
+    """The producer item's ``"tenant"`` from a message body (``None``: none, or a pointer body)."""
+    try:
+        payload = json.loads(body) if isinstance(body, str) else None
+    except ValueError:
+        return None
+    tenant = payload.get("tenant") if isinstance(payload, dict) else None
+    return tenant if isinstance(tenant, str) else None
 
 
 def item_of(body: Any, resolve: Optional[Resolver] = None) -> tuple[Optional[str], bool]:
@@ -108,6 +121,9 @@ class LedgerCounts:
     #: Slow messages (longer than the visibility timeout to handle), and their deliveries in all.
     slow_sent: int = 0
     slow_deliveries: int = 0
+    #: Per tenant (``--tenants``): its messages first delivered, and the mean and longest seconds
+    #: from SQS accepting one to its first delivery (the proxy's clock).
+    tenant_receive_delays: Dict[str, Dict[str, float]] = field(default_factory=dict)
 
 
 class Ledger:
@@ -168,9 +184,9 @@ class Ledger:
 
     def _sent(self, message_id: str, body: Any) -> None:
         item_id, poison = item_of(body, self.resolve)
-        self.messages.setdefault(
-            message_id, MessageState(message_id, item_id, poison, large=is_pointer(body), slow=is_slow(body))
-        )
+        state = MessageState(message_id, item_id, poison, large=is_pointer(body), slow=is_slow(body))
+        state.tenant, state.sent_at = tenant_of(body), time.monotonic()
+        self.messages.setdefault(message_id, state)
 
     def _delivered(self, message: Dict[str, Any]) -> None:
         state = self.messages.get(message["MessageId"])
@@ -253,7 +269,7 @@ class Ledger:
         gaps = {
             states[m].item_id or m: [
                 round(later - earlier, 1)
-                for earlier, later in zip(states[m].received_at, states[m].received_at[1:])
+                for earlier, later in zip(states[m].received_at, states[m].received_at[1:], strict=False)
             ]
             for m in sorted(poison)
             if len(states[m].received_at) > 1
@@ -281,7 +297,24 @@ class Ledger:
             poison_receive_gaps=gaps,
             slow_sent=len(slow),
             slow_deliveries=sum(s.deliveries for s in slow),
+            tenant_receive_delays=_tenant_delays(states.values()),
         )
+
+
+def _tenant_delays(states: Any) -> Dict[str, Dict[str, float]]:
+    """Each tenant's messages first delivered, with the mean and longest delay from send to delivery."""
+    delays: Dict[str, List[float]] = {}
+    for state in states:
+        if state.tenant is not None and state.sent_at is not None and state.received_at:
+            delays.setdefault(state.tenant, []).append(max(0.0, state.received_at[0] - state.sent_at))
+    return {
+        tenant: {
+            "messages": len(d),
+            "mean_seconds": round(sum(d) / len(d), 2),
+            "max_seconds": round(max(d), 2),
+        }
+        for tenant, d in sorted(delays.items())
+    }
 
 
 def _queue_path(url: str) -> str:

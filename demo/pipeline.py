@@ -73,6 +73,10 @@ class DemoOptions:
     #: timeout: its visibility heartbeat keeps them invisible meanwhile (delivered once).
     slow_records: int = 1
     work_seconds: float = 5.0
+    #: Tenants of the standard queue's messages (0: none). Each wave gives one message to each of
+    #: ``tenants - 1`` quiet tenants, after the rest, the noisy tenant's: each message's tenant
+    #: is its MessageGroupId (a fair queue), and the summary gives each tenant's receive delay.
+    tenants: int = 0
 
     def check(self) -> None:
         """Raise :class:`DemoError` for an option out of range."""
@@ -92,6 +96,8 @@ class DemoOptions:
             raise DemoError("--slow-records must be 0 to --messages (and at most --wave-size)")
         if not 0 <= self.work_seconds <= 10:
             raise DemoError("--work-seconds must be 0 to 10 (the consumer's timeout is 20 s)")
+        if self.tenants and (self.fifo or not 2 <= self.tenants <= 100):
+            raise DemoError("--tenants must be 0 (none) or 2 to 100, on the standard queue only")
 
 
 @dataclass

@@ -32,6 +32,9 @@ def producer_event(options: DemoOptions, wave: int, count: int, run_id: str) -> 
     event["queue"] = "fifo" if options.fifo else "standard"
     if options.fifo:
         event["message_groups"] = options.message_groups
+    elif options.tenants:
+        quiet = min(options.tenants - 1, count - 1)  # the noisy tenant's messages go first
+        event["tenants"] = {"noisy": count - quiet, **{f"quiet-{n}": 1 for n in range(1, quiet + 1)}}
     if options.targets is not None:
         event["targets"] = list(options.targets)
     return event

@@ -288,6 +288,8 @@ class CannedNetwork:
         if service == "sqs":  # the queue's settings, read once by the SQS dispatchers
             session.events.register("before-call.sqs.GetQueueUrl", self._queue_url)
             session.events.register("before-call.sqs.GetQueueAttributes", self._queue_attributes)
+        if service == "sns":  # the topic's MaximumMessageSize, read once by the SNS dispatcher
+            session.events.register("before-call.sns.GetTopicAttributes", self._topic_attributes)
         if service == "dynamodb":  # the table's key ({"pk": "S", "sk": "N"}), read once per process
             from lambda_batch.dispatchers import dynamodb
 
@@ -301,7 +303,9 @@ class CannedNetwork:
             return _http(400), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
         roles = ("HASH", "RANGE")
         table = {
-            "KeySchema": [{"AttributeName": n, "KeyType": r} for n, r in zip(self._key_schema, roles)],
+            "KeySchema": [
+                {"AttributeName": n, "KeyType": r} for n, r in zip(self._key_schema, roles, strict=False)
+            ],
             "AttributeDefinitions": [
                 {"AttributeName": n, "AttributeType": t} for n, t in self._key_schema.items()
             ],
@@ -315,6 +319,9 @@ class CannedNetwork:
         return _http(200), {
             "Attributes": {"MaximumMessageSize": "1048576", "ContentBasedDeduplication": "false"}
         }
+
+    def _topic_attributes(self, **_: Any) -> Any:
+        return _http(200), {"Attributes": {}}  # no MaximumMessageSize: the default, 256 KiB
 
     def _capture(self, params: Dict[str, Any], context: Dict[str, Any], **_: Any) -> None:
         entries = _get_entries(self.service, params)

@@ -88,7 +88,8 @@ def _send_sqs(request: ProducerRequest, items: List[Dict[str, Any]], context: An
         return fifo
     standard = SQSBatchDispatcher(os.environ["WORK_QUEUE_URL"], context=context, large_payload_bucket=bucket)
     for item in items:
-        standard.submit_payload(item, message_id=item["id"])
+        # A tenant is the item's fair-queue message group: SQS shares the consumers among tenants.
+        standard.submit_payload(item, message_id=item["id"], message_group_id=item.get("tenant"))
     standard.flush_payloads()
     return standard
 

@@ -10,6 +10,9 @@ A request is a JSON object; every field is optional::
       "poison_rate": 0.25,             # share of SQS messages marked {"poison": true}, 0 to 1;
                                        #   the consumer rejects those, so they end in the DLQ
       "message_groups": 2,             # FIFO message groups the items are spread over, 1 to 100
+      "tenants": {"noisy": 18, "a": 1, "b": 1},  # standard queue only: each item's "tenant"
+                                       #   field, by these counts in this order (they sum to
+                                       #   count); sent as its MessageGroupId (SQS fair queues)
       "large_count": 2,                # items padded past SQS's 1 MiB, 0 to count (default 0): sent
                                        #   through the stack's payload bucket (S3 pointers)
       "slow_count": 1,                 # the first items (not poison) that take the consumer
@@ -46,12 +49,15 @@ _FIELDS = {
     "large_count",
     "slow_count",
     "work_seconds",
+    "tenants",
 }
 #: The longest a slow item may make the consumer work (its timeout is 20 s).
 MAX_WORK_SECONDS = 10
 #: The padding of a large item: with the rest of the item, over SQS's 1 MiB message limit.
 LARGE_PADDING = 1024 * 1024 + 1
 _RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: A tenant's name: it becomes a MessageGroupId (at most 128 ASCII letters, digits or punctuation).
+_TENANT = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
 class InvalidRequestError(ValueError):
@@ -71,6 +77,17 @@ class ProducerRequest:
     large_count: int = 0
     slow_count: int = 0
     work_seconds: float = 4.0
+    #: (tenant, item count) in order: the first count items are the first tenant's, and so on.
+    tenants: Tuple[Tuple[str, int], ...] = ()
+
+    def tenant(self, index: int) -> Optional[str]:
+        """The tenant of item ``index`` (its fair-queue message group), or None without tenants."""
+        end = 0
+        for name, count in self.tenants:
+            end += count
+            if index < end:
+                return name
+        return None
 
     def item_id(self, index: int) -> str:
         """The id of item ``index``: ``<run_id>-<index, 5 digits>``."""
@@ -100,6 +117,9 @@ class ProducerRequest:
                 item["padding"] = "x" * LARGE_PADDING
             if index < self.slow_count and not self.is_poison(index):
                 item["work_seconds"] = self.work_seconds
+            tenant = self.tenant(index)
+            if tenant is not None:
+                item["tenant"] = tenant
             produced.append(item)
         return produced
 
@@ -166,6 +186,8 @@ def parse_request(event: Any, deployed: Set[str], default_run_id: str = "run") -
     if isinstance(work, bool) or not isinstance(work, (int, float)) or not 0 <= work <= MAX_WORK_SECONDS:
         raise InvalidRequestError(f"work_seconds must be a number from 0 to {MAX_WORK_SECONDS}, not {work!r}")
 
+    tenants = _parse_tenants(event.get("tenants"), count, fifo=queue == "fifo")
+
     return ProducerRequest(
         count=count,
         targets=targets,
@@ -176,4 +198,25 @@ def parse_request(event: Any, deployed: Set[str], default_run_id: str = "run") -
         large_count=large,
         slow_count=slow,
         work_seconds=float(work),
+        tenants=tenants,
     )
+
+
+def _parse_tenants(value: Any, count: int, *, fifo: bool) -> Tuple[Tuple[str, int], ...]:
+    """``{"tenant": items, ...}`` checked: names a message group may carry, counts summing to ``count``."""
+    if value is None:
+        return ()
+    if fifo:
+        raise InvalidRequestError("tenants are for the standard queue (FIFO uses message_groups)")
+    if not isinstance(value, Mapping) or not value:
+        raise InvalidRequestError("tenants must be a non-empty object of tenant names to item counts")
+    tenants = []
+    for name, items in value.items():
+        if not isinstance(name, str) or not _TENANT.fullmatch(name):
+            raise InvalidRequestError("tenant names must be 1 to 64 letters, digits, '_', '.', ':' or '-'")
+        if isinstance(items, bool) or not isinstance(items, int) or items < 1:
+            raise InvalidRequestError(f"tenants: each count must be a positive integer, not {items!r}")
+        tenants.append((name, items))
+    if sum(items for _, items in tenants) != count:
+        raise InvalidRequestError(f"tenants: the counts must sum to count ({count})")
+    return tuple(tenants)

@@ -75,3 +75,29 @@ def test_ledger_ignores_other_queues():
     )
     ledger.observe(other)
     assert ledger.progress()["sent"] == 0
+
+
+def test_each_tenants_receive_delay_is_in_the_summary():
+    """--tenants: messages carrying a tenant (their fair-queue group) are timed from send to first
+    delivery, per tenant (counts and order asserted, not durations)."""
+    ledger = Ledger(QUEUE)
+    ledger.add_request(4, 0)
+    bodies = [
+        {"id": "n1", "tenant": "noisy"},
+        {"id": "n2", "tenant": "noisy"},
+        {"id": "q1", "tenant": "quiet-1"},
+    ]
+    _feed(ledger, [*bodies, {"id": "plain"}], deleted=[0, 1, 2, 3])
+    delays = ledger.summary(set(), in_queue=0).tenant_receive_delays
+    assert sorted(delays) == ["noisy", "quiet-1"]  # the message without a tenant is in no line
+    assert (delays["noisy"]["messages"], delays["quiet-1"]["messages"]) == (2, 1)
+    for tenant in delays.values():
+        assert 0 <= tenant["mean_seconds"] <= tenant["max_seconds"]
+
+
+def test_a_tenant_message_never_delivered_has_no_delay():
+    ledger = Ledger(QUEUE)
+    entries = [{"Id": "0", "MessageBody": json.dumps({"id": "n1", "tenant": "noisy"})}]
+    response = {"Successful": [{"Id": "0", "MessageId": "m0"}]}
+    ledger.observe(_record("SendMessageBatch", {"Entries": entries}, response, role="producer"))
+    assert ledger.summary(set(), in_queue=1).tenant_receive_delays == {}

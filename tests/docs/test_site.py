@@ -80,7 +80,7 @@ def test_the_site_builds_strict_with_every_page(site: Path) -> None:
         html = site / (rel.parent if rel.name == "index" else rel) / "index.html"
         assert html.exists(), f"{page.relative_to(ROOT)} was not built"
     home = (site / "index.html").read_text()
-    assert "python3.10 to python3.14" in home
+    assert "python3.12 to python3.14" in home
     benchmarks = (site / "BENCHMARKS" / "index.html").read_text()
     assert "Dispatchers" in benchmarks  # docs/BENCHMARKS.md, as make bench writes it
 

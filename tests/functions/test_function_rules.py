@@ -113,3 +113,27 @@ def test_slow_items_are_the_first_ones_not_poison_and_bad_values_are_refused() -
     for bad in ({"slow_count": 5}, {"slow_count": -1}, {"work_seconds": 11}, {"work_seconds": True}):
         with pytest.raises(request.InvalidRequestError, match=next(iter(bad))):
             request.parse_request({"count": 4, "targets": ["sqs"], **bad}, {"sqs"})
+
+
+def test_tenants_are_the_items_groups_in_blocks_in_the_order_given() -> None:
+    parsed = request.parse_request(
+        {"count": 5, "targets": ["sqs"], "run_id": "r", "tenants": {"noisy": 3, "quiet": 2}}, {"sqs"}
+    )
+    assert [item.get("tenant") for item in parsed.items()] == ["noisy"] * 3 + ["quiet"] * 2
+    plain = request.parse_request({"count": 2, "targets": ["sqs"]}, {"sqs"})
+    assert all("tenant" not in item for item in plain.items())
+
+
+@pytest.mark.parametrize(
+    ("tenants", "extra", "message"),
+    [
+        ({"a": 1, "b": 1}, {"queue": "fifo"}, "standard queue"),
+        ({"a": 2}, {}, "sum to count"),
+        ({"a": 0, "b": 3}, {}, "positive integer"),
+        ({"a b": 3}, {}, "tenant names"),
+        ([], {}, "non-empty object"),
+    ],
+)
+def test_bad_tenants_are_refused_with_the_field_named(tenants, extra, message) -> None:
+    with pytest.raises(request.InvalidRequestError, match=message):
+        request.parse_request({"count": 3, "targets": ["sqs"], "tenants": tenants, **extra}, {"sqs"})

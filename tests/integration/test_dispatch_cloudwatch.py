@@ -11,7 +11,7 @@ from tests.faults import OK, Fault, FaultInjector, fast_policy
 
 pytestmark = pytest.mark.integration
 
-NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+NOW = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
 
 
 @pytest.fixture(autouse=True)

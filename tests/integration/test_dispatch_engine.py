@@ -7,6 +7,7 @@ large, and Kinesis order per partition key under partial failure (``ordered=True
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import random
@@ -346,7 +347,7 @@ def _inversions(records):
     by_key = defaultdict(list)
     for record in records:
         by_key[record["PartitionKey"]].append(json.loads(record["Data"])["n"])
-    return sum(sum(1 for a, b in zip(ns, ns[1:]) if b < a) for ns in by_key.values())
+    return sum(sum(1 for a, b in itertools.pairwise(ns) if b < a) for ns in by_key.values())
 
 
 def _put_with_partial_failures(boto3_session, endpoint_url, stream, ordered, seed, max_workers=1):

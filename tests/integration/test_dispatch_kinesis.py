@@ -120,7 +120,7 @@ def test_missing_stream_returns_the_records(boto3_session, endpoint_url, unique_
     for payload in payloads:
         dispatcher.submit_payload(payload)
     failed = dispatcher.flush_payloads()
-    assert all(a is b for a, b in zip(failed, payloads)) and len(failed) == 3
+    assert all(a is b for a, b in zip(failed, payloads, strict=False)) and len(failed) == 3
     assert dispatcher.unprocessed_details[0].code == "ResourceNotFoundException"
 
 

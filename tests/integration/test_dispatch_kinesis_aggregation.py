@@ -156,7 +156,7 @@ def test_a_failed_aggregate_returns_its_user_records_as_submitted(
     for i, payload in enumerate(payloads):
         dispatcher.submit_payload(payload, partition_key=f"user-{i % 10}")
     failed = dispatcher.flush_payloads()
-    assert all(a is b for a, b in zip(failed, payloads)) and len(failed) == 300
+    assert all(a is b for a, b in zip(failed, payloads, strict=False)) and len(failed) == 300
     details = dispatcher.unprocessed_details
     assert {d.code for d in details} == {"KMSAccessDeniedException"}
     assert details[0].record_id.startswith("record #1 (in an aggregated record of")

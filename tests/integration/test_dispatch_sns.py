@@ -8,7 +8,7 @@ import pytest
 
 from lambda_batch import ConfigurationError, PayloadError, SNSBatchDispatcher
 from lambda_batch.core.unprocessed import FIFO_GROUP_HALTED
-from tests.faults import OK, Fault, FaultInjector, drain_queue, fast_policy, queue_arn
+from tests.faults import OK, CannedNetwork, Fault, FaultInjector, _http, drain_queue, fast_policy, queue_arn
 
 pytestmark = pytest.mark.integration
 
@@ -114,3 +114,73 @@ def test_fifo_topic_halts_a_group_after_a_failure(boto3_session, endpoint_url, f
 def test_topic_must_be_an_arn():
     with pytest.raises(ConfigurationError, match="ARN"):
         SNSBatchDispatcher("alerts")
+
+
+def topic_says(session, size=None, denied=False):
+    """What GetTopicAttributes answers: moto 5.2.5 neither stores nor returns MaximumMessageSize,
+    so a hook adds it to moto's real answer (or answers AuthorizationError); returns the call count."""
+    calls = []
+
+    def before(**_):
+        calls.append(1)
+        if denied:
+            error = {"Code": "AuthorizationError", "Message": "not authorized"}
+            return _http(403), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 403}}
+        return None
+
+    def after(parsed, **_):
+        if size is not None:
+            parsed.setdefault("Attributes", {})["MaximumMessageSize"] = str(size)
+
+    session.events.register("before-call.sns.GetTopicAttributes", before)
+    session.events.register("after-call.sns.GetTopicAttributes", after)
+    return calls
+
+
+def test_a_topic_of_1_mib_takes_messages_and_batches_up_to_1_mib(boto3_session, endpoint_url, topic):
+    """The topic's MaximumMessageSize is read once per process; PublishBatch is captured by a hook
+    (moto 5.2.5 refuses any message over 256 KiB whatever the topic says)."""
+    arn, _, _ = topic
+    reads = topic_says(boto3_session, size=1024 * 1024)
+    network = CannedNetwork(boto3_session, "sns")
+    dispatcher = make(boto3_session, endpoint_url, arn)
+    for _ in range(3):
+        dispatcher.submit_payload("m" * 400_000)  # 2 in a batch: within the topic's 1 MiB together
+    dispatcher.submit_payload("m" * 900_000)
+    assert dispatcher.flush_payloads() == []
+    assert network.batches == [2, 1, 1]
+    assert [len(entry["Message"]) for entry in network.sent] == [400_000] * 3 + [900_000]
+    with pytest.raises(PayloadError, match=r"1048577 bytes, over the SNS message size limit \(the topic's"):
+        dispatcher.submit_payload("m" * (1024 * 1024 + 1))
+    again = make(boto3_session, endpoint_url, arn)  # a dispatcher made on a later invocation
+    again.submit_payload("m" * 900_000)
+    assert again.flush_payloads() == []
+    assert len(reads) == 1  # once per topic and process
+
+
+def test_a_smaller_topic_size_and_max_batch_bytes_are_named(boto3_session, endpoint_url, topic):
+    arn, sqs, url = topic
+    topic_says(boto3_session, size=2048)
+    dispatcher = make(boto3_session, endpoint_url, arn)
+    with pytest.raises(PayloadError, match=r"2049 bytes, over the SNS message size limit .*: 2048 bytes"):
+        dispatcher.submit_payload("m" * 2049)
+    dispatcher.submit_payload("m" * 2048)
+    assert dispatcher.flush_payloads() == []
+    assert [m["Body"] for m in drain_queue(sqs, url)] == ["m" * 2048]
+    capped = make(boto3_session, endpoint_url, arn, max_batch_bytes=1024)
+    with pytest.raises(PayloadError, match=r"max_batch_bytes setting \(1024 bytes\)"):
+        capped.submit_payload("m" * 1025)
+
+
+def test_without_get_topic_attributes_256_kib_applies_and_publishing_works(
+    boto3_session, endpoint_url, topic
+):
+    arn, sqs, url = topic
+    reads = topic_says(boto3_session, size=1024 * 1024, denied=True)
+    dispatcher = make(boto3_session, endpoint_url, arn)
+    with pytest.raises(PayloadError, match="262144 bytes"):
+        dispatcher.submit_payload("m" * 262_145)
+    dispatcher.submit_payload("m" * 100_000)
+    assert dispatcher.flush_payloads() == []
+    assert len(drain_queue(sqs, url)) == 1
+    assert len(reads) == 1  # the denial is remembered: not asked again

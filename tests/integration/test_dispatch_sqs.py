@@ -121,7 +121,7 @@ def test_missing_queue_returns_every_item_without_raising(boto3_session, endpoin
         dispatcher.submit_payload(payload)
     failed = dispatcher.flush_payloads()
     assert len(failed) == 12
-    assert all(a is b for a, b in zip(failed, payloads))
+    assert all(a is b for a, b in zip(failed, payloads, strict=False))
     assert dispatcher.unprocessed_items == failed
     details = dispatcher.unprocessed_details
     assert {d.code for d in details} == {"AWS.SimpleQueueService.NonExistentQueue"}
@@ -220,7 +220,7 @@ def test_no_call_starts_within_the_deadline_margin(boto3_session, endpoint_url, 
         dispatcher.submit_payload(payload)  # two full batches are due while submitting
     returned = dispatcher.flush_payloads()
     assert calls == []  # no call started: nothing to wait for, whatever the machine's load
-    assert len(returned) == 25 and all(a is b for a, b in zip(returned, payloads))
+    assert len(returned) == 25 and all(a is b for a, b in zip(returned, payloads, strict=False))
     details = dispatcher.unprocessed_details
     assert {(d.code, d.retryable, d.attempts) for d in details} == {(DEADLINE_EXCEEDED, True, 0)}
     assert "deadline_margin" in details[0].message
@@ -365,7 +365,7 @@ def test_fifo_failure_halts_the_rest_of_its_group_only(boto3_session, endpoint_u
     payloads = submit_groups(dispatcher)
     returned = dispatcher.flush_payloads()
     a = [p for p in payloads if p["group"] == "a"]
-    assert len(returned) == 5 and all(x is y for x, y in zip(returned, a[1:]))
+    assert len(returned) == 5 and all(x is y for x, y in zip(returned, a[1:], strict=False))
     first, *halted = dispatcher.unprocessed_details
     assert (first.code, first.attempts, first.retryable) == ("InvalidParameterValue", 1, False)
     assert {(d.code, d.attempts, d.retryable) for d in halted} == {(FIFO_GROUP_HALTED, 0, True)}
@@ -386,7 +386,7 @@ def test_fifo_group_halts_when_retries_run_out(boto3_session, endpoint_url, sqs,
     payloads = submit_groups(dispatcher)
     returned = dispatcher.flush_payloads()
     a = [p for p in payloads if p["group"] == "a"]
-    assert len(returned) == 5 and all(x is y for x, y in zip(returned, a[1:]))
+    assert len(returned) == 5 and all(x is y for x, y in zip(returned, a[1:], strict=False))
     first, *halted = dispatcher.unprocessed_details
     assert (first.record_id, first.code, first.attempts) == ("a-1", "InternalError", 5)
     assert [d.code for d in halted] == [FIFO_GROUP_HALTED] * 4 and all("a-1" in d.message for d in halted)

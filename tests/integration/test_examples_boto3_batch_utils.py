@@ -203,7 +203,8 @@ def table(aws_client):
         dynamodb.create_table(
             TableName=name,
             KeySchema=[
-                {"AttributeName": k, "KeyType": role} for (k, _), role in zip(keys, ("HASH", "RANGE"))
+                {"AttributeName": k, "KeyType": role}
+                for (k, _), role in zip(keys, ("HASH", "RANGE"), strict=False)
             ],
             AttributeDefinitions=[{"AttributeName": k, "AttributeType": t} for k, t in keys],
             BillingMode="PAY_PER_REQUEST",

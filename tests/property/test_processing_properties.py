@@ -76,7 +76,7 @@ def test_every_record_has_exactly_one_result_and_the_response_lists_exactly_the_
     # Order, nothing lost: each result carries its record (a record object equal to the event's
     # record, with the same message id), as a user reading the results sees it.
     assert [result[2]["messageId"] for result in results] == [record["messageId"] for record in records]
-    assert all(result[2] == record for result, record in zip(results, records))
+    assert all(result[2] == record for result, record in zip(results, records, strict=False))
     assert len(attempted) == len(set(attempted))  # nobody handled twice
 
     failed_ids = [r[2]["messageId"] for r in results if r[0] == "fail"]

@@ -132,7 +132,7 @@ print(len(names))
 """
 
 
-@pytest.mark.parametrize("version", ["3.10", "3.13", "3.14"])
+@pytest.mark.parametrize("version", ["3.12", "3.13", "3.14"])
 def test_every_layer_module_imports_with_deprecation_warnings_as_errors(version: str, tmp_path: Path) -> None:
     interpreter = find_interpreter(version)
     if interpreter is None:

@@ -273,5 +273,5 @@ def assert_returned_are_the_submitted(payloads: List[Any], returned: List[Any]) 
     position = {id(p): n for n, p in enumerate(payloads)}
     positions = [position.get(id(r)) for r in returned]
     assert None not in positions
-    assert all(payloads[n] is r for n, r in zip(positions, returned))
+    assert all(payloads[n] is r for n, r in zip(positions, returned, strict=False))
     assert positions == sorted(set(positions))  # type: ignore[type-var]

@@ -26,6 +26,8 @@ IAM_ACTION = {
     ("sqs", "SendMessageBatch"): "sqs:SendMessage",
     ("sqs", "ReceiveMessage"): "sqs:ReceiveMessage",
     ("sqs", "GetQueueAttributes"): "sqs:GetQueueAttributes",
+    ("sns", "PublishBatch"): "sns:Publish",
+    ("sns", "GetTopicAttributes"): "sns:GetTopicAttributes",
     ("dynamodb", "BatchWriteItem"): "dynamodb:BatchWriteItem",
     ("dynamodb", "DescribeTable"): "dynamodb:DescribeTable",
     ("kinesis", "PutRecords"): "kinesis:PutRecords",

@@ -50,11 +50,11 @@ def test_functions_roles_and_layer(stack) -> None:
     assert layer_arn.startswith(f"arn:aws:lambda:{stack.region}:{stack.account_id}:layer:")
     layer_name, number = layer_arn.split(":")[-2:]
     version = lambda_client.get_layer_version(LayerName=layer_name, VersionNumber=int(number))
-    assert version["CompatibleRuntimes"] == [f"python3.{minor}" for minor in range(10, 15)]
+    assert version["CompatibleRuntimes"] == [f"python3.{minor}" for minor in range(12, 15)]
     for name, timeout in (("Consumer", 20), ("Producer", 60)):
         config = lambda_client.get_function_configuration(FunctionName=stack.function_name(f"{name}Function"))
         assert (config["Runtime"], config["Handler"], config["Timeout"]) == (
-            "python3.13",
+            "python3.14",
             "app.lambda_handler",
             timeout,
         )

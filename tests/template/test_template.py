@@ -22,7 +22,7 @@ def test_layer_resource() -> None:
     props = layer["Properties"]
     assert layer["Type"] == "AWS::Serverless::LayerVersion"
     assert props["ContentUri"] == "layer/"
-    assert props["CompatibleRuntimes"] == [f"python3.{minor}" for minor in range(10, 15)]
+    assert props["CompatibleRuntimes"] == [f"python3.{minor}" for minor in range(12, 15)]
     assert props["CompatibleArchitectures"] == ["x86_64", "arm64"]
     assert props["RetentionPolicy"] == "Retain"
     assert layer["Metadata"]["BuildMethod"] == "makefile"
@@ -83,6 +83,6 @@ def test_powertools_is_taken_from_its_public_layer_by_a_parameter() -> None:
     assert layers[0] == {"Ref": "LambdaBatchLayer"}
     condition, public, chosen = layers[1]["Fn::If"]
     assert condition == "UsePublicPowertoolsLayer" and chosen == {"Ref": "PowertoolsLayerArn"}
-    assert ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:" in public["Fn::Sub"]
-    assert template["Globals"]["Function"]["Runtime"] == "python3.13"
+    assert ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:" in public["Fn::Sub"]
+    assert template["Globals"]["Function"]["Runtime"] == "python3.14"
     assert template["Globals"]["Function"]["Architectures"] == ["arm64"]

@@ -94,7 +94,7 @@ def test_eventbridge_entries_use_the_putevents_formula(boto3_session):
         region_name="us-east-1",
         max_batch_bytes=100,
     )
-    at = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    at = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
     # 3 + 4 + len('{"k":"xxxxxxxxxxxxxxxxxxx"}') (27) + 14 (Time) + 2 ("r1") = 50: two per call.
     for _ in range(3):
         events.submit_payload({"k": "x" * 19}, time=at, resources=["r1"])
@@ -223,7 +223,7 @@ def test_nothing_is_sent_once_the_deadline_is_within_the_margin(boto3_session, w
         dispatcher.submit_payload(payload)
     returned = dispatcher.flush_payloads()
     assert network.batches == []
-    assert len(returned) == 35 and all(a is b for a, b in zip(returned, payloads))
+    assert len(returned) == 35 and all(a is b for a, b in zip(returned, payloads, strict=False))
     assert {(d.code, d.attempts) for d in dispatcher.unprocessed_details} == {("DeadlineExceeded", 0)}
     assert dispatcher.stats.failures == 35 and dispatcher.stats.calls == 0
     dispatcher.close()

@@ -64,12 +64,12 @@ def test_limits_table_matches_the_documented_figures():
     }
     assert figures == {
         "sqs": (10, 1_048_576, 1_048_576),
-        "sns": (10, 262_144, 262_144),
+        "sns": (10, 1_048_576, 262_144),  # the default; the topic's MaximumMessageSize up to 1 MiB
         "kinesis": (500, 10_485_760, 1_048_576),
         "firehose": (500, 4_194_304, 1_024_000),
         "dynamodb": (25, 16_777_216, 409_600),
         "cloudwatch": (1000, 1_000_000, 1_000_000),
-        "events": (10, 262_144, 262_144),
+        "events": (10, 1_048_576, 1_048_576),  # 1 MB since 29 January 2026
     }
     assert all(limits.source.startswith("https://docs.aws.amazon.com/") for limits in SERVICE_LIMITS.values())
 

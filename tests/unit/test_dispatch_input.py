@@ -72,9 +72,7 @@ def test_eventbridge_naive_time_is_utc():
 
     events = EventBridgeBatchDispatcher("bus", region_name="us-east-1")
     events.submit_payload({"a": 1}, time=datetime.datetime(2024, 5, 1, 12, 0))
-    assert events._open[0].request["Time"] == datetime.datetime(
-        2024, 5, 1, 12, 0, tzinfo=datetime.timezone.utc
-    )
+    assert events._open[0].request["Time"] == datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.UTC)
 
 
 def test_a_cloudwatch_dimension_value_in_bytes_is_refused_at_submit():

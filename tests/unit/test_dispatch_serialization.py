@@ -17,7 +17,7 @@ def test_common_types_serialise():
     value = {
         "int": decimal.Decimal("3"),
         "float": decimal.Decimal("2.5"),
-        "when": datetime.datetime(2024, 5, 6, 7, 8, 9, tzinfo=datetime.timezone.utc),
+        "when": datetime.datetime(2024, 5, 6, 7, 8, 9, tzinfo=datetime.UTC),
         "day": datetime.date(2024, 5, 6),
         "id": uuid.UUID(int=1),
         "tags": {"b", "a"},

@@ -55,17 +55,22 @@ SERVICE_LIMITS: Dict[str, ServiceLimits] = {
         item_limit_name="SQS message size limit (the queue's MaximumMessageSize)",
         source="https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-batch-api.html",
     ),
-    # PublishBatch: 10 entries; each message and the sum of all messages at most 262,144 bytes
-    # (message attributes count toward the size).
+    # PublishBatch: 10 entries; each message, and the messages of a batch together, at most the
+    # topic's MaximumMessageSize (1,024 to 1,048,576 bytes; 262,144 by default); message
+    # attributes count toward the size. Read on 3 December 2026: the PublishBatch reference and
+    # "Publishing large messages with Amazon SNS" (SNS Developer Guide). The dispatcher applies
+    # 256 KiB until it has read the topic's attribute (dispatchers/sns_topic.py), and keeps it
+    # when it cannot; max_batch_bytes here is the most any topic allows.
     # https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html
+    # https://docs.aws.amazon.com/sns/latest/dg/large-message-payloads.html
     "sns": ServiceLimits(
         service="sns",
         operation="PublishBatch",
         max_entries=10,
-        max_batch_bytes=256 * KiB,
+        max_batch_bytes=1 * MiB,
         max_item_bytes=256 * KiB,
-        max_item_bytes_ceiling=256 * KiB,
-        item_limit_name="SNS message size limit",
+        max_item_bytes_ceiling=1 * MiB,
+        item_limit_name="SNS message size limit (the topic's MaximumMessageSize)",
         source="https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html",
     ),
     # PutRecords: 500 records and 10 MiB per call, partition keys included; each record (data
@@ -120,19 +125,25 @@ SERVICE_LIMITS: Dict[str, ServiceLimits] = {
         item_limit_name="CloudWatch PutMetricData request size limit (1 MB)",
         source="https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html",
     ),
-    # PutEvents: 10 entries; the total entry size below 256 KB, counted as: Time 14 bytes when
-    # given, Source, DetailType, Detail and each Resources entry by their UTF-8 bytes.
-    # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html
+    # PutEvents: 10 entries; each entry, and the request's entries in all, at most 1 MB since
+    # 29 January 2026 (256 KB before), counted by the entry-size formula: Time 14 bytes when
+    # given, Source, DetailType, Detail and each Resources entry by their UTF-8 bytes. 1 MB is
+    # taken as 1,048,576 bytes, as the 256 KB before it was 262,144 and SQS's 1 MiB is. Read on
+    # 3 December 2026: the AWS Compute Blog, "More room to build: serverless services now support
+    # payloads up to 1 MB" (29 January 2026) for the limit; the formula and the request total from
+    # the PutEvents entry-size page (which, as stored, still names the old figure for both).
+    # https://aws.amazon.com/blogs/compute/more-room-to-build-serverless-services-now-support-payloads-up-to-1-mb
+    # https://docs.aws.amazon.com/eventbridge/latest/userguide/calculate-putevents-entry-size.html
     # https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
     "events": ServiceLimits(
         service="events",
         operation="PutEvents",
         max_entries=10,
-        max_batch_bytes=256 * KiB,
-        max_item_bytes=256 * KiB,
-        max_item_bytes_ceiling=256 * KiB,
-        item_limit_name="EventBridge PutEvents entry size limit (256 KB, by the entry-size formula)",
-        source="https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html",
+        max_batch_bytes=1 * MiB,
+        max_item_bytes=1 * MiB,
+        max_item_bytes_ceiling=1 * MiB,
+        item_limit_name="EventBridge PutEvents entry size limit (1 MB, by the entry-size formula)",
+        source="https://docs.aws.amazon.com/eventbridge/latest/userguide/calculate-putevents-entry-size.html",
     ),
 }
 
@@ -226,6 +237,10 @@ KINESIS_MAX_EXPLICIT_HASH_KEY = 2**128 - 1
 #: PutEvents counts a given Time as 14 bytes.
 #: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html
 EVENTBRIDGE_TIME_SIZE = 14
+#: An SNS topic's MaximumMessageSize: 262,144 bytes unless set, at least 1,024.
+#: https://docs.aws.amazon.com/sns/latest/dg/large-message-payloads.html (read 3 December 2026)
+SNS_DEFAULT_MESSAGE_SIZE = 256 * KiB
+SNS_MIN_MESSAGE_SIZE = 1024
 #: Message attributes per message (SQS and SNS).
 #: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-metadata.html
 SQS_MAX_MESSAGE_ATTRIBUTES = 10

@@ -82,9 +82,7 @@ class CloudwatchBatchDispatcher(BaseDispatcher):
         The datum built here (a dict) is what :meth:`flush_payloads` hands back if it fails.
         """
         datum: Dict[str, Any] = {"MetricName": metric_name, "Unit": unit}
-        datum["Timestamp"] = (
-            timestamp if timestamp is not None else datetime.datetime.now(datetime.timezone.utc)
-        )
+        datum["Timestamp"] = timestamp if timestamp is not None else datetime.datetime.now(datetime.UTC)
         if value is not None:
             datum["Value"] = value
         if values is not None:
@@ -117,7 +115,7 @@ class CloudwatchBatchDispatcher(BaseDispatcher):
                 request[key] = [float(x) for x in item] if key != "Value" else float(item)
         timestamp = request.get("Timestamp")
         if isinstance(timestamp, datetime.datetime) and timestamp.tzinfo is None:
-            request["Timestamp"] = timestamp.replace(tzinfo=datetime.timezone.utc)  # naive is UTC
+            request["Timestamp"] = timestamp.replace(tzinfo=datetime.UTC)  # naive is UTC
         self._add(payload, request, size, record_id=f"metric {payload['MetricName']}")
 
     def _send(self, client: Any, entries: Sequence[Entry]) -> List[Optional[ErrorInfo]]:

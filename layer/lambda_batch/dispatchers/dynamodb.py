@@ -131,7 +131,7 @@ class DynamoBatchDispatcher(BaseDispatcher):
         roles = ("partition", "sort")
         self._key_names: Tuple[str, ...] = tuple(name for name, _ in schema)
         self._key_rules: Dict[str, KeyRule] = {
-            name: KeyRule(role, kind) for (name, kind), role in zip(schema, roles)
+            name: KeyRule(role, kind) for (name, kind), role in zip(schema, roles, strict=False)
         }
         self._dedupe = known and self.deduplicate
 

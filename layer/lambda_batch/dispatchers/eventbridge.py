@@ -1,4 +1,4 @@
-"""EventBridge: PutEvents, 10 entries and 256 KiB per call."""
+"""EventBridge: PutEvents, 10 entries and 1 MB per call (entries up to 1 MB since 29 January 2026)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ _TIME_SIZE = EVENTBRIDGE_TIME_SIZE
 
 
 class EventBridgeBatchDispatcher(BaseDispatcher):
-    """Puts events on an event bus with PutEvents: 10 entries per call, 256 KiB in all.
+    """Puts events on an event bus with PutEvents: 10 entries per call, 1 MB (1,048,576 bytes) in all.
 
     The payload is the event's detail (a mapping, or a JSON object as ``str``). ``source`` and
     ``detail_type`` default to the ones given here and can be given per event. Entries are
@@ -99,7 +99,7 @@ class EventBridgeBatchDispatcher(BaseDispatcher):
             if not isinstance(time, datetime.datetime):
                 raise PayloadError(f"time must be a datetime, not {type(time).__name__}")
             if time.tzinfo is None:  # a naive datetime is UTC, as boto3 takes it
-                time = time.replace(tzinfo=datetime.timezone.utc)
+                time = time.replace(tzinfo=datetime.UTC)
             request["Time"] = time
             size += _TIME_SIZE
         if trace_header is not None:

@@ -287,7 +287,7 @@ class KinesisBatchDispatcher(BaseDispatcher):
 
     def _check_shards(self, entries: Sequence[Entry], outcomes: Sequence[Dict[str, Any]]) -> None:
         """Note a put stored on another shard than the map said: the map is read again."""
-        for entry, outcome in zip(entries, outcomes):
+        for entry, outcome in zip(entries, outcomes, strict=False):
             expected = getattr(entry.payload, "shard", None)
             landed = outcome.get("ShardId")
             if expected is not None and landed and landed != expected and not outcome.get("ErrorCode"):

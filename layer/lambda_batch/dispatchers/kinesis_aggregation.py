@@ -160,7 +160,7 @@ def expand_failed(failed: List[Tuple[int, UnprocessedItem]]) -> List[Tuple[int, 
         if not isinstance(aggregate, Aggregate):
             out.append((seq, item))
             continue
-        for user, number in zip(aggregate.items, aggregate.numbers):
+        for user, number in zip(aggregate.items, aggregate.numbers, strict=False):
             record_id = f"record #{number} (in an {item.record_id})"
             out.append((number, replace(item, item=user, record_id=record_id)))
     return out

@@ -217,7 +217,7 @@ class PayloadOffloader:
                 outcomes = list(pool.map(lambda i: self._put(client, entries[i]), todo))
         else:
             outcomes = [self._put(client, entries[index]) for index in todo]
-        for index, error in zip(todo, outcomes):
+        for index, error in zip(todo, outcomes, strict=False):
             if error is not None:
                 errors[index] = error
         if ordered and errors:

@@ -121,7 +121,7 @@ def merge_results(
 ) -> List[Optional[ErrorInfo]]:
     """Per-entry results of a call that carried only the ``sent`` positions: theirs, else the store errors."""
     results: List[Optional[ErrorInfo]] = [errors.get(index) for index in range(count)]
-    for position, result in zip(sent, sent_results):
+    for position, result in zip(sent, sent_results, strict=False):
         results[position] = result
     return results
 

@@ -1,22 +1,28 @@
-"""SNS: PublishBatch, 10 messages and 256 KiB per call."""
+"""SNS: PublishBatch, 10 messages per call, within the topic's MaximumMessageSize (256 KiB by default)."""
 
 from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..core.arns import parse_arn
-from ..core.limits import SERVICE_LIMITS
+from ..core.limits import SERVICE_LIMITS, SNS_DEFAULT_MESSAGE_SIZE
 from ..core.retry import ErrorInfo
 from ..engine.base_dispatcher import BaseDispatcher, Entry
 from ..errors import ConfigurationError, PayloadError
 from .message_attributes import normalise_message_attributes
 from .offload_send import discard_failed, offloader_option, send_batch
 from .serialization import payload_to_text, utf8_len
+from .sns_topic import TopicSettings
 from .sqs import _batch_results, _record_id, deduplication_id
 
 
-class SNSBatchDispatcher(BaseDispatcher):
-    """Publishes to an SNS topic with PublishBatch: 10 messages and 256 KiB per call.
+class SNSBatchDispatcher(TopicSettings, BaseDispatcher):
+    """Publishes to an SNS topic with PublishBatch: 10 messages per call, within the topic's size.
+
+    The topic's ``MaximumMessageSize`` (up to 1 MiB; 256 KiB by default) is read once per topic
+    and process with GetTopicAttributes, at the first submit: it is the largest message, and
+    the most a batch's messages take together. Without ``sns:GetTopicAttributes`` 256 KiB
+    applies and publishing still works.
 
     The payload is the message (a ``str`` as is, anything else as JSON). ``topic_arn`` is the
     topic's ARN. For a FIFO topic (``.fifo``) every message needs a group id and order is kept
@@ -66,9 +72,23 @@ class SNSBatchDispatcher(BaseDispatcher):
             region=kwargs.pop("region", arn.region or None),
             **kwargs,
         )
+        self._init_topic()
         self._offloader = offloader_option(
             self, large_payload_bucket, large_payload_threshold, large_payload_prefix, kwargs
         )
+
+    def _item_limit(self) -> int:
+        return min(self.limits.max_item_bytes_ceiling, self.max_batch_bytes)
+
+    def _check_size(self, size: int, record_id: str) -> None:
+        limit = self._item_limit()
+        if size <= limit:
+            return
+        if self._batch_bytes_setting < (self._topic_message_size or SNS_DEFAULT_MESSAGE_SIZE):
+            name = f"max_batch_bytes setting ({limit} bytes)"
+        else:
+            name = f"{self.limits.item_limit_name}: {limit} bytes"
+        raise PayloadError(f"{record_id} is {size} bytes, over the {name}")
 
     def submit_payload(
         self,
@@ -91,6 +111,7 @@ class SNSBatchDispatcher(BaseDispatcher):
         message = payload_to_text(payload)
         if not message:
             raise PayloadError(f"{label}: an SNS message must not be empty")
+        self._probe_topic()
         attributes, attributes_size = normalise_message_attributes(message_attributes)
         size = attributes_size + utf8_len(message)
         request: Dict[str, Any] = {"Message": message}

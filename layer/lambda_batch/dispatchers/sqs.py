@@ -126,13 +126,31 @@ class SQSBatchDispatcher(_SQSDispatcherBase):
     that permission the service's 1 MiB applies). Messages are sized as SQS sizes them: body
     plus attributes.
 
+    Fair queues: ``message_group_id=`` (or ``default_message_group_id`` given here) is sent as
+    ``MessageGroupId``, with which SQS shares consumers fairly among groups (tenants) of a
+    standard queue. It sets no order: messages of a group may arrive in any order, as on any
+    standard queue. A message sent through S3 keeps its group.
+
     Example::
 
         sqs = SQSBatchDispatcher("jobs")
         for job in jobs:
-            sqs.submit_payload(job, message_attributes={"tenant": job["tenant"]})
+            sqs.submit_payload(job, message_group_id=job["tenant"])
         not_sent = sqs.flush_payloads()     # the very dicts submitted, if any failed
     """
+
+    def __init__(
+        self,
+        queue_name: str,
+        max_batch_size: int = 10,
+        *,
+        default_message_group_id: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
+        if default_message_group_id is not None and not _valid_group(default_message_group_id):
+            raise ConfigurationError(f"default_message_group_id: {_GROUP_RULE}")
+        super().__init__(queue_name, max_batch_size, **kwargs)
+        self.default_message_group_id = default_message_group_id
 
     def submit_payload(
         self,
@@ -140,15 +158,23 @@ class SQSBatchDispatcher(_SQSDispatcherBase):
         message_id: Optional[str] = None,
         delay_seconds: Optional[int] = None,
         message_attributes: Optional[Mapping[str, Any]] = None,
+        *,
+        message_group_id: Optional[str] = None,
     ) -> None:
         """Buffer one message: ``payload`` is a ``str`` (sent as is), UTF-8 ``bytes``, or JSON-able.
 
         ``message_id`` names the message in logs and in :attr:`unprocessed_details` (batch entry
-        ids are assigned internally, so they never clash); ``delay_seconds`` is 0 to 900.
+        ids are assigned internally, so they never clash); ``delay_seconds`` is 0 to 900;
+        ``message_group_id`` is the message's fair-queue group (its tenant), 1 to 128 characters.
         Raises :class:`~lambda_batch.errors.PayloadError` for a payload that cannot be sent.
         """
+        group = message_group_id if message_group_id is not None else self.default_message_group_id
+        if group is not None and not _valid_group(group):
+            raise PayloadError(f"{message_id or 'message'}: message_group_id: {_GROUP_RULE}")
         request, size, record_id = self._build(payload, message_id, message_attributes)
         label = record_id or "message"
+        if group is not None:
+            request["MessageGroupId"] = group
         if delay_seconds is not None:
             if isinstance(delay_seconds, bool) or not isinstance(delay_seconds, int):
                 raise PayloadError(f"{label}: delay_seconds must be an integer")
@@ -233,6 +259,15 @@ class SQSFifoBatchDispatcher(_SQSDispatcherBase):
                 request["MessageBody"], self.deduplicate_by_content
             )
         self._add(payload, request, size, record_id=record_id, order_key=group)
+
+
+_GROUP_RULE = "must be 1 to 128 characters, letters, digits or ASCII punctuation"
+_GROUP_PATTERN = re.compile(r"[!-~]{1,128}")
+
+
+def _valid_group(group: Any) -> bool:
+    """A MessageGroupId SQS takes: 1 to 128 of the ASCII characters ``!`` to ``~``."""
+    return isinstance(group, str) and _GROUP_PATTERN.fullmatch(group) is not None
 
 
 def deduplication_id(body: str, by_content: bool) -> str:

@@ -25,13 +25,11 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Set, Tuple, TypeVar
+from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Set, Tuple
 
 from ..core.error_rules import SPLITTABLE_ERROR_CODES
 from ..core.retry import ErrorInfo, is_retryable_code, is_splittable
 from .entries import Entry
-
-T = TypeVar("T")
 
 __all__ = [
     "MISSING_FROM_RESPONSE",
@@ -64,7 +62,7 @@ def split_error(
     return first if all(other is first for other in results) else None
 
 
-def split_parts(entries: Sequence[T], budget: int) -> List[List[T]]:
+def split_parts[T](entries: Sequence[T], budget: int) -> List[List[T]]:
     """``entries`` cut, in order, into the fewest near-equal parts (at least two) such that
     ``budget`` more levels of splitting reach single entries.
 
@@ -88,7 +86,7 @@ def split_parts(entries: Sequence[T], budget: int) -> List[List[T]]:
     return out
 
 
-def next_wave(entries: Sequence[T]) -> Tuple[List[T], List[T]]:
+def next_wave[T](entries: Sequence[T]) -> Tuple[List[T], List[T]]:
     """The earliest entry of each order key (and every entry without one), and the rest, in order."""
     seen: Set[Hashable] = set()
     wave: List[T] = []
@@ -123,7 +121,7 @@ def drop_overtaken(
     refused; sending the earlier one again would put it behind, so it is returned instead.
     """
     last_delivered: Dict[Hashable, int] = {}
-    for entry, error in zip(pending, results):
+    for entry, error in zip(pending, results, strict=False):
         if error is None and entry.order_key is not None:
             last_delivered[entry.order_key] = entry.seq
     still: List[Tuple[Entry, ErrorInfo]] = []

@@ -146,7 +146,7 @@ class DeliveryLoop(KeyHalting):
         retry: List[Tuple[Entry, ErrorInfo]] = []
         final: List[Tuple[Entry, ErrorInfo]] = []
         delivered = 0
-        for entry, error in zip(pending, results):
+        for entry, error in zip(pending, results, strict=False):
             if error is None:
                 delivered += 1
                 entry.done = True

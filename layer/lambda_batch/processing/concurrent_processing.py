@@ -99,7 +99,7 @@ def settle(processor: RecordProcessor, outcomes: List[Optional[Outcome]]) -> Lis
     kept = processor._kept_records  # de-aggregated KPL records: successes keep their aggregate's record
     if type(processor).success_handler is not BasePartialProcessor.success_handler:
         kept = None  # a success_handler of the caller's gets the record its handler got
-    for index, (record, outcome) in enumerate(zip(processor.records, outcomes)):
+    for index, (record, outcome) in enumerate(zip(processor.records, outcomes, strict=False)):
         if outcome is None or outcome[0] == _SKIPPED:
             processor._failures.append(index)
             results.append(processor.failure_handler(record, processor._skip_info(index, record)))

@@ -138,7 +138,7 @@ class Deaggregated:
         self._make: Converter = None
         self.corrupt: Dict[int, str] = {}
         total = 0
-        for record, rid, identifier in zip(records, ids, identifiers):
+        for record, rid, identifier in zip(records, ids, identifiers, strict=False):
             index = _index_of(record, rid)
             if isinstance(index, str):
                 self.corrupt[total] = index

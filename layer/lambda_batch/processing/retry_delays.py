@@ -217,7 +217,7 @@ def _retry_timeouts(processor: ProcessorExtras, delay: RetryDelay) -> Dict[int, 
     handler_failures: List[int] = []
     held_back: List[int] = []
     if len(failed) == len(processor.exceptions):
-        for index, info in zip(failed, processor.exceptions):
+        for index, info in zip(failed, processor.exceptions, strict=False):
             (held_back if isinstance(info[1], RecordSkippedError) else handler_failures).append(index)
     else:  # a custom processor's own results: every failure counts as a handler failure
         handler_failures = list(failed)
