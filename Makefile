@@ -15,8 +15,8 @@ STAMP := $(VENV)/.installed-stamp
 # and the main .venv's version is not run twice. Lambda's supported Python runtimes: 3.12 to 3.14.
 MATRIX_PYTHONS ?= 3.12 3.13 3.14
 PYTEST_ARGS ?=
-# pytest-xdist workers: one per core (the tests wait on emulators as much as they compute).
-WORKERS ?= auto
+# pytest-xdist workers: two per core (many tests wait on timers and emulators as much as they compute).
+WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 )))
 # Every test run: workers, and the ten slowest tests listed at the end.
 PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --durations=10
 # checkov in a virtual environment of its own: its dependencies conflict with the development pins.
