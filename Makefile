@@ -60,10 +60,12 @@ format: $(STAMP) ## ruff format on the whole tree
 	$(BIN)/ruff format .
 
 .PHONY: test
-test: $(STAMP) ## What CI runs: lint, validate and the emulators side by side, every test on both cores, the Python matrix (~10 min)
-	$(MAKE) --no-print-directory -j3 --output-sync=target lint validate emulators
+test: $(STAMP) ## What CI runs: lint, validate, every test and the Python matrix, side by side on every core
+	$(MAKE) --no-print-directory -j4 --output-sync=target lint validate test-suite test-pythons
+
+.PHONY: test-suite
+test-suite: emulators ## Every test (unit, integration, property, strict emulators, template, demo, docs, release) on the venv's Python
 	LAMBDA_BATCH_STRICT_EMULATORS=required $(PYTEST) $(PYTEST_ARGS)
-	$(MAKE) --no-print-directory test-pythons
 
 .PHONY: test-fast
 test-fast: lint ## For developers: lint, then the unit and integration tests on the venv's Python (~1 min)
