@@ -15,8 +15,8 @@ STAMP := $(VENV)/.installed-stamp
 # and the main .venv's version is not run twice. Lambda's supported Python runtimes: 3.12 to 3.14.
 MATRIX_PYTHONS ?= 3.12 3.13 3.14
 PYTEST_ARGS ?=
-# pytest-xdist workers: two per core (many tests wait on timers and emulators as much as they compute).
-WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 )))
+# pytest-xdist workers: one per core.
+WORKERS ?= auto
 # Every test run: workers, and the ten slowest tests listed at the end.
 PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --durations=10
 # checkov in a virtual environment of its own: its dependencies conflict with the development pins.
@@ -60,8 +60,10 @@ format: $(STAMP) ## ruff format on the whole tree
 	$(BIN)/ruff format .
 
 .PHONY: test
-test: $(STAMP) ## What CI runs: lint, validate, every test and the Python matrix, side by side on every core
-	$(MAKE) --no-print-directory -j4 --output-sync=target lint validate test-suite test-pythons
+test: $(STAMP) ## What CI runs: lint, validate and the emulators side by side, every test on every core, the Python matrix
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint validate emulators
+	$(MAKE) --no-print-directory test-suite
+	$(MAKE) --no-print-directory test-pythons
 
 .PHONY: test-suite
 test-suite: emulators ## Every test (unit, integration, property, strict emulators, template, demo, docs, release) on the venv's Python
