@@ -30,14 +30,6 @@ KiB = 1024
 MiB = 1024 * KiB
 
 
-@pytest.fixture()
-def bucket(aws_client: Any, unique_name: Any, monkeypatch: pytest.MonkeyPatch, endpoint_url: str) -> str:
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint_url)
-    name = str(unique_name("payloads"))
-    aws_client("s3").create_bucket(Bucket=name)
-    return name
-
-
 def object_keys(aws_client: Any, bucket: str) -> List[str]:
     listing = aws_client("s3").list_objects_v2(Bucket=bucket)
     return sorted(item["Key"] for item in listing.get("Contents", []))

@@ -32,14 +32,6 @@ KiB = 1024
 
 
 @pytest.fixture()
-def bucket(aws_client: Any, unique_name: Any, monkeypatch: pytest.MonkeyPatch, endpoint_url: str) -> str:
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint_url)
-    name = str(unique_name("payloads"))
-    aws_client("s3").create_bucket(Bucket=name)
-    return name
-
-
-@pytest.fixture()
 def pointer_event(
     aws_client: Any, boto3_session: Any, endpoint_url: str, bucket: str, unique_name: Any
 ) -> Any:

@@ -46,14 +46,6 @@ class ArnContext(FakeLambdaContext):
     invoked_function_arn = FUNCTION_ARN
 
 
-@pytest.fixture()
-def bucket(aws_client: Any, unique_name: Any, monkeypatch: pytest.MonkeyPatch, endpoint_url: str) -> str:
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint_url)
-    name = str(unique_name("payloads"))
-    aws_client("s3").create_bucket(Bucket=name)
-    return name
-
-
 def sent_requests(session: Any) -> List[Tuple[str, str, Dict[str, str]]]:
     """Every S3 request that leaves the process through clients of ``session``: (method, url, headers)."""
     requests: List[Tuple[str, str, Dict[str, str]]] = []

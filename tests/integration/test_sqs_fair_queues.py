@@ -45,14 +45,6 @@ def receive_with_groups(sqs: Any, url: str, expected: int) -> List[Dict[str, Any
     return messages
 
 
-@pytest.fixture()
-def bucket(aws_client: Any, unique_name: Any, monkeypatch: pytest.MonkeyPatch, endpoint_url: str) -> str:
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint_url)
-    name = str(unique_name("fair-payloads"))
-    aws_client("s3").create_bucket(Bucket=name)
-    return name
-
-
 def dispatcher(url: str, session: Any, endpoint_url: str, **options: Any) -> SQSBatchDispatcher:
     return SQSBatchDispatcher(
         url, boto3_session=session, endpoint_url=endpoint_url, retry_policy=fast_policy(), **options
