@@ -24,33 +24,6 @@ settings.register_profile(
 settings.load_profile("lambda-batch")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slow test files (the demo, the documented commands, those with a test marked ``slow``)
-    spread evenly through the run, each file's tests kept together: pytest-xdist hands each
-    worker a run of consecutive tests first, so together they would all land on one worker and
-    finish the run alone."""
-    files: dict[str, list[pytest.Item]] = {}
-    for item in items:
-        files.setdefault(item.nodeid.split("::")[0], []).append(item)
-    slow = [tests for path, tests in files.items() if path.startswith("tests/demo/") or _marked_slow(tests)]
-    others = [tests for tests in files.values() if not any(tests is s for s in slow)]
-    if not slow or not others:
-        return
-    step = len(files) / len(slow)
-    order: list[list[pytest.Item]] = []
-    rest = iter(others)
-    for index, tests in enumerate(slow):
-        while len(order) < round(index * step):
-            order.append(next(rest))
-        order.append(tests)
-    order.extend(rest)
-    items[:] = [item for tests in order for item in tests]
-
-
-def _marked_slow(tests: list[pytest.Item]) -> bool:
-    return any(item.get_closest_marker("slow") for item in tests)
-
-
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
     """A moto server on 127.0.0.1 and a free port, for the whole test session."""
