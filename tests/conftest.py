@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from emulator import MotoServer, start_moto_server
+from tests.sessions import fresh_session
 
 REGION = "us-east-1"
 
@@ -44,9 +45,8 @@ def endpoint_url(moto_server: MotoServer) -> str:
 @pytest.fixture()
 def boto3_session() -> Any:
     """A fresh boto3 session with fake credentials (event hooks registered on it stay local)."""
-    import boto3
 
-    return boto3.session.Session(
+    return fresh_session(
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
         aws_session_token="testing",

@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 import decimal
 
-import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lambda_batch import DynamoBatchDispatcher, PayloadError
 from tests.faults import OK, Fault, FaultInjector, fast_policy
+from tests.sessions import fresh_session
 
 pytestmark = pytest.mark.integration
 
@@ -400,7 +400,7 @@ def test_the_table_holds_the_last_write_of_every_key(
 ):
     """Puts and deletes of repeated keys: nothing dropped that was not overwritten, order kept."""
     name = create_table(dynamodb, unique_name("last"), sort_key="sk")
-    session = boto3.session.Session(
+    session = fresh_session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
     )
     if not describe:

@@ -21,6 +21,7 @@ from lambda_batch import (
     process_partial_response,
 )
 from tests.processing_events import CallCounter, FakeLambdaContext, make_queue, receive_sqs_event, send_bodies
+from tests.sessions import fresh_session
 from tests.unit.test_processing_batch_metrics import emf_documents
 
 pytestmark = pytest.mark.integration
@@ -75,9 +76,7 @@ def test_delete_mode_counts_its_delete_and_visibility_calls(
 def test_counts_match_in_both_modes(moto_server, outcomes, concurrency, delete_mode):
     import uuid
 
-    import boto3
-
-    session = boto3.session.Session(
+    session = fresh_session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
     )
     sqs = session.client("sqs", endpoint_url=moto_server.endpoint_url)

@@ -25,6 +25,7 @@ from lambda_batch import (
     process_partial_response,
 )
 from tests.processing_events import make_queue, receive_all, receive_sqs_event, send_bodies, sqs_record
+from tests.sessions import fresh_session
 
 
 @st.composite
@@ -111,10 +112,9 @@ FAULTS = st.sampled_from(["ok", "throttle", "retryable-entry", "refused-entry", 
 def test_delete_mode_loses_nothing_whatever_the_delete_faults(moto_server, size, failing, plan):
     import uuid
 
-    import boto3
     from botocore.awsrequest import AWSResponse
 
-    session = boto3.session.Session(
+    session = fresh_session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
     )
     import threading
@@ -159,7 +159,7 @@ def test_delete_mode_loses_nothing_whatever_the_delete_faults(moto_server, size,
     session.events.register("before-call.sqs.DeleteMessageBatch", short_circuit)
     session.events.register("after-call.sqs.DeleteMessageBatch", after_call)
 
-    sqs = boto3.session.Session(
+    sqs = fresh_session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
     ).client("sqs", endpoint_url=moto_server.endpoint_url)
     queue = make_queue(sqs, f"prop-{uuid.uuid4().hex[:8]}", visibility_timeout=30)

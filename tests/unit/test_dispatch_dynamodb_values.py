@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import decimal
+import functools
 import json
+from typing import Any
 
 import botocore.session
 import pytest
@@ -25,13 +27,19 @@ D = decimal.Decimal
 PK = {"pk": KeyRule("partition", None)}
 
 
+@functools.lru_cache(maxsize=1)
+def _batch_write_item() -> Any:
+    """botocore's model of BatchWriteItem, loaded once (loading the service model is most of a call)."""
+    return botocore.session.get_session().get_service_model("dynamodb").operation_model("BatchWriteItem")
+
+
 def body_of(table, requests):
     """The request body botocore sends for BatchWriteItem (its own JSON serializer)."""
     from botocore.serialize import create_serializer
 
-    model = botocore.session.get_session().get_service_model("dynamodb")
-    operation = model.operation_model("BatchWriteItem")
-    request = create_serializer("json").serialize_to_request({"RequestItems": {table: requests}}, operation)
+    request = create_serializer("json").serialize_to_request(
+        {"RequestItems": {table: requests}}, _batch_write_item()
+    )
     return request["body"]
 
 
