@@ -15,8 +15,10 @@ STAMP := $(VENV)/.installed-stamp
 # and the main .venv's version is not run twice. Lambda's supported Python runtimes: 3.12 to 3.14.
 MATRIX_PYTHONS ?= 3.12 3.13 3.14
 PYTEST_ARGS ?=
-# pytest-xdist workers: one per core.
+# pytest-xdist workers: one per core; and the workers of the tests that wait on real time
+# (marked `realtime`), which run beside the others (tools/test_pools.py).
 WORKERS ?= auto
+REALTIME_WORKERS ?= 3
 # Every test run: workers, and the ten slowest tests listed at the end.
 PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --durations=10
 # checkov in a virtual environment of its own: its dependencies conflict with the development pins.
@@ -67,15 +69,16 @@ test: $(STAMP) ## What CI runs: lint, validate and the emulators side by side, e
 
 .PHONY: test-suite
 test-suite: emulators ## Every test (unit, integration, property, strict emulators, template, demo, docs, release) on the venv's Python
-	LAMBDA_BATCH_STRICT_EMULATORS=required $(PYTEST) $(PYTEST_ARGS)
+	LAMBDA_BATCH_STRICT_EMULATORS=required $(BIN)/python tools/test_pools.py --workers $(WORKERS) \
+		--realtime-workers $(REALTIME_WORKERS) --durations=10 $(PYTEST_ARGS)
 
 .PHONY: test-fast
-test-fast: lint ## For developers: lint, then the unit and integration tests on the venv's Python (~1 min)
-	$(PYTEST) tests/unit tests/integration -q $(PYTEST_ARGS)
+test-fast: lint ## For developers: lint, then the unit and integration tests but those that wait on real time
+	$(PYTEST) -m "not realtime" tests/unit tests/integration -q $(PYTEST_ARGS)
 
 .PHONY: test-pythons
 test-pythons: $(STAMP) ## The layer's unit and integration tests on each other Python of MATRIX_PYTHONS (those installed)
-	$(BIN)/python tools/python_matrix.py $(MATRIX_PYTHONS) --numprocesses=$(WORKERS)
+	$(BIN)/python tools/python_matrix.py $(MATRIX_PYTHONS) --workers=$(WORKERS) --realtime-workers=$(REALTIME_WORKERS)
 
 .PHONY: test-under-load
 test-under-load: $(STAMP) ## make test three times on fresh clones of HEAD while a busy loop per core loads the machine

@@ -1,11 +1,12 @@
 """Run the layer's tests on each supported Python version.
 
-Usage: python tools/python_matrix.py 3.12 3.13 3.14 [pytest options, e.g. --numprocesses=auto]
+Usage: python tools/python_matrix.py 3.12 3.13 3.14 [--workers=N --realtime-workers=N]
 
 For each version it finds the interpreter (pyenv's, or pythonX.Y on PATH), keeps a
 virtual environment in .venv-pyX.Y with requirements-matrix.txt installed (remade when
 that file changes), and runs tests/unit and tests/integration there: what can differ between
-Pythons. The property tests, the tooling's, the template's and the demo's run once, on the
+Pythons; in two pools side by side, as `make test-suite` does (tools/test_pools.py). The
+property tests, the tooling's, the template's and the demo's run once, on the
 main .venv's Python.
 The version of the main .venv is covered by `make test` itself and is not run again.
 A version that is not installed is reported and skipped; any failing version fails the run.
@@ -86,13 +87,23 @@ def run_version(version: str, extra_args: List[str]) -> Tuple[str, str, float]:
     python = ensure_venv(version, interpreter)
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
-    result = subprocess.run(
-        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *LAYER_TESTS, *extra_args],
+    returncode = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tools" / "test_pools.py"),
+            "--python",
+            str(python),
+            *extra_args,
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *LAYER_TESTS,
+        ],
         cwd=ROOT,
         env=env,
         check=False,
-    )
-    outcome = "passed" if result.returncode == 0 else f"FAILED (pytest exit {result.returncode})"
+    ).returncode
+    outcome = "passed" if returncode == 0 else f"FAILED (exit {returncode})"
     return version, outcome, time.monotonic() - started
 
 

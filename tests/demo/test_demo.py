@@ -13,7 +13,7 @@ import pytest
 
 from demo.pipeline import DemoOptions, run_demo
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.realtime]
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ import pytest
 from demo.ledger import Ledger, is_pointer, item_of
 from demo.pipeline import DemoError, DemoOptions, run_demo
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.realtime]
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ import pytest
 from demo.cli import format_summary
 from demo.pipeline import DemoOptions, run_demo
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.realtime]
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -26,6 +26,7 @@ def test_tenants_are_refused_on_fifo_and_below_two(options) -> None:
 
 @pytest.mark.integration
 @pytest.mark.slow
+@pytest.mark.realtime
 def test_the_summary_gives_each_tenants_receive_delay(build_dir) -> None:
     options = DemoOptions(
         messages=20,

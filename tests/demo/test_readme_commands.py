@@ -25,7 +25,7 @@ from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.realtime]
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"

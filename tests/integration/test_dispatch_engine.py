@@ -149,6 +149,7 @@ def silent_endpoint():
     server.close()
 
 
+@pytest.mark.realtime
 def test_a_hung_endpoint_cannot_hold_the_dispatcher_past_its_deadline(boto3_session, silent_endpoint):
     started = time.monotonic()
     dispatcher = SQSBatchDispatcher(

@@ -313,6 +313,7 @@ def test_48_mib_declared_as_10_bytes_fails_that_record_only_without_reading_it(
 # -- the deadline --------------------------------------------------------------------------------
 
 
+@pytest.mark.realtime
 def test_a_slow_body_stops_at_the_deadline_margin(
     aws_client: Any,
     boto3_session: Any,
@@ -348,6 +349,7 @@ def test_a_slow_body_stops_at_the_deadline_margin(
     assert elapsed < 3.0, elapsed
 
 
+@pytest.mark.realtime
 def test_a_hung_endpoint_fails_the_record_by_the_deadline(
     aws_client: Any,
     boto3_session: Any,

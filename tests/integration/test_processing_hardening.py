@@ -187,6 +187,7 @@ def test_throttled_deletes_make_at_most_the_layer_attempts_and_end_before_the_de
     assert "could not be deleted (ThrottlingException: 2)" in str(raised.value)
 
 
+@pytest.mark.realtime
 def test_a_hung_endpoint_does_not_hold_the_delete_past_the_deadline(sqs, unique_name, boto3_session):
     # An endpoint that accepts connections and never answers.
     listener = socket.socket()

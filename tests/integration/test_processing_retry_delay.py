@@ -24,7 +24,7 @@ from lambda_batch import (
 )
 from tests.processing_events import CallCounter, make_queue, receive_all, receive_sqs_event, send_bodies
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.realtime]
 
 
 @pytest.fixture()

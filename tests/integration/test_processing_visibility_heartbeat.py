@@ -22,7 +22,7 @@ from lambda_batch import (
 from lambda_batch.processing.visibility_heartbeat import HOLD_SECONDS
 from tests.processing_events import CallCounter, FakeLambdaContext, make_queue, receive_sqs_event, send_bodies
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.realtime]
 
 HEARTBEAT_THREAD = "lambda-batch-visibility"
 

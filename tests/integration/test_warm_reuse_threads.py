@@ -23,7 +23,7 @@ from lambda_batch import (
 )
 from tests.processing_events import sqs_record
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.realtime]
 
 INVOCATIONS = 45
 

@@ -70,6 +70,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.realtime
 def test_two_processes_import_the_layer_and_work_at_once(
     aws_client: Any, endpoint_url: str, unique_name: Any, tmp_path: Path
 ) -> None:

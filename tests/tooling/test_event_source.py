@@ -20,7 +20,7 @@ from local_lambda.event_source import (
     SQSEventSourceMapping,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.realtime]
 
 
 def make_queue(

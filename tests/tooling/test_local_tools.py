@@ -51,6 +51,7 @@ def test_a_short_deadline_returns_in_time_with_the_rest_unprocessed(producer) ->
     assert {failure["code"] for failure in body["unprocessed"]["sqs"]} == {"DeadlineExceeded"}
 
 
+@pytest.mark.realtime
 def test_a_handler_that_overruns_its_timeout_is_stopped(stack, build_dir, tmp_path) -> None:
     slow_build = tmp_path / "build"
     shutil.copytree(build_dir, slow_build)
