@@ -11,6 +11,7 @@ to another along the sequence of those calls.
 
 from __future__ import annotations
 
+import itertools
 import pathlib
 import sys
 from typing import Any, List, Tuple
@@ -47,7 +48,7 @@ def _layer_calls(run: Any) -> List[Tuple[str, int, str]]:
 
 def _shape(calls: List[Tuple[str, int, str]]) -> Tuple[int, int, int]:
     files = [file for file, _, _ in calls]
-    switches = sum(1 for before, after in zip(files, files[1:], strict=False) if before != after)
+    switches = sum(1 for before, after in itertools.pairwise(files) if before != after)
     return len(set(calls)), len(set(files)), switches
 
 
@@ -63,6 +64,7 @@ def _describe(calls: List[Tuple[str, int, str]]) -> str:
 @pytest.mark.integration
 def test_a_plain_flush_with_one_entry_refused_takes_a_short_path(boto3_session, aws_client, unique_name):
     queue_url = aws_client("sqs").create_queue(QueueName=unique_name("path"))["QueueUrl"]
+
     # The third entry of the first call fails as the sender's fault, with a code never retried.
     def plan(call: int, _entries: int) -> Fault:
         return Fault("partial", {2: False}) if call == 0 else OK
