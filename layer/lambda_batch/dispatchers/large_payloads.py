@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..core.client_config import call_timeout, timeout_bucket
+from ..core import client_config
 from ..core.clients import ClientProvider
 from ..core.retry import ErrorInfo, RetryPolicy, classify_exception
 from ..core.unprocessed import DEADLINE_EXCEEDED, MISSING_FROM_RESPONSE
@@ -173,6 +173,11 @@ class PayloadOffloader:
         offloaded = OffloadedRequest(request, self.bucket, key, body, field)
         offloaded[field] = pointer
         offloaded["MessageAttributes"] = dict(attributes or {}, **{SIZE_ATTRIBUTE: marker})
+        replaced = (attributes or {}).get(SIZE_ATTRIBUTE)
+        if replaced is not None:  # the marker takes its place (the dispatchers refuse the name first)
+            value = replaced.get("BinaryValue", b"")
+            attributes_size -= len(SIZE_ATTRIBUTE) + utf8_len(replaced["DataType"])
+            attributes_size -= len(value) if value else utf8_len(replaced.get("StringValue", ""))
         size = (
             utf8_len(pointer)
             + attributes_size
@@ -313,7 +318,9 @@ class PayloadOffloader:
         if remaining == float("inf"):
             return self._clients.get()
         keep = policy.deadline_margin if margin is None else margin
-        return self._clients.get(None, timeout_bucket(call_timeout(remaining, keep)))
+        return self._clients.get(
+            None, client_config.timeout_bucket(client_config.call_timeout(remaining, keep))
+        )
 
 
 def _key_list(keys: Sequence[str], reveal: bool) -> str:

@@ -33,8 +33,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, List, Optional
 
+from ..core import client_config
 from ..core.arns import Arn, parse_arn
-from ..core.client_config import call_timeout, timeout_bucket
 from ..core.clients import ClientProvider
 from ..core.deadline import NO_DEADLINE, Deadline
 from ..core.limits import ServiceLimits
@@ -281,7 +281,8 @@ class BaseDispatcher:
         timeout = None
         remaining = self._deadline.remaining()
         if remaining != float("inf"):
-            timeout = timeout_bucket(call_timeout(remaining, self.retry_policy.deadline_margin))
+            margin = self.retry_policy.deadline_margin
+            timeout = client_config.timeout_bucket(client_config.call_timeout(remaining, margin))
         return self._clients.get(self._region, timeout)
 
     def close(self) -> None:
