@@ -67,7 +67,7 @@ _EXPORTS: Dict[str, str] = {
     "FailureResponse": ".types",
     "PartialItemFailureResponse": ".types",
     # dispatchers
-    "BaseDispatcher": ".engine.base_dispatcher",
+    "BaseDispatcher": ".engine.dispatcher",
     "SQSBatchDispatcher": ".dispatchers.sqs",
     "SQSFifoBatchDispatcher": ".dispatchers.sqs",
     "SNSBatchDispatcher": ".dispatchers.sns",
@@ -77,7 +77,7 @@ _EXPORTS: Dict[str, str] = {
     "CloudwatchBatchDispatcher": ".dispatchers.cloudwatch",
     "cloudwatch_dimension": ".dispatchers.cloudwatch",
     "EventBridgeBatchDispatcher": ".dispatchers.eventbridge",
-    "DispatcherStats": ".engine.base_dispatcher",
+    "DispatcherStats": ".engine.ledger",
     "UnprocessedItem": ".core.unprocessed",
 }
 
@@ -141,7 +141,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .dispatchers.kinesis import KinesisBatchDispatcher
     from .dispatchers.sns import SNSBatchDispatcher
     from .dispatchers.sqs import SQSBatchDispatcher, SQSFifoBatchDispatcher
-    from .engine.base_dispatcher import BaseDispatcher, DispatcherStats
+    from .engine.dispatcher import BaseDispatcher
+    from .engine.ledger import DispatcherStats
     from .errors import (
         BatchProcessingError,
         ConfigurationError,

@@ -114,7 +114,7 @@ def test_packing_counts_the_pointer_messages_real_size(
     )
     attributes = {"a": "x" * 200}
     dispatcher.submit_payload("small", message_attributes=attributes)
-    (entry,) = dispatcher._open
+    (entry,) = dispatcher._buffer.open
     request = entry.request
     measured = utf8_len(request["MessageBody"]) + sum(
         utf8_len(name) + utf8_len(value["DataType"]) + utf8_len(value["StringValue"])
@@ -491,6 +491,6 @@ def test_sns_fifo_deduplication_id_hashes_the_payload(bucket: str) -> None:
         deadline=0,  # nothing is sent: the request is read as built
     )
     dispatcher.submit_payload("the payload", message_group_id="g")
-    (entry,) = dispatcher._open
+    (entry,) = dispatcher._buffer.open
     assert entry.request["Message"].startswith('["software.amazon.payloadoffloading.PayloadS3Pointer"')
     assert entry.request["MessageDeduplicationId"] == hashlib.sha256(b"the payload").hexdigest()

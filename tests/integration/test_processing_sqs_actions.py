@@ -9,7 +9,8 @@ import time
 import pytest
 
 from lambda_batch import RetryPolicy
-from lambda_batch.engine.delivery_loop import DeliveryLoop
+from lambda_batch.engine.delivery import DeliveryLoop
+from lambda_batch.engine.dispatcher import BaseDispatcher
 from lambda_batch.errors import ConfigurationError
 from lambda_batch.processing.sqs_actions import MessageDeletes, VisibilityChanges
 from tests.processing_events import CallCounter, make_queue, receive_all, receive_sqs_event, send_bodies
@@ -35,9 +36,12 @@ def _visible_now(sqs, url, expected):
 
 
 def test_both_actions_are_thin_users_of_the_one_delivery_loop():
-    assert issubclass(MessageDeletes, DeliveryLoop)
-    assert issubclass(VisibilityChanges, DeliveryLoop)
-    assert MessageDeletes._deliver_calls is VisibilityChanges._deliver_calls
+    arn = "arn:aws:sqs:us-east-1:123456789012:jobs"
+    deletes, changes = MessageDeletes(arn), VisibilityChanges(arn)
+    assert issubclass(MessageDeletes, BaseDispatcher)
+    assert issubclass(VisibilityChanges, BaseDispatcher)
+    assert type(deletes._delivery) is DeliveryLoop
+    assert type(changes._delivery) is DeliveryLoop
 
 
 def test_visibility_changed_to_zero_makes_messages_visible_at_once_in_calls_of_ten(

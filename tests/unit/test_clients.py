@@ -110,7 +110,7 @@ def test_the_processors_clients_have_botocore_retries_off():
 
 
 def test_timeouts_follow_the_time_left_in_few_steps():
-    from lambda_batch.core.clients import timeout_bucket
+    from lambda_batch.core.client_config import timeout_bucket
 
     assert timeout_bucket(600) is None
     assert timeout_bucket(4.2) == 3.0

@@ -7,7 +7,8 @@ from types import SimpleNamespace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lambda_batch.engine.delivery import next_wave, split_parts
+from lambda_batch.engine.delivery import split_parts
+from lambda_batch.engine.packing import next_wave
 
 
 @given(st.integers(2, 500), st.integers(1, 10))

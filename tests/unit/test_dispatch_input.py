@@ -64,7 +64,7 @@ def test_eventbridge_resources_must_be_a_list_of_arns():
     with pytest.raises(PayloadError, match="not int"):
         events.submit_payload({"a": 1}, resources=7)
     events.submit_payload({"a": 1}, resources=("arn:aws:s3:::bucket",))
-    assert events._open[0].request["Resources"] == ["arn:aws:s3:::bucket"]
+    assert events._buffer.open[0].request["Resources"] == ["arn:aws:s3:::bucket"]
 
 
 def test_eventbridge_naive_time_is_utc():
@@ -72,7 +72,7 @@ def test_eventbridge_naive_time_is_utc():
 
     events = EventBridgeBatchDispatcher("bus", region_name="us-east-1")
     events.submit_payload({"a": 1}, time=datetime.datetime(2024, 5, 1, 12, 0))
-    assert events._open[0].request["Time"] == datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.UTC)
+    assert events._buffer.open[0].request["Time"] == datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.UTC)
 
 
 def test_a_cloudwatch_dimension_value_in_bytes_is_refused_at_submit():
@@ -81,14 +81,14 @@ def test_a_cloudwatch_dimension_value_in_bytes_is_refused_at_submit():
         metrics.submit_metric("Orders", 1, dimensions={"Country": b"FR"})
     with pytest.raises(PayloadError, match="Value must be a str"):
         metrics.submit_metric("Orders", 1, dimensions=[{"Name": "Country", "Value": b"FR"}])
-    assert metrics._open == []
+    assert metrics._buffer.open == []
 
 
 def test_cloudwatch_dimension_is_boto3_batch_utils_shape():
     assert cloudwatch_dimension("dimA", 12345) == {"Name": "dimA", "Value": "12345"}
     metrics = CloudwatchBatchDispatcher("Shop", region_name="us-east-1")
     metrics.submit_metric("Orders", 1, dimensions=cloudwatch_dimension("dimA", "1"))
-    assert metrics._open[0].request["Dimensions"] == [{"Name": "dimA", "Value": "1"}]
+    assert metrics._buffer.open[0].request["Dimensions"] == [{"Name": "dimA", "Value": "1"}]
 
 
 # -- defect 7 (send path): botocore validation errors are not quoted --------------------------

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lambda_batch.dispatchers.large_payloads import PayloadOffloader
 from lambda_batch.dispatchers.message_attributes import normalise_message_attributes
-from lambda_batch.dispatchers.offload import PayloadOffloader
 from lambda_batch.dispatchers.serialization import utf8_len
 from lambda_batch.errors import PayloadError
 from lambda_batch.payloads.pointers import (

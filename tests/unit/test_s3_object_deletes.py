@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from lambda_batch.engine.delivery_loop import DeliveryLoop
+from lambda_batch.engine.delivery import DeliveryLoop
+from lambda_batch.engine.dispatcher import BaseDispatcher
 from lambda_batch.payloads.object_deletes import ObjectDeletes, key_results
 
 
@@ -20,7 +21,8 @@ def test_the_keys_in_errors_failed_and_only_transient_codes_are_retried():
 
 
 def test_object_deletes_run_on_the_shared_delivery_loop():
-    assert issubclass(ObjectDeletes, DeliveryLoop)
     deletes = ObjectDeletes("bucket", region_name="us-east-1")
+    assert issubclass(ObjectDeletes, BaseDispatcher)
+    assert type(deletes._delivery) is DeliveryLoop
     assert deletes.max_batch_size == 1000
     assert deletes.run() == []  # nothing submitted: no call

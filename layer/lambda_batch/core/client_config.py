@@ -79,6 +79,17 @@ def timeout_bucket(seconds: float) -> Optional[float]:
     return chosen
 
 
+def call_timeout(remaining: float, margin: float) -> float:
+    """The connect (and read) timeout of a call that starts with ``remaining`` seconds left:
+    both together end before the deadline's ``margin``.
+
+    Example::
+
+        timeout_bucket(call_timeout(deadline.remaining(), policy.deadline_margin))
+    """
+    return max(0.0, remaining - margin) / 2.0
+
+
 def layer_config(
     config: Any = None, options: Optional[Mapping[str, Any]] = None, timeout: Optional[float] = None
 ) -> Any:
@@ -130,6 +141,7 @@ def finish_client(client: Any) -> Any:
 __all__ = [
     "CLIENT_KEYWORDS",
     "NO_BOTOCORE_RETRIES",
+    "call_timeout",
     "check_client_kwargs",
     "finish_client",
     "layer_config",

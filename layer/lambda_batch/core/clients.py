@@ -4,7 +4,7 @@ Every client the layer makes goes through :func:`make_client`, which merges "no 
 retries" into its ``Config`` (the user's, if one is given) with botocore's ``Config.merge``:
 the layer's own retry policy is the one retry loop, so it can keep to the deadline. A
 client made for a call under a deadline also gets connect and read timeouts that end
-before it (:func:`timeout_bucket`). How a client is configured is in ``client_config``.
+before it (``client_config.timeout_bucket``). How a client is configured is in ``client_config``.
 
 Making a boto3 session and client costs 50-200 ms of CPU, more than most batch calls.
 Clients made with defaults (no session, no config, no client given) are therefore shared by
@@ -30,7 +30,6 @@ from .client_config import (
     check_client_kwargs,
     finish_client,
     layer_config,
-    timeout_bucket,
 )
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
@@ -190,7 +189,8 @@ class ClientProvider:
         **client_kwargs: Any,
     ) -> None:
         owner = owner or "ClientProvider"
-        check_client_kwargs(client_kwargs, owner)
+        if client_kwargs:
+            check_client_kwargs(client_kwargs, owner)
         if client is not None:
             warn_user_client(client, owner)
         self.service = service
@@ -254,6 +254,5 @@ __all__ = [
     "check_client_kwargs",
     "layer_config",
     "make_client",
-    "timeout_bucket",
     "warn_user_client",
 ]

@@ -75,3 +75,8 @@ class Deadline:
 
     def __repr__(self) -> str:
         return f"Deadline(remaining={self.remaining():.3f}s)"
+
+
+#: The deadline of work given none: it never comes. Work that keeps to a deadline may test
+#: ``deadline is NO_DEADLINE`` to skip reading the clock.
+NO_DEADLINE = Deadline(None)

@@ -1,7 +1,9 @@
 """The retry policy: which errors are worth retrying, and how long to wait between attempts.
 
-One policy serves every AWS call the layer makes (batch sends, DeleteMessageBatch and
-ChangeMessageVisibilityBatch):
+Which errors are worth retrying: a call's exception (:func:`classify_exception`) and each entry
+of a batch response (:func:`id_results` for SQS and SNS, :func:`entry_results` for the responses
+that list entries in order). One policy serves every AWS call the layer makes (batch sends,
+DeleteMessageBatch and ChangeMessageVisibilityBatch):
 up to ``max_attempts`` attempts in all, capped exponential backoff with full jitter, and
 never past a deadline. It is the only retry loop: the clients the layer makes have botocore's
 own retries merged off (see ``clients``). For the dispatchers ``max_attempts`` is a budget
@@ -15,7 +17,7 @@ import random
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple, Optional, TypeVar
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, TypeVar
 
 from .deadline import Deadline
 from .error_rules import (
@@ -26,6 +28,7 @@ from .error_rules import (
     SPLITTABLE_ERROR_CODES,
     status_kind,
 )
+from .unprocessed import MISSING_FROM_RESPONSE
 
 #: The rules themselves (codes, statuses, sources) are data in ``error_rules``; this module is
 #: the only reader, and the retry policy the only judge.
@@ -194,6 +197,59 @@ class RetryPolicy:
         """Wait ``seconds`` (a hook for tests that must not really sleep)."""
         if seconds > 0:
             sleeper(seconds)
+
+
+# Per-entry results of batch responses: which entries failed, and whether each is worth retrying.
+
+
+def entry_results(outcomes: Sequence[Dict[str, Any]], count: int) -> List[Optional[ErrorInfo]]:
+    """Per-entry results of a batch response whose entries, in request order, carry
+    ``ErrorCode``/``ErrorMessage`` on failure (Kinesis, Firehose, EventBridge); an entry missing
+    from the response failed retryably.
+
+    Example::
+
+        entry_results([{}, {"ErrorCode": "ThrottlingException"}], 2)[1].retryable    # True
+    """
+    results: List[Optional[ErrorInfo]] = []
+    for index in range(count):
+        outcome = outcomes[index] if index < len(outcomes) else {"ErrorCode": MISSING_FROM_RESPONSE}
+        code = outcome.get("ErrorCode")
+        if code:
+            retryable = is_retryable_code(str(code)) or code == MISSING_FROM_RESPONSE
+            results.append(ErrorInfo(str(code), str(outcome.get("ErrorMessage") or code), retryable))
+        else:
+            results.append(None)
+    return results
+
+
+def id_results(count: int, response: Dict[str, Any]) -> List[Optional[ErrorInfo]]:
+    """Per-entry results of an SQS/SNS batch response (``Successful``/``Failed`` lists naming
+    the entries' ``Id``, "0", "1"... in request order): a ``Failed`` entry is retryable unless
+    it is the sender's fault or its code says otherwise; an entry named in neither list failed
+    retryably (``MissingFromResponse``: not known to be done).
+
+    Example::
+
+        id_results(2, {"Successful": [{"Id": "0"}]})   # [None, ErrorInfo('MissingFromResponse', ...)]
+    """
+    failed = {str(item.get("Id")): item for item in response.get("Failed") or ()}
+    succeeded = {str(item.get("Id")) for item in response.get("Successful") or ()}
+    results: List[Optional[ErrorInfo]] = []
+    for index in range(count):
+        key = str(index)
+        failure = failed.get(key)
+        if failure is not None:
+            code = str(failure.get("Code") or "Failed")
+            sender_fault = failure.get("SenderFault")
+            fault = bool(sender_fault) if sender_fault is not None else None
+            retryable = is_retryable_code(code, sender_fault=fault)
+            results.append(ErrorInfo(code, str(failure.get("Message") or code), retryable))
+        elif key in succeeded:
+            results.append(None)
+        else:
+            results.append(ErrorInfo(MISSING_FROM_RESPONSE, "the response did not mention this entry", True))
+    return results
 
 
 #: The default policy: 5 attempts in all, 50 ms base, 2 s cap, 1 s kept before any deadline.

@@ -18,7 +18,8 @@ from ..core.limits import (
     SERVICE_LIMITS,
 )
 from ..core.retry import ErrorInfo
-from ..engine.base_dispatcher import BaseDispatcher, Entry
+from ..engine.dispatcher import BaseDispatcher
+from ..engine.packing import Entry
 from ..errors import ConfigurationError, PayloadError
 
 #: The longest prefix a field of one metric takes in a query-encoded request ("MetricData.member.1000.").

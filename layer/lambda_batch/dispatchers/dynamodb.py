@@ -9,7 +9,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..core.limits import SERVICE_LIMITS
 from ..core.retry import ErrorInfo, classify_exception
-from ..engine.base_dispatcher import BaseDispatcher, Entry, target_arn
+from ..engine.dispatcher import BaseDispatcher, target_arn
+from ..engine.packing import Entry
 from ..errors import ConfigurationError, PayloadError
 from .dynamodb_items import (
     DELETE_FRAME,
@@ -256,7 +257,7 @@ class DynamoBatchDispatcher(BaseDispatcher):
     def _enqueue(self, payload: Any, request: Dict[str, Any], written: WrittenItem, frame: int) -> None:
         key = key_of(written.attributes, self._key_names)
         # named by its number; its key values only when asked (keys are often personal data)
-        record_id = f"item #{self._counters['submitted'] + 1}"
+        record_id = f"item #{self._buffer.submitted + 1}"
         if self.log_exception_messages:
             record_id = f"{record_id} ({describe_key(key)})"
         if written.item_size > self.limits.max_item_bytes:
@@ -268,9 +269,10 @@ class DynamoBatchDispatcher(BaseDispatcher):
         if self._dedupe:
             self._add(payload, request, wire, record_id=record_id, dedupe_key=key)
             return
-        with self._lock:  # never two writes of one key in a call, and none dropped
-            if any(entry.order_key == key for entry in self._open):
-                self._seal()
+        buffer = self._buffer
+        with buffer.lock:  # never two writes of one key in a call, and none dropped
+            if any(entry.order_key == key for entry in buffer.open):
+                buffer.seal()
             self._add(payload, request, wire, record_id=record_id, order_key=key)
 
     def _item_limit(self) -> int:

@@ -7,8 +7,9 @@ import json
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..core.limits import EVENTBRIDGE_TIME_SIZE, SERVICE_LIMITS
-from ..core.retry import ErrorInfo
-from ..engine.base_dispatcher import BaseDispatcher, Entry, entry_results
+from ..core.retry import ErrorInfo, entry_results
+from ..engine.dispatcher import BaseDispatcher
+from ..engine.packing import Entry
 from ..errors import ConfigurationError, PayloadError
 from .serialization import payload_to_text, utf8_len
 

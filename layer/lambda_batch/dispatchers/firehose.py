@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, List, Optional, Sequence
 
 from ..core.limits import SERVICE_LIMITS
-from ..core.retry import ErrorInfo
-from ..engine.base_dispatcher import BaseDispatcher, Entry, entry_results, target_arn
+from ..core.retry import ErrorInfo, entry_results
+from ..engine.dispatcher import BaseDispatcher, target_arn
+from ..engine.packing import Entry
 from ..errors import ConfigurationError
 from .serialization import payload_to_bytes
 

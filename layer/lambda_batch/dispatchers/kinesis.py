@@ -8,9 +8,10 @@ import uuid
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..core.limits import SERVICE_LIMITS, KiB, MiB
-from ..core.retry import ErrorInfo
+from ..core.retry import ErrorInfo, entry_results
 from ..core.unprocessed import PARTITION_KEY_HALTED
-from ..engine.base_dispatcher import BaseDispatcher, Entry, entry_results, target_arn
+from ..engine.dispatcher import BaseDispatcher, target_arn
+from ..engine.packing import Entry
 from ..errors import ConfigurationError, PayloadError
 from ..payloads.kpl_aggregation import AggregateBuilder, hash_key_of
 from .kinesis_aggregation import (
@@ -110,6 +111,8 @@ class KinesisBatchDispatcher(BaseDispatcher):
             region=kwargs.pop("region", region),
             **kwargs,
         )
+        if self._aggregation is not None:  # hand back the user records, not aggregates
+            self._ledger.after_fail = self._expand_failed
 
     def submit_payload(
         self,
@@ -125,7 +128,7 @@ class KinesisBatchDispatcher(BaseDispatcher):
         than 256 characters (UTF-16 code units, as Kinesis counts), an ``explicit_hash_key``
         that is not a decimal integer from 0 to 2**128 - 1, over the record size limit.
         """
-        done = self._user_numbers if self._aggregation is not None else self._counters["submitted"]
+        done = self._user_numbers if self._aggregation is not None else self._buffer.submitted
         record = f"record #{done + 1}"  # names it in errors (never its key)
         if partition_key is None:
             partition_key = self._partition_key_of(payload, record)
@@ -156,7 +159,7 @@ class KinesisBatchDispatcher(BaseDispatcher):
     def _submit_user_record(
         self, payload: Any, key: str, hash_key: Optional[str], data: bytes, record: str
     ) -> None:
-        if self._closed:
+        if self._buffer.closed:
             raise ConfigurationError(f"{type(self).__name__} is closed")
         key_bytes = key.encode("utf-8")
         alone = AggregateBuilder()
@@ -164,7 +167,7 @@ class KinesisBatchDispatcher(BaseDispatcher):
         if size > self.limits.max_item_bytes and self._max_record_size is None:
             self._read_stream_record_size()
         self._check_size(size, f"{record} (as an aggregated record)")
-        with self._lock:
+        with self._buffer.lock:
             group: Any = hash_key if hash_key is not None else key
             shard = None
             if self._aggregation == BY_SHARD:
@@ -224,7 +227,7 @@ class KinesisBatchDispatcher(BaseDispatcher):
             failed = kinesis.flush_payloads()
         """
         if self._aggregation is not None:
-            with self._lock:
+            with self._buffer.lock:
                 for aggregate in self._aggregator.close_all():
                     self._add_aggregate(aggregate)
         return super().flush_payloads()
@@ -235,11 +238,10 @@ class KinesisBatchDispatcher(BaseDispatcher):
             self.flush_payloads()
         super().close()
 
-    def _fail(self, failures: Sequence[Tuple[Entry, ErrorInfo]]) -> None:
-        super()._fail(failures)
-        if self._aggregation is not None and failures:  # hand back the user records, not aggregates
-            with self._results_lock:
-                self._failed = expand_failed(self._failed)
+    def _expand_failed(self, failures: Sequence[Tuple[Entry, ErrorInfo]]) -> None:
+        """Hand back the user records of the aggregates not put, not the aggregates."""
+        with self._ledger.lock:
+            self._ledger.failed = expand_failed(self._ledger.failed)
 
     def _partition_key_of(self, payload: Any, record: str) -> str:
         field = self.partition_key_identifier
@@ -273,6 +275,7 @@ class KinesisBatchDispatcher(BaseDispatcher):
                     self.limits.max_item_bytes,
                 )
                 self._max_record_size = self.limits.max_item_bytes
+            self._limits_changed()
 
     def _item_limit(self) -> int:
         record_limit = self._max_record_size or self.limits.max_item_bytes

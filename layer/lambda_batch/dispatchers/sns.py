@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..core.arns import parse_arn
 from ..core.limits import SERVICE_LIMITS, SNS_DEFAULT_MESSAGE_SIZE
 from ..core.retry import ErrorInfo
-from ..engine.base_dispatcher import BaseDispatcher, Entry
+from ..engine.dispatcher import BaseDispatcher
 from ..errors import ConfigurationError, PayloadError
 from .message_attributes import normalise_message_attributes
-from .offload_send import discard_failed, offloader_option, send_batch
 from .serialization import payload_to_text, utf8_len
 from .sns_topic import TopicSettings
 from .sqs import _batch_results, _record_id, deduplication_id
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..engine.packing import Entry
+    from .large_payloads import PayloadOffloader
 
 
 class SNSBatchDispatcher(TopicSettings, BaseDispatcher):
@@ -73,9 +76,13 @@ class SNSBatchDispatcher(TopicSettings, BaseDispatcher):
             **kwargs,
         )
         self._init_topic()
-        self._offloader = offloader_option(
-            self, large_payload_bucket, large_payload_threshold, large_payload_prefix, kwargs
-        )
+        self._offloader: Optional[PayloadOffloader] = None
+        if large_payload_bucket is not None or large_payload_threshold is not None or large_payload_prefix:
+            from .large_payloads import offloader_option  # loaded only with large payloads on
+
+            self._offloader = offloader_option(
+                self, large_payload_bucket, large_payload_threshold, large_payload_prefix, kwargs
+            )
 
     def _item_limit(self) -> int:
         return min(self.limits.max_item_bytes_ceiling, self.max_batch_bytes)
@@ -184,14 +191,13 @@ class SNSBatchDispatcher(TopicSettings, BaseDispatcher):
         request["MessageDeduplicationId"] = message_deduplication_id
 
     def _send(self, client: Any, entries: Sequence[Entry]) -> List[Optional[ErrorInfo]]:
-        return send_batch(
-            self,
-            client,
-            entries,
-            lambda sns, batch: sns.publish_batch(TopicArn=self.topic_arn, PublishBatchRequestEntries=batch),
-            _batch_results,
+        if self._offloader is not None:
+            from .large_payloads import send_offloaded
+
+            return send_offloaded(self, self._offloader, entries, self._call, _batch_results)
+        return _batch_results(
+            len(entries), self._call(client, [dict(e.request, Id=str(i)) for i, e in enumerate(entries)])
         )
 
-    def _fail(self, failures: Sequence[Tuple[Entry, ErrorInfo]]) -> None:
-        super()._fail(failures)
-        discard_failed(self, failures)
+    def _call(self, client: Any, batch: List[Dict[str, Any]]) -> Any:
+        return client.publish_batch(TopicArn=self.topic_arn, PublishBatchRequestEntries=batch)

@@ -26,6 +26,9 @@ from ..core.deadline import Deadline
 from ..core.limits import SNS_DEFAULT_MESSAGE_SIZE, SNS_MIN_MESSAGE_SIZE
 from ..core.retry import RetryPolicy, classify_exception
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ..engine.packing import Packing
+
 logger = logging.getLogger("lambda_batch.dispatchers.sns")
 
 #: What each topic's MaximumMessageSize was, by topic ARN, for the life of the process: a
@@ -61,7 +64,7 @@ class TopicSettings:
     target_description: str
     retry_policy: RetryPolicy
     max_batch_bytes: int
-    _lock: threading.RLock
+    _buffer: Packing
 
     if TYPE_CHECKING:  # provided by the dispatcher
 
@@ -69,6 +72,7 @@ class TopicSettings:
         def client(self) -> Any: ...
         @property
         def deadline(self) -> Deadline: ...
+        def _limits_changed(self) -> None: ...
 
     def _init_topic(self) -> None:
         """Call after the dispatcher's limits are set: until the topic is read, the default applies."""
@@ -80,9 +84,10 @@ class TopicSettings:
         self._apply_topic_size(None)
 
     def _apply_topic_size(self, size: Optional[int]) -> None:
-        with self._lock:
+        with self._buffer.lock:
             self._topic_message_size = size
             self.max_batch_bytes = min(self._batch_bytes_setting, size or SNS_DEFAULT_MESSAGE_SIZE)
+            self._limits_changed()
 
     def _resolve_topic(self) -> None:
         if self._topic_read:

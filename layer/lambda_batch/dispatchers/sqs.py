@@ -1,23 +1,37 @@
-"""SQS: SendMessageBatch, 10 messages and 1 MiB per call, for standard and FIFO queues."""
+"""SQS: SendMessageBatch, 10 messages and 1 MiB per call, for standard and FIFO queues.
+
+The queue is given by name, URL or ARN. Its URL is resolved once (GetQueueUrl for a bare
+name); MaximumMessageSize (the largest message the queue takes) and ContentBasedDeduplication
+(FIFO) are read once per queue and process (GetQueueAttributes), at the first submit or,
+failing that, the first send. Without ``sqs:GetQueueAttributes`` the service limits apply and
+sends still work. Large payloads go through S3 with ``large_payload_bucket`` (``large_payloads``,
+loaded only then).
+
+Example::
+
+    url, region, name = queue_target("arn:aws:sqs:eu-west-1:123456789012:jobs")
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import re
+import threading
 import uuid
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ..core.arns import parse_arn, sqs_queue_url
+from ..core.deadline import NO_DEADLINE
 from ..core.limits import SERVICE_LIMITS, SQS_MAX_DELAY_SECONDS
-from ..core.retry import ErrorInfo
-from ..engine.base_dispatcher import BaseDispatcher, Entry
-from ..engine.delivery import id_results
+from ..core.retry import ErrorInfo, classify_exception, id_results
+from ..engine.dispatcher import BaseDispatcher
 from ..errors import ConfigurationError, PayloadError
-from .message_attributes import normalise_message_attributes
-from .offload import OffloadedRequest
-from .offload_send import discard_failed, offloader_option, send_batch
 from .serialization import payload_to_text, utf8_len
-from .sqs_queue import QueueSettings, queue_target
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..engine.packing import Entry
+    from .large_payloads import PayloadOffloader
 
 logger = logging.getLogger("lambda_batch.dispatchers.sqs")
 
@@ -26,9 +40,36 @@ _INVALID_SQS_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U00
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 #: The message group of a FIFO message submitted without one (boto3-batch-utils 5.x's default).
 DEFAULT_FIFO_GROUP = "unset"
+_URL_REGION = re.compile(r"^https?://(?:sqs\.)?([a-z]{2}(?:-[a-z]+)+-\d)\.(?:queue\.)?amazonaws")
+_QUEUE_ATTRIBUTES = ["MaximumMessageSize", "FifoQueue", "ContentBasedDeduplication"]
+
+#: What each queue's attributes said (MaximumMessageSize, ContentBasedDeduplication), by queue
+#: URL, for the life of the process: a function that makes its dispatcher on every invocation
+#: reads them once per execution environment. ``(None, None)`` records that they could not be
+#: read (no sqs:GetQueueAttributes): the service limits apply, and the call is not repeated.
+_queue_settings: Dict[str, Tuple[Optional[int], Optional[bool]]] = {}
 
 
-class _SQSDispatcherBase(QueueSettings, BaseDispatcher):
+def queue_target(queue_name: str) -> Tuple[Optional[str], Optional[str], str]:
+    """``(url or None, region or None, name)`` of a queue given by name, URL or ARN.
+
+    >>> queue_target("https://sqs.eu-west-1.amazonaws.com/123456789012/jobs")
+    ('https://sqs.eu-west-1.amazonaws.com/123456789012/jobs', 'eu-west-1', 'jobs')
+    """
+    if queue_name.startswith("arn:"):
+        try:
+            arn = parse_arn(queue_name)
+            url = sqs_queue_url(queue_name)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+        return url, arn.region, arn.resource
+    if "://" in queue_name:
+        match = _URL_REGION.match(queue_name)
+        return queue_name, match.group(1) if match else None, queue_name.rstrip("/").rsplit("/", 1)[-1]
+    return None, None, queue_name
+
+
+class _SQSDispatcherBase(BaseDispatcher):
     _fifo = False
 
     def __init__(
@@ -51,7 +92,11 @@ class _SQSDispatcherBase(QueueSettings, BaseDispatcher):
             kind = "a FIFO" if not self._fifo else "a standard"
             raise ConfigurationError(f"{queue_name!r} names {kind} queue: use {other}")
         self.target_description = f"SQS queue {name}"
-        self._init_queue()
+        self._max_message_size: Optional[int] = None
+        self._content_based_dedup: Optional[bool] = None
+        self._attributes_read = False
+        self._probed = False
+        self._queue_lock = threading.Lock()
         super().__init__(
             "sqs",
             SERVICE_LIMITS["sqs"],
@@ -59,15 +104,89 @@ class _SQSDispatcherBase(QueueSettings, BaseDispatcher):
             region=kwargs.pop("region", region),
             **kwargs,
         )
-        self._offloader = offloader_option(
-            self, large_payload_bucket, large_payload_threshold, large_payload_prefix, kwargs
-        )
+        self._offloader: Optional[PayloadOffloader] = None
+        if large_payload_bucket is not None or large_payload_threshold is not None or large_payload_prefix:
+            from .large_payloads import offloader_option  # loaded only with large payloads on
+
+            self._offloader = offloader_option(
+                self, large_payload_bucket, large_payload_threshold, large_payload_prefix, kwargs
+            )
 
     def _item_limit(self) -> int:
-        limit = super()._item_limit()
+        limit = min(self.limits.max_item_bytes, self.max_batch_bytes)
         if self._max_message_size is not None:
             limit = min(limit, self._max_message_size)
         return limit
+
+    # -- the queue: its URL and settings, resolved lazily and once ------------------------
+
+    @property
+    def queue_url(self) -> Optional[str]:
+        """The queue's URL (``None`` until resolved from its name at first use)."""
+        return self._queue_url
+
+    def _prepare(self) -> None:
+        if self._queue_url is None or not self._attributes_read:
+            self._resolve()
+
+    def _resolve(self) -> None:
+        """Resolve the queue's URL and read its MaximumMessageSize and ContentBasedDeduplication
+        (once per queue and process; without that permission the service limits apply)."""
+        with self._queue_lock:
+            client = self.client
+            if self._queue_url is None:
+                self._queue_url = str(client.get_queue_url(QueueName=self.queue_name)["QueueUrl"])
+            if self._attributes_read:
+                return
+            known = _queue_settings.get(self._queue_url)
+            if known is None:
+                try:
+                    response = client.get_queue_attributes(
+                        QueueUrl=self._queue_url, AttributeNames=_QUEUE_ATTRIBUTES
+                    )
+                except Exception as exc:
+                    error = classify_exception(exc)
+                    if error.retryable:
+                        raise
+                    logger.info(
+                        "%s: cannot read queue attributes (%s); using the service limits",
+                        self.target_description,
+                        error.code,
+                    )
+                    known = (None, None)
+                else:
+                    attributes = response.get("Attributes", {})
+                    size, dedup = (
+                        attributes.get("MaximumMessageSize"),
+                        attributes.get("ContentBasedDeduplication"),
+                    )
+                    known = (
+                        int(size) if size is not None else None,
+                        None if dedup is None else dedup == "true",
+                    )
+                _queue_settings[self._queue_url] = known
+            max_message_size, content_based_dedup = known
+            if max_message_size is not None:
+                self._max_message_size = max_message_size
+                buffer = self._buffer  # the queue may take less than the service: the new largest item
+                buffer.item_limit = min(buffer.item_limit, max_message_size)
+            if content_based_dedup is not None:
+                self._content_based_dedup = content_based_dedup
+            self._attributes_read = True
+
+    def _probe(self) -> None:
+        """At the first submit, learn the queue's settings (once; failures wait for the first send).
+
+        Not while the deadline is within the retry policy's margin: no call starts then.
+        """
+        deadline = self._deadline
+        if deadline is not NO_DEADLINE and deadline.expired(self.retry_policy.deadline_margin):
+            return
+        self._probed = True
+        try:
+            self._resolve()
+        except Exception as exc:
+            logger.debug("%s: queue not resolved yet (%s)", self.target_description, type(exc).__name__)
 
     # -- building and sending -----------------------------------------------------------
 
@@ -80,11 +199,16 @@ class _SQSDispatcherBase(QueueSettings, BaseDispatcher):
         if not self._probed:
             self._probe()
         body = payload_to_text(payload)
-        record_id = _record_id(message_id)
+        record_id = None if message_id is None else _record_id(message_id)
         label = record_id or "message"
         if not body:
             raise PayloadError(f"{label}: an SQS message body must not be empty")
-        attributes, attributes_size = normalise_message_attributes(message_attributes)
+        attributes: Optional[Dict[str, Any]] = None
+        attributes_size = 0
+        if message_attributes:
+            from .message_attributes import normalise_message_attributes
+
+            attributes, attributes_size = normalise_message_attributes(message_attributes)
         offloader = self._offloader
         if offloader is not None:
             offloader.check_attributes(attributes, label)
@@ -105,17 +229,15 @@ class _SQSDispatcherBase(QueueSettings, BaseDispatcher):
         return request, utf8_len(body) + attributes_size, record_id
 
     def _send(self, client: Any, entries: Sequence[Entry]) -> List[Optional[ErrorInfo]]:
-        return send_batch(
-            self,
-            client,
-            entries,
-            lambda sqs, batch: sqs.send_message_batch(QueueUrl=self._queue_url, Entries=batch),
-            _batch_results,
-        )
+        if self._offloader is not None:
+            from .large_payloads import send_offloaded
 
-    def _fail(self, failures: Sequence[Tuple[Entry, ErrorInfo]]) -> None:
-        super()._fail(failures)
-        discard_failed(self, failures)
+            return send_offloaded(self, self._offloader, entries, self._call, _batch_results)
+        batch = [dict(entry.request, Id=str(index)) for index, entry in enumerate(entries)]
+        return id_results(len(entries), client.send_message_batch(QueueUrl=self._queue_url, Entries=batch))
+
+    def _call(self, client: Any, batch: List[Dict[str, Any]]) -> Any:
+        return client.send_message_batch(QueueUrl=self._queue_url, Entries=batch)
 
 
 class SQSBatchDispatcher(_SQSDispatcherBase):
@@ -250,9 +372,10 @@ class SQSFifoBatchDispatcher(_SQSDispatcherBase):
             if not isinstance(message_deduplication_id, str) or not 1 <= len(message_deduplication_id) <= 128:
                 raise PayloadError(f"{label}: message_deduplication_id must be 1 to 128 characters")
             request["MessageDeduplicationId"] = message_deduplication_id
-        elif isinstance(request, OffloadedRequest):  # the pointer's key is random: hash the payload
+        elif self._offloader is not None and (data := self._offloader.offloaded(request)) is not None:
+            # the pointer's key is random: hash the payload
             request["MessageDeduplicationId"] = deduplication_id(
-                str(request.data), self.deduplicate_by_content or self._content_based_dedup is True
+                data, self.deduplicate_by_content or self._content_based_dedup is True
             )
         elif self._content_based_dedup is not True:  # the queue hashes bodies itself when it is True
             request["MessageDeduplicationId"] = deduplication_id(

@@ -1,3 +1,4 @@
-"""The one batching engine: packing, the delivery loop, per-entry results, halting,
-ordered workers, bookkeeping. The dispatchers and the SQS and S3 batch actions use it.
+"""The one batching engine, composed: a dispatcher (dispatcher.py) holds a buffer (packing.py),
+a delivery loop (delivery.py) and a ledger (ledger.py), and ordered workers (workers.py) when it
+sends concurrently. The dispatchers, the SQS actions and the S3 object deletes use it.
 """

@@ -1,50 +1,289 @@
-"""How a sealed batch is delivered: which failures split it, into how many parts, and in which waves.
+"""The one delivery loop: send a batch, read per-entry results, retry, split, halt keys, keep to the deadline.
 
-Pure functions over the dispatcher's entries (anything with ``attempts``, ``order_key`` and
-``seq``); :class:`~lambda_batch.engine.base_dispatcher.BaseDispatcher` makes the calls.
+Every batch call the layer makes runs here: the dispatchers' sends (SendMessageBatch,
+PutRecords, BatchWriteItem...), the SQS processors' DeleteMessageBatch and
+ChangeMessageVisibilityBatch, and S3 DeleteObjects. The operation (a
+:class:`~lambda_batch.engine.dispatcher.BaseDispatcher`) only says how to make its call and
+read its response (``_send``), what it needs first (``_prepare``) and which ``client`` to use;
+the loop does the rest:
 
-- A whole-call error caused by one bad entry (a validation error, a request too large,
-  including a bare HTTP 413) splits the batch to isolate it, so the other entries still go
-  through. The retry policy's ``max_attempts`` is a budget per item, across splits: the
-  batch is split into as many parts as it takes for the bad entry to be alone within its
-  remaining attempts (halves when the budget allows).
-- In ordered mode (Kinesis ``ordered=True``) a batch goes in waves: a call carries at most
-  one record per key, the earliest one not yet resolved, so a record that fails is retried
-  before any later record of its key is sent.
-
-- A FIFO message refused while a later message of its group in the same call was accepted is
-  not retried behind it (:func:`drop_overtaken`).
-- :func:`entry_results` reads per-entry outcomes of the responses that list them in order,
-  :func:`id_results` those that name them by ``Id`` (SQS, SNS).
+- retries what is worth retrying, whole calls and single entries alike, with the one
+  :class:`~lambda_batch.core.retry.RetryPolicy` (capped exponential backoff, full jitter), each
+  entry within its own budget of ``max_attempts`` calls, across retries and splits;
+- splits a call refused for one bad entry (a validation error, a request too large, a bare
+  HTTP 413) to isolate it, so the other entries still go through: into as many parts as it
+  takes for the bad entry to be alone within its remaining attempts (halves when the budget
+  allows);
+- in ordered mode (Kinesis ``ordered=True``) sends a batch in waves: a call carries at most
+  one entry per key, the earliest not yet resolved, so a failed entry is retried before any
+  later entry of its key is sent;
+- holds back the entries of keys halted by an earlier undelivered entry (FIFO message groups,
+  Kinesis keys in ordered mode: codes ``FifoGroupHalted``, ``PartitionKeyHalted``), and never
+  retries a FIFO message behind a later message of its group the same call delivered
+  (:func:`drop_overtaken`);
+- starts no call once less than the margin is left before the deadline (the items come back
+  with code ``DeadlineExceeded``);
+- hands back, through the :class:`~lambda_batch.engine.ledger.Ledger`, every entry not
+  delivered with its reason.
 
 Example::
 
-    parts = split_parts(entries, budget=3)     # 25 entries -> 3 parts of 9, 8 and 8
-    wave, rest = next_wave(entries)             # the first entry of each key; the others
+    loop = DeliveryLoop(dispatcher, ledger, ordered=False, start_margin=None)
+    loop.deliver_calls(batch)              # one call, then retries and splits of what failed
+    parts = split_parts(entries, budget=3)  # 25 entries -> 3 parts of 9, 8 and 8
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Set, Tuple
+import logging
+import threading
+from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Tuple
 
-from ..core.error_rules import SPLITTABLE_ERROR_CODES
-from ..core.retry import ErrorInfo, is_retryable_code, is_splittable
-from .entries import Entry
+from ..core.deadline import NO_DEADLINE
+from ..core.retry import ErrorInfo, is_splittable
+from ..core.unprocessed import DEADLINE_EXCEEDED
+from .ledger import Ledger
+from .packing import Entry, next_wave
 
-__all__ = [
-    "MISSING_FROM_RESPONSE",
-    "SPLITTABLE_ERROR_CODES",
-    "call_timeout",
-    "drop_overtaken",
-    "entry_results",
-    "id_results",
-    "next_wave",
-    "split_error",
-    "split_parts",
-]
+logger = logging.getLogger("lambda_batch.dispatchers")
 
-#: The code of an entry a batch response named neither as done nor as failed.
-MISSING_FROM_RESPONSE = "MissingFromResponse"
+Pairs = List[Tuple[Entry, ErrorInfo]]
+
+
+class DeliveryLoop:
+    """Sends batches of entries for ``operation`` under its retry policy and deadline.
+
+    ``operation`` provides ``_send(client, entries)``, ``_prepare()``, ``client``,
+    ``retry_policy``, ``_deadline`` and ``target_description`` (read at each use: a new
+    deadline applies at once). ``start_margin``: seconds before the deadline after which no
+    call starts (``None``: the retry policy's ``deadline_margin``). ``halt_code`` and
+    ``halt_noun`` word an entry held back behind its key's undelivered one.
+    """
+
+    def __init__(
+        self,
+        operation: Any,
+        ledger: Ledger,
+        *,
+        ordered: bool,
+        start_margin: Optional[float],
+        halt_code: str,
+        halt_noun: str,
+    ) -> None:
+        self.operation = operation
+        self.ledger = ledger
+        self.ordered = ordered
+        self.start_margin = start_margin
+        self._halt_code = halt_code
+        self._halt_noun = halt_noun
+        self._lock = threading.Lock()  # the counters (batches may be sent by several threads)
+        #: Calls made (retries included), entries delivered, calls that were retries, splits.
+        self.counters = {"calls": 0, "entries_sent": 0, "retries": 0, "splits": 0}
+
+    def counts(self) -> Dict[str, int]:
+        """A snapshot of the loop's counters."""
+        with self._lock:
+            return dict(self.counters)
+
+    def deliver(self, batch: List[Entry]) -> None:
+        """Send one batch, retrying what is worth retrying; in ordered mode in waves, at most one
+        entry per order key in each, so an entry is resolved before the next of its key is sent."""
+        if not self.ordered:
+            self.deliver_calls(batch)
+            return
+        remaining = batch
+        while remaining:
+            wave, remaining = next_wave(remaining)
+            self.deliver_calls(wave)
+
+    def deliver_calls(self, batch: List[Entry]) -> None:
+        """Send ``batch`` in one call, then retry or split what failed, each entry within its
+        own attempt budget (``max_attempts`` calls carrying it, across splits).
+
+        Before every call (the first as well as each retry), the entries of halted keys are
+        held back, and nothing is sent once the deadline is within the margin.
+        """
+        pending = batch
+        last_errors: Dict[int, ErrorInfo] = {}  # seq -> the error of the attempt before a retry
+        op = self.operation
+        try:
+            while pending:
+                if self.ledger.halts or op._deadline is not NO_DEADLINE:
+                    pending = self._startable(pending, last_errors)
+                    if not pending:
+                        return
+                results = self._attempt(pending)
+                if results[0] is not None and self._split_spoiled(pending, results):
+                    return
+                retry = self._settle(pending, results)
+                if not retry or not self._wait_to_retry(retry, len(pending)):
+                    return
+                pending = [entry for entry, _ in retry]
+                last_errors = {entry.seq: error for entry, error in retry}
+        except BaseException as exc:  # never lose an item, whatever went wrong
+            self._fail_unresolved(pending, exc)
+            if not isinstance(exc, Exception):
+                raise
+
+    def _fail_unresolved(self, pending: List[Entry], exc: BaseException) -> None:
+        """Hand back the entries of ``pending`` neither delivered nor handed back yet, after ``exc``."""
+        info = ErrorInfo(type(exc).__name__, f"{type(exc).__name__} while sending", False)
+        self.ledger.fail([(entry, info) for entry in pending if not entry.done])
+
+    def _split_spoiled(self, pending: List[Entry], results: Sequence[Optional[ErrorInfo]]) -> bool:
+        """Split the call when one bad entry spoiled it all (True: the parts were sent)."""
+        split = split_error(pending, results, self.operation.retry_policy.splits)
+        if split is None:
+            return False
+        self._split(pending, split)
+        return True
+
+    def _startable(self, pending: List[Entry], last_errors: Dict[int, ErrorInfo]) -> List[Entry]:
+        """The entries that may go in the next call: not of a halted key, and none once the
+        deadline is within the margin (then they are handed back)."""
+        if self.ledger.halts and self.ledger.halted:
+            pending = self.hold_back_halted(pending)
+        if pending and self.operation._deadline is not NO_DEADLINE and self._too_late(pending, last_errors):
+            return []
+        return pending
+
+    def hold_back_halted(self, entries: List[Entry]) -> List[Entry]:
+        """Fail the entries of keys halted by an earlier undelivered entry; return the rest."""
+        with self.ledger.lock:
+            if not self.ledger.halted:
+                return entries
+            halted = dict(self.ledger.halted)
+        keep: List[Entry] = []
+        held: Pairs = []
+        for entry in entries:
+            stop = halted.get(entry.order_key) if entry.order_key is not None else None
+            if stop is not None and stop[0] < entry.seq:
+                message = f"held back: its {self._halt_noun} is halted because {stop[1]} was not delivered"
+                held.append((entry, ErrorInfo(self._halt_code, message, True)))
+            else:
+                keep.append(entry)
+        self.ledger.fail(held)
+        return keep
+
+    def _attempt(self, entries: List[Entry]) -> List[Optional[ErrorInfo]]:
+        for entry in entries:
+            entry.attempts += 1
+        op = self.operation
+        try:
+            op._prepare()
+            client = op.client
+        except Exception as exc:
+            return [op.retry_policy.classify(exc)] * len(entries)
+        with self._lock:
+            self.counters["calls"] += 1
+        try:
+            results: List[Optional[ErrorInfo]] = op._send(client, entries)
+        except Exception as exc:
+            return [op.retry_policy.classify(exc)] * len(entries)
+        if len(results) != len(entries):  # pragma: no cover - a service response out of shape
+            raise RuntimeError(f"{len(results)} results for {len(entries)} entries")
+        return results
+
+    def _too_late(self, pending: List[Entry], last_errors: Dict[int, ErrorInfo]) -> bool:
+        """Fail ``pending`` and return True when no call may start any more."""
+        op = self.operation
+        margin = op.retry_policy.deadline_margin if self.start_margin is None else self.start_margin
+        if not op._deadline.expired(margin):
+            return False
+        self.ledger.fail([(entry, self._deadline_error(last_errors.get(entry.seq))) for entry in pending])
+        return True
+
+    def _wait_to_retry(self, retry: Pairs, sent: int) -> bool:
+        """Wait the backoff before retrying ``retry``; fail them, returning False, if the deadline forbids."""
+        op = self.operation
+        policy = op.retry_policy
+        attempt = max(entry.attempts for entry, _ in retry)
+        delay = policy.backoff(attempt)
+        if not policy.can_retry(attempt, delay, op._deadline):
+            self.ledger.fail([(entry, self._deadline_error(error)) for entry, error in retry])
+            return False
+        logger.info(
+            "%s: retrying %d of %d entries in %.3fs (attempt %d failed: %s)",
+            op.target_description,
+            len(retry),
+            sent,
+            delay,
+            attempt,
+            retry[0][1].code,
+        )
+        policy.sleep(delay)
+        with self._lock:
+            self.counters["retries"] += 1
+        return True
+
+    def _settle(self, pending: List[Entry], results: Sequence[Optional[ErrorInfo]]) -> Pairs:
+        """Record what one call delivered and what failed for good; return what to retry."""
+        retry: Pairs = []
+        final: Pairs = []
+        delivered = 0
+        for entry, error in zip(pending, results, strict=False):
+            if error is None:
+                delivered += 1
+                entry.done = True
+            elif error.retryable:
+                retry.append((entry, error))
+            else:
+                final.append((entry, error))
+        with self._lock:
+            self.counters["entries_sent"] += delivered
+        halts = self.ledger.halts
+        if retry:
+            if halts and delivered:
+                retry = drop_overtaken(pending, results, retry, final)
+            retry = self._within_budget(retry, final)
+        if final:
+            if len(final) > 1:
+                final.sort(key=_entry_seq)
+            self.ledger.fail(final)
+            if halts and retry:
+                kept = {id(entry) for entry in self.hold_back_halted([entry for entry, _ in retry])}
+                retry = [(entry, error) for entry, error in retry if id(entry) in kept]
+        return retry
+
+    def _within_budget(self, retry: Pairs, final: Pairs) -> Pairs:
+        """The entries of ``retry`` with attempts left; the others go to ``final``, marked given up."""
+        max_attempts = self.operation.retry_policy.max_attempts
+        still: Pairs = []
+        for entry, error in retry:
+            if entry.attempts >= max_attempts:
+                final.append(
+                    (entry, error._replace(message=f"{error.message} (gave up: {entry.attempts} attempts)"))
+                )
+            else:
+                still.append((entry, error))
+        return still
+
+    def _split(self, pending: List[Entry], error: ErrorInfo) -> None:
+        """One entry may have spoiled the whole call: isolate it within the entries' attempt budget."""
+        budget = self.operation.retry_policy.max_attempts - max(entry.attempts for entry in pending)
+        if budget <= 0:
+            spent = error._replace(message=f"{error.message} (gave up: attempt budget spent isolating it)")
+            self.ledger.fail([(entry, spent) for entry in pending])
+            return
+        with self._lock:
+            self.counters["splits"] += 1
+        for part in split_parts(pending, budget):
+            self.deliver_calls(part)
+
+    def _deadline_error(self, last: Optional[ErrorInfo]) -> ErrorInfo:
+        """The reason for an entry not sent (or not sent again) because the deadline is near."""
+        op = self.operation
+        remaining = op._deadline.remaining()
+        margin = op.retry_policy.deadline_margin
+        left = "the deadline has passed" if remaining <= 0 else f"{remaining:.3f}s left before the deadline"
+        message = f"not sent: {left}, within the retry policy's deadline_margin of {margin:g}s"
+        if last is not None:
+            message += f" (last error {last.code}: {last.message})"
+        return ErrorInfo(DEADLINE_EXCEEDED, message, True)
+
+
+def _entry_seq(pair: Tuple[Entry, ErrorInfo]) -> int:
+    return pair[0].seq
 
 
 def split_error(
@@ -86,35 +325,12 @@ def split_parts[T](entries: Sequence[T], budget: int) -> List[List[T]]:
     return out
 
 
-def next_wave[T](entries: Sequence[T]) -> Tuple[List[T], List[T]]:
-    """The earliest entry of each order key (and every entry without one), and the rest, in order."""
-    seen: Set[Hashable] = set()
-    wave: List[T] = []
-    rest: List[T] = []
-    for entry in entries:
-        key = getattr(entry, "order_key", None)
-        if key is None:
-            wave.append(entry)
-        elif key in seen:
-            rest.append(entry)
-        else:
-            seen.add(key)
-            wave.append(entry)
-    return wave, rest
-
-
-def call_timeout(remaining: float, margin: float) -> float:
-    """The connect (and read) timeout of a call that starts with ``remaining`` seconds left:
-    both together end before the deadline's margin."""
-    return max(0.0, remaining - margin) / 2.0
-
-
 def drop_overtaken(
     pending: Sequence[Entry],
     results: Sequence[Optional[ErrorInfo]],
-    retry: List[Tuple[Entry, ErrorInfo]],
-    final: List[Tuple[Entry, ErrorInfo]],
-) -> List[Tuple[Entry, ErrorInfo]]:
+    retry: Pairs,
+    final: Pairs,
+) -> Pairs:
     """Move to ``final`` the retryable entries a later message of their group overtook.
 
     The service may accept a group's later message in the same call as an earlier one it
@@ -124,7 +340,7 @@ def drop_overtaken(
     for entry, error in zip(pending, results, strict=False):
         if error is None and entry.order_key is not None:
             last_delivered[entry.order_key] = entry.seq
-    still: List[Tuple[Entry, ErrorInfo]] = []
+    still: Pairs = []
     for entry, error in retry:
         if entry.order_key is not None and last_delivered.get(entry.order_key, -1) > entry.seq:
             note = "not retried: a later message of its group was delivered by the same call"
@@ -132,48 +348,3 @@ def drop_overtaken(
         else:
             still.append((entry, error))
     return still
-
-
-def entry_results(outcomes: Sequence[Dict[str, Any]], count: int) -> List[Optional[ErrorInfo]]:
-    """Per-entry results of a batch response whose entries, in request order, carry
-    ``ErrorCode``/``ErrorMessage`` on failure; an entry missing from the response failed
-    retryably."""
-    results: List[Optional[ErrorInfo]] = []
-    for index in range(count):
-        outcome = outcomes[index] if index < len(outcomes) else {"ErrorCode": MISSING_FROM_RESPONSE}
-        code = outcome.get("ErrorCode")
-        if code:
-            retryable = is_retryable_code(str(code)) or code == MISSING_FROM_RESPONSE
-            results.append(ErrorInfo(str(code), str(outcome.get("ErrorMessage") or code), retryable))
-        else:
-            results.append(None)
-    return results
-
-
-def id_results(count: int, response: Dict[str, Any]) -> List[Optional[ErrorInfo]]:
-    """Per-entry results of an SQS/SNS batch response (``Successful``/``Failed`` lists naming
-    the entries' ``Id``, "0", "1"... in request order): a ``Failed`` entry is retryable unless
-    it is the sender's fault or its code says otherwise; an entry named in neither list failed
-    retryably (``MissingFromResponse``: not known to be done).
-
-    Example::
-
-        id_results(2, {"Successful": [{"Id": "0"}]})   # [None, ErrorInfo('MissingFromResponse', ...)]
-    """
-    failed = {str(item.get("Id")): item for item in response.get("Failed") or ()}
-    succeeded = {str(item.get("Id")) for item in response.get("Successful") or ()}
-    results: List[Optional[ErrorInfo]] = []
-    for index in range(count):
-        key = str(index)
-        failure = failed.get(key)
-        if failure is not None:
-            code = str(failure.get("Code") or "Failed")
-            sender_fault = failure.get("SenderFault")
-            fault = bool(sender_fault) if sender_fault is not None else None
-            retryable = is_retryable_code(code, sender_fault=fault)
-            results.append(ErrorInfo(code, str(failure.get("Message") or code), retryable))
-        elif key in succeeded:
-            results.append(None)
-        else:
-            results.append(ErrorInfo(MISSING_FROM_RESPONSE, "the response did not mention this entry", True))
-    return results

@@ -1,19 +1,19 @@
 """The ordered worker pool: batches sent by up to ``max_workers`` threads, in order per key.
 
-A batch that shares an order key (a Kinesis partition key, a FIFO message group, a DynamoDB
+Used by a dispatcher with ``max_workers`` > 1 only (the module is not loaded otherwise). A
+batch that shares an order key (a Kinesis partition key, a FIFO message group, a DynamoDB
 item key) with a batch still in flight waits for it, so items of one key are sent in the
 order they were submitted; batches of other keys overtake freely. At most
 ``2 * max_workers`` batches wait or fly at once, so memory stays bounded. The threads live
-from the first batch sent concurrently to the end of the flush (``_end_workers``): a dispatcher
+from the first batch sent to the end of the flush (:meth:`OrderedWorkers.end`): a dispatcher
 made per invocation and never closed leaves no idle thread behind.
 
 Example::
 
-    pool = OrderedWorkers()
-    pool._init_workers(4, deliver=send_one_batch)
-    pool._submit_concurrent(batch)       # returns at once; sends in the background
-    pool._wait_inflight()                # every batch submitted so far is resolved
-    pool._end_workers()                  # the threads end (a later batch starts new ones)
+    pool = OrderedWorkers(4, deliver=send_one_batch)
+    pool.submit(batch)       # returns at once; sends in the background
+    pool.wait()              # every batch submitted so far is resolved
+    pool.end()               # the threads end (a later batch starts new ones)
 """
 
 from __future__ import annotations
@@ -23,30 +23,23 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from typing import Callable, Dict, Hashable, List, Optional, Set
 
-from .entries import Entry
+from .packing import Entry
 
 
 class OrderedWorkers:
     """A bounded thread pool that keeps batches of one order key in submission order."""
 
-    max_workers: int
-    _executor: Optional[ThreadPoolExecutor]
-    _slots: threading.BoundedSemaphore
-    _order_lock: threading.Lock
-    _last_by_key: Dict[Hashable, Future[None]]
-    _inflight: Set[Future[None]]
-    _deliver_batch: Callable[[List[Entry]], None]
-
-    def _init_workers(self, max_workers: int, deliver: Callable[[List[Entry]], None]) -> None:
+    def __init__(self, max_workers: int, deliver: Callable[[List[Entry]], None]) -> None:
         self.max_workers = max_workers
         self._deliver_batch = deliver
-        self._executor = None
+        self._executor: Optional[ThreadPoolExecutor] = None
         self._slots = threading.BoundedSemaphore(2 * max_workers)
         self._order_lock = threading.Lock()
-        self._last_by_key = {}
-        self._inflight = set()
+        self._last_by_key: Dict[Hashable, Future[None]] = {}
+        self._inflight: Set[Future[None]] = set()
 
-    def _submit_concurrent(self, batch: List[Entry]) -> None:
+    def submit(self, batch: List[Entry]) -> None:
+        """Send ``batch`` on a thread, after the batches in flight that share a key with it."""
         self._slots.acquire()  # bounded: at most 2 * max_workers batches waiting or in flight
         try:
             keys = {entry.order_key for entry in batch if entry.order_key is not None}
@@ -83,19 +76,19 @@ class OrderedWorkers:
         finally:
             self._slots.release()
 
-    def _wait_inflight(self) -> None:
+    def wait(self) -> None:
         """Wait until every batch submitted so far is resolved."""
         with self._order_lock:
             pending = list(self._inflight)
         if pending:
             wait_futures(pending)
 
-    def _busy(self) -> bool:
+    def busy(self) -> bool:
         """Whether a batch is still being sent (a finished one may not have left ``_inflight`` yet)."""
         with self._order_lock:
             return any(not future.done() for future in self._inflight)
 
-    def _end_workers(self) -> None:
+    def end(self) -> None:
         """End the threads once nothing is in flight (after a flush): they are not left idle.
 
         A batch submitted meanwhile by another thread keeps them; its flush ends them.
@@ -108,7 +101,8 @@ class OrderedWorkers:
         if executor is not None:
             executor.shutdown(wait=True)  # idle: its threads exit at once
 
-    def _stop_workers(self) -> None:
+    def stop(self) -> None:
+        """End the threads (the dispatcher is closed)."""
         with self._order_lock:
             executor, self._executor = self._executor, None
         if executor is not None:

@@ -2,7 +2,7 @@
 
 The objects of processed records (``delete_large_payloads``) and of messages finally not
 sent (``large_payload_bucket``) are deleted in calls of up to 1,000 keys
-(``limits.S3_DELETE_OBJECTS_LIMITS``). The engine (``engine.delivery_loop``) retries
+(``limits.S3_DELETE_OBJECTS_LIMITS``). The engine (``engine.delivery``) retries
 whole calls and the keys the response lists in ``Errors`` when their code is worth
 retrying, under the one retry policy, with timeouts that end before the deadline; calls
 start until the deadline itself (an object left behind only waits for the bucket's lifecycle
@@ -24,8 +24,8 @@ from typing import Any, Dict, List, Optional, Sequence
 from ..core.limits import S3_DELETE_OBJECTS_LIMITS
 from ..core.retry import ErrorInfo, is_retryable_code
 from ..core.unprocessed import UnprocessedItem
-from ..engine.base_dispatcher import BaseDispatcher
-from ..engine.entries import Entry
+from ..engine.dispatcher import BaseDispatcher
+from ..engine.packing import Entry
 
 __all__ = ["ObjectDeletes", "key_results"]
 

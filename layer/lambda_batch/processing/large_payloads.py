@@ -216,7 +216,7 @@ class LargePayloadResolver:
         return target
 
     def _fetch(self, bucket: str, key: str, rid: Any, size: int, owner: Optional[str]) -> str:
-        from ..core.clients import timeout_bucket
+        from ..core.client_config import timeout_bucket
         from ..core.retry import DeadlineNear, classify_exception
         from ..payloads.object_reads import ObjectRefused, ReadCutOff, read_object
 

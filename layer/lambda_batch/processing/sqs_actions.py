@@ -1,8 +1,8 @@
 """SQS batch actions on received messages: DeleteMessageBatch and ChangeMessageVisibilityBatch.
 
-Each is a thin user of the one batching engine (``engine.delivery_loop``): it says its
+Each is a thin user of the one batching engine (``engine.dispatcher``): it says its
 request entry (a receipt handle, and a timeout for visibility), how to read its response
-(``Successful``/``Failed`` by entry ``Id``: ``engine.delivery.id_results``) and its
+(``Successful``/``Failed`` by entry ``Id``: ``core.retry.id_results``) and its
 limits (``limits.SQS_ACTION_LIMITS``: 10 entries per call, one queue per call, with a client
 for that queue's region). The engine gives it everything the dispatchers have: the one retry
 policy for whole calls and failed entries, splitting on validation errors, entries the
@@ -29,11 +29,10 @@ from typing import Any, List, Optional, Sequence
 from ..core.arns import parse_arn, sqs_queue_url
 from ..core.clients import ClientProvider
 from ..core.limits import SQS_ACTION_LIMITS, SQS_MAX_VISIBILITY_TIMEOUT
-from ..core.retry import ErrorInfo, RetryPolicy
+from ..core.retry import ErrorInfo, RetryPolicy, id_results
 from ..core.unprocessed import UnprocessedItem
-from ..engine.base_dispatcher import BaseDispatcher
-from ..engine.delivery import id_results
-from ..engine.entries import Entry
+from ..engine.dispatcher import BaseDispatcher
+from ..engine.packing import Entry
 from ..errors import ConfigurationError
 
 __all__ = ["MessageDeletes", "SQSBatchAction", "VisibilityChanges"]

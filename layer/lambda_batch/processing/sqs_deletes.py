@@ -2,7 +2,7 @@
 
 Messages are grouped by queue (each record's ``eventSourceARN``, with a client for that
 queue's region) and deleted by :class:`~lambda_batch.processing.sqs_actions.MessageDeletes`, a thin user
-of the one delivery loop (``engine.delivery_loop``): calls of at most 10 entries, whole
+of the one delivery loop (``engine.delivery``): calls of at most 10 entries, whole
 calls that fail retryably, ``Failed`` entries worth retrying and entries the response leaves
 out (neither ``Successful`` nor ``Failed``) retried under the retry policy, a call refused for
 one bad entry split, connect and read timeouts that end before the deadline, and up to

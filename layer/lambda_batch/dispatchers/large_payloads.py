@@ -1,13 +1,14 @@
-"""Sending large payloads through S3: the claim check of the SQS and SNS dispatchers.
+"""Large payloads sent through S3 (``large_payload_bucket``): the SQS and SNS dispatchers' claim check.
 
-A payload over the threshold is written to S3 (one PutObject each) and its message carries
-the pointer in the AWS Extended Client libraries' format instead
-(:mod:`lambda_batch.payloads.pointers`). The pointer message is built, and measured, when
-the item is submitted, so packing counts its real size; the object is written when the
-batch is sent, once (a retried send does not write it again), the batch's objects
-concurrently on up to ``max_workers`` threads, every call under the dispatcher's retry
-policy and deadline. An item whose object could not be written is not sent: its message
-stays out of the call and the item comes back with the S3 error if retries do not help.
+Loaded only when a dispatcher is given a ``large_payload_bucket``. A payload over the
+threshold is written to S3 (one PutObject each) and its message carries the pointer in the
+AWS Extended Client libraries' format instead (:mod:`lambda_batch.payloads.pointers`). The
+pointer message is built, and measured, when the item is submitted, so packing counts its
+real size; the object is written when the batch is sent, once (a retried send does not write
+it again), the batch's objects concurrently on up to ``max_workers`` threads, every call under
+the dispatcher's retry policy and deadline. An item whose object could not be written is not
+sent: its message stays out of the call and the item comes back with the S3 error if retries
+do not help (and, FIFO, the later messages of its group too: :data:`GROUP_NOT_STORED`).
 
 An item that is finally not delivered has its object deleted, unless the send's outcome is
 unknown (a read timeout, a dropped connection, a 5xx): the message may then have arrived,
@@ -23,19 +24,21 @@ entry until the entry is done.
 
 Example::
 
-    offloader = PayloadOffloader("my-bucket", None, "payloads/", owner="SQSBatchDispatcher")
+    offloader = offloader_option(dispatcher, "my-bucket", None, "payloads/", kwargs)
     if offloader.should_offload(size, limit):
         request, size = offloader.pointer_request(request, "MessageBody", body, attributes, attributes_size)
+    results = send_offloaded(dispatcher, offloader, entries, call, id_results)
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..core.clients import ClientProvider, timeout_bucket
+from ..core import client_config
+from ..core.clients import ClientProvider
 from ..core.retry import ErrorInfo, RetryPolicy, classify_exception
-from ..engine.delivery import call_timeout
+from ..core.unprocessed import DEADLINE_EXCEEDED, MISSING_FROM_RESPONSE
 from ..errors import ConfigurationError, PayloadError
 from ..payloads.pointers import (
     MAX_PREFIX_BYTES,
@@ -50,7 +53,7 @@ from .serialization import utf8_len
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.deadline import Deadline
-    from ..engine.entries import Entry
+    from ..engine.packing import Entry
 
 logger = logging.getLogger("lambda_batch.dispatchers.large_payloads")
 #: Objects of undelivered messages are deleted in one attempt (the send already spent the budget).
@@ -170,6 +173,11 @@ class PayloadOffloader:
         offloaded = OffloadedRequest(request, self.bucket, key, body, field)
         offloaded[field] = pointer
         offloaded["MessageAttributes"] = dict(attributes or {}, **{SIZE_ATTRIBUTE: marker})
+        replaced = (attributes or {}).get(SIZE_ATTRIBUTE)
+        if replaced is not None:  # the marker takes its place (the dispatchers refuse the name first)
+            value = replaced.get("BinaryValue", b"")
+            attributes_size -= len(SIZE_ATTRIBUTE) + utf8_len(replaced["DataType"])
+            attributes_size -= len(value) if value else utf8_len(replaced.get("StringValue", ""))
         size = (
             utf8_len(pointer)
             + attributes_size
@@ -221,8 +229,6 @@ class PayloadOffloader:
             if error is not None:
                 errors[index] = error
         if ordered and errors:
-            from .offload_outcomes import hold_back_groups  # loaded when a FIFO store fails
-
             hold_back_groups(entries, errors)
         return errors
 
@@ -242,13 +248,16 @@ class PayloadOffloader:
     @staticmethod
     def note_send_error(entries: Sequence[Entry], exc: BaseException) -> None:
         """After a whole call failed with ``exc``: mark the stored objects whose message may have arrived."""
-        from .offload_outcomes import outcome_unknown  # loaded when a send fails
-
         if not outcome_unknown(exc):
             return
         for entry in entries:
             if isinstance(entry.request, OffloadedRequest):
                 entry.request.uncertain = True
+
+    @staticmethod
+    def offloaded(request: Any) -> Optional[str]:
+        """The payload of a pointer message (it goes to S3); ``None`` for any other request."""
+        return request.data if isinstance(request, OffloadedRequest) else None
 
     @staticmethod
     def note_missing(entry: Entry) -> None:
@@ -309,9 +318,151 @@ class PayloadOffloader:
         if remaining == float("inf"):
             return self._clients.get()
         keep = policy.deadline_margin if margin is None else margin
-        return self._clients.get(None, timeout_bucket(call_timeout(remaining, keep)))
+        return self._clients.get(
+            None, client_config.timeout_bucket(client_config.call_timeout(remaining, keep))
+        )
 
 
 def _key_list(keys: Sequence[str], reveal: bool) -> str:
     """``": key, key..."`` (the first ten) when keys may be logged, else nothing."""
     return ": " + ", ".join(keys[:10]) if reveal else " (log_exception_messages=True names their keys)"
+
+
+# -- at send: one batch call through S3 first --------------------------------------------------
+
+ReadResults = Callable[[int, Any], List[Optional[ErrorInfo]]]
+
+
+def send_offloaded(
+    dispatcher: Any,
+    offloader: PayloadOffloader,
+    entries: Sequence[Entry],
+    call: Callable[[Any, List[Dict[str, Any]]], Any],
+    read_results: ReadResults,
+) -> List[Optional[ErrorInfo]]:
+    """One batch call of an offloading dispatcher: store the objects, then send what was stored.
+
+    ``call(client, request_entries)`` makes the call with entries whose ``Id`` is their
+    position in ``entries``; ``read_results(count, response)`` reads its per-entry results.
+    A whole-call failure is raised as it is when every entry was sent (the dispatcher splits
+    or retries it); otherwise it becomes the result of the entries that were sent.
+    """
+    policy = dispatcher.retry_policy
+    deadline = dispatcher.deadline
+    errors = offloader.store(entries, deadline, policy, ordered=dispatcher._halts_groups)
+    sent = [index for index in range(len(entries)) if index not in errors]
+    if sent and deadline.expired(policy.deadline_margin):  # the writes took the time left
+        late = ErrorInfo(
+            DEADLINE_EXCEEDED, "not sent: the deadline came while storing the batch's payloads", True
+        )
+        errors.update(dict.fromkeys(sent, late))
+        sent = []
+    if not sent:
+        return [errors.get(index) for index in range(len(entries))]
+    client = dispatcher.client  # its timeouts follow the time left now, after the writes
+    try:
+        response = call(client, [dict(entries[index].request, Id=str(index)) for index in sent])
+    except Exception as exc:
+        PayloadOffloader.note_send_error([entries[index] for index in sent], exc)
+        if not errors:
+            raise
+        error = classify_exception(exc)
+        return merge_results(len(entries), errors, sent, [error] * len(sent))
+    results = read_results(len(entries), response)
+    for index in sent:
+        result = results[index]
+        if result is not None and result.code == MISSING_FROM_RESPONSE:
+            PayloadOffloader.note_missing(entries[index])
+    for index, error in errors.items():
+        results[index] = error
+    return results
+
+
+def offloader_option(
+    dispatcher: Any, bucket: Any, threshold: Any, prefix: Any, kwargs: Mapping[str, Any]
+) -> Optional[PayloadOffloader]:
+    """The dispatcher's ``large_payload_*`` options as a :class:`PayloadOffloader` (``None``: no bucket).
+
+    With one, the objects of the items the dispatcher hands back are deleted (``discard_failed``).
+    """
+    if bucket is not None:
+        offloader = PayloadOffloader(
+            bucket,
+            threshold,
+            prefix,
+            owner=type(dispatcher).__name__,
+            boto3_session=kwargs.get("boto3_session"),
+            config=kwargs.get("config"),
+            max_workers=dispatcher.max_workers,
+        )
+        offloader.reveal_keys = dispatcher.log_exception_messages
+        dispatcher._ledger.after_fail = lambda failures: discard_failed(dispatcher, failures)
+        return offloader
+    if threshold is not None or prefix:
+        raise ConfigurationError("large_payload_threshold and large_payload_prefix need large_payload_bucket")
+    return None
+
+
+def discard_failed(dispatcher: Any, failures: Sequence[Tuple[Entry, ErrorInfo]]) -> None:
+    """Delete the S3 objects of the entries handed back undelivered (an offloading dispatcher)."""
+    offloader: Optional[PayloadOffloader] = dispatcher._offloader
+    if offloader is not None and failures:
+        offloader.discard(
+            [entry.request for entry, _ in failures], dispatcher.deadline, dispatcher.retry_policy
+        )
+
+
+def merge_results(
+    count: int, errors: Mapping[int, ErrorInfo], sent: List[int], sent_results: Sequence[Optional[ErrorInfo]]
+) -> List[Optional[ErrorInfo]]:
+    """Per-entry results of a call that carried only the ``sent`` positions: theirs, else the store errors."""
+    results: List[Optional[ErrorInfo]] = [errors.get(index) for index in range(count)]
+    for position, result in zip(sent, sent_results, strict=False):
+        results[position] = result
+    return results
+
+
+# -- what became of a batch's objects when a store or a send failed ----------------------------
+
+#: The code of an entry not sent because an earlier message of its FIFO group could not be stored.
+GROUP_NOT_STORED = "EarlierMessageNotStored"
+#: botocore errors after which a request may have reached the service (the outcome is unknown).
+_UNKNOWN_OUTCOME_ERRORS = frozenset(
+    {"ReadTimeoutError", "ConnectionClosedError", "ResponseStreamingError", "IncompleteReadError"}
+)
+
+
+def hold_back_groups(entries: Sequence[Entry], errors: Dict[int, ErrorInfo]) -> None:
+    """FIFO: fail (retryably) every later entry of a message group whose object could not be stored."""
+    blocked = {entries[index].order_key: entries[index].record_id for index in sorted(errors)}
+    first = {entries[index].order_key: index for index in sorted(errors, reverse=True)}
+    for index, entry in enumerate(entries):
+        key = entry.order_key
+        if key in blocked and key is not None and index > first[key] and index not in errors:
+            errors[index] = ErrorInfo(
+                GROUP_NOT_STORED,
+                f"not sent: {blocked[key]} of its message group could not be stored in S3 first",
+                True,
+            )
+
+
+def outcome_unknown(exc: BaseException) -> bool:
+    """Whether a failed call may still have been carried out by the service."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and "Error" in response:
+        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+        return not isinstance(status, int) or status >= 500
+    return any(klass.__name__ in _UNKNOWN_OUTCOME_ERRORS for klass in type(exc).__mro__)
+
+
+__all__ = [
+    "GROUP_NOT_STORED",
+    "OffloadedRequest",
+    "PayloadOffloader",
+    "discard_failed",
+    "hold_back_groups",
+    "merge_results",
+    "offloader_option",
+    "outcome_unknown",
+    "send_offloaded",
+]

@@ -1,51 +1,59 @@
-"""What every dispatcher shares: buffering, packing, sending, retrying, and handing back what failed.
+"""What every dispatcher is made of: a buffer, a delivery loop and a ledger, composed, and the public face.
 
-A dispatcher is made of the engine's parts, one concept per module:
+A :class:`BaseDispatcher` holds its parts, one concept per module:
 
-- ``packing``: next-fit packing under the entry and byte caps, in submission order;
-- ``delivery_loop``: the one retry/split/deadline loop (shared with the SQS processors'
-  DeleteMessageBatch and ChangeMessageVisibilityBatch, see ``sqs_actions``);
-- ``halting``: FIFO message groups (and Kinesis keys in ordered mode) halted by a failure;
-- ``workers``: the ordered thread pool of ``max_workers``;
-- ``bookkeeping``: counters and the items handed back.
+- ``packing.Packing``: the buffer, cut into batches under the entry and byte caps (next-fit,
+  in submission order);
+- ``delivery.DeliveryLoop``: the one retry/split/halting/deadline loop (shared with the SQS
+  processors' DeleteMessageBatch and ChangeMessageVisibilityBatch and S3 DeleteObjects);
+- ``ledger.Ledger``: the items handed back, with their reasons (and the stats' snapshot);
+- ``workers.OrderedWorkers``: with ``max_workers`` > 1 only, batches sent by threads, in order
+  per key (not loaded otherwise).
 
-Each service's dispatcher only says how to build its request entry (``_add``), how to make
-its call and read the response (``_send``), and its limits (``limits.SERVICE_LIMITS``).
+An operation (each service's dispatcher, each SQS action) subclasses it and says only:
+
+- its request entry: ``self._add(payload, request, size, record_id=, order_key=, dedupe_key=)``
+  buffers one item (the buffer's ``add``);
+- its call and response reading: ``_send(client, entries)`` returns, per entry in order,
+  ``None`` or its :class:`~lambda_batch.core.retry.ErrorInfo`, or raises for a whole-call failure;
+- its limits: ``limits.SERVICE_LIMITS``, and ``_item_limit()`` when the resource lowers the
+  largest item (call ``_limits_changed()`` once it is known), ``_check_size()`` to word the
+  error of an item over it;
+- optionally ``_prepare()`` (resolve a queue URL... before a call) and these class (or
+  instance, set before ``__init__``) attributes: ``target_description``, ``_halts_groups``,
+  ``_halt_code``/``_halt_noun``, ``_ordered``, ``_start_margin``, ``_failure_log_level``;
+  and ``self._ledger.after_fail`` for work on the items handed back.
+
 What cannot be delivered is handed back by :meth:`BaseDispatcher.flush_payloads`, each item
 the very object that was submitted, with its reason beside it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+import logging
+from typing import TYPE_CHECKING, Any, List, Optional
 
+from ..core import client_config
 from ..core.arns import Arn, parse_arn
-from ..core.clients import ClientProvider, timeout_bucket
-from ..core.deadline import Deadline
+from ..core.clients import ClientProvider
+from ..core.deadline import NO_DEADLINE, Deadline
 from ..core.limits import ServiceLimits
 from ..core.retry import DEFAULT_RETRY_POLICY, RetryPolicy
-from ..core.unprocessed import UnprocessedItem
+from ..core.unprocessed import FIFO_GROUP_HALTED, UnprocessedItem
 from ..errors import ConfigurationError
-from .delivery import SPLITTABLE_ERROR_CODES, call_timeout, entry_results
-from .delivery_loop import DeliveryLoop
-from .entries import DispatcherStats, Entry
-from .packing import Packing
-from .workers import OrderedWorkers
+from .delivery import DeliveryLoop
+from .ledger import DispatcherStats, Ledger
+from .packing import Entry, Packing
 
 if TYPE_CHECKING:  # pragma: no cover
     from types import TracebackType
 
-__all__ = [
-    "SPLITTABLE_ERROR_CODES",
-    "BaseDispatcher",
-    "DispatcherStats",
-    "Entry",
-    "entry_results",
-    "target_arn",
-]
+    from .workers import OrderedWorkers
+
+__all__ = ["BaseDispatcher", "target_arn"]
 
 
-class BaseDispatcher(DeliveryLoop, OrderedWorkers, Packing):
+class BaseDispatcher:
     """Buffers submitted items and sends them in full batches; subclasses speak to one service.
 
     Common keyword arguments of every dispatcher:
@@ -89,6 +97,20 @@ class BaseDispatcher(DeliveryLoop, OrderedWorkers, Packing):
         failed = sqs.unprocessed_items       # what could not be sent, as submitted
     """
 
+    #: Shown in logs and errors, e.g. "SQS queue jobs".
+    target_description = "target"
+    #: Whether an undelivered item halts the later items of its ``order_key`` (FIFO message groups).
+    _halts_groups = False
+    #: The code and wording of an item held back because an earlier one of its key was not delivered.
+    _halt_code = FIFO_GROUP_HALTED
+    _halt_noun = "message group"
+    #: Ordered mode: a call carries at most one unresolved item per ``order_key`` (Kinesis ``ordered=True``).
+    _ordered = False
+    #: Seconds before the deadline after which no call starts; None: the retry policy's ``deadline_margin``.
+    _start_margin: Optional[float] = None
+    #: The level an item not delivered is logged at (its code and id only).
+    _failure_log_level = logging.WARNING
+
     def __init__(
         self,
         service: str,
@@ -118,24 +140,76 @@ class BaseDispatcher(DeliveryLoop, OrderedWorkers, Packing):
         self.limits = limits
         self.max_batch_size = max_batch_size
         self.max_batch_bytes = max_batch_bytes
+        self.max_workers = max_workers
         self.retry_policy = retry_policy or DEFAULT_RETRY_POLICY
-        self._deadline = Deadline.coerce(deadline if deadline is not None else context)
+        when = deadline if deadline is not None else context
+        self._deadline = NO_DEADLINE if when is None else Deadline.coerce(when)
         if clients is None:
             clients = ClientProvider(
                 service,
                 boto3_session=boto3_session,
                 config=config,
                 client=client,
-                shared_config=_default_client_options(max_workers),
+                shared_config={"max_pool_connections": max(10, max_workers)},
                 owner=type(self).__name__,
                 **client_kwargs,
             )
         self._clients = clients
         self._region = region
         self._last_unprocessed: List[UnprocessedItem] = []
-        self._init_books()
-        self._init_packing()
-        self._init_workers(max_workers, self._deliver)
+        self._ledger = Ledger(
+            self, halts=self._halts_groups, halt_code=self._halt_code, log_level=self._failure_log_level
+        )
+        self._delivery = DeliveryLoop(
+            self,
+            self._ledger,
+            ordered=self._ordered,
+            start_margin=self._start_margin,
+            halt_code=self._halt_code,
+            halt_noun=self._halt_noun,
+        )
+        self._workers: Optional[OrderedWorkers] = None
+        if max_workers > 1:
+            from .workers import OrderedWorkers  # loaded only for concurrent sends
+
+            self._workers = OrderedWorkers(max_workers, self._delivery.deliver)
+        self._buffer = Packing(
+            limits,
+            max_batch_size=max_batch_size,
+            max_batch_bytes=max_batch_bytes,
+            item_limit=self._item_limit(),
+            # one worker: in the caller's thread, in waves when ordered (deliver_wave)
+            deliver=self._workers.submit if self._workers is not None else self._delivery.deliver_calls,
+            deliver_wave=self._delivery.deliver_calls if self._ordered and max_workers == 1 else None,
+            owner=self,
+        )
+        #: Buffer one measured item (the buffer's ``add``): what each operation calls to submit.
+        self._add = self._buffer.add
+
+    # ------------------------------------------------------------------ for the operations
+
+    def _item_limit(self) -> int:
+        """The largest item accepted now (subclasses lower or raise it from the resource's settings)."""
+        return min(self.limits.max_item_bytes, self.max_batch_bytes)
+
+    def _check_size(self, size: int, record_id: str) -> None:
+        """Raise PayloadError for an item of ``size`` bytes over the largest accepted now."""
+        self._buffer.check_size(size, record_id)
+
+    def _limits_changed(self) -> None:
+        """Apply a new ``max_batch_bytes`` or ``_item_limit()`` (a resource's settings, read late)."""
+        self._buffer.max_batch_bytes = self.max_batch_bytes
+        self._buffer.item_limit = self._item_limit()
+
+    def _prepare(self) -> None:
+        """Resolve whatever sending needs (a queue URL...) before a call; raise to fail the batch."""
+
+    def _send(self, client: Any, entries: List[Entry]) -> List[Any]:  # pragma: no cover - abstract
+        """Make one batch call for ``entries``; return, per entry and in order, None or its ErrorInfo.
+
+        Raise for a whole-call failure (the exception is classified by the delivery loop).
+        """
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ public API
 
@@ -153,12 +227,14 @@ class BaseDispatcher(DeliveryLoop, OrderedWorkers, Packing):
             if failed:
                 dead_letter(failed)
         """
-        with self._lock:
-            while self._open:  # in ordered mode a seal may leave later records of a key open
-                self._seal()
-        self._wait_inflight()
-        self._end_workers()  # no thread outlives the flush (a dispatcher never closed leaks none)
-        failed = self._take_failed()
+        buffer = self._buffer
+        with buffer.lock:
+            while buffer.open:  # in ordered mode a seal may leave later records of a key open
+                buffer.seal()
+        if self._workers is not None:
+            self._workers.wait()
+            self._workers.end()  # no thread outlives the flush (a dispatcher never closed leaks none)
+        failed = self._ledger.take_failed()
         self._last_unprocessed = [item for _, item in failed]
         return [item.item for item in self._last_unprocessed]
 
@@ -173,6 +249,11 @@ class BaseDispatcher(DeliveryLoop, OrderedWorkers, Packing):
         return list(self._last_unprocessed)
 
     @property
+    def stats(self) -> DispatcherStats:
+        """A snapshot of the counters (calls, entries sent, retries, failures...)."""
+        return self._ledger.stats(self._buffer.submitted, self._buffer.superseded, self._delivery.counts())
+
+    @property
     def deadline(self) -> Deadline:
         """The deadline retries keep to."""
         return self._deadline
@@ -185,7 +266,7 @@ class BaseDispatcher(DeliveryLoop, OrderedWorkers, Packing):
             def handler(event, context):
                 dispatcher.set_deadline(context)
         """
-        self._deadline = Deadline.coerce(context_or_deadline)
+        self._deadline = NO_DEADLINE if context_or_deadline is None else Deadline.coerce(context_or_deadline)
 
     @property
     def client(self) -> Any:
@@ -195,10 +276,13 @@ class BaseDispatcher(DeliveryLoop, OrderedWorkers, Packing):
         timeout step), so a call in flight ends before the deadline's margin; a ``client=``
         given by the user keeps its own timeouts.
         """
+        if self._deadline is NO_DEADLINE:
+            return self._clients.get(self._region)
         timeout = None
         remaining = self._deadline.remaining()
         if remaining != float("inf"):
-            timeout = timeout_bucket(call_timeout(remaining, self.retry_policy.deadline_margin))
+            margin = self.retry_policy.deadline_margin
+            timeout = client_config.timeout_bucket(client_config.call_timeout(remaining, margin))
         return self._clients.get(self._region, timeout)
 
     def close(self) -> None:
@@ -206,10 +290,12 @@ class BaseDispatcher(DeliveryLoop, OrderedWorkers, Packing):
 
         After a flush with nothing left, :attr:`unprocessed_items` keeps that flush's result.
         """
-        if self._open or self._busy() or self._failed:
+        busy = self._workers is not None and self._workers.busy()
+        if self._buffer.open or busy or self._ledger.failed:
             self.flush_payloads()
-        self._closed = True
-        self._stop_workers()
+        self._buffer.closed = True
+        if self._workers is not None:
+            self._workers.stop()
 
     def __enter__(self) -> BaseDispatcher:
         return self
@@ -228,7 +314,12 @@ class BaseDispatcher(DeliveryLoop, OrderedWorkers, Packing):
 
 def target_arn(value: str, service: str, kind: str, resource_prefix: str = "") -> Arn:
     """Parse ``value`` as the ARN of a ``service`` resource (whose resource part starts with
-    ``resource_prefix``); raise ConfigurationError naming ``kind`` when it is not one."""
+    ``resource_prefix``); raise ConfigurationError naming ``kind`` when it is not one.
+
+    Example::
+
+        target_arn("arn:aws:kinesis:eu-west-1:123456789012:stream/s", "kinesis", "Kinesis stream")
+    """
     try:
         arn = parse_arn(value)
     except ValueError as exc:
@@ -236,12 +327,6 @@ def target_arn(value: str, service: str, kind: str, resource_prefix: str = "") -
     if arn.service != service or not arn.resource.startswith(resource_prefix):
         raise ConfigurationError(f"not a {kind} ARN: {value!r}")
     return arn
-
-
-def _default_client_options(max_workers: int) -> Dict[str, Any]:
-    """Config options of the clients the dispatcher makes itself: enough pooled connections for
-    the workers (every client of the layer makes one attempt per call: see ``clients``)."""
-    return {"max_pool_connections": max(10, max_workers)}
 
 
 def _check_options(
@@ -252,26 +337,25 @@ def _check_options(
     retry_policy: Any,
 ) -> int:
     """Refuse settings out of range (ConfigurationError naming them); the byte cap to use."""
-    _positive_int("max_batch_size", max_batch_size)
-    if max_batch_size > limits.max_entries:
-        raise ConfigurationError(
-            f"max_batch_size {max_batch_size} is above the {limits.operation} limit of "
-            f"{limits.max_entries} entries per call"
-        )
     if max_batch_bytes is None:
         max_batch_bytes = limits.max_batch_bytes
-    _positive_int("max_batch_bytes", max_batch_bytes)
-    if max_batch_bytes > limits.max_batch_bytes:
-        raise ConfigurationError(
-            f"max_batch_bytes {max_batch_bytes} is above the {limits.operation} limit of "
-            f"{limits.max_batch_bytes} bytes per call"
-        )
-    _positive_int("max_workers", max_workers)
+    for name, value in (
+        ("max_batch_size", max_batch_size),
+        ("max_batch_bytes", max_batch_bytes),
+        ("max_workers", max_workers),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigurationError(f"{name} must be a positive integer, not {value!r}")
+        if name == "max_batch_size" and value > limits.max_entries:
+            raise ConfigurationError(
+                f"max_batch_size {value} is above the {limits.operation} limit of "
+                f"{limits.max_entries} entries per call"
+            )
+        if name == "max_batch_bytes" and value > limits.max_batch_bytes:
+            raise ConfigurationError(
+                f"max_batch_bytes {value} is above the {limits.operation} limit of "
+                f"{limits.max_batch_bytes} bytes per call"
+            )
     if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
         raise ConfigurationError("retry_policy must be a lambda_batch.RetryPolicy")
     return int(max_batch_bytes)
-
-
-def _positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{name} must be a positive integer, not {value!r}")
