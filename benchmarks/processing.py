@@ -55,7 +55,7 @@ IMPORT_SNIPPETS = {
     ),
     "lambda_batch BatchProcessor API + record classes (loaded by the first batch)": (
         "from lambda_batch import BatchProcessor, EventType, process_partial_response; BatchProcessor; "
-        "import lambda_batch.processing.event_records"
+        "import lambda_batch.processing.events.sqs"
     ),
     "lambda_batch PartialSQSProcessor API": (
         "from lambda_batch import PartialSQSProcessor, sqs_batch_processor"
@@ -179,7 +179,7 @@ def check_record_objects() -> None:
     lb.process_partial_response(event, handler, lb.BatchProcessor(lb.EventType.SQS), CONTEXT)
     pt.process_partial_response(event, handler, pt.BatchProcessor(pt.EventType.SQS), CONTEXT)
     assert seen == [
-        "lambda_batch.processing.event_records.SQSRecord",
+        "lambda_batch.processing.events.sqs.SQSRecord",
         "aws_lambda_powertools.utilities.data_classes.sqs_event.SQSRecord",
     ], seen
 
@@ -273,7 +273,7 @@ def metrics_contenders(event: Dict[str, Any], sink: Any) -> Dict[str, Callable[[
     with_metrics = lb.BatchProcessor(
         lb.EventType.SQS, metrics_namespace="Bench", metrics_dimensions={"Queue": "b"}
     )
-    with_metrics._extras.metrics.stream = sink  # type: ignore[union-attr]  # a file, as Lambda's stdout is
+    with_metrics._metrics.stream = sink  # type: ignore[union-attr]  # a file, as Lambda's stdout is
 
     def run_plain() -> Any:
         return lb.process_partial_response(event, noop, plain, CONTEXT)

@@ -208,7 +208,7 @@ def test_delete_mode_loses_nothing_whatever_the_delete_faults(moto_server, size,
 
 @pytest.mark.parametrize("count", [0, 1, 10, 11, 25])
 def test_delete_chunks_never_exceed_ten_entries(count):
-    from lambda_batch.processing.delete_successes import MAX_DELETE_ENTRIES
+    from lambda_batch.core.limits import SQS_MAX_DELETE_ENTRIES as MAX_DELETE_ENTRIES
 
     assert MAX_DELETE_ENTRIES == 10
     chunks = [

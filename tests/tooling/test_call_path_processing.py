@@ -10,6 +10,7 @@ those calls. The handler itself lives here, so it is not counted.
 
 from __future__ import annotations
 
+import itertools
 import pathlib
 import sys
 
@@ -70,7 +71,7 @@ def measure():
     """``(functions, files, switches)`` of the warm call."""
     calls, _ = trace_warm_batch()
     files = [code.co_filename for code in calls]
-    switches = sum(1 for before, after in zip(files, files[1:]) if before != after)
+    switches = sum(1 for before, after in itertools.pairwise(files) if before != after)
     return len(set(calls)), len(set(files)), switches
 
 
@@ -87,6 +88,7 @@ def test_the_warm_sqs_batch_takes_a_short_path():
 
 if __name__ == "__main__":  # python -m tests.tooling.test_call_path_processing: the figures
     calls, _ = trace_warm_batch()
-    print("functions %d, files %d, switches %d" % measure())
+    functions, files, switches = measure()
+    print(f"functions {functions}, files {files}, switches {switches}")
     for code in dict.fromkeys(calls):
         print(f"  {pathlib.Path(code.co_filename).relative_to(LAYER)}:{code.co_name}")

@@ -7,6 +7,8 @@ from typing import Any
 
 #: The code of an item not sent (or not sent again) because the deadline was within the margin.
 DEADLINE_EXCEEDED = "DeadlineExceeded"
+#: The code of an entry a batch response named neither as done nor as failed.
+MISSING_FROM_RESPONSE = "MissingFromResponse"
 #: The code of a FIFO message held back because an earlier message of its group was not delivered.
 FIFO_GROUP_HALTED = "FifoGroupHalted"
 #: The code of a Kinesis record held back (``ordered=True``) because an earlier record of its key was not put.

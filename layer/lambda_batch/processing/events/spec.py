@@ -95,7 +95,7 @@ EVENT_SPECS: Dict[str, EventSpec] = {
             id_path=("messageId",),
             failure_identifier="messageId",
             ordering=MESSAGE_GROUP,  # FIFO queues only; a standard queue's records stand alone
-            record_class=(".event_records", "SQSRecord"),
+            record_class=(".sqs", "SQSRecord"),
             stream=False,
         ),
         EventSpec(
@@ -104,7 +104,7 @@ EVENT_SPECS: Dict[str, EventSpec] = {
             id_path=("kinesis", "sequenceNumber"),
             failure_identifier="kinesis.sequenceNumber",
             ordering=KINESIS_SHARD,
-            record_class=(".event_records", "KinesisStreamRecord"),
+            record_class=(".kinesis", "KinesisStreamRecord"),
             stream=True,
             shard_in_event_id=True,
             kpl_aggregates=True,
@@ -115,7 +115,7 @@ EVENT_SPECS: Dict[str, EventSpec] = {
             id_path=("dynamodb", "SequenceNumber"),
             failure_identifier="dynamodb.SequenceNumber",
             ordering=STREAM_SHARD,
-            record_class=(".dynamodb_records", "DynamoDBRecord"),
+            record_class=(".dynamodb", "DynamoDBRecord"),
             stream=True,
         ),
         EventSpec(
@@ -124,7 +124,7 @@ EVENT_SPECS: Dict[str, EventSpec] = {
             id_path=(),  # kafka_records.kafka_ids: topic-partition and offset
             failure_identifier="topic-partition and offset",
             ordering=TOPIC_PARTITION,
-            record_class=(".kafka_records", "KafkaEventRecord"),
+            record_class=(".kafka", "KafkaEventRecord"),
             stream=True,
         ),
     )
@@ -142,7 +142,7 @@ class EventType(Enum):
     Each kind is a row of :data:`EVENT_SPECS` (its ``spec``): where
     a record's item identifier lives (an SQS message's ``messageId``, a Kinesis record's
     ``kinesis.sequenceNumber``, a DynamoDB stream record's ``dynamodb.SequenceNumber``, a
-    Kafka record's topic-partition and offset: see :mod:`lambda_batch.processing.kafka_records`), its
+    Kafka record's topic-partition and offset: see :mod:`lambda_batch.processing.events.kafka`), its
     ordering key and its record class.
 
     Example::
@@ -157,20 +157,19 @@ class EventType(Enum):
     DynamoDBStreams = "DynamoDBStreams"
     Kafka = "Kafka"
 
-    @property
-    def spec(self) -> EventSpec:
-        """This kind's row of the event-spec table (id field, ordering key, failure identifier...)."""
-        return EVENT_SPECS[self._value_]
+    #: This kind's row of the event-spec table (id field, ordering key, failure identifier...).
+    spec: EventSpec
+    #: The ``eventSource`` every record of this kind carries (``aws:sqs``...).
+    event_source: str
+    #: True for Kinesis, DynamoDB and Kafka streams, where Lambda checkpoints at the lowest failure.
+    is_stream: bool
 
-    @property
-    def event_source(self) -> str:
-        """The ``eventSource`` every record of this kind carries (``aws:sqs``...)."""
-        return EVENT_SPECS[self._value_].event_sources[0]
-
-    @property
-    def is_stream(self) -> bool:
-        """True for Kinesis, DynamoDB and Kafka streams, where Lambda checkpoints at the lowest failure."""
-        return EVENT_SPECS[self._value_].stream
+    def __init__(self, value: str) -> None:
+        # Plain attributes read from the table once: no function call on the hot path.
+        row = EVENT_SPECS[value]
+        self.spec = row
+        self.event_source = row.event_sources[0]
+        self.is_stream = row.stream
 
 
 __all__ = [

@@ -18,9 +18,9 @@ Example::
 
 from __future__ import annotations
 
-from .event_types import EventType
+from .intake import validate_records
 from .pipes import PipesBatch
-from .records import validate_records
+from .spec import EventType
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class BatchSource:
         """The converter wrapper failing the corrupt aggregates (``None`` when there are none)."""
         if not self.corrupt:
             return None
-        from .kinesis_deaggregation import corrupt_guard
+        from .kinesis import corrupt_guard
 
         return corrupt_guard(handler_records, self.corrupt)
 
@@ -64,7 +64,7 @@ def prepare_batch(
     pipes = isinstance(records, PipesBatch)
     spec = event_type.spec  # the event-spec table
     if spec.own_identifiers:  # Kafka: topic-partition and offset
-        from .kafka_records import kafka_ids
+        from .kafka import kafka_ids
 
         ids, kafka_identifiers = kafka_ids(records, pipes=pipes)
         return BatchSource(list(records), ids, kafka_identifiers, partial=not pipes)
@@ -79,7 +79,7 @@ def prepare_batch(
 
         identifiers = event_ids(records)
     if spec.kpl_aggregates and deaggregate:
-        from .kinesis_deaggregation import Deaggregated, has_aggregates
+        from .kinesis import Deaggregated, has_aggregates
 
         if has_aggregates(records):  # user records made as they are read: see kinesis_deaggregation
             batch = Deaggregated(records, ids, identifiers if identifiers is not None else ids)
