@@ -34,7 +34,6 @@ import time
 from .base import FAIL, SUCCESS
 from .events.intake import shard_id, validate_records
 from .events.spec import KINESIS_SHARD, MESSAGE_GROUP, STREAM_SHARD, TOPIC_PARTITION, EventType
-from .events.sqs import message_group_id
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
@@ -74,8 +73,20 @@ class Ordering:
         return f"Ordering(on_failure={self.on_failure!r}, fifo={self.fifo})"
 
 
-def _fifo_group_key(record: Mapping[str, Any]) -> Hashable:
-    return (record.get("eventSourceARN"), message_group_id(record))
+def _group_key(event_type: EventType) -> KeyFunction:
+    """The FIFO ordering key of ``event_type``, from the module its spec row names (loaded once)."""
+    key = _GROUP_KEYS.get(event_type.value)
+    if key is None:
+        from importlib import import_module
+
+        module, name = event_type.spec.group_key  # type: ignore[misc]
+        key = _GROUP_KEYS[event_type.value] = getattr(
+            import_module(module, "lambda_batch.processing.events"), name
+        )
+    return key
+
+
+_GROUP_KEYS: Dict[str, KeyFunction] = {}
 
 
 def _kinesis_shard_key(record: Mapping[str, Any]) -> Hashable:
@@ -135,7 +146,7 @@ def ordering_for(
     ordering = event_type.spec.ordering  # the event-spec table
     if ordering == MESSAGE_GROUP:  # SQS: FIFO queues keep order per message group
         if always_fifo or (records and _any_fifo(records)):
-            return Ordering(SKIP_KEY if skip_group_on_error else STOP_BATCH, _fifo_group_key, True)
+            return Ordering(SKIP_KEY if skip_group_on_error else STOP_BATCH, _group_key(event_type), True)
         return Ordering(STOP_BATCH if stop_on_first_failure else CONTINUE, concurrency_key, False)
     default_key = DEFAULT_KEYS[ordering]
     return Ordering(

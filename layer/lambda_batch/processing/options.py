@@ -50,7 +50,6 @@ import math
 
 from ..errors import ConfigurationError
 from .events.spec import EventType
-from .features.hooks import FeatureSettings, SqsAccess
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
@@ -58,7 +57,7 @@ if TYPE_CHECKING:
 
     from ..core.clients import ClientProvider
     from ..core.deadline import Deadline
-    from .features.hooks import Feature
+    from .features.hooks import Feature, FeatureSettings
     from .features.large_payloads import LargePayloads
 
 
@@ -186,8 +185,6 @@ def check_options(event_type: Any, max_concurrency: Any, deadline_margin: Any, c
 
 
 __all__ = [
-    "FeatureSettings",
-    "SqsAccess",
     "check_options",
     "check_visibility_timeout",
     "large_payloads_feature",

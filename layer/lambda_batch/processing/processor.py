@@ -167,7 +167,16 @@ class RecordProcessor(BasePartialProcessor):
         delete_mode: bool = False,
     ) -> None:
         """Check and make the SQS visibility features and the batch metrics (after ``__init__``)."""
-        from .options import FeatureSettings, SqsAccess, sqs_features
+        if (retry_delay, extend_visibility, visibility_timeout, metrics_namespace, metrics_dimensions) == (
+            None,
+            False,
+            None,
+            None,
+            None,
+        ) and type(extend_visibility) is bool:
+            return  # no feature: nothing of them is imported
+        from .features.hooks import FeatureSettings, SqsAccess
+        from .options import sqs_features
 
         self._sqs = SqsAccess(clients, retry_policy)
         settings = FeatureSettings(

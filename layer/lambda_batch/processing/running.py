@@ -148,10 +148,8 @@ def skip_info(batch: Batch, outcome: Outcome, index: int, record: Any, calls: Ca
     elif key is not None and key(record) in outcome.failed_keys:
         failed = batch.ids[outcome.failed_keys[key(record)]]
         group = ""
-        if calls.log_messages:  # the group id is the sender's, often personal data: named only when asked
-            from .events.sqs import message_group_id
-
-            group = f" of message group {message_group_id(record)!r}"
+        if calls.log_messages and batch.ordering.fifo:  # the group id is the sender's: named only when asked
+            group = f" of message group {key(record)[1]!r}"  # the FIFO key: (queue ARN, message group)
         exc = PreviousRecordFailedError(f"not processed: record {failed}{group} failed earlier")
     else:
         exc = DeadlineReachedError(

@@ -12,6 +12,7 @@ Each row says, for one kind (keyed by the enum's value):
   the shard or partition a record came from); ``shard_in_event_id``: Kinesis writes the shard
   at the front of ``eventID``;
 - ``record_class``: the module and class the handler receives (imported with the first batch);
+  ``group_key``: the module and function giving a FIFO record's ordering key (SQS);
 - ``stream``: Lambda checkpoints at the lowest failure (streams), rather than returning each
   failed message to its queue;
 - ``kpl_aggregates``: records may be KPL aggregates, de-aggregated before the handler (Kinesis);
@@ -29,7 +30,7 @@ from enum import Enum
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Dict, Tuple
+    from typing import Dict, Optional, Tuple
 
 
 class EventSpec:
@@ -38,6 +39,7 @@ class EventSpec:
     __slots__ = (
         "event_sources",
         "failure_identifier",
+        "group_key",
         "id_field",
         "id_path",
         "kpl_aggregates",
@@ -59,6 +61,7 @@ class EventSpec:
         failure_identifier: str,
         ordering: str,
         record_class: Tuple[str, str],
+        group_key: Optional[Tuple[str, str]] = None,
         stream: bool,
         shard_in_event_id: bool = False,
         kpl_aggregates: bool = False,
@@ -70,6 +73,7 @@ class EventSpec:
         self.failure_identifier = failure_identifier
         self.ordering = ordering
         self.record_class = record_class
+        self.group_key = group_key
         self.stream = stream
         self.shard_in_event_id = shard_in_event_id
         self.kpl_aggregates = kpl_aggregates
@@ -96,6 +100,7 @@ EVENT_SPECS: Dict[str, EventSpec] = {
             failure_identifier="messageId",
             ordering=MESSAGE_GROUP,  # FIFO queues only; a standard queue's records stand alone
             record_class=(".sqs", "SQSRecord"),
+            group_key=(".sqs", "fifo_group_key"),  # FIFO queues: (queue ARN, message group)
             stream=False,
         ),
         EventSpec(

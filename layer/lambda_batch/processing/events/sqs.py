@@ -124,11 +124,17 @@ def message_group_id(record: Mapping[str, Any]) -> Optional[str]:
     return None
 
 
+def fifo_group_key(record: Mapping[str, Any]) -> Any:
+    """The ordering key of a FIFO record: its queue ARN and its message group."""
+    return (record.get("eventSourceARN"), message_group_id(record))
+
+
 __all__ = [
     "SQSMessageAttribute",
     "SQSMessageAttributes",
     "SQSRecord",
     "SQSRecordAttributes",
+    "fifo_group_key",
     "is_fifo_queue_arn",
     "message_group_id",
 ]
