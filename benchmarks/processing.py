@@ -273,7 +273,7 @@ def metrics_contenders(event: Dict[str, Any], sink: Any) -> Dict[str, Callable[[
     with_metrics = lb.BatchProcessor(
         lb.EventType.SQS, metrics_namespace="Bench", metrics_dimensions={"Queue": "b"}
     )
-    with_metrics._metrics.stream = sink  # type: ignore[union-attr]  # a file, as Lambda's stdout is
+    with_metrics._metrics.stream = sink  # a file, as Lambda's stdout is
 
     def run_plain() -> Any:
         return lb.process_partial_response(event, noop, plain, CONTEXT)

@@ -437,7 +437,7 @@ class RecordProcessor(BasePartialProcessor):
     # -- the attributes Powertools names, read from this batch's objects -------------
 
     @property
-    def success_messages(self) -> List[Any]:  # type: ignore[override]
+    def success_messages(self) -> List[Any]:
         """The records that succeeded, in order (what ``success_handler`` keeps)."""
         return self._outcome.success_messages
 
@@ -446,7 +446,7 @@ class RecordProcessor(BasePartialProcessor):
         self._outcome.success_messages = messages
 
     @property
-    def fail_messages(self) -> List[Any]:  # type: ignore[override]
+    def fail_messages(self) -> List[Any]:
         """The records that failed, in order."""
         return self._outcome.fail_messages
 
@@ -455,7 +455,7 @@ class RecordProcessor(BasePartialProcessor):
         self._outcome.fail_messages = messages
 
     @property
-    def exceptions(self) -> List[ExceptionInfo]:  # type: ignore[override]
+    def exceptions(self) -> List[ExceptionInfo]:
         """One ``(type, value, traceback)`` per failed record, in order."""
         return self._outcome.exceptions
 
@@ -464,7 +464,7 @@ class RecordProcessor(BasePartialProcessor):
         self._outcome.exceptions = exceptions
 
     @property
-    def records(self) -> List[Any]:  # type: ignore[override]
+    def records(self) -> List[Any]:
         """The records of the current batch, as the handler receives them."""
         return self._batch.records
 

@@ -149,7 +149,8 @@ def skip_info(batch: Batch, outcome: Outcome, index: int, record: Any, calls: Ca
         failed = batch.ids[outcome.failed_keys[key(record)]]
         group = ""
         if calls.log_messages and batch.ordering.fifo:  # the group id is the sender's: named only when asked
-            group = f" of message group {key(record)[1]!r}"  # the FIFO key: (queue ARN, message group)
+            fifo_key: Any = key(record)  # the FIFO key: (queue ARN, message group)
+            group = f" of message group {fifo_key[1]!r}"
         exc = PreviousRecordFailedError(f"not processed: record {failed}{group} failed earlier")
     else:
         exc = DeadlineReachedError(
@@ -195,8 +196,8 @@ def run_sequential(batch: Batch, outcome: Outcome, calls: Calls) -> List[Process
             info = sys.exc_info()
             index = len(results)
             failures.append(index)
-            log_failure(batch, calls, index, info)  # type: ignore[arg-type]
-            append(_fail(handed, info, on_failure, exceptions, fail_messages))  # type: ignore[arg-type]
+            log_failure(batch, calls, index, info)
+            append(_fail(handed, info, on_failure, exceptions, fail_messages))
             ordering = batch.ordering  # worked out at the first failure
             if ordering.on_failure is not CONTINUE:
                 key_of = ordering.key
@@ -268,7 +269,7 @@ def run_custom(
             entry = process_record(handed)
         except Exception:  # the record callable's own failure (a large payload not read...)
             info = sys.exc_info()
-            log_failure(batch, calls, index, info)  # type: ignore[arg-type]
+            log_failure(batch, calls, index, info)
             note_failure(batch, outcome, index, record)
             results.append(calls.failure_handler(handed, info))
             continue
