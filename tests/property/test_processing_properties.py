@@ -71,7 +71,7 @@ def test_every_record_has_exactly_one_result_and_the_response_lists_exactly_the_
         assert raise_on_all
         assert len(error.child_exceptions) == len(records) > 0
         response = {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records]}
-    results = processor._results
+    results = processor._outcome.results
     assert results is not None and len(results) == len(records)
     # Order, nothing lost: each result carries its record (a record object equal to the event's
     # record, with the same message id), as a user reading the results sees it.

@@ -19,7 +19,7 @@ from lambda_batch import (
 from lambda_batch.processing.batch import CONTINUE, SKIP_KEY, STOP_BATCH, ordering_for
 from lambda_batch.processing.events.intake import extract_records, record_id, shard_id, validate_records
 from lambda_batch.processing.handlers import accepts_lambda_context, is_async_handler
-from lambda_batch.processing.running import build_lanes
+from lambda_batch.processing.lanes import build_lanes
 from tests.processing_events import dynamodb_record, kinesis_record, sqs_record
 
 

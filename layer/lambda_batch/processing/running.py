@@ -32,14 +32,13 @@ from .handlers import run_awaitable
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any, Awaitable, Callable, Deque, Hashable, List, Mapping, Optional, Sequence, Tuple
+    from typing import Any, Callable, List, Optional, Tuple
 
     from ..errors import ExceptionInfo
     from .base import ProcessingResult
     from .batch import Batch, Outcome
 
     RecordOutcome = Tuple[int, Any]
-    LaneKey = Optional[Callable[[Mapping[str, Any]], Hashable]]
 
 # Outcome kinds of a record run under concurrency.
 _OK = 0
@@ -164,28 +163,22 @@ def skip_info(batch: Batch, outcome: Outcome, index: int, record: Any, calls: Ca
 
 
 def run_sequential(batch: Batch, outcome: Outcome, calls: Calls) -> List[ProcessingResult]:
-    """The hot path: one record after another, the clock read once per record, the ordering rule
-    worked out at the first failure, the outcomes kept directly unless a subclass overrides the
-    handlers (``success_messages`` is then made from the failures when first read)."""
+    """One record after another, the clock read once per record, the ordering rule worked out at
+    the first failure, the outcomes kept directly unless a subclass overrides the handlers
+    (``success_messages`` is then made from the failures when first read)."""
+    if batch.make_record is not None and batch.kept is None and calls.on_success is None:
+        return run_plain(batch, outcome, calls)
     make = batch.make_record
     call = calls.call
     on_success = calls.on_success
-    on_failure = calls.on_failure
-    failures = outcome.failures
-    exceptions = outcome.exceptions
-    fail_messages = outcome.fail_messages
     clock = time.monotonic
     cutoff = batch.cutoff
-    key_of: Any = None  # the ordering key, read at the first failure (skip_group_on_error)
     kept = batch.kept  # de-aggregated KPL records: successes keep their aggregate's record
-    failed_keys = outcome.failed_keys
     results: List[ProcessingResult] = []
     append = results.append
-    success = SUCCESS
-    halted = False
     for record in batch.records:  # one result per record: its index is len(results)
-        if halted or (failed_keys and key_of(record) in failed_keys) or clock() >= cutoff:
-            append(_hold_back(batch, outcome, calls, record, len(results)))
+        if _held(batch, outcome, record) or clock() >= cutoff:
+            append(_hold_back(batch, outcome, calls, record, index=len(results)))
             continue
         handed = record if make is None else make(record)
         try:
@@ -193,30 +186,79 @@ def run_sequential(batch: Batch, outcome: Outcome, calls: Calls) -> List[Process
             if result is not None and getattr(type(result), "__await__", None) is not None:
                 result = run_awaitable(result)  # a coroutine is never a success unawaited
         except Exception:
-            info = sys.exc_info()
-            index = len(results)
-            failures.append(index)
-            log_failure(batch, calls, index, info)
-            append(_fail(handed, info, on_failure, exceptions, fail_messages))
-            ordering = batch.ordering  # worked out at the first failure
-            if ordering.on_failure is not CONTINUE:
-                key_of = ordering.key
-                note_failure(batch, outcome, index, record)
-                halted = outcome.stopped_by is not None
+            append(_failed(batch, outcome, calls, record, handed=handed, index=len(results)))
             continue
         if on_success is None:
-            append((success, result, record if kept is None else kept[len(results)]))
+            append((SUCCESS, result, record if kept is None else kept[len(results)]))
         else:
             append(on_success(record, result))
     if on_success is None:  # success_messages: made from the records and the failures when first read
-        outcome.pending_successes = (batch.records if kept is None else kept, failures)
+        outcome.pending_successes = (batch.records if kept is None else kept, outcome.failures)
     return results
 
 
-def _hold_back(batch: Batch, outcome: Outcome, calls: Calls, record: Any, index: int) -> ProcessingResult:
+def _held(batch: Batch, outcome: Outcome, record: Any) -> bool:
+    """Whether the ordering rule holds ``record`` back after an earlier failure."""
+    if outcome.stopped_by is not None:
+        return True
+    return bool(outcome.failed_keys) and batch.ordering.key(record) in outcome.failed_keys  # type: ignore[misc]
+
+
+def run_plain(batch: Batch, outcome: Outcome, calls: Calls) -> List[ProcessingResult]:
+    """The hot path of :func:`run_sequential` (an SQS or DynamoDB list, the base success handler):
+    each record object made by ``map`` as the loop reaches it, no per-record option check."""
+    call = calls.call
+    failures = outcome.failures
+    clock = time.monotonic
+    cutoff = batch.cutoff
+    key_of: Any = None  # the ordering key, read at the first failure (skip_group_on_error)
+    failed_keys = outcome.failed_keys
+    records = batch.records
+    results: List[ProcessingResult] = []
+    append = results.append
+    success = SUCCESS
+    halted = False
+    for record, handed in zip(records, map(batch.make_record, records), strict=True):  # type: ignore[arg-type]
+        if halted or (failed_keys and key_of(record) in failed_keys) or clock() >= cutoff:
+            append(_hold_back(batch, outcome, calls, record, index=len(results), held=handed))
+            continue
+        try:
+            result = call(handed)
+            if result is not None and getattr(type(result), "__await__", None) is not None:
+                result = run_awaitable(result)  # a coroutine is never a success unawaited
+        except Exception:
+            index = len(results)
+            append(_failed(batch, outcome, calls, record, handed=handed, index=index))
+            if outcome.stopped_by is not None or outcome.failed_keys:
+                key_of = batch.ordering.key
+                halted = outcome.stopped_by is not None
+            continue
+        append((success, result, record))
+    outcome.pending_successes = (records, failures)  # success_messages: made when first read
+    return results
+
+
+def _failed(
+    batch: Batch, outcome: Outcome, calls: Calls, record: Any, *, handed: Any, index: int
+) -> ProcessingResult:
+    """A record whose handler raised (called inside the ``except``): logged, kept, and what the
+    ordering rule holds back from now on."""
+    info: Any = sys.exc_info()
+    outcome.failures.append(index)
+    log_failure(batch, calls, index, info)
+    entry = _fail(handed, info, calls.on_failure, outcome.exceptions, outcome.fail_messages)
+    if batch.ordering.on_failure is not CONTINUE:  # the rule worked out at the first failure
+        note_failure(batch, outcome, index, record)
+    return entry
+
+
+def _hold_back(
+    batch: Batch, outcome: Outcome, calls: Calls, record: Any, *, index: int, held: Any = None
+) -> ProcessingResult:
     """A record held back (ordering rule, deadline): a failure that names why."""
     outcome.failures.append(index)
-    held = record if batch.make_record is None else batch.make_record(record)
+    if held is None:
+        held = record if batch.make_record is None else batch.make_record(record)
     info = skip_info(batch, outcome, index, record, calls)
     return _fail(held, info, calls.on_failure, outcome.exceptions, outcome.fail_messages)
 
@@ -313,79 +355,6 @@ def handled_by_call(calls: Calls) -> Callable[[Any], Any]:
 # -- threads and asyncio -----------------------------------------------------------------
 
 
-def build_lanes(records: Sequence[Mapping[str, Any]], key: LaneKey) -> Deque[List[int]]:
-    """Group record positions into lanes: equal keys share a lane, in record order.
-
-    With ``key=None`` every record is a lane of its own.
-
-    >>> list(build_lanes([{"g": "a"}, {"g": "b"}, {"g": "a"}], lambda r: r["g"]))
-    [[0, 2], [1]]
-    """
-    from collections import deque
-
-    if key is None:
-        return deque([index] for index in range(len(records)))
-    lanes: dict[Hashable, List[int]] = {}
-    for index, record in enumerate(records):
-        lane_key = key(record)
-        lane = lanes.get(lane_key)
-        if lane is None:
-            lanes[lane_key] = [index]
-        else:
-            lane.append(index)
-    return deque(lanes.values())
-
-
-def run_in_threads(lanes: Deque[List[int]], step: Callable[[int], None], max_concurrency: int) -> None:
-    """Run ``step(index)`` for every position of every lane on at most ``max_concurrency`` threads.
-
-    ``step`` is expected to catch its own exceptions; anything that escapes it (a bug,
-    ``KeyboardInterrupt``) stops that worker and is raised here once all workers end.
-    """
-    import threading
-
-    escaped: List[BaseException] = []
-
-    def worker() -> None:
-        try:
-            while True:
-                try:
-                    lane = lanes.popleft()
-                except IndexError:
-                    return
-                for index in lane:
-                    step(index)
-        except BaseException as exc:  # re-raised in the calling thread below
-            escaped.append(exc)
-
-    count = max(1, min(max_concurrency, len(lanes)))
-    threads = [
-        threading.Thread(target=worker, name=f"lambda-batch-worker-{n}", daemon=True) for n in range(count)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if escaped:
-        raise escaped[0]
-
-
-async def run_in_tasks(
-    lanes: Deque[List[int]], step: Callable[[int], Awaitable[None]], max_concurrency: int
-) -> None:
-    """The asyncio twin of :func:`run_in_threads`: at most ``max_concurrency`` tasks."""
-    import asyncio  # only async handlers pay for it
-
-    async def worker() -> None:
-        while lanes:
-            lane = lanes.popleft()
-            for index in lane:
-                await step(index)
-
-    count = max(1, min(max_concurrency, len(lanes)))
-    await asyncio.gather(*(worker() for _ in range(count)))
-
-
 def run_threaded(
     batch: Batch, outcome: Outcome, calls: Calls, max_concurrency: int
 ) -> List[ProcessingResult]:
@@ -408,6 +377,8 @@ def run_threaded(
             note_failure(batch, outcome, index, record)
         else:
             outcomes[index] = (_OK, result)
+
+    from .lanes import build_lanes, run_in_threads
 
     run_in_threads(build_lanes(records, batch.ordering.key), step, max_concurrency)
     return settle(batch, outcome, calls, outcomes)
@@ -435,6 +406,8 @@ async def run_async(
             note_failure(batch, outcome, index, record)
         else:
             outcomes[index] = (_OK, result)
+
+    from .lanes import build_lanes, run_in_tasks
 
     lanes = build_lanes(records, batch.ordering.key)
     await run_in_tasks(lanes, step, tasks(len(lanes)))
@@ -476,7 +449,6 @@ def fail_while_handled(failure_handler: Callable[[Any, Any], Any], record: Any, 
 
 __all__ = [
     "Calls",
-    "build_lanes",
     "converted",
     "fail_while_handled",
     "log_failure",
@@ -484,8 +456,6 @@ __all__ = [
     "note_failure",
     "run_async",
     "run_custom",
-    "run_in_tasks",
-    "run_in_threads",
     "run_sequential",
     "run_threaded",
     "settle",
