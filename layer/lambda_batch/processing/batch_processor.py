@@ -41,13 +41,13 @@ class BatchProcessor(RecordProcessor):
     ``concurrency_key``, ``log_exception_messages``) are described on the shared engine.
 
     SQS batches also take ``retry_delay=RetryDelay(...)`` (each failed message comes back after
-    a delay growing with its receive count: :mod:`lambda_batch.processing.retry_delays`) and
+    a delay growing with its receive count: :mod:`lambda_batch.processing.features.retry_delays`) and
     ``extend_visibility=True`` (a heartbeat keeps unfinished messages invisible:
-    :mod:`lambda_batch.processing.visibility_heartbeat`), whose SQS calls use ``boto3_session``,
+    :mod:`lambda_batch.processing.features.heartbeat`), whose SQS calls use ``boto3_session``,
     ``config``, ``client`` and client keywords (``endpoint_url``...) as
     :class:`~lambda_batch.PartialSQSProcessor` does. Every event type takes
     ``metrics_namespace`` and ``metrics_dimensions``: one CloudWatch EMF document per batch
-    on stdout (:mod:`lambda_batch.processing.batch_metrics`).
+    on stdout (:mod:`lambda_batch.processing.features.metrics`).
 
     Example::
 

@@ -2,7 +2,7 @@
 
 When every record succeeds no delete is called: Lambda deletes the batch itself, which is
 cheaper (with ``extend_visibility``, the succeeded messages are held invisible for that delete:
-:mod:`lambda_batch.processing.visibility_heartbeat`). When some fail, the successes are deleted
+:mod:`lambda_batch.processing.features.heartbeat`). When some fail, the successes are deleted
 (at most 10 per call, from the queue each record's ``eventSourceARN`` names, with a client
 for that queue's region), then
 :class:`~lambda_batch.SQSBatchProcessingError` is raised so that Lambda returns the

@@ -4,10 +4,10 @@ The processors validate an SQS event's records directly (the common case costs n
 Every other batch comes through :func:`prepare_batch`:
 
 - Kinesis and DynamoDB stream events: validated; KPL aggregated records are de-aggregated
-  (:mod:`lambda_batch.processing.kinesis_deaggregation`), one failure reported per aggregate;
+  (:mod:`lambda_batch.processing.events.kinesis`), one failure reported per aggregate;
 - Kafka (Amazon MSK, self-managed): validated, identified by topic-partition and offset
-  (:mod:`lambda_batch.processing.kafka_records`);
-- EventBridge Pipes batches (:mod:`lambda_batch.processing.pipes`): validated as their source's records,
+  (:mod:`lambda_batch.processing.events.kafka`);
+- EventBridge Pipes batches (:mod:`lambda_batch.processing.events.pipes`): validated as their source's records,
   identified as Pipes reads them back; a Kafka source takes no partial failures.
 
 Example::

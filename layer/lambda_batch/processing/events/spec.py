@@ -17,7 +17,7 @@ Each row says, for one kind (keyed by the enum's value):
   failed message to its queue;
 - ``kpl_aggregates``: records may be KPL aggregates, de-aggregated before the handler (Kinesis);
   ``own_identifiers``: the kind computes its identifiers itself (Kafka); either makes the batch
-  ``prepared`` by ``batch_sources`` rather than only validated.
+  ``prepared`` by ``events.prepare`` rather than only validated.
 
 Example::
 
@@ -126,7 +126,7 @@ EVENT_SPECS: Dict[str, EventSpec] = {
         EventSpec(
             "Kafka",
             event_sources=("aws:kafka", "SelfManagedKafka", "aws:SelfManagedKafka"),
-            id_path=(),  # kafka_records.kafka_ids: topic-partition and offset
+            id_path=(),  # events.kafka.kafka_ids: topic-partition and offset
             failure_identifier="topic-partition and offset",
             ordering=TOPIC_PARTITION,
             record_class=(".kafka", "KafkaEventRecord"),

@@ -10,7 +10,7 @@ longer matches it).
 
 Only the buckets named by ``large_payload_buckets`` are read, and deleted from: a pointer to
 any other bucket, or an ARN (access point, S3 Object Lambda), fails its record before any
-request is made (see :mod:`lambda_batch.processing.large_payload_options`). GetObject and
+request is made (see :mod:`lambda_batch.processing.features.large_payload_options`). GetObject and
 DeleteObjects carry ``ExpectedBucketOwner`` (the function's own account unless
 ``large_payload_bucket_owner`` says otherwise). The size the message declares is checked
 against ``max_large_payload_bytes`` before the call, and the object's length against the
