@@ -28,7 +28,7 @@ import time
 from ..errors import LambdaBatchError, exception_reason
 from .base import FAIL, SUCCESS
 from .batch import CONTINUE, SKIP_KEY, STOP_BATCH
-from .handlers import run_awaitable
+from .handlers import is_awaitable, run_awaitable
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
@@ -183,7 +183,7 @@ def run_sequential(batch: Batch, outcome: Outcome, calls: Calls) -> List[Process
         handed = record if make is None else make(record)
         try:
             result = call(handed)
-            if result is not None and getattr(type(result), "__await__", None) is not None:
+            if result is not None and is_awaitable(result):
                 result = run_awaitable(result)  # a coroutine is never a success unawaited
         except Exception:
             append(_failed(batch, outcome, calls, record, handed=handed, index=len(results)))
@@ -224,7 +224,7 @@ def run_plain(batch: Batch, outcome: Outcome, calls: Calls) -> List[ProcessingRe
             continue
         try:
             result = call(handed)
-            if result is not None and getattr(type(result), "__await__", None) is not None:
+            if result is not None and is_awaitable(result):
                 result = run_awaitable(result)  # a coroutine is never a success unawaited
         except Exception:
             index = len(results)
@@ -370,7 +370,7 @@ def run_threaded(
             return
         try:
             result = call(record)
-            if result is not None and getattr(type(result), "__await__", None) is not None:
+            if result is not None and is_awaitable(result):
                 result = run_awaitable(result)  # this worker thread's own event loop
         except Exception:
             outcomes[index] = (_FAILED, sys.exc_info())
@@ -399,7 +399,7 @@ async def run_async(
             return
         try:
             result = call(record)
-            if result is not None and getattr(type(result), "__await__", None) is not None:
+            if result is not None and is_awaitable(result):
                 result = await result
         except Exception:
             outcomes[index] = (_FAILED, sys.exc_info())

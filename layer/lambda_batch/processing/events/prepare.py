@@ -7,8 +7,8 @@ Every other batch comes through :func:`prepare_batch`:
   (:mod:`lambda_batch.processing.events.kinesis`), one failure reported per aggregate;
 - Kafka (Amazon MSK, self-managed): validated, identified by topic-partition and offset
   (:mod:`lambda_batch.processing.events.kafka`);
-- EventBridge Pipes batches (:mod:`lambda_batch.processing.events.pipes`): validated as their source's records,
-  identified as Pipes reads them back; a Kafka source takes no partial failures.
+- EventBridge Pipes batches (:mod:`lambda_batch.processing.events.pipes`): validated as their
+  source's records, identified as Pipes reads them back; a Kafka source takes no partial failures.
 
 Example::
 

@@ -39,6 +39,7 @@ import logging
 import threading
 import time
 
+from ..handlers import is_awaitable
 from .hooks import Feature
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
@@ -252,7 +253,7 @@ def _tracked(call: Callable[[Any], Any], finished: Callable[[str], None]) -> Cal
         except BaseException:
             finished(str(record["messageId"]))
             raise
-        if result is not None and getattr(type(result), "__await__", None) is not None:
+        if is_awaitable(result):
             return _finish_on_failure(result, record, finished)
         return result
 

@@ -147,7 +147,7 @@ class LargePayloadResolver:
     ) -> Callable[[Any], Any]:
         """``handler`` (after ``convert``, a model's) preceded by the record's payload fetch."""
         resolve = self.resolve
-        from ..handlers import is_async_handler
+        from ..handlers import is_async_handler, is_awaitable
 
         if is_async_handler(handler):
 
@@ -157,7 +157,7 @@ class LargePayloadResolver:
                 loop = asyncio.get_running_loop()
                 resolved = await loop.run_in_executor(None, resolve, record)
                 result = handler(resolved if convert is None else convert(resolved))
-                if result is not None and getattr(type(result), "__await__", None) is not None:
+                if is_awaitable(result):
                     result = await result
                 return result
 
@@ -213,7 +213,7 @@ class LargePayloadResolver:
         return target
 
     def _fetch(self, bucket: str, key: str, rid: Any, size: int, owner: Optional[str]) -> str:
-        from ...core.clients import timeout_bucket
+        from ...core.client_config import timeout_bucket
         from ...core.retry import DeadlineNear, classify_exception
         from ...payloads.object_reads import ObjectRefused, ReadCutOff, read_object
 
