@@ -191,7 +191,8 @@ class PartialSQSProcessor(RecordProcessor):
         )
         batch, outcome = self._batch, self._outcome
         if not failed:  # Lambda deletes the whole batch once the function returns
-            outcome.deleted = list(range(len(batch.records)))
+            if self.features:  # what the features read (large payloads discard those objects)
+                outcome.deleted = list(range(len(batch.records)))
             return
         succeeded = outcome.succeeded_positions(len(batch.records))
         outcome.deleted = []
