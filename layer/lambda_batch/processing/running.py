@@ -207,7 +207,7 @@ def _held(batch: Batch, outcome: Outcome, record: Any) -> bool:
 
 def run_plain(batch: Batch, outcome: Outcome, calls: Calls) -> List[ProcessingResult]:
     """The hot path of :func:`run_sequential` (an SQS or DynamoDB list, the base success handler):
-    each record object made by ``map`` as the loop reaches it, no per-record option check."""
+    each record object made as the loop reaches it, no per-record option check."""
     call = calls.call
     failures = outcome.failures
     clock = time.monotonic
@@ -219,7 +219,9 @@ def run_plain(batch: Batch, outcome: Outcome, calls: Calls) -> List[ProcessingRe
     append = results.append
     success = SUCCESS
     halted = False
-    for record, handed in zip(records, map(batch.make_record, records), strict=True):  # type: ignore[arg-type]
+    make: Any = batch.make_record
+    for record in records:
+        handed = make(record)
         if halted or (failed_keys and key_of(record) in failed_keys) or clock() >= cutoff:
             append(_hold_back(batch, outcome, calls, record, index=len(results), held=handed))
             continue
