@@ -1,14 +1,11 @@
 """The record processor: the options, binding a batch, running it, and the features' hooks.
 
-``processor(records, handler, lambda_context)`` makes the invocation's
-:class:`~lambda_batch.processing.batch.Batch` (every record checked first: a malformed event
-raises :class:`~lambda_batch.MalformedEventError` before any record is handled) and a fresh
-:class:`~lambda_batch.processing.batch.Outcome`; ``process()`` hands them to a run mode
-(:mod:`lambda_batch.processing.running`); leaving the ``with`` block lets the front build its
-response (:mod:`lambda_batch.processing.batch_processor`, :mod:`lambda_batch.processing.sqs_processor`).
-The optional features (retry delays, the visibility heartbeat, batch metrics, large payloads)
-are objects on fixed hooks (:mod:`lambda_batch.processing.features.hooks`), made and imported
-only when their option is on: without them a batch runs no hook at all.
+``processor(records, handler, lambda_context)`` makes the invocation's ``Batch`` (every record
+checked first: a malformed event raises :class:`~lambda_batch.MalformedEventError` before any
+record is handled) and a fresh ``Outcome`` (:mod:`lambda_batch.processing.batch`); ``process()``
+hands them to a run mode (:mod:`lambda_batch.processing.running`); leaving the ``with`` block
+lets the front build its response. The optional features are objects on fixed hooks
+(:mod:`lambda_batch.processing.features.hooks`), made and imported only when their option is on.
 
 Example::
 
@@ -214,8 +211,12 @@ class RecordProcessor(BasePartialProcessor):
             functools.partial(handler, lambda_context=lambda_context) if self._handler_traits[0] else handler
         )
         self._outcome = Outcome()
-        options = self._options
+        options = self._options  # what may have been set on the processor since the last batch
         options.kpl_deaggregation = self.kpl_deaggregation
+        options.deadline_margin = self.deadline_margin
+        options.skip_group_on_error = self.skip_group_on_error
+        options.stop_on_first_failure = self.stop_on_first_failure
+        options.concurrency_key = self.concurrency_key
         try:
             self._batch = Batch(records, options, lambda_context)
         except BaseException:
