@@ -37,30 +37,30 @@ _EXPORTS: Dict[str, str] = {
     "PayloadError": ".errors",
     "BatchProcessingError": ".errors",
     "SQSBatchProcessingError": ".errors",
-    "LargePayloadError": ".processing.large_payloads",
+    "LargePayloadError": ".errors",
     # partial processing
-    "BasePartialProcessor": ".processing.base_processor",
-    "batch_processor": ".processing.base_processor",
-    "PartialSQSProcessor": ".processing.delete_successes",
-    "sqs_batch_processor": ".processing.delete_successes",
-    "BatchProcessor": ".processing.report_failures",
-    "AsyncBatchProcessor": ".processing.report_failures",
-    "SqsFifoPartialProcessor": ".processing.sqs_fifo_processor",
-    "async_process_partial_response": ".processing.report_failures",
-    "async_batch_processor": ".processing.base_processor",
-    "EventType": ".processing.event_types",
-    "process_partial_response": ".processing.report_failures",
-    "RecordSkippedError": ".processing.skipped_records",
-    "PreviousRecordFailedError": ".processing.skipped_records",
-    "DeadlineReachedError": ".processing.skipped_records",
-    "RetryDelay": ".processing.retry_delays",
+    "BasePartialProcessor": ".processing.base",
+    "batch_processor": ".processing.base",
+    "PartialSQSProcessor": ".processing.sqs_processor",
+    "sqs_batch_processor": ".processing.sqs_processor",
+    "BatchProcessor": ".processing.batch_processor",
+    "AsyncBatchProcessor": ".processing.batch_processor",
+    "SqsFifoPartialProcessor": ".processing.batch_processor",
+    "async_process_partial_response": ".processing.batch_processor",
+    "async_batch_processor": ".processing.base",
+    "EventType": ".processing.events.spec",
+    "process_partial_response": ".processing.batch_processor",
+    "RecordSkippedError": ".errors",
+    "PreviousRecordFailedError": ".errors",
+    "DeadlineReachedError": ".errors",
+    "RetryDelay": ".processing.features.retry_delays",
     # record objects the record handler receives
-    "SQSRecord": ".processing.event_records",
-    "KinesisStreamRecord": ".processing.event_records",
-    "DynamoDBRecord": ".processing.event_records",
-    "DynamoDBRecordEventName": ".processing.event_records",
-    "StreamViewType": ".processing.event_records",
-    "KafkaEventRecord": ".processing.kafka_records",
+    "SQSRecord": ".processing.events.sqs",
+    "KinesisStreamRecord": ".processing.events.kinesis",
+    "DynamoDBRecord": ".processing.events.dynamodb",
+    "DynamoDBRecordEventName": ".processing.events.dynamodb",
+    "StreamViewType": ".processing.events.dynamodb",
+    "KafkaEventRecord": ".processing.events.kafka",
     # type names processors are annotated with
     "ExceptionInfo": ".types",
     "SuccessResponse": ".types",
@@ -146,35 +146,30 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .errors import (
         BatchProcessingError,
         ConfigurationError,
+        DeadlineReachedError,
         LambdaBatchError,
+        LargePayloadError,
         MalformedEventError,
         PayloadError,
+        PreviousRecordFailedError,
+        RecordSkippedError,
         SQSBatchProcessingError,
     )
-    from .processing.base_processor import BasePartialProcessor, async_batch_processor, batch_processor
-    from .processing.delete_successes import PartialSQSProcessor, sqs_batch_processor
-    from .processing.event_records import (
-        DynamoDBRecord,
-        DynamoDBRecordEventName,
-        KinesisStreamRecord,
-        SQSRecord,
-        StreamViewType,
-    )
-    from .processing.event_types import EventType
-    from .processing.kafka_records import KafkaEventRecord
-    from .processing.report_failures import (
+    from .processing.base import BasePartialProcessor, async_batch_processor, batch_processor
+    from .processing.batch_processor import (
         AsyncBatchProcessor,
         BatchProcessor,
+        SqsFifoPartialProcessor,
         async_process_partial_response,
         process_partial_response,
     )
-    from .processing.retry_delays import RetryDelay
-    from .processing.skipped_records import (
-        DeadlineReachedError,
-        PreviousRecordFailedError,
-        RecordSkippedError,
-    )
-    from .processing.sqs_fifo_processor import SqsFifoPartialProcessor
+    from .processing.events.dynamodb import DynamoDBRecord, DynamoDBRecordEventName, StreamViewType
+    from .processing.events.kafka import KafkaEventRecord
+    from .processing.events.kinesis import KinesisStreamRecord
+    from .processing.events.spec import EventType
+    from .processing.events.sqs import SQSRecord
+    from .processing.features.retry_delays import RetryDelay
+    from .processing.sqs_processor import PartialSQSProcessor, sqs_batch_processor
     from .types import ExceptionInfo, FailureResponse, PartialItemFailureResponse, SuccessResponse
 
 

@@ -152,3 +152,32 @@ class SQSBatchProcessingError(BatchProcessingError):
     The successes have been deleted from their queues; raising makes Lambda return the
     failed ones to the queue.
     """
+
+
+class RecordSkippedError(LambdaBatchError):
+    """A record was not handled, so that it is delivered again."""
+
+
+class PreviousRecordFailedError(RecordSkippedError):
+    """An earlier record of the same FIFO message group (or of the batch) failed; order comes first.
+
+    Example::
+
+        processor = BatchProcessor(EventType.SQS)   # a FIFO queue: stops at the first failure
+        # later records come back as ("fail", "PreviousRecordFailedError:...", record)
+    """
+
+
+class DeadlineReachedError(RecordSkippedError):
+    """The record was not started: too little of the invocation's time was left.
+
+    Example::
+
+        processor = BatchProcessor(EventType.SQS, deadline_margin=2.0)
+        process_partial_response(event, record_handler, processor, context)
+    """
+
+
+class LargePayloadError(LambdaBatchError):
+    """A record's S3 pointer was not read: its bucket is not allowed, its size is wrong or over the
+    bound, the read failed or ran out of time (the text names the reason, never the body)."""

@@ -31,7 +31,7 @@ from lambda_batch import (
     sqs_batch_processor,
 )
 from lambda_batch.payloads.pointers import pointer_body
-from lambda_batch.processing.large_payload_options import FALLBACK_MAX_BYTES, check_settings
+from lambda_batch.processing.features.large_payload_options import FALLBACK_MAX_BYTES, check_settings
 from tests.processing_events import FakeLambdaContext, lambda_sqs_record, make_queue, receive_all
 
 KiB = 1024

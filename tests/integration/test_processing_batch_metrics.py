@@ -96,7 +96,7 @@ def test_counts_match_in_both_modes(moto_server, outcomes, concurrency, delete_m
     failed, succeeded = outcomes.count("bad"), outcomes.count("ok")
     if delete_mode:
         processor = PartialSQSProcessor(**options)
-        processor._extras.metrics.stream = stream
+        processor._metrics.stream = stream
         try:
             with processor(event["Records"], _handler) as proc:
                 proc.process()
@@ -106,7 +106,7 @@ def test_counts_match_in_both_modes(moto_server, outcomes, concurrency, delete_m
             assert not failed
     else:
         processor = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False, **options)
-        processor._extras.metrics.stream = stream
+        processor._metrics.stream = stream
         response = process_partial_response(event, _handler, processor)
         assert len(response["batchItemFailures"]) == failed
     [document] = emf_documents(stream.getvalue(), "H")

@@ -19,7 +19,7 @@ from lambda_batch import (
     async_process_partial_response,
     process_partial_response,
 )
-from lambda_batch.processing.visibility_heartbeat import HOLD_SECONDS
+from lambda_batch.processing.features.heartbeat import HOLD_SECONDS
 from tests.processing_events import CallCounter, FakeLambdaContext, make_queue, receive_sqs_event, send_bodies
 
 pytestmark = [pytest.mark.integration, pytest.mark.realtime]

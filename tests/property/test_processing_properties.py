@@ -72,7 +72,7 @@ def test_every_record_has_exactly_one_result_and_the_response_lists_exactly_the_
         assert raise_on_all
         assert len(error.child_exceptions) == len(records) > 0
         response = {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records]}
-    results = processor._results
+    results = processor._outcome.results
     assert results is not None and len(results) == len(records)
     # Order, nothing lost: each result carries its record (a record object equal to the event's
     # record, with the same message id), as a user reading the results sees it.
@@ -208,7 +208,7 @@ def test_delete_mode_loses_nothing_whatever_the_delete_faults(moto_server, size,
 
 @pytest.mark.parametrize("count", [0, 1, 10, 11, 25])
 def test_delete_chunks_never_exceed_ten_entries(count):
-    from lambda_batch.processing.delete_successes import MAX_DELETE_ENTRIES
+    from lambda_batch.core.limits import SQS_MAX_DELETE_ENTRIES as MAX_DELETE_ENTRIES
 
     assert MAX_DELETE_ENTRIES == 10
     chunks = [

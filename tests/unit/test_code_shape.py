@@ -59,3 +59,92 @@ def test_the_folders_of_the_layer_import_nothing_when_imported():
         "processing",
     ]
     assert heavy == []
+
+
+def _module_name(path: pathlib.Path) -> str:
+    parts = list(path.relative_to(LAYER.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: pathlib.Path, modules: set) -> set:
+    """Every layer module ``path`` imports: at the top, under ``TYPE_CHECKING`` and inside functions."""
+    import ast
+
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            # ``from package import module`` imports that module; ``from module import name`` the module
+            submodules = [f"{module}.{alias.name}" for alias in node.names]
+            targets = [target for target in submodules if target in modules] or [module]
+        else:
+            continue
+        found.update(target for target in targets if target in modules and target != name)
+    return found
+
+
+def _cycles(graph: dict) -> list:
+    """The strongly connected components of more than one module (Tarjan), each sorted."""
+    index: dict = {}
+    low: dict = {}
+    stack: list = []
+    on_stack: set = set()
+    found = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in graph[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(found)
+
+
+def layer_import_cycles() -> list:
+    """The import circles of layer/, counting every import (top level, TYPE_CHECKING, in functions).
+
+    The package ``lambda_batch`` itself is left out: its names load on first use and it imports
+    every module only for type checkers; no layer module imports it.
+    """
+    paths = {_module_name(path): path for path in _modules()}
+    modules = set(paths) - {"lambda_batch"}
+    graph = {name: _imports(paths[name], modules) for name in sorted(modules)}
+    return _cycles(graph)
+
+
+def test_the_circle_check_finds_a_circle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_circle_in_the_layer_counting_type_checking_and_function_imports():
+    assert layer_import_cycles() == []

@@ -8,10 +8,10 @@ import re
 import pytest
 
 from lambda_batch import EventType
-from lambda_batch.processing.event_records import record_class
-from lambda_batch.processing.event_types import EVENT_SPECS
-from lambda_batch.processing.ordering import ordering_for
-from lambda_batch.processing.records import record_id, validate_records
+from lambda_batch.processing.batch import ordering_for
+from lambda_batch.processing.events.intake import record_id, validate_records
+from lambda_batch.processing.events.record import record_class
+from lambda_batch.processing.events.spec import EVENT_SPECS
 
 LAYER = pathlib.Path(__file__).resolve().parents[2] / "layer" / "lambda_batch"
 

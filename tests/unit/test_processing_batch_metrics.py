@@ -26,7 +26,7 @@ from lambda_batch import (
     async_process_partial_response,
     process_partial_response,
 )
-from lambda_batch.processing.batch_metrics import BatchMetrics
+from lambda_batch.processing.features.metrics import BatchMetrics
 from tests.processing_events import FakeLambdaContext, dynamodb_record, kinesis_record, sqs_record
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,7 +220,7 @@ def test_counts_match_the_batch_at_any_concurrency(outcomes, concurrency, use_as
             raise_on_entire_batch_failure=False,
             metrics_namespace="P",
         )
-    processor._extras.metrics.stream = stream
+    processor._metrics.stream = stream
     run = async_process_partial_response if use_async else process_partial_response
     response = run({"Records": records}, handler, processor)
     [document] = emf_documents(stream.getvalue(), "P")

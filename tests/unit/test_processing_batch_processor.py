@@ -583,10 +583,10 @@ def test_batch_processor_stays_the_decorator_once_every_module_is_loaded():
 
     import lambda_batch
 
-    for module in ("report_failures", "delete_successes", "record_processor", "base_processor"):
+    for module in ("batch_processor", "sqs_processor", "processor", "base"):
         importlib.import_module(f"lambda_batch.processing.{module}")
-    assert lambda_batch.BatchProcessor.__module__ == "lambda_batch.processing.report_failures"
+    assert lambda_batch.BatchProcessor.__module__ == "lambda_batch.processing.batch_processor"
     from lambda_batch import batch_processor as decorator
 
     assert callable(decorator)
-    assert decorator.__module__ == "lambda_batch.processing.base_processor"
+    assert decorator.__module__ == "lambda_batch.processing.base"

@@ -28,7 +28,7 @@ from lambda_batch import (
     process_partial_response,
 )
 from lambda_batch.payloads.kpl_aggregation import MAGIC, encode_aggregate
-from lambda_batch.processing.kafka_records import KafkaEventRecord
+from lambda_batch.processing.events.kafka import KafkaEventRecord
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 

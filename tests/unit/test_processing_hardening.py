@@ -110,7 +110,7 @@ def test_an_awaitable_result_is_awaited_never_a_silent_success(kind, concurrency
             response = lambda_handler(event, None)
     assert sorted(ran) == [f"m-{n}" for n in range(5)]  # every async body really ran
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-2"}]}
-    results = processor._results
+    results = processor._outcome.results
     assert [r[0] for r in results] == ["success", "success", "fail", "success", "success"]
     assert results[0][1] == "M-0"  # the coroutine's result, not the coroutine
 
@@ -318,7 +318,7 @@ def test_fifo_record_of_another_group_before_the_failure_is_processed_not_skippe
 
     processor = BatchProcessor(EventType.SQS, max_concurrency=2)
     response = process_partial_response({"Records": records}, handler, processor)
-    results = processor._results
+    results = processor._outcome.results
     assert [r[0] for r in results] == ["success", "success", "success", "fail", "fail"]
     assert "m-2" in handled  # it came before the failure: processed, as it would be in order
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-3"}, {"itemIdentifier": "m-4"}]}

@@ -16,10 +16,10 @@ from lambda_batch import (
     PartialSQSProcessor,
     SQSBatchProcessingError,
 )
-from lambda_batch.processing.concurrency import build_lanes
-from lambda_batch.processing.handler_signature import accepts_lambda_context, is_async_handler
-from lambda_batch.processing.ordering import CONTINUE, SKIP_KEY, STOP_BATCH, ordering_for
-from lambda_batch.processing.records import extract_records, record_id, shard_id, validate_records
+from lambda_batch.processing.batch import CONTINUE, SKIP_KEY, STOP_BATCH, ordering_for
+from lambda_batch.processing.events.intake import extract_records, record_id, shard_id, validate_records
+from lambda_batch.processing.handlers import accepts_lambda_context, is_async_handler
+from lambda_batch.processing.lanes import build_lanes
 from tests.processing_events import dynamodb_record, kinesis_record, sqs_record
 
 

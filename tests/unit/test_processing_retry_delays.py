@@ -20,8 +20,8 @@ from lambda_batch import (
     process_partial_response,
     sqs_batch_processor,
 )
-from lambda_batch.processing.records import message_group_id
-from lambda_batch.processing.retry_delays import delayed_positions, receive_count
+from lambda_batch.processing.events.sqs import message_group_id
+from lambda_batch.processing.features.retry_delays import delayed_positions, receive_count
 from tests.processing_events import sqs_record
 
 
@@ -144,8 +144,8 @@ def test_every_sqs_processor_takes_the_options_and_client_arguments():
         SqsFifoPartialProcessor(**options),
         PartialSQSProcessor(**options),
     ):
-        assert processor._extras.retry_delay is options["retry_delay"]
-        assert processor._extras.clients is not None
+        assert processor._retry_delay is options["retry_delay"]
+        assert processor._sqs._clients is not None
 
 
 def test_a_record_without_receipt_handle_is_malformed_when_visibility_is_changed():
@@ -169,7 +169,7 @@ def test_repr_names_the_policy():
 def _heartbeat(timeout, last_beat_ago, stop_in=60.0):
     """A heartbeat of records m-0..m-3 on one queue, its last beat ``last_beat_ago`` seconds ago
     (its clock hooks set by hand: no thread, no call)."""
-    from lambda_batch.processing.visibility_heartbeat import VisibilityHeartbeat
+    from lambda_batch.processing.features.heartbeat import VisibilityHeartbeat
 
     records = [sqs_record(n) for n in range(4)]
     now = time.monotonic()
@@ -182,7 +182,7 @@ def _heartbeat(timeout, last_beat_ago, stop_in=60.0):
 
 
 def test_the_heartbeat_holds_succeeded_messages_for_lambdas_delete_only_when_they_need_it():
-    from lambda_batch.processing.visibility_heartbeat import HOLD_SECONDS
+    from lambda_batch.processing.features.heartbeat import HOLD_SECONDS
 
     # Extended, with less than HOLD_SECONDS left: held, at least the queue's timeout.
     heartbeat, records = _heartbeat(timeout=2, last_beat_ago=0.5)

@@ -38,7 +38,7 @@ from lambda_batch import (
     StreamViewType,
     process_partial_response,
 )
-from lambda_batch.processing.dynamodb_values import image_to_python, to_python
+from lambda_batch.processing.events.dynamodb import image_to_python, to_python
 from tests.processing_events import dynamodb_record, kinesis_record, sqs_record
 
 ROOT = Path(__file__).resolve().parents[2]

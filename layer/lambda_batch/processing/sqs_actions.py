@@ -24,18 +24,17 @@ Example::
 from __future__ import annotations
 
 import logging
-from typing import Any, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Type
 
 from ..core.arns import parse_arn, sqs_queue_url
 from ..core.clients import ClientProvider
+from ..core.deadline import Deadline
 from ..core.limits import SQS_ACTION_LIMITS, SQS_MAX_VISIBILITY_TIMEOUT
 from ..core.retry import ErrorInfo, RetryPolicy, id_results
-from ..core.unprocessed import UnprocessedItem
+from ..core.unprocessed import DEADLINE_EXCEEDED, MISSING_FROM_RESPONSE, UnprocessedItem
 from ..engine.dispatcher import BaseDispatcher
 from ..engine.packing import Entry
 from ..errors import ConfigurationError
-
-__all__ = ["MessageDeletes", "SQSBatchAction", "VisibilityChanges"]
 
 
 class SQSBatchAction(BaseDispatcher):
@@ -94,6 +93,10 @@ class SQSBatchAction(BaseDispatcher):
         self.flush_payloads()
         return self.unprocessed_details
 
+    def add(self, message_id: str, receipt_handle: str, *args: Any) -> None:
+        """Submit one message for this action (its own arguments after the receipt handle)."""
+        raise NotImplementedError
+
 
 class MessageDeletes(SQSBatchAction):
     """Deletes messages of one queue with DeleteMessageBatch.
@@ -111,6 +114,9 @@ class MessageDeletes(SQSBatchAction):
     def delete(self, message_id: str, receipt_handle: str) -> None:
         """Delete one message (in a call with up to nine others)."""
         self._submit(message_id, {"ReceiptHandle": receipt_handle})
+
+    def add(self, message_id: str, receipt_handle: str, *args: Any) -> None:
+        self.delete(message_id, receipt_handle)
 
 
 class VisibilityChanges(SQSBatchAction):
@@ -138,3 +144,153 @@ class VisibilityChanges(SQSBatchAction):
                 f" not {visibility_timeout!r}"
             )
         self._submit(message_id, {"ReceiptHandle": receipt_handle, "VisibilityTimeout": visibility_timeout})
+
+    def add(self, message_id: str, receipt_handle: str, *args: Any) -> None:
+        self.change(message_id, receipt_handle, *args)
+
+
+def per_queue(
+    action: Type[SQSBatchAction],
+    messages: Iterable[Tuple[Mapping[str, Any], Tuple[Any, ...]]],
+    *,
+    clients: Optional[ClientProvider],
+    retry_policy: Optional[RetryPolicy],
+    deadline: Any,
+    concurrency: int = 4,
+    on_queue: Optional[Callable[[str, Any, int], None]] = None,
+) -> Tuple[List[Tuple[str, UnprocessedItem]], int]:
+    """The one fan-out of an SQS action over received messages: grouped by queue (each record's
+    ``eventSourceARN``, with a client for that queue's region), 10 entries a call, up to
+    ``concurrency`` calls in flight per queue, through the one delivery engine.
+
+    ``messages`` are ``(record, arguments)`` pairs (a visibility change's timeout...). Returns the
+    messages not done, each with its queue, and the calls made (retries included);
+    ``on_queue(arn, stats, count)`` hears of each queue done.
+
+    Example::
+
+        failed, calls = per_queue(MessageDeletes, ((record, ()) for record in done), clients=clients,
+                                  retry_policy=policy, deadline=deadline)
+    """
+    by_queue: Dict[str, List[Tuple[Mapping[str, Any], Tuple[Any, ...]]]] = {}
+    for record, args in messages:
+        by_queue.setdefault(record["eventSourceARN"], []).append((record, args))
+    limit = SQS_ACTION_LIMITS[action.operation].max_entries
+    failed: List[Tuple[str, UnprocessedItem]] = []
+    calls = 0
+    for arn, items in by_queue.items():
+        needed = -(-len(items) // limit)
+        act = action(
+            arn,
+            clients=clients,
+            retry_policy=retry_policy,
+            deadline=deadline,
+            max_workers=max(1, min(concurrency, needed)),
+        )
+        try:
+            for record, args in items:
+                act.add(str(record["messageId"]), record["receiptHandle"], *args)
+            failed.extend((arn, item) for item in act.run())
+        finally:
+            act.close()
+            calls += act.stats.calls
+            if on_queue is not None:
+                on_queue(arn, act.stats, len(items))
+    return failed, calls
+
+
+class DeleteFailure:
+    """A message an action could not act on: not deleted (it will be delivered again), or its
+    visibility not changed."""
+
+    __slots__ = ("code", "message", "message_id", "queue_arn")
+
+    def __init__(self, message_id: str, queue_arn: str, code: str, message: str) -> None:
+        self.message_id = message_id
+        self.queue_arn = queue_arn
+        self.code = code
+        self.message = message
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DeleteFailure) and (
+            self.message_id,
+            self.queue_arn,
+            self.code,
+            self.message,
+        ) == (other.message_id, other.queue_arn, other.code, other.message)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"DeleteFailure(message_id={self.message_id!r}, queue_arn={self.queue_arn!r}, "
+            f"code={self.code!r}, message={self.message!r})"
+        )
+
+
+class MessageDeleter:
+    """Deletes the given records' messages; returns what could not be deleted.
+
+    Example::
+
+        deleter = MessageDeleter(ClientProvider("sqs"), DEFAULT_RETRY_POLICY, Deadline.after(5), logger)
+        failures = deleter.delete(records, [0, 2, 3])   # positions of the records to delete
+    """
+
+    def __init__(
+        self,
+        clients: ClientProvider,
+        retry_policy: RetryPolicy,
+        deadline: Deadline,
+        logger: Any,
+        concurrency: int = 4,
+    ) -> None:
+        self._clients = clients
+        self.retry_policy = retry_policy
+        self.deadline = deadline
+        self.logger = logger
+        self.concurrency = concurrency
+        #: DeleteMessageBatch calls made (retries included).
+        self.calls = 0
+
+    def delete(self, records: Sequence[Any], positions: List[int]) -> List[DeleteFailure]:
+        """Delete the messages of ``records`` at ``positions``; the failures, queue by queue."""
+
+        def retries(arn: str, stats: Any, count: int) -> None:
+            if stats.retries:
+                self.logger.debug("deleting from %s took %d retries", arn, stats.retries)
+
+        failed, self.calls = per_queue(
+            MessageDeletes,
+            ((records[index], ()) for index in positions),
+            clients=self._clients,
+            retry_policy=self.retry_policy,
+            deadline=self.deadline,
+            concurrency=self.concurrency,
+            on_queue=retries,
+        )
+        return [DeleteFailure(str(item.record_id), arn, item.code, item.message) for arn, item in failed]
+
+
+def describe_delete_failures(failures: List[DeleteFailure]) -> str:
+    """`` 3 processed messages could not be deleted (ServiceUnavailable: 2, AccessDenied: 1).``"""
+    if not failures:
+        return ""
+    codes: Dict[str, int] = {}
+    for failure in failures:
+        codes[failure.code] = codes.get(failure.code, 0) + 1
+    by_code = ", ".join(f"{code}: {count}" for code, count in codes.items())
+    return f" {len(failures)} processed messages could not be deleted ({by_code})."
+
+
+__all__ = [
+    "DEADLINE_EXCEEDED",
+    "MISSING_FROM_RESPONSE",
+    "DeleteFailure",
+    "MessageDeleter",
+    "MessageDeletes",
+    "SQSBatchAction",
+    "VisibilityChanges",
+    "describe_delete_failures",
+    "per_queue",
+]

@@ -1,19 +1,26 @@
-"""Bounded concurrency for IO-bound record handlers, keeping order where order matters.
+"""Lanes: records that keep their order run one after another, lanes side by side.
 
 Records are grouped into *lanes*: the records that share an ordering key (a FIFO
 message group, a stream shard), in their original order. At most ``max_concurrency``
 workers (threads, or asyncio tasks for ``async def`` handlers) each take a whole lane
 and run its records one after another, so records of a lane never overtake each other,
-while different lanes run side by side.
+while different lanes run side by side. Loaded with the first concurrent or async batch.
+
+Example::
+
+    run_in_threads(build_lanes(records, key), step, max_concurrency=4)
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Any, Awaitable, Callable, Deque, Dict, Hashable, List, Mapping, Optional, Sequence
 
-LaneKey = Optional[Callable[[Mapping[str, Any]], Hashable]]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any, Awaitable, Callable, Deque, Dict, Hashable, List, Mapping, Optional, Sequence
+
+    LaneKey = Optional[Callable[[Mapping[str, Any]], Hashable]]
 
 
 def build_lanes(records: Sequence[Mapping[str, Any]], key: LaneKey) -> Deque[List[int]]:
@@ -83,3 +90,6 @@ async def run_in_tasks(
 
     count = max(1, min(max_concurrency, len(lanes)))
     await asyncio.gather(*(worker() for _ in range(count)))
+
+
+__all__ = ["build_lanes", "run_in_tasks", "run_in_threads"]

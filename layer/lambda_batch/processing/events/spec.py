@@ -12,11 +12,12 @@ Each row says, for one kind (keyed by the enum's value):
   the shard or partition a record came from); ``shard_in_event_id``: Kinesis writes the shard
   at the front of ``eventID``;
 - ``record_class``: the module and class the handler receives (imported with the first batch);
+  ``group_key``: the module and function giving a FIFO record's ordering key (SQS);
 - ``stream``: Lambda checkpoints at the lowest failure (streams), rather than returning each
   failed message to its queue;
 - ``kpl_aggregates``: records may be KPL aggregates, de-aggregated before the handler (Kinesis);
   ``own_identifiers``: the kind computes its identifiers itself (Kafka); either makes the batch
-  ``prepared`` by ``batch_sources`` rather than only validated.
+  ``prepared`` by ``events.prepare`` rather than only validated.
 
 Example::
 
@@ -29,7 +30,7 @@ from enum import Enum
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Dict, Tuple
+    from typing import Dict, Optional, Tuple
 
 
 class EventSpec:
@@ -38,6 +39,7 @@ class EventSpec:
     __slots__ = (
         "event_sources",
         "failure_identifier",
+        "group_key",
         "id_field",
         "id_path",
         "kpl_aggregates",
@@ -59,6 +61,7 @@ class EventSpec:
         failure_identifier: str,
         ordering: str,
         record_class: Tuple[str, str],
+        group_key: Optional[Tuple[str, str]] = None,
         stream: bool,
         shard_in_event_id: bool = False,
         kpl_aggregates: bool = False,
@@ -70,6 +73,7 @@ class EventSpec:
         self.failure_identifier = failure_identifier
         self.ordering = ordering
         self.record_class = record_class
+        self.group_key = group_key
         self.stream = stream
         self.shard_in_event_id = shard_in_event_id
         self.kpl_aggregates = kpl_aggregates
@@ -95,7 +99,8 @@ EVENT_SPECS: Dict[str, EventSpec] = {
             id_path=("messageId",),
             failure_identifier="messageId",
             ordering=MESSAGE_GROUP,  # FIFO queues only; a standard queue's records stand alone
-            record_class=(".event_records", "SQSRecord"),
+            record_class=(".sqs", "SQSRecord"),
+            group_key=(".sqs", "fifo_group_key"),  # FIFO queues: (queue ARN, message group)
             stream=False,
         ),
         EventSpec(
@@ -104,7 +109,7 @@ EVENT_SPECS: Dict[str, EventSpec] = {
             id_path=("kinesis", "sequenceNumber"),
             failure_identifier="kinesis.sequenceNumber",
             ordering=KINESIS_SHARD,
-            record_class=(".event_records", "KinesisStreamRecord"),
+            record_class=(".kinesis", "KinesisStreamRecord"),
             stream=True,
             shard_in_event_id=True,
             kpl_aggregates=True,
@@ -115,16 +120,16 @@ EVENT_SPECS: Dict[str, EventSpec] = {
             id_path=("dynamodb", "SequenceNumber"),
             failure_identifier="dynamodb.SequenceNumber",
             ordering=STREAM_SHARD,
-            record_class=(".dynamodb_records", "DynamoDBRecord"),
+            record_class=(".dynamodb", "DynamoDBRecord"),
             stream=True,
         ),
         EventSpec(
             "Kafka",
             event_sources=("aws:kafka", "SelfManagedKafka", "aws:SelfManagedKafka"),
-            id_path=(),  # kafka_records.kafka_ids: topic-partition and offset
+            id_path=(),  # events.kafka.kafka_ids: topic-partition and offset
             failure_identifier="topic-partition and offset",
             ordering=TOPIC_PARTITION,
-            record_class=(".kafka_records", "KafkaEventRecord"),
+            record_class=(".kafka", "KafkaEventRecord"),
             stream=True,
         ),
     )
@@ -142,7 +147,7 @@ class EventType(Enum):
     Each kind is a row of :data:`EVENT_SPECS` (its ``spec``): where
     a record's item identifier lives (an SQS message's ``messageId``, a Kinesis record's
     ``kinesis.sequenceNumber``, a DynamoDB stream record's ``dynamodb.SequenceNumber``, a
-    Kafka record's topic-partition and offset: see :mod:`lambda_batch.processing.kafka_records`), its
+    Kafka record's topic-partition and offset: see :mod:`lambda_batch.processing.events.kafka`), its
     ordering key and its record class.
 
     Example::
@@ -157,20 +162,19 @@ class EventType(Enum):
     DynamoDBStreams = "DynamoDBStreams"
     Kafka = "Kafka"
 
-    @property
-    def spec(self) -> EventSpec:
-        """This kind's row of the event-spec table (id field, ordering key, failure identifier...)."""
-        return EVENT_SPECS[self._value_]
+    #: This kind's row of the event-spec table (id field, ordering key, failure identifier...).
+    spec: EventSpec
+    #: The ``eventSource`` every record of this kind carries (``aws:sqs``...).
+    event_source: str
+    #: True for Kinesis, DynamoDB and Kafka streams, where Lambda checkpoints at the lowest failure.
+    is_stream: bool
 
-    @property
-    def event_source(self) -> str:
-        """The ``eventSource`` every record of this kind carries (``aws:sqs``...)."""
-        return EVENT_SPECS[self._value_].event_sources[0]
-
-    @property
-    def is_stream(self) -> bool:
-        """True for Kinesis, DynamoDB and Kafka streams, where Lambda checkpoints at the lowest failure."""
-        return EVENT_SPECS[self._value_].stream
+    def __init__(self, value: str) -> None:
+        # Plain attributes read from the table once: no function call on the hot path.
+        row = EVENT_SPECS[value]
+        self.spec = row
+        self.event_source = row.event_sources[0]
+        self.is_stream = row.stream
 
 
 __all__ = [

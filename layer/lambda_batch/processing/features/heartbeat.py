@@ -39,13 +39,18 @@ import logging
 import threading
 import time
 
+from ..handlers import is_awaitable
+from .hooks import Feature
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, Optional, Sequence
+    from typing import Any, Callable, Dict, Optional, Sequence
 
-    from ..core.clients import ClientProvider
-    from ..core.deadline import Deadline
-    from ..core.retry import RetryPolicy
+    from ...core.clients import ClientProvider
+    from ...core.deadline import Deadline
+    from ...core.retry import RetryPolicy
+    from ..batch import Batch, Outcome
+    from .hooks import FeatureSettings
 
 logger = logging.getLogger("lambda_batch.processing")
 
@@ -66,8 +71,8 @@ def queue_visibility_timeout(
     known = _queue_timeouts.get(queue_arn)
     if known is not None:
         return known
-    from ..core.arns import parse_arn, sqs_queue_url
-    from ..core.client_config import timeout_bucket
+    from ...core.arns import parse_arn, sqs_queue_url
+    from ...core.client_config import timeout_bucket
 
     url = sqs_queue_url(queue_arn)
     region = parse_arn(queue_arn).region
@@ -200,46 +205,43 @@ class VisibilityHeartbeat:
                 logger.warning("extending message visibility failed: %s", type(exc).__name__)
 
     def _beat(self, now: float) -> None:
-        from ..core.deadline import Deadline
-        from .sqs_actions import VisibilityChanges
+        from ...core.deadline import Deadline
+        from ..sqs_actions import VisibilityChanges, per_queue
 
         with self._lock:
             pending = list(self._pending.values())
         if not pending:
             return
         self.last_beat = now
-        by_queue: Dict[str, List[Any]] = {}
-        for record in pending:
-            by_queue.setdefault(record["eventSourceARN"], []).append(record)
+        timeouts = self._timeouts
+        messages = [(record, (timeouts.get(record["eventSourceARN"], 0),)) for record in pending]
+        messages = [(record, args) for record, args in messages if args[0]]
+
+        def counted(arn: str, stats: Any, count: int) -> None:
+            self.calls += stats.calls
+            if self._on_calls is not None:
+                self._on_calls(stats.calls)
+
         # Each heartbeat ends well before the next one is due, and before the stop.
         deadline = Deadline(min(self._stop_at, now + self.interval))
-        for arn, records in by_queue.items():
-            timeout = self._timeouts.get(arn, 0)
-            if not timeout:
-                continue
-            changes = VisibilityChanges(
-                arn, clients=self._clients, retry_policy=self._policy, deadline=deadline, max_workers=4
+        failed, _ = per_queue(
+            VisibilityChanges,
+            messages,
+            clients=self._clients,
+            retry_policy=self._policy,
+            deadline=deadline,
+            on_queue=counted,
+        )
+        self.extended += len(messages) - len(failed)
+        for _arn, item in failed:
+            logger.warning(
+                "message %s: its visibility could not be extended (%s); it may be delivered again"
+                " while its batch runs",
+                item.record_id,
+                item.code,
             )
-            try:
-                for record in records:
-                    changes.change(str(record["messageId"]), record["receiptHandle"], timeout)
-                failed = changes.run()
-            finally:
-                changes.close()
-                calls = changes.stats.calls
-                self.calls += calls
-                if self._on_calls is not None:
-                    self._on_calls(calls)
-            self.extended += len(records) - len(failed)
-            for item in failed:
-                logger.warning(
-                    "message %s: its visibility could not be extended (%s); it may be delivered again"
-                    " while its batch runs",
-                    item.record_id,
-                    item.code,
-                )
-                if not item.retryable:  # a stale receipt handle stays stale
-                    self.finished(str(item.record_id))
+            if not item.retryable:  # a stale receipt handle stays stale
+                self.finished(str(item.record_id))
 
 
 def _tracked(call: Callable[[Any], Any], finished: Callable[[str], None]) -> Callable[[Any], Any]:
@@ -251,7 +253,7 @@ def _tracked(call: Callable[[Any], Any], finished: Callable[[str], None]) -> Cal
         except BaseException:
             finished(str(record["messageId"]))
             raise
-        if result is not None and getattr(type(result), "__await__", None) is not None:
+        if is_awaitable(result):
             return _finish_on_failure(result, record, finished)
         return result
 
@@ -266,4 +268,79 @@ async def _finish_on_failure(awaitable: Any, record: Any, finished: Callable[[st
         raise
 
 
-__all__ = ["HOLD_SECONDS", "MIN_INTERVAL", "VisibilityHeartbeat", "queue_visibility_timeout"]
+class Heartbeat(Feature):
+    """``extend_visibility``: a heartbeat per batch while its records run; as the batch ends, the
+    succeeded messages Lambda deletes are held invisible for that delete (``outcome.holds``, set by
+    the retry delays in the same round of calls when ``retry_delay`` is on too)."""
+
+    def __init__(
+        self, settings: FeatureSettings, visibility_timeout: Optional[int], keep_failed: bool
+    ) -> None:
+        self.settings = settings
+        self.visibility_timeout = visibility_timeout
+        #: ``retry_delay`` is on: a failed message stays in the heartbeat until its delay is set.
+        self.keep_failed = keep_failed
+        self._running: Optional[VisibilityHeartbeat] = None
+        #: The heartbeat of the batch, once stopped: what ``holds`` the succeeded messages as it ends.
+        self._ended: Optional[VisibilityHeartbeat] = None
+
+    def start(self, batch: Batch, outcome: Outcome) -> None:
+        self._ended = None
+        if self._running is not None or not batch.records:
+            return
+        self._running = heartbeat = self._make(batch, outcome)
+        heartbeat.start()
+
+    def wrap(self, call: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        heartbeat = self._running
+        return call if heartbeat is None else heartbeat.track(call, self.keep_failed)
+
+    def stop(self, outcome: Outcome) -> None:
+        heartbeat = self._running
+        if heartbeat is not None:
+            heartbeat.stop()
+            self._running = None
+            self._ended = heartbeat
+
+    def before_response(self, batch: Batch, outcome: Outcome) -> None:
+        heartbeat, self._ended = self._ended, None
+        if heartbeat is None:
+            return
+        succeeded = outcome.succeeded_positions(len(batch.records))
+        lambda_deletes = not self.settings.delete_mode or len(succeeded) == len(batch.records)
+        holds = heartbeat.holds(batch.records, succeeded) if lambda_deletes else {}
+        outcome.holds.update(holds)
+        if not self.keep_failed and holds:  # no retry delays to set in the same round
+            from .retry_delays import change_visibility
+
+            change_visibility(self.settings, batch, outcome, dict(holds), holds)
+
+    def _make(self, batch: Batch, outcome: Outcome) -> VisibilityHeartbeat:
+        settings = self.settings
+        clients, policy = settings.sqs.clients, settings.sqs.policy
+        margin = settings.margin if settings.margin is not None else policy.deadline_margin
+        deadline = batch.deadline
+        timeouts: Dict[str, int] = {}
+        for arn in {record["eventSourceARN"] for record in batch.records}:
+            if self.visibility_timeout is not None:
+                timeouts[arn] = self.visibility_timeout
+                continue
+            try:
+                timeouts[arn] = queue_visibility_timeout(arn, clients, policy, deadline)
+            except Exception as exc:  # no heartbeat for this queue rather than no batch
+                settings.logger.warning(
+                    "extend_visibility: the VisibilityTimeout of %s could not be read (%s); its messages"
+                    " are not extended (give visibility_timeout=, or allow sqs:GetQueueAttributes)",
+                    arn,
+                    type(exc).__name__,
+                )
+
+        def count(calls: int) -> None:
+            outcome.count("VisibilityCalls", calls)
+
+        return VisibilityHeartbeat(
+            batch.records, timeouts, clients, policy, deadline, stop_at=deadline.at - margin, on_calls=count
+        )
+
+
+__all__ = ["HOLD_SECONDS", "MIN_INTERVAL", "Heartbeat", "VisibilityHeartbeat", "queue_visibility_timeout"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ..errors import MalformedEventError
-from .event_types import EventType
+from ...errors import MalformedEventError
+from .spec import EventType
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def extract_records(event: Any) -> List[Dict[str, Any]]:
             " with 'Records' (nor a Pipes batch of records)"
         )
     if "Records" not in event and "records" in event:  # Amazon MSK, self-managed Kafka
-        from .kafka_records import kafka_event_records
+        from .kafka import kafka_event_records
 
         return kafka_event_records(event)
     if "Records" not in event:
@@ -206,25 +206,6 @@ def _describe_problem(
         return f"{name} has no receiptHandle"
     if need_receipt_handle and not _is_sqs_arn(record.get("eventSourceARN")):
         return f"{name} has no SQS queue ARN in eventSourceARN (got {record.get('eventSourceARN')!r})"
-    return None
-
-
-def is_fifo_queue_arn(arn: Any) -> bool:
-    """True when ``arn`` names an SQS FIFO queue (its name ends in ``.fifo``).
-
-    >>> is_fifo_queue_arn("arn:aws:sqs:eu-west-1:123456789012:orders.fifo")
-    True
-    """
-    return isinstance(arn, str) and arn.endswith(".fifo")
-
-
-def message_group_id(record: Mapping[str, Any]) -> Optional[str]:
-    """The ``MessageGroupId`` of an SQS FIFO record, or ``None``."""
-    attributes = record.get("attributes")
-    if isinstance(attributes, Mapping):
-        value = attributes.get("MessageGroupId")
-        if isinstance(value, str):
-            return value
     return None
 
 

@@ -15,11 +15,97 @@ from __future__ import annotations
 
 from enum import Enum
 
-from .event_records import _optional, _ReadOnlyMapping, _Record
+from .record import _optional, _ReadOnlyMapping, _Record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any, Dict, Iterator, Optional
+    from decimal import Context, Decimal
+    from typing import Any, Callable, Dict, Iterator, Optional
+
+
+# -- typed values (DynamoDB JSON -> Python) ---------------------------------------------
+
+
+_contexts: Optional[Any] = None  # (the DynamoDB context, the one that only drops trailing zeros)
+
+
+def _decimal_contexts() -> Any:
+    global _contexts  # noqa: PLW0603 - made once, on the first number read
+    if _contexts is None:
+        from decimal import Clamped, Context, Inexact, Overflow, Rounded, Underflow
+
+        dynamodb = Context(
+            Emin=-128, Emax=126, prec=38, traps=[Clamped, Overflow, Inexact, Rounded, Underflow]
+        )
+        normalize = Context(prec=38)
+        normalize.traps[Inexact] = True
+        _contexts = (dynamodb, normalize)
+    return _contexts
+
+
+def to_number(text: str) -> Decimal:
+    """A DynamoDB number (its text) as a ``Decimal`` of at most 38 significant digits.
+
+    >>> to_number("101")
+    Decimal('101')
+    """
+    dynamodb, normalize = _decimal_contexts()
+    context: Context = dynamodb
+    if text in ("", "."):
+        return context.create_decimal(0)
+    from decimal import Decimal
+
+    number = Decimal(text)
+    if len(number.as_tuple().digits) > 38:
+        number = number.normalize(normalize)  # trailing zeros do not count towards the 38
+    return context.create_decimal(number)
+
+
+def to_python(value: Dict[str, Any]) -> Any:
+    """One typed attribute value as a Python value; ``TypeError`` naming an unknown type.
+
+    >>> to_python({"M": {"tags": {"SS": ["a"]}, "n": {"NULL": True}}})
+    {'tags': {'a'}, 'n': None}
+    """
+    if not isinstance(value, dict) or len(value) != 1:
+        raise TypeError(f"a DynamoDB attribute value has exactly one type key, not {type(value).__name__}")
+    ((kind, inner),) = value.items()
+    convert = _CONVERTERS.get(kind)
+    if convert is None:
+        raise TypeError(f"DynamoDB type {kind!r} is not supported")
+    return convert(inner)
+
+
+def _same(inner: Any) -> Any:
+    return inner
+
+
+_CONVERTERS: Dict[str, Callable[[Any], Any]] = {
+    "S": _same,
+    "N": to_number,
+    "BOOL": _same,
+    "B": _same,
+    "NULL": lambda _: None,
+    "M": lambda inner: {name: to_python(item) for name, item in inner.items()},
+    "L": lambda inner: [to_python(item) for item in inner],
+    "SS": set,
+    "BS": set,
+    "NS": lambda inner: {to_number(item) for item in inner},
+}
+
+
+def image_to_python(image: Any) -> Dict[str, Any]:
+    """A stream image (``NewImage``, ``OldImage``, ``Keys``) as a dict of Python values; ``{}`` when absent.
+
+    >>> image_to_python({"Id": {"N": "7"}, "Name": {"S": "x"}})
+    {'Id': Decimal('7'), 'Name': 'x'}
+    """
+    if not image:
+        return {}
+    return {name: to_python(value) for name, value in image.items()}
+
+
+# -- records -----------------------------------------------------------------------------
 
 
 class StreamViewType(Enum):
@@ -67,8 +153,6 @@ class StreamRecord(_ReadOnlyMapping):
     def _image(self, field: str) -> Dict[str, Any]:
         image = self._images.get(field)
         if image is None:
-            from .dynamodb_values import image_to_python
-
             image = self._images[field] = image_to_python(self._data.get(field))
         return image
 
@@ -144,4 +228,11 @@ class DynamoDBRecord(_Record):
         return self.get("userIdentity") or {}
 
 
-__all__ = ["DynamoDBRecord", "DynamoDBRecordEventName", "StreamRecord", "StreamViewType"]
+__all__ = [
+    "DynamoDBRecord",
+    "DynamoDBRecordEventName",
+    "StreamRecord",
+    "StreamViewType",
+    "image_to_python",
+    "to_python",
+]

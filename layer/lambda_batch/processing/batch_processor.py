@@ -1,4 +1,5 @@
-"""Native partial batch responses (``ReportBatchItemFailures``) for SQS, FIFO, Kinesis and DynamoDB.
+"""Native partial batch responses (``ReportBatchItemFailures``): BatchProcessor, AsyncBatchProcessor,
+SqsFifoPartialProcessor and process_partial_response, for SQS, FIFO, Kinesis, DynamoDB and Kafka.
 
 Lambda reads ``{"batchItemFailures": [{"itemIdentifier": ...}]}`` from the function's
 return value and retries only those records: the function makes no delete call (the
@@ -10,23 +11,24 @@ still needs ``sqs:DeleteMessage``). The event source mapping must list
 from __future__ import annotations
 
 from ..errors import BatchProcessingError, ConfigurationError
-from .event_types import EventType
-from .processor_extras import ProcessorExtras, sqs_clients
-from .record_processor import DEFAULT_DEADLINE_MARGIN
-from .records import extract_records
+from .events.intake import extract_records
+from .events.spec import EventType
+from .handlers import run_awaitable, running_loop
+from .options import sqs_clients
+from .processor import DEFAULT_DEADLINE_MARGIN, RecordProcessor
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
     from typing import Any, Dict, Iterable, List, Optional
 
-    from .base_processor import RecordHandler
-    from .ordering import KeyFunction
-    from .retry_delays import RetryDelay
+    from .base import RecordHandler
+    from .batch import KeyFunction
+    from .features.retry_delays import RetryDelay
 
     PartialItemFailureResponse = Dict[str, List[Dict[str, str]]]
 
 
-class BatchProcessor(ProcessorExtras):
+class BatchProcessor(RecordProcessor):
     """Process a batch record by record and report only the failures to Lambda.
 
     ``event_type`` is :class:`EventType` ``SQS`` (standard or FIFO: a queue ARN ending in
@@ -39,13 +41,13 @@ class BatchProcessor(ProcessorExtras):
     ``concurrency_key``, ``log_exception_messages``) are described on the shared engine.
 
     SQS batches also take ``retry_delay=RetryDelay(...)`` (each failed message comes back after
-    a delay growing with its receive count: :mod:`lambda_batch.processing.retry_delays`) and
+    a delay growing with its receive count: :mod:`lambda_batch.processing.features.retry_delays`) and
     ``extend_visibility=True`` (a heartbeat keeps unfinished messages invisible:
-    :mod:`lambda_batch.processing.visibility_heartbeat`), whose SQS calls use ``boto3_session``,
+    :mod:`lambda_batch.processing.features.heartbeat`), whose SQS calls use ``boto3_session``,
     ``config``, ``client`` and client keywords (``endpoint_url``...) as
     :class:`~lambda_batch.PartialSQSProcessor` does. Every event type takes
     ``metrics_namespace`` and ``metrics_dimensions``: one CloudWatch EMF document per batch
-    on stdout (:mod:`lambda_batch.processing.batch_metrics`).
+    on stdout (:mod:`lambda_batch.processing.features.metrics`).
 
     Example::
 
@@ -113,7 +115,7 @@ class BatchProcessor(ProcessorExtras):
             large_payload_bucket_owner=large_payload_bucket_owner,
             max_large_payload_bytes=max_large_payload_bytes,
         )
-        self._init_extras(
+        self._init_features(
             retry_delay=retry_delay,
             extend_visibility=extend_visibility,
             visibility_timeout=visibility_timeout,
@@ -130,9 +132,10 @@ class BatchProcessor(ProcessorExtras):
         self.raise_on_entire_batch_failure = raise_on_entire_batch_failure
         self.batch_response: PartialItemFailureResponse = {"batchItemFailures": []}
 
-    def _reset_batch(self) -> None:
-        super()._reset_batch()
+    def __call__(self, records: List[Any], handler: RecordHandler, lambda_context: Any = None) -> Any:
+        """Bind a batch (see :class:`RecordProcessor`); the response starts empty."""
         self.batch_response = {"batchItemFailures": []}
+        return super().__call__(records, handler, lambda_context)
 
     def response(self) -> PartialItemFailureResponse:
         """``{"batchItemFailures": [{"itemIdentifier": id}, ...]}`` for the last batch.
@@ -143,30 +146,97 @@ class BatchProcessor(ProcessorExtras):
 
     def _clean(self) -> None:
         """Build the response; raise when every record failed (unless told not to)."""
-        failed = self._batch_failures(BatchProcessingError, "handled", "all %d records succeeded")
+        failed = self._outcome.failed_after_run(
+            self._batch,
+            BatchProcessingError,
+            "handled",
+            "all %d records succeeded",
+            self.logger,
+        )
         if not failed:
             return
-        if len(failed) == len(self.records) and self.raise_on_entire_batch_failure:
-            raise self._batch_error(
+        batch = self._batch
+        if len(failed) == len(batch.records) and self.raise_on_entire_batch_failure:
+            raise self._outcome.batch_error(
+                self._batch,
                 BatchProcessingError,
-                f"All records failed processing. {len(self.exceptions)} individual errors"
+                f"All records failed processing. {len(self._outcome.exceptions)} individual errors"
                 " logged separately below.",
                 failed,
+                self.log_exception_messages,
             )
-        if not self._partial:  # a Pipes batch from Kafka: Pipes retries whole batches only
-            raise self._batch_error(
+        if not batch.partial:  # a Pipes batch from Kafka: Pipes retries whole batches only
+            raise self._outcome.batch_error(
+                self._batch,
                 BatchProcessingError,
-                f"{len(failed)} of {len(self.records)} records failed; an EventBridge Pipes batch from"
+                f"{len(failed)} of {len(batch.records)} records failed; an EventBridge Pipes batch from"
                 " Kafka takes no partial failures, so the whole batch is retried",
                 failed,
+                self.log_exception_messages,
             )
-        if self._identifiers is not None:  # Kafka, Pipes, KPL aggregates: see batch_sources
-            from .batch_sources import failure_identifiers
+        if batch.identifiers is not None:  # Kafka, Pipes, KPL aggregates: see events.prepare
+            from .events.prepare import failure_identifiers
 
-            self.batch_response = {"batchItemFailures": failure_identifiers(self._identifiers, failed)}
+            self.batch_response = {"batchItemFailures": failure_identifiers(batch.identifiers, failed)}
             return
-        ids = self._ids
+        ids = batch.ids
         self.batch_response = {"batchItemFailures": [{"itemIdentifier": ids[index]} for index in failed]}
+
+
+class SqsFifoPartialProcessor(BatchProcessor):
+    """:class:`BatchProcessor` for SQS FIFO queues, FIFO rules whatever the queue ARN says.
+
+    The first failure returns every later record unprocessed; with
+    ``skip_group_on_error=True`` only the later records of the failed message group.
+    ``retry_delay``, ``extend_visibility``, the metrics and client options are those of
+    :class:`BatchProcessor` (a delayed failed message holds its message group, and the group's
+    held-back records get the same delay, so the group comes back in order).
+
+    Example::
+
+        from lambda_batch import SqsFifoPartialProcessor, process_partial_response
+
+        processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+
+        def lambda_handler(event, context):
+            return process_partial_response(event, record_handler, processor, context)
+    """
+
+    _always_fifo = True
+
+    def __init__(
+        self,
+        model: Any = None,
+        skip_group_on_error: bool = False,
+        logger: Any = None,
+        *,
+        raise_on_entire_batch_failure: bool = True,
+        deadline_margin: Optional[float] = DEFAULT_DEADLINE_MARGIN,
+        max_concurrency: int = 1,
+        log_exception_messages: bool = False,
+        resolve_large_payloads: bool = False,
+        delete_large_payloads: bool = False,
+        large_payload_buckets: Optional[Iterable[str]] = None,
+        large_payload_bucket_owner: Optional[str] = None,
+        max_large_payload_bytes: Optional[int] = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            EventType.SQS,
+            model,
+            raise_on_entire_batch_failure,
+            logger,
+            deadline_margin=deadline_margin,
+            max_concurrency=max_concurrency,
+            skip_group_on_error=skip_group_on_error,
+            log_exception_messages=log_exception_messages,
+            resolve_large_payloads=resolve_large_payloads,
+            delete_large_payloads=delete_large_payloads,
+            large_payload_buckets=large_payload_buckets,
+            large_payload_bucket_owner=large_payload_bucket_owner,
+            max_large_payload_bytes=max_large_payload_bytes,
+            **options,
+        )
 
 
 def process_partial_response(
@@ -189,7 +259,9 @@ def process_partial_response(
         def lambda_handler(event, context):
             return process_partial_response(event, record_handler, processor, context)
     """
-    records = extract_records(event)
+    records = event.get("Records") if type(event) is dict else None
+    if type(records) is not list:  # Kafka, Pipes, or not an event at all
+        records = extract_records(event)
     with processor(records, record_handler, lambda_context=context):
         processor.process()
     return processor.response()
@@ -240,9 +312,6 @@ class AsyncBatchProcessor(BatchProcessor):
     def async_process(self) -> Any:
         """Handle every record with the async handler: the results, or an awaitable of them
         inside a running event loop (see :meth:`RecordProcessor.async_process`)."""
-        from .awaitables import run_awaitable
-        from .record_processor import running_loop
-
         if running_loop() is not None:
             return self._process_async()
         return run_awaitable(self._process_async())
@@ -272,8 +341,6 @@ def async_process_partial_response(
         def lambda_handler(event, context):
             return async_process_partial_response(event, record_handler, processor, context)
     """
-    from .record_processor import running_loop
-
     if running_loop() is not None:
         raise ConfigurationError(
             "async_process_partial_response inside a running event loop: use"
@@ -288,6 +355,7 @@ def async_process_partial_response(
 __all__ = [
     "AsyncBatchProcessor",
     "BatchProcessor",
+    "SqsFifoPartialProcessor",
     "async_process_partial_response",
     "process_partial_response",
 ]

@@ -4,11 +4,11 @@ The processors validate an SQS event's records directly (the common case costs n
 Every other batch comes through :func:`prepare_batch`:
 
 - Kinesis and DynamoDB stream events: validated; KPL aggregated records are de-aggregated
-  (:mod:`lambda_batch.processing.kinesis_deaggregation`), one failure reported per aggregate;
+  (:mod:`lambda_batch.processing.events.kinesis`), one failure reported per aggregate;
 - Kafka (Amazon MSK, self-managed): validated, identified by topic-partition and offset
-  (:mod:`lambda_batch.processing.kafka_records`);
-- EventBridge Pipes batches (:mod:`lambda_batch.processing.pipes`): validated as their source's records,
-  identified as Pipes reads them back; a Kafka source takes no partial failures.
+  (:mod:`lambda_batch.processing.events.kafka`);
+- EventBridge Pipes batches (:mod:`lambda_batch.processing.events.pipes`): validated as their
+  source's records, identified as Pipes reads them back; a Kafka source takes no partial failures.
 
 Example::
 
@@ -18,9 +18,9 @@ Example::
 
 from __future__ import annotations
 
-from .event_types import EventType
+from .intake import validate_records
 from .pipes import PipesBatch
-from .records import validate_records
+from .spec import EventType
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class BatchSource:
         """The converter wrapper failing the corrupt aggregates (``None`` when there are none)."""
         if not self.corrupt:
             return None
-        from .kinesis_deaggregation import corrupt_guard
+        from .kinesis import corrupt_guard
 
         return corrupt_guard(handler_records, self.corrupt)
 
@@ -64,7 +64,7 @@ def prepare_batch(
     pipes = isinstance(records, PipesBatch)
     spec = event_type.spec  # the event-spec table
     if spec.own_identifiers:  # Kafka: topic-partition and offset
-        from .kafka_records import kafka_ids
+        from .kafka import kafka_ids
 
         ids, kafka_identifiers = kafka_ids(records, pipes=pipes)
         return BatchSource(list(records), ids, kafka_identifiers, partial=not pipes)
@@ -79,7 +79,7 @@ def prepare_batch(
 
         identifiers = event_ids(records)
     if spec.kpl_aggregates and deaggregate:
-        from .kinesis_deaggregation import Deaggregated, has_aggregates
+        from .kinesis import Deaggregated, has_aggregates
 
         if has_aggregates(records):  # user records made as they are read: see kinesis_deaggregation
             batch = Deaggregated(records, ids, identifiers if identifiers is not None else ids)

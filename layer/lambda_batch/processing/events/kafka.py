@@ -30,9 +30,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from ..errors import MalformedEventError
-from .event_records import _Dict, _key, _optional
-from .event_types import EVENT_SPECS
+from ...errors import MalformedEventError
+from .record import _Dict, _key, _optional
+from .spec import EVENT_SPECS
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 
-from ..errors import ConfigurationError
+from ...errors import ConfigurationError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:

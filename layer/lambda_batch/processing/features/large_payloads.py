@@ -10,7 +10,7 @@ longer matches it).
 
 Only the buckets named by ``large_payload_buckets`` are read, and deleted from: a pointer to
 any other bucket, or an ARN (access point, S3 Object Lambda), fails its record before any
-request is made (see :mod:`lambda_batch.processing.large_payload_options`). GetObject and
+request is made (see :mod:`lambda_batch.processing.features.large_payload_options`). GetObject and
 DeleteObjects carry ``ExpectedBucketOwner`` (the function's own account unless
 ``large_payload_bucket_owner`` says otherwise). The size the message declares is checked
 against ``max_large_payload_bytes`` before the call, and the object's length against the
@@ -47,8 +47,8 @@ import json
 import logging
 import time
 
-from ..errors import LambdaBatchError
-from ..payloads.pointers import (
+from ...errors import LargePayloadError
+from ...payloads.pointers import (
     SIZE_ATTRIBUTES,
     PointerError,
     declared_size,
@@ -56,25 +56,22 @@ from ..payloads.pointers import (
     read_pointer,
     sns_envelope,
 )
+from .hooks import Feature
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-    from ..core.clients import ClientProvider
-    from ..core.deadline import Deadline
-    from ..core.retry import RetryPolicy
+    from ...core.clients import ClientProvider
+    from ...core.deadline import Deadline
+    from ...core.retry import RetryPolicy
+    from ..batch import Batch, Outcome
     from .large_payload_options import LargePayloadSettings
 
 logger = logging.getLogger("lambda_batch.large_payloads")
 
 #: S3 DeleteObjects takes at most this many keys (``limits.S3_DELETE_OBJECTS_LIMITS``).
 MAX_DELETE_KEYS = 1000
-
-
-class LargePayloadError(LambdaBatchError):
-    """A record's S3 pointer was not read: its bucket is not allowed, its size is wrong or over the
-    bound, the read failed or ran out of time (the text names the reason, never the body)."""
 
 
 class LargePayloadResolver:
@@ -121,7 +118,7 @@ class LargePayloadResolver:
     def policy(self) -> RetryPolicy:
         """The retry policy of the S3 calls (the layer's default, loaded on first use, unless given)."""
         if self._policy is None:
-            from ..core.retry import DEFAULT_RETRY_POLICY  # not at construction: it imports typing
+            from ...core.retry import DEFAULT_RETRY_POLICY
 
             self._policy = DEFAULT_RETRY_POLICY
         return self._policy
@@ -150,7 +147,7 @@ class LargePayloadResolver:
     ) -> Callable[[Any], Any]:
         """``handler`` (after ``convert``, a model's) preceded by the record's payload fetch."""
         resolve = self.resolve
-        from .handler_signature import is_async_handler
+        from ..handlers import is_async_handler, is_awaitable
 
         if is_async_handler(handler):
 
@@ -160,7 +157,7 @@ class LargePayloadResolver:
                 loop = asyncio.get_running_loop()
                 resolved = await loop.run_in_executor(None, resolve, record)
                 result = handler(resolved if convert is None else convert(resolved))
-                if result is not None and getattr(type(result), "__await__", None) is not None:
+                if is_awaitable(result):
                     result = await result
                 return result
 
@@ -216,9 +213,9 @@ class LargePayloadResolver:
         return target
 
     def _fetch(self, bucket: str, key: str, rid: Any, size: int, owner: Optional[str]) -> str:
-        from ..core.client_config import timeout_bucket
-        from ..core.retry import DeadlineNear, classify_exception
-        from ..payloads.object_reads import ObjectRefused, ReadCutOff, read_object
+        from ...core.client_config import timeout_bucket
+        from ...core.retry import DeadlineNear, classify_exception
+        from ...payloads.object_reads import ObjectRefused, ReadCutOff, read_object
 
         policy = self.policy
         deadline = self._deadline()
@@ -283,7 +280,7 @@ class LargePayloadResolver:
                 self._delete(bucket, keys[start : start + MAX_DELETE_KEYS])
 
     def _delete(self, bucket: str, keys: List[str]) -> None:
-        from ..payloads.object_deletes import ObjectDeletes  # the one delivery engine, loaded when needed
+        from ...payloads.object_deletes import ObjectDeletes  # the one delivery engine, loaded when needed
 
         deletes = ObjectDeletes(
             bucket,
@@ -307,6 +304,39 @@ class LargePayloadResolver:
                 if self.reveal_keys
                 else " (log_exception_messages=True names their keys)",
             )
+
+
+class LargePayloads(Feature):
+    """The resolver on the processor's hooks: each record's payload read just before its call, the
+    objects of the records whose messages are deleted discarded after the batch
+    (``delete_large_payloads``)."""
+
+    def __init__(self, resolver: LargePayloadResolver, log: Any, delete_mode: bool = False) -> None:
+        self.resolver = resolver
+        self.logger = log
+        #: Delete mode: the front says which messages it deleted (``outcome.deleted``); natively
+        #: Lambda deletes every succeeded one.
+        self.delete_mode = delete_mode
+
+    def start(self, batch: Batch, outcome: Outcome) -> None:
+        self.resolver.reset()
+
+    def wrap(self, call: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        return self.resolver.wrap(call, None)
+
+    def after_batch(self, batch: Batch, outcome: Outcome) -> None:
+        resolver = self.resolver
+        if not resolver.delete:
+            return
+        positions = outcome.deleted
+        if positions is None and not self.delete_mode:
+            positions = outcome.succeeded_positions(len(batch.records))
+        if not positions:
+            return
+        try:
+            resolver.discard(batch.records, positions)
+        except Exception as exc:  # never let a cleanup hide the batch's outcome
+            self.logger.warning("deleting large payload objects failed: %s", type(exc).__name__)
 
 
 def _location(record: Any) -> Optional[Tuple[str, str]]:
@@ -340,7 +370,7 @@ def make_resolver(
     """The resolver of a processor made with ``resolve_large_payloads`` / ``delete_large_payloads``
     and the ``large_payload_*`` options (``None`` when off); ``ConfigurationError`` for values
     that make no sense, or for ``resolve_large_payloads=True`` without ``large_payload_buckets``."""
-    from ..errors import ConfigurationError
+    from ...errors import ConfigurationError
     from .large_payload_options import check_settings
 
     if not isinstance(resolve, bool) or not isinstance(delete, bool):
@@ -355,10 +385,10 @@ def make_resolver(
     if settings is None:
         return None
     if clients is None:
-        from ..core.clients import ClientProvider
+        from ...core.clients import ClientProvider
 
         clients = ClientProvider("s3", owner=processor_name)
     return LargePayloadResolver(clients, policy, deadline, settings, context=context, delete=delete, log=log)
 
 
-__all__ = ["MAX_DELETE_KEYS", "LargePayloadError", "LargePayloadResolver", "make_resolver"]
+__all__ = ["MAX_DELETE_KEYS", "LargePayloadResolver", "LargePayloads", "make_resolver"]

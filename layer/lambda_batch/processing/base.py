@@ -34,9 +34,8 @@ import sys
 from abc import ABC, abstractmethod
 from types import TracebackType
 
-from .awaitables import is_awaitable, run_awaitable
-from .handler_signature import accepts_lambda_context
-from .records import extract_records
+from .events.intake import extract_records
+from .handlers import accepts_lambda_context, is_awaitable, run_awaitable
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:

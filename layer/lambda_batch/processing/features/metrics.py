@@ -35,14 +35,17 @@ import sys
 import threading
 import time
 
-from ..core.limits import CLOUDWATCH_MAX_DIMENSIONS, CLOUDWATCH_NAME_CHARACTERS, CLOUDWATCH_NAME_RULES
-from ..errors import ConfigurationError
+from ...core.limits import CLOUDWATCH_MAX_DIMENSIONS, CLOUDWATCH_NAME_CHARACTERS, CLOUDWATCH_NAME_RULES
+from ...errors import ConfigurationError
+from .hooks import Feature
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
     from typing import Any, Dict, List, Mapping, Optional, TextIO, Tuple
 
-    from ..core.limits import CloudWatchNameRule
+    from ...core.limits import CloudWatchNameRule
+    from ..batch import Batch, Outcome
+    from .hooks import FeatureSettings
 
 #: The metrics of a document, in order, with their CloudWatch unit.
 COUNT_METRICS: Tuple[str, ...] = ("RecordsSucceeded", "RecordsFailed", "RecordsSkipped")
@@ -168,11 +171,40 @@ class BatchMetrics:
         return document
 
 
+class Metrics(Feature):
+    """``metrics_namespace``: one EMF document per batch, written last, whatever the batch came to."""
+
+    def __init__(self, settings: FeatureSettings, metrics: BatchMetrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+
+    def start(self, batch: Batch, outcome: Outcome) -> None:
+        outcome.started = time.monotonic()
+
+    def after_batch(self, batch: Batch, outcome: Outcome) -> None:
+        try:
+            failed = len(outcome.failed_positions())
+            skipped = min(outcome.skipped, failed)
+            values: Dict[str, float] = {
+                "RecordsSucceeded": len(batch.records) - failed,
+                "RecordsFailed": failed - skipped,
+                "RecordsSkipped": skipped,
+                "BatchDuration": round((time.monotonic() - outcome.started) * 1000.0, 3),
+            }
+            if self.settings.event_type.value == "SQS":
+                values["DeleteCalls"] = outcome.counters.get("DeleteCalls", 0)
+                values["VisibilityCalls"] = outcome.counters.get("VisibilityCalls", 0)
+            self.metrics.emit(values)
+        except Exception as exc:  # metrics never change the batch's outcome
+            self.settings.logger.warning("batch metrics not written: %s", type(exc).__name__)
+
+
 __all__ = [
+    "BatchMetrics",
     "COUNT_METRICS",
     "DURATION_METRIC",
+    "Metrics",
     "SQS_CALL_METRICS",
-    "BatchMetrics",
     "check_dimensions",
     "check_name",
     "check_namespace",

@@ -2,7 +2,7 @@
 
 When every record succeeds no delete is called: Lambda deletes the batch itself, which is
 cheaper (with ``extend_visibility``, the succeeded messages are held invisible for that delete:
-:mod:`lambda_batch.processing.visibility_heartbeat`). When some fail, the successes are deleted
+:mod:`lambda_batch.processing.features.heartbeat`). When some fail, the successes are deleted
 (at most 10 per call, from the queue each record's ``eventSourceARN`` names, with a client
 for that queue's region), then
 :class:`~lambda_batch.SQSBatchProcessingError` is raised so that Lambda returns the
@@ -18,23 +18,22 @@ from __future__ import annotations
 
 from ..core.clients import ClientProvider
 from ..errors import ConfigurationError, SQSBatchProcessingError
-from .base_processor import batch_processor
-from .event_types import EventType
-from .processor_extras import ProcessorExtras
-from .record_processor import DEFAULT_DEADLINE_MARGIN
-from .sqs_deletes import MAX_DELETE_ENTRIES, DeleteFailure, MessageDeleter, describe_delete_failures
+from .base import batch_processor
+from .events.spec import EventType
+from .processor import DEFAULT_DEADLINE_MARGIN, RecordProcessor
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, Iterable, List, Optional
 
     from ..core.retry import RetryPolicy
-    from .base_processor import RecordHandler
-    from .ordering import KeyFunction
-    from .retry_delays import RetryDelay
+    from .base import RecordHandler
+    from .batch import KeyFunction
+    from .features.retry_delays import RetryDelay
+    from .sqs_actions import DeleteFailure
 
 
-class PartialSQSProcessor(ProcessorExtras):
+class PartialSQSProcessor(RecordProcessor):
     """Process SQS records one by one; delete the successes, raise for the failures.
 
     The positional parameters are those of Powertools v1: ``config`` (a
@@ -151,7 +150,7 @@ class PartialSQSProcessor(ProcessorExtras):
             raise ConfigurationError(
                 f"delete_concurrency must be a positive integer, not {delete_concurrency!r}"
             )
-        self._init_extras(
+        self._init_features(
             retry_delay=retry_delay,
             extend_visibility=extend_visibility,
             visibility_timeout=visibility_timeout,
@@ -159,6 +158,7 @@ class PartialSQSProcessor(ProcessorExtras):
             metrics_dimensions=metrics_dimensions,
             clients=clients,
             retry_policy=retry_policy,
+            delete_mode=True,
         )
         self.suppress_exception = suppress_exception
         self._retry_policy = retry_policy
@@ -175,27 +175,27 @@ class PartialSQSProcessor(ProcessorExtras):
             self._retry_policy = DEFAULT_RETRY_POLICY
         return self._retry_policy
 
-    def _reset_batch(self) -> None:
-        super()._reset_batch()
+    def __call__(self, records: List[Any], handler: RecordHandler, lambda_context: Any = None) -> Any:
+        """Bind a batch (see :class:`RecordProcessor`); no delete failures yet."""
         self.delete_failures = []
-
-    def _lambda_deletes_successes(self) -> bool:
-        """Lambda deletes the batch when every record succeeded; else the layer deletes the
-        successes itself, right after the batch (``_clean``)."""
-        return not self._failed_positions()
+        return super().__call__(records, handler, lambda_context)
 
     def _clean(self) -> None:
         """Delete the successes when some records failed, then raise (unless suppressed)."""
-        failed = self._batch_failures(
+        failed = self._outcome.failed_after_run(
+            self._batch,
             SQSBatchProcessingError,
             "handled or deleted",
             "all %d records succeeded; Lambda deletes the batch",
+            self.logger,
         )
+        batch, outcome = self._batch, self._outcome
         if not failed:  # Lambda deletes the whole batch once the function returns
-            if self._large_payloads is not None and self.processed:
-                self._discard_large_payloads(list(range(len(self.records))))
+            if self.features:  # what the features read (large payloads discard those objects)
+                outcome.deleted = list(range(len(batch.records)))
             return
-        succeeded = self._succeeded_positions(failed)
+        succeeded = outcome.succeeded_positions(len(batch.records))
+        outcome.deleted = []
         delete_error: Optional[BaseException] = None
         if succeeded:
             try:
@@ -205,10 +205,10 @@ class PartialSQSProcessor(ProcessorExtras):
                 self.logger.error(
                     "deleting the processed messages failed: %s", type(exc).__name__, exc_info=exc
                 )
-            if delete_error is None:  # the objects of the messages now deleted, and only theirs
+            if delete_error is None:  # the messages now deleted (their large payloads go too), and only those
                 kept = {failure.message_id for failure in self.delete_failures}
-                ids = self._ids
-                self._discard_large_payloads([i for i in succeeded if ids[i] not in kept])
+                ids = batch.ids
+                outcome.deleted = [i for i in succeeded if ids[i] not in kept]
         for failure in self.delete_failures:
             self.logger.error(
                 "message %s was processed but not deleted from %s: %s: %s; it will be delivered again",
@@ -218,23 +218,27 @@ class PartialSQSProcessor(ProcessorExtras):
                 failure.message,
             )
         if self.suppress_exception:
-            ids = self._ids
+            ids = batch.ids
             self.logger.error(
                 "%d of %d records failed and the error is suppressed (suppress_exception=True): the"
                 " invocation succeeds, so Lambda deletes these failed messages too and they will not"
                 " be delivered again: %s",
                 len(failed),
-                len(self.records),
+                len(batch.records),
                 ", ".join(ids[index] for index in failed),
             )
             return
+        from .sqs_actions import describe_delete_failures
+
         not_deleted = describe_delete_failures(self.delete_failures)
-        error = self._batch_error(
+        error = self._outcome.batch_error(
+            self._batch,
             SQSBatchProcessingError,
-            f"Not all records processed successfully. {len(failed)} of {len(self.records)} records failed,"
+            f"Not all records processed successfully. {len(failed)} of {len(batch.records)} records failed,"
             f" {len(succeeded) - len(self.delete_failures)} deleted.{not_deleted}"
-            f" {len(self.exceptions)} individual errors logged separately below.",
+            f" {len(outcome.exceptions)} individual errors logged separately below.",
             failed,
+            self.log_exception_messages,
         )
         if delete_error is not None:
             raise error from delete_error
@@ -243,13 +247,15 @@ class PartialSQSProcessor(ProcessorExtras):
     # -- deletes ---------------------------------------------------------------------
 
     def _delete(self, positions: List[int]) -> List[DeleteFailure]:
+        from .sqs_actions import MessageDeleter  # the engine is loaded only when a delete is needed
+
         deleter = MessageDeleter(
-            self._clients, self.retry_policy, self.deadline, self.logger, self.delete_concurrency
+            self._clients, self.retry_policy, self._batch.deadline, self.logger, self.delete_concurrency
         )
         try:
-            return deleter.delete(self.records, positions)
+            return deleter.delete(self._batch.records, positions)
         finally:
-            self._count_delete_calls(deleter.calls)
+            self._outcome.count("DeleteCalls", deleter.calls)
 
 
 def sqs_batch_processor(
@@ -287,4 +293,4 @@ def sqs_batch_processor(
     return batch_processor(record_handler=record_handler, processor=processor)
 
 
-__all__ = ["DeleteFailure", "MAX_DELETE_ENTRIES", "PartialSQSProcessor", "sqs_batch_processor"]
+__all__ = ["PartialSQSProcessor", "sqs_batch_processor"]

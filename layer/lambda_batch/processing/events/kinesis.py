@@ -1,4 +1,5 @@
-"""KPL aggregated records in a Kinesis batch, handed to the handler one user record at a time.
+"""Kinesis records: the record objects, and KPL aggregated records handed to the handler one user
+record at a time.
 
 Lambda delivers an aggregated record (the Kinesis Producer Library's, ``aws-kinesis-agg``'s, or
 ``KinesisBatchDispatcher(aggregate=True)``'s) as one record. Each of its user records becomes a
@@ -35,11 +36,12 @@ Example::
 
 from __future__ import annotations
 
+import json
 import logging
 from base64 import b64decode, b64encode
 from bisect import bisect_right
 
-from ..payloads.kpl_aggregation import (
+from ...payloads.kpl_aggregation import (
     MAGIC_BASE64_PREFIX,
     AggregateError,
     AggregateIndex,
@@ -47,6 +49,7 @@ from ..payloads.kpl_aggregation import (
     is_aggregate,
     scan_aggregate,
 )
+from .record import _Dict, _key, _Record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
@@ -55,6 +58,65 @@ if TYPE_CHECKING:
     Converter = Optional[Callable[[Any], Any]]
 
 logger = logging.getLogger("lambda_batch.processing")
+
+
+# -- Kinesis -----------------------------------------------------------------------------
+
+
+class KinesisStreamRecordPayload(_Dict):
+    """The ``kinesis`` part of a Kinesis record: the data and its position in the stream."""
+
+    __slots__ = ()
+
+    data = _key("data", "The data, base64-encoded as the event carries it.")
+    partition_key = _key("partitionKey", "The partition key it was put with.")
+    sequence_number = _key("sequenceNumber", "Its position in its shard.")
+    kinesis_schema_version = _key("kinesisSchemaVersion", "The schema version.")
+
+    @property
+    def approximate_arrival_timestamp(self) -> float:
+        """When the record reached the stream (epoch seconds)."""
+        return float(self["approximateArrivalTimestamp"])
+
+    def data_as_bytes(self) -> bytes:
+        """The data, decoded from base64."""
+        from base64 import b64decode
+
+        return b64decode(self["data"])
+
+    def data_as_text(self) -> str:
+        """The data as UTF-8 text."""
+        return self.data_as_bytes().decode("utf-8")
+
+    def data_as_json(self) -> Any:
+        """The data parsed as JSON."""
+        return json.loads(self.data_as_text())
+
+    def data_zlib_compressed_as_json(self) -> Any:
+        """The data decompressed (zlib or gzip, as from CloudWatch Logs) and parsed as JSON."""
+        import zlib
+
+        return json.loads(zlib.decompress(self.data_as_bytes(), zlib.MAX_WBITS | 32))
+
+
+class KinesisStreamRecord(_Record):
+    """A Kinesis Data Streams record, as Lambda delivers it.
+
+    >>> KinesisStreamRecord({"kinesis": {"data": "eyJuIjogMX0="}}).kinesis.data_as_json()
+    {'n': 1}
+    """
+
+    __slots__ = ()
+
+    event_id = _key("eventID", "``<shard id>:<sequence number>``.")
+    event_name = _key("eventName", "``aws:kinesis:record``.")
+    event_version = _key("eventVersion", "The event format version.")
+    invoke_identity_arn = _key("invokeIdentityArn", "The role Lambda read with.")
+
+    @property
+    def kinesis(self) -> KinesisStreamRecordPayload:
+        """The data and its position: ``data_as_json()``, ``sequence_number``, ``partition_key``..."""
+        return KinesisStreamRecordPayload(self["kinesis"])
 
 
 def has_aggregates(records: List[Any]) -> bool:
@@ -277,4 +339,10 @@ def corrupt_guard(records: Any, corrupt: Dict[int, str]) -> Callable[[Converter]
     return wrap
 
 
-__all__ = ["Deaggregated", "corrupt_guard", "has_aggregates"]
+__all__ = [
+    "Deaggregated",
+    "KinesisStreamRecord",
+    "KinesisStreamRecordPayload",
+    "corrupt_guard",
+    "has_aggregates",
+]

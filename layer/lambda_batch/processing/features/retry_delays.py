@@ -32,18 +32,20 @@ from __future__ import annotations
 import math
 import random
 
-from ..core.limits import SQS_MAX_VISIBILITY_TIMEOUT
-from ..errors import ConfigurationError
+from ...core.limits import SQS_MAX_VISIBILITY_TIMEOUT
+from ...errors import ConfigurationError
+from .hooks import Feature
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, Optional, Sequence
+    from typing import Any, Callable, Dict, List, Sequence
 
-    from ..core.clients import ClientProvider
-    from ..core.deadline import Deadline
-    from ..core.retry import RetryPolicy
-    from .processor_extras import Extras, ProcessorExtras
-    from .sqs_deletes import DeleteFailure
+    from ...core.clients import ClientProvider
+    from ...core.deadline import Deadline
+    from ...core.retry import RetryPolicy
+    from ..batch import Batch, Outcome
+    from ..sqs_actions import DeleteFailure
+    from .hooks import FeatureSettings
 
 
 def _seconds(name: str, value: Any) -> float:
@@ -178,86 +180,90 @@ class VisibilityDelayer:
 
     def change(self, records: Sequence[Any], timeouts: Dict[int, int]) -> List[DeleteFailure]:
         """Change each record's visibility; the messages not changed, with the AWS error code."""
-        from .sqs_actions import VisibilityChanges
-        from .sqs_deletes import DeleteFailure
+        from ..sqs_actions import DeleteFailure, VisibilityChanges, per_queue
 
-        by_queue: Dict[str, List[int]] = {}
-        for index in timeouts:
-            by_queue.setdefault(records[index]["eventSourceARN"], []).append(index)
-        failures: List[DeleteFailure] = []
-        for arn, indexes in by_queue.items():
-            calls = -(-len(indexes) // 10)
-            changes = VisibilityChanges(
-                arn,
+        calls = [0]
+
+        def counted(arn: str, stats: Any, count: int) -> None:
+            calls[0] += stats.calls
+
+        try:
+            failed, _ = per_queue(
+                VisibilityChanges,
+                ((records[index], (timeouts[index],)) for index in timeouts),
                 clients=self._clients,
                 retry_policy=self.retry_policy,
                 deadline=self.deadline,
-                max_workers=max(1, min(self.concurrency, calls)),
+                concurrency=self.concurrency,
+                on_queue=counted,
             )
-            try:
-                for index in indexes:
-                    record = records[index]
-                    changes.change(str(record["messageId"]), record["receiptHandle"], timeouts[index])
-                for item in changes.run():
-                    failures.append(DeleteFailure(str(item.record_id), arn, item.code, item.message))
-            finally:
-                changes.close()
-                self.calls += changes.stats.calls
-        return failures
+        finally:
+            self.calls += calls[0]
+        return [DeleteFailure(str(item.record_id), arn, item.code, item.message) for arn, item in failed]
 
 
-def _retry_timeouts(processor: ProcessorExtras, delay: RetryDelay) -> Dict[int, int]:
+def retry_timeouts(
+    batch: Batch, outcome: Outcome, delay: RetryDelay, failures_come_back: bool
+) -> Dict[int, int]:
     """Position -> retry delay of the failed records whose messages come back."""
-    from .records import message_group_id
-    from .skipped_records import RecordSkippedError
+    from ...errors import RecordSkippedError
+    from ..events.sqs import message_group_id
 
-    failed = processor._failed_positions()
-    if not failed or not processor._will_come_back():
+    failed = outcome.failed_positions()
+    if not failed or not failures_come_back:
         return {}
     handler_failures: List[int] = []
     held_back: List[int] = []
-    if len(failed) == len(processor.exceptions):
-        for index, info in zip(failed, processor.exceptions, strict=False):
+    exceptions = outcome.exceptions
+    if len(failed) == len(exceptions):
+        for index, info in zip(failed, exceptions, strict=False):
             (held_back if isinstance(info[1], RecordSkippedError) else handler_failures).append(index)
     else:  # a custom processor's own results: every failure counts as a handler failure
         handler_failures = list(failed)
     return delayed_positions(
-        processor.records,
-        handler_failures,
-        held_back,
-        delay,
-        message_group_id if processor.is_fifo else None,
+        batch.records, handler_failures, held_back, delay, message_group_id if batch.fifo else None
     )
 
 
-def apply_retry_delays(
-    processor: ProcessorExtras, extras: Extras, holds: Optional[Dict[int, int]] = None
+def change_visibility(
+    settings: FeatureSettings, batch: Batch, outcome: Outcome, timeouts: Dict[int, int], holds: Dict[int, int]
 ) -> None:
-    """As the batch ends, in one round of calls per queue: ``retry_delay`` gives the failed
-    records' messages their delay, and ``holds`` (position -> seconds, from the visibility
-    heartbeat) keep succeeded messages invisible until Lambda deletes them. What could not be
-    changed is logged and kept in ``processor.visibility_failures``."""
-    timeouts = dict(holds) if holds else {}
-    if extras.retry_delay is not None:
-        timeouts.update(_retry_timeouts(processor, extras.retry_delay))
+    """In one round of calls per queue: the retry delays and the heartbeat's ``holds`` (position ->
+    seconds). What could not be changed is logged and kept in ``outcome.visibility_failures``."""
     if not timeouts:
         return
-    delayer = VisibilityDelayer(processor._sqs_clients(extras), processor._policy(extras), processor.deadline)
+    logger = settings.logger
+    delayer = VisibilityDelayer(settings.sqs.clients, settings.sqs.policy, batch.deadline)
     try:
-        processor.visibility_failures = delayer.change(processor.records, timeouts)
+        outcome.visibility_failures = delayer.change(batch.records, timeouts)
     except Exception as exc:  # never let a visibility change hide the processing outcome
-        processor.logger.error("changing message visibility failed: %s", type(exc).__name__)
+        logger.error("changing message visibility failed: %s", type(exc).__name__)
     finally:
-        processor._visibility_calls += delayer.calls
-    if processor.visibility_failures:
-        _log_failures(processor, holds or {})
+        outcome.count("VisibilityCalls", delayer.calls)
+    if outcome.visibility_failures:
+        _log_failures(logger, batch, outcome, holds)
 
 
-def _log_failures(processor: ProcessorExtras, holds: Dict[int, int]) -> None:
-    held = {str(processor.records[index]["messageId"]) for index in holds}
-    for failure in processor.visibility_failures:
+class RetryDelays(Feature):
+    """``retry_delay``: as the batch ends, each failed message's visibility set from its receive
+    count (with the heartbeat's holds of succeeded messages, in the same round of calls)."""
+
+    def __init__(self, settings: FeatureSettings, delay: RetryDelay) -> None:
+        self.settings = settings
+        self.delay = delay
+
+    def before_response(self, batch: Batch, outcome: Outcome) -> None:
+        holds = dict(outcome.holds)
+        timeouts = dict(holds)
+        timeouts.update(retry_timeouts(batch, outcome, self.delay, self.settings.failures_come_back()))
+        change_visibility(self.settings, batch, outcome, timeouts, holds)
+
+
+def _log_failures(logger: Any, batch: Batch, outcome: Outcome, holds: Dict[int, int]) -> None:
+    held = {str(batch.records[index]["messageId"]) for index in holds}
+    for failure in outcome.visibility_failures:
         if failure.message_id in held:
-            processor.logger.warning(
+            logger.warning(
                 "extend_visibility: message %s (%s) succeeded but was not kept invisible until"
                 " Lambda deletes it: %s: %s; it may be delivered again",
                 failure.message_id,
@@ -266,7 +272,7 @@ def _log_failures(processor: ProcessorExtras, holds: Dict[int, int]) -> None:
                 failure.message,
             )
             continue
-        processor.logger.error(
+        logger.error(
             "retry_delay: the visibility of message %s (%s) was not changed: %s: %s; it comes back"
             " after the queue's visibility timeout",
             failure.message_id,
@@ -276,4 +282,12 @@ def _log_failures(processor: ProcessorExtras, holds: Dict[int, int]) -> None:
         )
 
 
-__all__ = ["RetryDelay", "VisibilityDelayer", "apply_retry_delays", "delayed_positions", "receive_count"]
+__all__ = [
+    "RetryDelay",
+    "RetryDelays",
+    "VisibilityDelayer",
+    "change_visibility",
+    "delayed_positions",
+    "receive_count",
+    "retry_timeouts",
+]
