@@ -170,13 +170,21 @@ release: $(STAMP) ## Everything of a release in dist/: wheel and sdist, layer zi
 	$(BIN)/python tools/sar_app.py --out $(DIST)/packaged.yaml --build-dir $(SAM_BUILD_DIR) --region $(REGION)
 	@echo "release $(VERSION):" && ls -1 $(DIST)
 
+# sam deploy reads samconfig.toml from the template's folder: --config-file names the repository's,
+# whatever SAM_BUILD_DIR is. The credentials are checked first, before anything is built.
 .PHONY: deploy
-deploy: build ## sam deploy the reference stack to AWS (samconfig.toml [default]: no prompts)
-	SAM_CLI_TELEMETRY=0 $(SAM) deploy --template-file $(SAM_BUILD_DIR)/template.yaml
+deploy: $(STAMP) ## sam deploy the reference stack (samconfig.toml [default]: no prompts; AWS_ENDPOINT_URL=... for an emulator)
+	@$(BIN)/python -m devtools.aws_session
+	@$(MAKE) --no-print-directory build
+	SAM_CLI_TELEMETRY=0 $(SAM) deploy --config-file $(CURDIR)/samconfig.toml --template-file $(SAM_BUILD_DIR)/template.yaml
 
 .PHONY: deploy-emulator
 deploy-emulator: $(BUILT) ## Deploy the stack to a moto server (ENDPOINT_URL=..., else one is started and kept up until Ctrl-C)
 	@$(BIN)/python -m emulator deploy --build-dir $(SAM_BUILD_DIR) $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
+
+.PHONY: serve-emulator
+serve-emulator: $(STAMP) ## An empty moto server until Ctrl-C, for AWS_ENDPOINT_URL=... make deploy (PORT=..., else a free one)
+	@$(BIN)/python -m emulator serve $(if $(PORT),--port $(PORT))
 
 .PHONY: purge-emulator
 purge-emulator: $(STAMP) ## Empty the stack's queues on ENDPOINT_URL (messages left by earlier invocations)

@@ -51,6 +51,9 @@ class MotoServer:
         unless the ``werkzeug`` logger has been given a level already: tools print results, not
         thousands of HTTP lines.
         """
+        from emulator.cloudformation import install
+
+        install()  # what `sam deploy` asks of CloudFormation (the Serverless transform, change sets)
         werkzeug = logging.getLogger("werkzeug")
         if werkzeug.level == logging.NOTSET:
             werkzeug.setLevel(logging.ERROR)
