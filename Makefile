@@ -205,10 +205,20 @@ invoke: build ## sam local invoke FUNCTION=... EVENT=... (needs Docker; else use
 		exit 2; \
 	fi
 
+# FUNCTION, EVENT and PARAMETERS are checked first (in under a second), then built only when the
+# sources changed ($(BUILT)), then invoked.
 .PHONY: invoke-local
-invoke-local: $(BUILT) ## Run FUNCTION's built handler with EVENT as Lambda would, on moto (or ENDPOINT_URL); PARAMETERS=K=V
+invoke-local: $(STAMP) ## Run FUNCTION's built handler with EVENT as Lambda would, on moto (or ENDPOINT_URL); PARAMETERS=K=V
+	@$(BIN)/python -m local_lambda check $(FUNCTION) --event $(EVENT) \
+		$(if $(PARAMETERS),--parameter-overrides $(PARAMETERS))
+	@$(MAKE) --no-print-directory built
 	@$(BIN)/python -m local_lambda invoke $(FUNCTION) --event $(EVENT) --build-dir $(SAM_BUILD_DIR) \
 		$(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL)) $(if $(PARAMETERS),--parameter-overrides $(PARAMETERS))
+
+# The build the local runs use, made only when a source changed (nothing printed otherwise).
+.PHONY: built
+built: $(BUILT)
+	@:
 
 .PHONY: publish-layer
 publish-layer: $(STAMP) ## Build and publish the layer alone; print its ARN (PRINCIPAL=account|* ORG_ID=o-... to share)
