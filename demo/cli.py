@@ -45,7 +45,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help="an endpoint serving every AWS service, where the stack is deployed (LocalStack: "
         "http://localhost:4566); default: an embedded moto server on loopback",
     )
-    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--region", default="us-east-1", help="the stack's region (default: %(default)s)")
     parser.add_argument(
         "--stack-name",
         default="lambda-batch",
