@@ -314,6 +314,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except DemoError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("demo: interrupted (Ctrl-C); the emulator it started is stopped", file=sys.stderr)
+        return 130
     if args.json:
         print(json.dumps(result.as_dict(), indent=2, default=str))
     else:
