@@ -36,7 +36,7 @@ from demo.pipeline import (
     PhaseTimes,
     Progress,
 )
-from demo.producer_events import producer_event
+from demo.producer_events import check_producer_request, producer_event
 from demo.queues import payload_reader, queue_depth, read_dlq, restore_visibility
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ class DemoRun:
 
     def __init__(self, options: DemoOptions, progress: Optional[Progress] = None) -> None:
         options.check()
+        check_producer_request(options)  # before anything is built or started
         # The moto server logs one line per request through werkzeug: far too much for a demo.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.options = options
