@@ -17,6 +17,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -142,6 +143,15 @@ def _progress_printer(quiet: bool, stream: Any) -> Any:
             line = (
                 f"producer   wave {data['wave']}/{data['waves']}: sent {data['sent']}, "
                 f"returned unsent {data['unsent']}"
+            )
+        elif stage == "waiting":
+            delays = ", ".join(f"{d:g}" for d in data["delays"])
+            until = time.strftime("%H:%M:%S", time.localtime(data["until"]))
+            line = (
+                f"waiting    for {data['pending']} failed message(s): each comes back after the consumer's "
+                f"retry delay ({delays} s after deliveries 1 to {data['max_receive_count']}), then is "
+                f"handled or moved to the DLQ; all by {until} at the latest"
+                + (" (FIFO: a group's failed messages one after the other)" if data["fifo"] else "")
             )
         elif stage == "progress":
             line = (
