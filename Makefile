@@ -210,7 +210,7 @@ invoke: build ## sam local invoke FUNCTION=... EVENT=... (needs Docker; else use
 .PHONY: invoke-local
 invoke-local: $(STAMP) ## Run FUNCTION's built handler with EVENT as Lambda would, on moto (or ENDPOINT_URL); PARAMETERS=K=V
 	@$(BIN)/python -m local_lambda check $(FUNCTION) --event $(EVENT) \
-		$(if $(PARAMETERS),--parameter-overrides $(PARAMETERS))
+		$(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL)) $(if $(PARAMETERS),--parameter-overrides $(PARAMETERS))
 	@$(MAKE) --no-print-directory built
 	@$(BIN)/python -m local_lambda invoke $(FUNCTION) --event $(EVENT) --build-dir $(SAM_BUILD_DIR) \
 		$(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL)) $(if $(PARAMETERS),--parameter-overrides $(PARAMETERS))

@@ -39,7 +39,14 @@ from emulator.stack import deploy_stack, load_stack
 from emulator.template import DEFAULT_STACK_NAME, StackError
 
 from .invoker import InvocationError, LocalFunction
-from .preflight import PreflightError, check_invocation, check_parameters, parse_overrides, read_event
+from .preflight import (
+    PreflightError,
+    check_condition,
+    check_invocation,
+    check_parameters,
+    parse_overrides,
+    read_event,
+)
 from .sqs_events import SeedError, delete_messages, malformed_reason, queue_for_event, seed_sqs_event
 
 
@@ -112,9 +119,9 @@ def _parser() -> argparse.ArgumentParser:
             metavar="KEY=VALUE",
             help="template parameters for a stack deployed by this run (EnableKinesis=true)",
         )
-    invoke.add_argument(
-        "--endpoint-url", help="local AWS endpoint with the stack (default: start a moto server)"
-    )
+        command.add_argument(
+            "--endpoint-url", help="local AWS endpoint with the stack (default: start a moto server)"
+        )
     invoke.add_argument("--build-dir", default=None, help="sam build output (default: .aws-sam/build)")
     invoke.add_argument(
         "--stack-name",
@@ -138,7 +145,10 @@ def _checked(args: argparse.Namespace) -> Any:
     template = load_template(Path(args.template))
     event = read_event(args.event)
     check_invocation(template, args.function, event, args.event)
-    check_parameters(template, parse_overrides(args.parameter_overrides))
+    overrides = parse_overrides(args.parameter_overrides)
+    check_parameters(template, overrides)
+    if not args.endpoint_url:  # a stack of its own, deployed with these parameters
+        check_condition(template, args.function, overrides)
     return event
 
 

@@ -128,6 +128,30 @@ def check_invocation(template: Mapping[str, Any], function_id: str, event: Any, 
         )
 
 
+def check_condition(template: Mapping[str, Any], function_id: str, overrides: Mapping[str, str]) -> None:
+    """Refuse a function a stack deployed with ``overrides`` would not have (its Condition false).
+
+    Conditions of the form ``!Equals [!Ref Parameter, value]`` are read (the template's own);
+    any other is left to the deployment.
+    """
+    condition = (template.get("Resources") or {}).get(function_id, {}).get("Condition")
+    spec = (template.get("Conditions") or {}).get(condition) if condition else None
+    equals = spec.get("Fn::Equals") if isinstance(spec, Mapping) else None
+    if not (isinstance(equals, list) and len(equals) == 2 and isinstance(equals[0], Mapping)):
+        return
+    name, wanted = str(equals[0].get("Ref")), str(equals[1])
+    declared = (template.get("Parameters") or {}).get(name)
+    if declared is None:
+        return
+    value = str(overrides.get(name, declared.get("Default", "")))
+    if value != wanted:
+        raise PreflightError(
+            f"{function_id} exists only in a stack deployed with {name}={wanted}: add "
+            f"PARAMETERS={name}={wanted} (a new emulator each run), or use `make deploy-emulator` and "
+            "ENDPOINT_URL=... (samconfig.toml [emulator] sets it)"
+        )
+
+
 def check_parameters(template: Mapping[str, Any], overrides: Mapping[str, str]) -> None:
     """Refuse a parameter the template does not declare, naming the declared ones."""
     declared = template.get("Parameters") or {}
