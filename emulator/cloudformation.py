@@ -117,6 +117,8 @@ def _mend(stack: Any, expanded: Expanded) -> None:
     resources = stack.resource_map
     for function_id, layer_ids in expanded.own_layers.items():
         function = resources[function_id]
+        if function is None:  # its Condition is false in this stack
+            continue
         arns = [resources[layer_id].arn for layer_id in layer_ids]
         arns += [layer["Arn"] for layer in function.layers]
         function.update_configuration({"Layers": arns})

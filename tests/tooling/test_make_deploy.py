@@ -143,7 +143,8 @@ def test_make_deploy_on_a_fresh_clone_creates_the_stack(clone: Path, emulator_en
     assert types["ConsumerFunctionWorkQueue"] == "AWS::Lambda::EventSourceMapping"
     layer_ids = [i for i, kind in types.items() if kind == "AWS::Lambda::LayerVersion"]
     assert len(layer_ids) == 1 and layer_ids[0].startswith("LambdaBatchLayer")
-    assert "EventStream" not in types  # samconfig.toml [default]: EnableKinesis=false
+    # samconfig.toml [default]: EnableKinesis=false, so no stream and no stream consumer.
+    assert "EventStream" not in types and "StreamConsumerFunction" not in types
 
     # samconfig.toml's parameters reached the stack: the work queue's DLQ after 3 receives.
     sqs = client(emulator_endpoint, "sqs")
@@ -179,6 +180,8 @@ def test_make_deploy_on_a_fresh_clone_creates_the_stack(clone: Path, emulator_en
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     resources = stack_resources(emulator_endpoint)
     assert resources["EventStream"]["type"] == "AWS::Kinesis::Stream"
+    assert resources["StreamConsumerFunction"]["type"] == "AWS::Lambda::Function"
+    assert resources["StreamConsumerFunctionEventStream"]["type"] == "AWS::Lambda::EventSourceMapping"
     attributes = sqs.get_queue_attributes(QueueUrl=resources["WorkQueue"]["id"], AttributeNames=["All"])
     assert json.loads(attributes["Attributes"]["RedrivePolicy"])["maxReceiveCount"] == 5
 
