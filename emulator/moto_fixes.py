@@ -50,6 +50,8 @@ def adapt_for_moto(translated: Dict[str, Any], intrinsics: Intrinsics) -> MotoAd
     adaptations = MotoAdaptations()
     layer_ids = set(resources_of_type(translated, "AWS::Lambda::LayerVersion"))
     for logical_id, resource in resources_of_type(translated, "AWS::Lambda::Function").items():
+        if not intrinsics.resource_exists(logical_id):  # its Condition is false: not created
+            continue
         props = resource.setdefault("Properties", {})
         kept: List[Any] = []
         for layer in props.get("Layers") or []:
