@@ -115,10 +115,11 @@ PRINCIPAL ?=
 ORG_ID ?=
 REGION ?= us-east-1
 
+# The build's cache beside its folder: two builds into two folders (the tests' workers) share nothing.
 .PHONY: build
 build: $(STAMP) ## sam build: the layer (python/lambda_batch) and the sample functions into .aws-sam/build
 	@echo "sam build -> $(SAM_BUILD_DIR)" >&2
-	@SAM_CLI_TELEMETRY=0 $(SAM) build --build-dir $(SAM_BUILD_DIR) >&2
+	@SAM_CLI_TELEMETRY=0 $(SAM) build --build-dir $(SAM_BUILD_DIR) --cache-dir $(SAM_BUILD_DIR).cache >&2
 	@touch $(BUILT)
 
 # What the local runs use: built again only when the template, the layer or a function changed.
