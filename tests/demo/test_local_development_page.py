@@ -130,6 +130,14 @@ def test_the_page_in_its_order_ends_ok(env: Dict[str, str], kept_stack: str) -> 
     figures = summary_figures(completed.stdout)
     assert figures["requested"] == figures["sent"] == 20 and figures["lost"] == 0
     assert completed.stdout.rstrip().endswith("OK: every message is accounted for")
+    # Once all is sent, the run says what it waits for, in the demo page's words (its 1 poison message).
+    assert re.search(
+        r"^waiting    for 1 failed message\(s\): each comes back after the consumer's retry delay "
+        r"\(1, 2, 4 s after deliveries 1 to 3\), then is handled or moved to the DLQ; all by "
+        r"\d\d:\d\d:\d\d at the latest$",
+        completed.stdout,
+        re.MULTILINE,
+    ), completed.stdout[-3000:]
 
     deleted = run(block[4], env)
     assert deleted.returncode == 0, deleted.stderr
