@@ -118,10 +118,11 @@ PRINCIPAL ?=
 ORG_ID ?=
 REGION ?= us-east-1
 
+# The build's cache beside its folder: two builds into two folders (the tests' workers) share nothing.
 .PHONY: build
 build: $(STAMP) ## sam build: the layer (python/lambda_batch) and the sample functions into .aws-sam/build
 	@echo "sam build -> $(SAM_BUILD_DIR)" >&2
-	@SAM_CLI_TELEMETRY=0 $(SAM) build --build-dir $(SAM_BUILD_DIR) >&2
+	@SAM_CLI_TELEMETRY=0 $(SAM) build --build-dir $(SAM_BUILD_DIR) --cache-dir $(SAM_BUILD_DIR).cache >&2
 	@touch $(BUILT)
 
 # What the local runs use: built again only when the template, the layer or a function changed.
@@ -173,13 +174,21 @@ release: $(STAMP) ## Everything of a release in dist/: wheel and sdist, layer zi
 	$(BIN)/python tools/sar_app.py --out $(DIST)/packaged.yaml --build-dir $(SAM_BUILD_DIR) --region $(REGION)
 	@echo "release $(VERSION):" && ls -1 $(DIST)
 
+# sam deploy reads samconfig.toml from the template's folder: --config-file names the repository's,
+# whatever SAM_BUILD_DIR is. The credentials are checked first, before anything is built.
 .PHONY: deploy
-deploy: build ## sam deploy the reference stack to AWS (samconfig.toml [default]: no prompts)
-	SAM_CLI_TELEMETRY=0 $(SAM) deploy --template-file $(SAM_BUILD_DIR)/template.yaml
+deploy: $(STAMP) ## sam deploy the reference stack (samconfig.toml [default]: no prompts; AWS_ENDPOINT_URL=... for an emulator)
+	@$(BIN)/python -m devtools.aws_session
+	@$(MAKE) --no-print-directory build
+	SAM_CLI_TELEMETRY=0 $(SAM) deploy --config-file $(CURDIR)/samconfig.toml --template-file $(SAM_BUILD_DIR)/template.yaml
 
 .PHONY: deploy-emulator
 deploy-emulator: $(BUILT) ## Deploy the stack to a moto server (ENDPOINT_URL=..., else one is started and kept up until Ctrl-C)
 	@$(BIN)/python -m emulator deploy --build-dir $(SAM_BUILD_DIR) $(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
+
+.PHONY: serve-emulator
+serve-emulator: $(STAMP) ## An empty moto server until Ctrl-C, for AWS_ENDPOINT_URL=... make deploy (PORT=..., else a free one)
+	@$(BIN)/python -m emulator serve $(if $(PORT),--port $(PORT))
 
 .PHONY: purge-emulator
 purge-emulator: $(STAMP) ## Empty the stack's queues on ENDPOINT_URL (messages left by earlier invocations)
@@ -200,10 +209,20 @@ invoke: build ## sam local invoke FUNCTION=... EVENT=... (needs Docker; else use
 		exit 2; \
 	fi
 
+# FUNCTION, EVENT and PARAMETERS are checked first (in under a second), then built only when the
+# sources changed ($(BUILT)), then invoked.
 .PHONY: invoke-local
-invoke-local: $(BUILT) ## Run FUNCTION's built handler with EVENT as Lambda would, on moto (or ENDPOINT_URL); PARAMETERS=K=V
+invoke-local: $(STAMP) ## Run FUNCTION's built handler with EVENT as Lambda would, on moto (or ENDPOINT_URL); PARAMETERS=K=V
+	@$(BIN)/python -m local_lambda check $(FUNCTION) --event $(EVENT) \
+		$(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL)) $(if $(PARAMETERS),--parameter-overrides $(PARAMETERS))
+	@$(MAKE) --no-print-directory built
 	@$(BIN)/python -m local_lambda invoke $(FUNCTION) --event $(EVENT) --build-dir $(SAM_BUILD_DIR) \
 		$(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL)) $(if $(PARAMETERS),--parameter-overrides $(PARAMETERS))
+
+# The build the local runs use, made only when a source changed (nothing printed otherwise).
+.PHONY: built
+built: $(BUILT)
+	@:
 
 .PHONY: publish-layer
 publish-layer: $(STAMP) ## Build and publish the layer alone; print its ARN (PRINCIPAL=account|* ORG_ID=o-... to share)

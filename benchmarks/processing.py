@@ -408,7 +408,9 @@ def render(imports: Dict[str, Dict[str, Any]], per_record: Dict[str, float], arg
 
 def main(argv: List[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument(
+        "--records", type=int, default=10_000, help="records per measured batch run (default: %(default)s)"
+    )
     parser.add_argument("--rounds", type=int, default=15, help="processing rounds (best of)")
     parser.add_argument(
         "--import-rounds", type=int, default=15, help="fresh interpreters per import (best of)"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from demo.pipeline import ROOT, DemoError, DemoOptions, PhaseTimes
+from devtools.aws_session import is_loopback
 
 
 class DemoStack:
@@ -73,8 +74,42 @@ def prepare_stack(
         stack = _with_dlq(info, info.settings(), queue_id, build_dir, " in template.yaml")
     else:
         stack = existing_stack(options, endpoint, queue_id, build_dir)
+        refuse_held_messages(stack, queue_id, endpoint)
     times.deploy = time.monotonic() - started
     return stack
+
+
+def held_messages(sqs: Any, queue_url: str) -> int:
+    """Messages the queue holds: visible, in flight and delayed."""
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
+    return sum(int(attributes.get(name, 0)) for name in names)
+
+
+def refuse_held_messages(stack: DemoStack, queue_id: str, endpoint: str) -> None:
+    """:class:`DemoError` when the work queue or its DLQ already holds messages, as the consumer refuses.
+
+    The demo accounts for what it sends: a message left by an earlier run (a producer invocation,
+    say) would be consumed or found in the DLQ without having been sent, and the figures would
+    not add up. Nothing has been sent when this refuses.
+    """
+    sqs = stack.info.client("sqs")
+    held = {queue_id: held_messages(sqs, stack.queue_url), "its DLQ": held_messages(sqs, stack.dlq_url)}
+    if any(held.values()):
+        counts = ", ".join(f"{name} {count}" for name, count in held.items() if count)
+        how = (
+            f"`make purge-emulator ENDPOINT_URL={endpoint}`"
+            if is_loopback(endpoint)
+            else "`aws sqs purge-queue --queue-url URL` on each"
+        )
+        raise DemoError(
+            f"the stack's queues already hold messages ({counts}: an earlier producer run or invocation?); "
+            f"the demo counts only what it sends, so empty them first: {how}"
+        )
 
 
 def existing_stack(options: DemoOptions, endpoint: str, queue_id: str, build_dir: Path) -> DemoStack:

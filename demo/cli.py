@@ -17,6 +17,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -45,7 +46,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help="an endpoint serving every AWS service, where the stack is deployed (LocalStack: "
         "http://localhost:4566); default: an embedded moto server on loopback",
     )
-    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--region", default="us-east-1", help="the stack's region (default: %(default)s)")
     parser.add_argument(
         "--stack-name",
         default="lambda-batch",
@@ -142,6 +143,15 @@ def _progress_printer(quiet: bool, stream: Any) -> Any:
             line = (
                 f"producer   wave {data['wave']}/{data['waves']}: sent {data['sent']}, "
                 f"returned unsent {data['unsent']}"
+            )
+        elif stage == "waiting":
+            delays = ", ".join(f"{d:g}" for d in data["delays"])
+            until = time.strftime("%H:%M:%S", time.localtime(data["until"]))
+            line = (
+                f"waiting    for {data['pending']} failed message(s): each comes back after the consumer's "
+                f"retry delay ({delays} s after deliveries 1 to {data['max_receive_count']}), then is "
+                f"handled or moved to the DLQ; all by {until} at the latest"
+                + (" (FIFO: a group's failed messages one after the other)" if data["fifo"] else "")
             )
         elif stage == "progress":
             line = (
@@ -314,6 +324,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except DemoError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("demo: interrupted (Ctrl-C); the emulator it started is stopped", file=sys.stderr)
+        return 130
     if args.json:
         print(json.dumps(result.as_dict(), indent=2, default=str))
     else:

@@ -28,7 +28,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 #: Reads a large payload's S3 pointer body back into the payload (``None``: not readable).
 Resolver = Callable[[str], Optional[str]]
@@ -214,6 +214,27 @@ class Ledger:
             self.messages[message_id].deleted_by = role
 
     # ------------------------------------------------------------ views
+
+    def retry_deadline(
+        self, max_receive_count: int, delay: Callable[[int], float], serial: bool
+    ) -> Tuple[int, float]:
+        """Failed messages not yet handled, and when (``time.monotonic()``) the last is, at the latest,
+        handled or moved to the DLQ.
+
+        A message delivered ``d`` times comes back ``delay(d)`` seconds after its last delivery, and
+        so on up to its ``max_receive_count``-th delivery (the next receive moves it). ``serial``
+        (FIFO): one message group's failed messages come back one after the other, so the bound
+        is their delays added up rather than the longest.
+        """
+        with self._lock:
+            states = [s for s in self.messages.values() if s.deliveries and s.deleted_by is None]
+        now = time.monotonic()
+        if not states:
+            return 0, now
+        waits = [sum(delay(k) for k in range(s.deliveries, max_receive_count + 1)) for s in states]
+        if serial:
+            return len(states), now + sum(waits)
+        return len(states), max(s.received_at[-1] + wait for s, wait in zip(states, waits, strict=True))
 
     def outstanding(self) -> int:
         """Messages sent and not yet deleted (still queued, in flight, or moved to the DLQ)."""

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from demo.aws_stack import DemoStack, prepare_stack, session, work_queue_id
 from demo.call_counts import counted_by_the_tools, counted_on_the_wire, observe_driver_session
@@ -36,7 +37,7 @@ from demo.pipeline import (
     PhaseTimes,
     Progress,
 )
-from demo.producer_events import producer_event
+from demo.producer_events import check_producer_request, producer_event
 from demo.queues import payload_reader, queue_depth, read_dlq, restore_visibility
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class DemoRun:
 
     def __init__(self, options: DemoOptions, progress: Optional[Progress] = None) -> None:
         options.check()
+        check_producer_request(options)  # before anything is built or started
         # The moto server logs one line per request through werkzeug: far too much for a demo.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.options = options
@@ -67,6 +69,9 @@ class DemoRun:
         #: (sqs client, queue URL, the queue's own VisibilityTimeout) to put back after a run on a kept stack.
         self.restore: Optional[Tuple[Any, str, str]] = None
         self.settings: Dict[str, Any] = {}
+        #: Failed messages the run last said it waits for (a line each time the number changes).
+        self.waiting_for = 0
+        self.retry_delay = consumer_retry_delay()
         self.producer_api_calls: List[Dict[str, Any]] = []
         self.consumer_api_calls: List[Dict[str, Any]] = []
         self.invocations = {"producer": 0, "consumer": 0, "consumer_errors": 0}
@@ -344,7 +349,25 @@ class DemoRun:
         return result.return_value
 
     def report_progress(self, depth: int, now: float) -> None:
-        """The ledger's counts so far, the queue's depth, failed batches, the time since the start."""
+        """The ledger's counts so far, the queue's depth, failed batches, the time since the start; once
+        every message is sent, what the run still waits for (failed messages' retry delays) and until when."""
+        if self.produced >= self.options.messages:
+            pending, until = self.ledger.retry_deadline(
+                self.queue_settings.max_receive_count, self.retry_delay, serial=self.options.fifo
+            )
+            if pending and pending != self.waiting_for:
+                delays = [self.retry_delay(k) for k in range(1, self.queue_settings.max_receive_count + 1)]
+                self.report(
+                    "waiting",
+                    {
+                        "pending": pending,
+                        "delays": delays,
+                        "max_receive_count": self.queue_settings.max_receive_count,
+                        "until": time.time() + (until - now),
+                        "fifo": self.options.fifo,
+                    },
+                )
+            self.waiting_for = pending
         self.report(
             "progress",
             {
@@ -362,3 +385,19 @@ class FunctionError(RuntimeError):
     def __init__(self, error: Dict[str, Any]) -> None:
         super().__init__(f"{error.get('errorType', 'Error')}: {str(error.get('errorMessage', ''))[:300]}")
         self.error = error
+
+
+def consumer_retry_delay() -> Callable[[int], float]:
+    """The consumer's retry delay after its ``n``-th failed delivery of a message, in seconds, as
+    ``functions/consumer/app.py`` sets it (``RetryDelay(initial_seconds=..., max_seconds=...,
+    multiplier=...)``, no jitter): read from the function's source, so the demo says what runs."""
+    source = (ROOT / "functions" / "consumer" / "app.py").read_text(encoding="utf-8")
+    found = re.search(
+        r"RetryDelay\(initial_seconds=([\d.]+), max_seconds=([\d.]+), multiplier=([\d.]+)", source
+    )
+    if found is None:
+        raise DemoError(
+            "functions/consumer/app.py no longer sets RETRY_DELAY = RetryDelay(initial_seconds=...)"
+        )
+    initial, most, multiplier = (float(value) for value in found.groups())
+    return lambda n: min(most, initial * multiplier ** (n - 1))

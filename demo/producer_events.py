@@ -8,7 +8,9 @@ Example::
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from typing import Any, Dict
 
 from demo.pipeline import ROOT, DemoError, DemoOptions
@@ -38,3 +40,25 @@ def producer_event(options: DemoOptions, wave: int, count: int, run_id: str) -> 
     if options.targets is not None:
         event["targets"] = list(options.targets)
     return event
+
+
+def check_producer_request(options: DemoOptions) -> None:
+    """:class:`DemoError` when the producer would refuse the run's first request (``--targets foo``...).
+
+    The producer's own check (``functions/producer/request.py``), run here before anything is
+    built or deployed; whether the stack has the Kinesis stream is the producer's to say later.
+    """
+    path = ROOT / "functions" / "producer" / "request.py"
+    spec = importlib.util.spec_from_file_location("lambda_batch_demo_producer_request", path)
+    if spec is None or spec.loader is None:
+        raise DemoError(f"cannot load the producer's request rules from {path}")
+    rules = sys.modules.get(spec.name)
+    if rules is None:
+        rules = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = rules  # a dataclass module must be registered while it runs
+        spec.loader.exec_module(rules)
+    event = producer_event(options, wave=0, count=min(options.messages, options.wave_size), run_id="check")
+    try:
+        rules.parse_request(event, set(rules.TARGETS))
+    except rules.InvalidRequestError as exc:
+        raise DemoError(f"the producer would refuse this run: {exc}") from None

@@ -13,8 +13,9 @@ Example::
 from __future__ import annotations
 
 import os
+import sys
 import urllib.parse
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 #: Credentials for the emulator; moto accepts any.
 FAKE_CREDENTIALS: Dict[str, str] = {
@@ -74,6 +75,18 @@ def emulator_session(region: Optional[str]) -> Any:
     )
 
 
+def missing_credentials_message(endpoint_url: Optional[str]) -> str:
+    """The one line that says the credentials are missing, and how to set them."""
+    message = (
+        f"AWS credentials are missing for {endpoint_url or 'AWS'}: set AWS_PROFILE, or "
+        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (see `aws configure`)"
+    )
+    if is_loopback(endpoint_url):
+        message += "; an emulator on this machine takes any (AWS_ACCESS_KEY_ID=testing "
+        message += "AWS_SECRET_ACCESS_KEY=testing)"
+    return message
+
+
 def session_for_endpoint(endpoint_url: Optional[str], region: Optional[str] = None) -> Any:
     """A boto3 session for ``endpoint_url``, with credentials that can sign for it.
 
@@ -93,8 +106,35 @@ def session_for_endpoint(endpoint_url: Optional[str], region: Optional[str] = No
             aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
             region_name=region,
         )
-    where = endpoint_url or "AWS"
-    raise MissingCredentialsError(
-        f"AWS credentials are missing for {where}: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
-        "AWS_SECRET_ACCESS_KEY (see `aws configure`)"
+    raise MissingCredentialsError(missing_credentials_message(endpoint_url))
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``python -m devtools.aws_session``: exit 1 with one plain line when there are no AWS credentials.
+
+    What ``make deploy`` runs first, before building: the endpoint is ``AWS_ENDPOINT_URL``
+    (an emulator) or AWS. The caller's credentials are looked up as the SAM CLI looks them up
+    (environment, profile, shared files); nothing is called.
+    """
+    import argparse
+
+    import boto3.session
+
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.aws_session",
+        description="Check that AWS credentials are set (before a deployment)",
     )
+    parser.add_argument(
+        "--endpoint-url",
+        default=os.environ.get("AWS_ENDPOINT_URL") or None,
+        help="the endpoint the credentials are for (default: AWS_ENDPOINT_URL, else AWS)",
+    )
+    args = parser.parse_args(argv)
+    if boto3.session.Session().get_credentials() is not None:
+        return 0
+    sys.stderr.write(f"error: {missing_credentials_message(args.endpoint_url)}\n")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -75,13 +75,39 @@ def _purge_or_delete(command: str, endpoint_url: Optional[str], stack_name: str,
     return 0
 
 
+def _serve(port: int) -> int:
+    """Start an empty moto server; print its endpoint on stdout (flushed); keep it up until Ctrl-C."""
+    from emulator import start_moto_server
+
+    server = start_moto_server(port=port, set_credentials=False)
+    try:
+        print(server.localhost_url, flush=True)
+        print(
+            f"emulator running on {server.localhost_url}, in the foreground until Ctrl-C. "
+            "In another terminal:\n"
+            f"  AWS_ENDPOINT_URL={server.localhost_url} AWS_ACCESS_KEY_ID=testing "
+            "AWS_SECRET_ACCESS_KEY=testing make deploy",
+            file=sys.stderr,
+            flush=True,
+        )
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """``python -m emulator deploy|purge|delete [--endpoint-url URL] [--config-env emulator]``.
+    """``python -m emulator deploy|purge|delete|serve [--endpoint-url URL] [--config-env emulator]``.
 
     ``deploy`` deploys the stack with the samconfig environment's stack name, region and
     parameters, and prints its outputs and physical ids as JSON on stdout; without
     ``--endpoint-url`` it starts a moto server and keeps it up (in the foreground) until
-    Ctrl-C. ``purge`` empties the stack's queues; ``delete`` deletes the stack.
+    Ctrl-C. ``purge`` empties the stack's queues; ``delete`` deletes the stack. ``serve`` starts
+    an empty moto server (``--port``, else a free one), prints its endpoint on stdout and keeps it
+    up until Ctrl-C: ``sam deploy`` itself can deploy there (``AWS_ENDPOINT_URL``).
     """
     import argparse
 
@@ -91,13 +117,39 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="python -m emulator",
-        description="Deploy template.yaml to moto, empty its queues, delete it",
+        description="Deploy template.yaml to moto, empty its queues, delete it; or serve an empty emulator",
     )
-    parser.add_argument("command", choices=["deploy", "purge", "delete"])
-    parser.add_argument("--endpoint-url")
-    parser.add_argument("--config-env", default="emulator")
-    parser.add_argument("--build-dir")
+    parser.add_argument(
+        "command",
+        choices=["deploy", "purge", "delete", "serve"],
+        help="deploy: the stack (starting a moto server unless --endpoint-url); purge: empty the stack's "
+        "queues; delete: the stack; serve: start an empty moto server and keep it up until Ctrl-C "
+        "(for `AWS_ENDPOINT_URL=... make deploy`)",
+    )
+    parser.add_argument(
+        "--endpoint-url",
+        help="a moto server already running (http://127.0.0.1:PORT); deploy without it starts one and "
+        "keeps it up until Ctrl-C; purge and delete need it",
+    )
+    parser.add_argument(
+        "--config-env",
+        default="emulator",
+        help="the samconfig.toml environment whose stack name, region and parameters are used "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--build-dir",
+        help="a `sam build` output of template.yaml to deploy (default: built now, into a temporary folder)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="serve: the port to listen on, on 127.0.0.1 (default: a free one the system chooses)",
+    )
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args.port)
     config = samconfig_parameters(args.config_env)
     stack_name = config.get("stack_name", DEFAULT_STACK_NAME)
     region = config.get("region", DEFAULT_REGION)

@@ -50,6 +50,8 @@ def adapt_for_moto(translated: Dict[str, Any], intrinsics: Intrinsics) -> MotoAd
     adaptations = MotoAdaptations()
     layer_ids = set(resources_of_type(translated, "AWS::Lambda::LayerVersion"))
     for logical_id, resource in resources_of_type(translated, "AWS::Lambda::Function").items():
+        if not intrinsics.resource_exists(logical_id):  # its Condition is false: not created
+            continue
         props = resource.setdefault("Properties", {})
         kept: List[Any] = []
         for layer in props.get("Layers") or []:
@@ -137,3 +139,35 @@ def attach_own_layers(info: StackInfo, lambda_client: Any) -> None:
         ]
         if own:
             info.outputs["LambdaBatchLayerArn"] = own[0]
+
+
+def keep_disabled_stream_sources_idle() -> None:
+    """Make moto honour ``Enabled: false`` on Kinesis and DynamoDB Streams event source mappings (once).
+
+    moto runs the function (in Docker) on every record put to a stream with a mapping, enabled or
+    not, and prints what fails to stdout; :func:`adapt_for_moto` creates every mapping disabled
+    (``local_lambda`` plays the event sources' part), so a disabled mapping is listed but left out
+    of the stream's and the table's triggers. Patched on moto's Lambda backend class, in this process.
+    """
+    from moto.awslambda.models import LambdaBackend
+
+    if getattr(LambdaBackend, "disabled_stream_sources_idle", False):
+        return
+    create = LambdaBackend.create_event_source_mapping
+
+    def create_idle_when_disabled(self: Any, spec: Dict[str, Any]) -> Any:
+        mapping = create(self, spec)
+        if str(mapping.enabled).lower() == "false":
+            from moto.dynamodb.models import dynamodb_backends
+            from moto.kinesis.models import kinesis_backends
+
+            for stream in kinesis_backends[self.account_id][self.region_name].streams.values():
+                if stream.lambda_event_source_mappings.get(mapping.event_source_arn) is mapping:
+                    del stream.lambda_event_source_mappings[mapping.event_source_arn]
+            for table in dynamodb_backends[self.account_id][self.region_name].tables.values():
+                if table.lambda_event_source_mappings.get(mapping.function_arn) is mapping:
+                    del table.lambda_event_source_mappings[mapping.function_arn]
+        return mapping
+
+    LambdaBackend.create_event_source_mapping = create_idle_when_disabled  # type: ignore[method-assign]
+    LambdaBackend.disabled_stream_sources_idle = True  # type: ignore[attr-defined]

@@ -51,6 +51,11 @@ class MotoServer:
         unless the ``werkzeug`` logger has been given a level already: tools print results, not
         thousands of HTTP lines.
         """
+        from emulator.cloudformation import install
+        from emulator.moto_fixes import keep_disabled_stream_sources_idle
+
+        install()  # what `sam deploy` asks of CloudFormation (the Serverless transform, change sets)
+        keep_disabled_stream_sources_idle()
         werkzeug = logging.getLogger("werkzeug")
         if werkzeug.level == logging.NOTSET:
             werkzeug.setLevel(logging.ERROR)

@@ -312,7 +312,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     install_parser.add_argument("--force", action="store_true", help="run npm ci even if up to date")
     commands.add_parser("status", help="say whether the emulators can run, and why not")
     serve = commands.add_parser("serve", help="run one emulator in the foreground until Ctrl-C")
-    serve.add_argument("name", choices=EMULATORS)
+    serve.add_argument("name", choices=EMULATORS, help="the emulator to run")
     args = parser.parse_args(argv)
     try:
         if args.command == "install":

@@ -39,17 +39,15 @@ from emulator.stack import deploy_stack, load_stack
 from emulator.template import DEFAULT_STACK_NAME, StackError
 
 from .invoker import InvocationError, LocalFunction
+from .preflight import (
+    PreflightError,
+    check_condition,
+    check_invocation,
+    check_parameters,
+    parse_overrides,
+    read_event,
+)
 from .sqs_events import SeedError, delete_messages, malformed_reason, queue_for_event, seed_sqs_event
-
-
-def _overrides(pairs: List[str]) -> Dict[str, str]:
-    values = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise SystemExit(f"--parameter-overrides takes KEY=VALUE, not {pair!r}")
-        key, value = pair.split("=", 1)
-        values[key] = value
-    return values
 
 
 def _queue_state(stack: Any, queue_id: str) -> Dict[str, Any]:
@@ -99,37 +97,79 @@ def _apply_outcome(
         )
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m local_lambda", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    invoke = commands.add_parser("invoke", help="invoke a function of the template with an event file")
-    invoke.add_argument("function", help="logical id of the function (ConsumerFunction, ProducerFunction)")
-    invoke.add_argument("--event", "-e", required=True, help="JSON event file (events/*.json)")
-    invoke.add_argument(
-        "--endpoint-url", help="local AWS endpoint with the stack (default: start a moto server)"
+    check = commands.add_parser(
+        "check", help="check the function, the event file and the parameters only (fast: nothing is built)"
     )
-    invoke.add_argument("--template", "-t", default=str(TEMPLATE_PATH))
+    invoke = commands.add_parser("invoke", help="invoke a function of the template with an event file")
+    for command in (check, invoke):
+        command.add_argument(
+            "function", help="logical id of the function (ConsumerFunction, ProducerFunction)"
+        )
+        command.add_argument("--event", "-e", required=True, help="JSON event file (events/*.json)")
+        command.add_argument(
+            "--template", "-t", default=str(TEMPLATE_PATH), help="the SAM template (default: template.yaml)"
+        )
+        command.add_argument(
+            "--parameter-overrides",
+            nargs="*",
+            default=[],
+            metavar="KEY=VALUE",
+            help="template parameters for a stack deployed by this run (EnableKinesis=true)",
+        )
+        command.add_argument(
+            "--endpoint-url", help="local AWS endpoint with the stack (default: start a moto server)"
+        )
     invoke.add_argument("--build-dir", default=None, help="sam build output (default: .aws-sam/build)")
-    invoke.add_argument("--stack-name", default=DEFAULT_STACK_NAME)
-    invoke.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE")
-    invoke.add_argument("--region", default="us-east-1")
+    invoke.add_argument(
+        "--stack-name",
+        default=DEFAULT_STACK_NAME,
+        help="the stack to use at --endpoint-url, deployed there first when missing (default: %(default)s)",
+    )
+    invoke.add_argument("--region", default="us-east-1", help="the stack's region (default: %(default)s)")
     invoke.add_argument("--no-seed", action="store_true", help="pass an SQS event as it is, without a queue")
     invoke.add_argument(
         "--keep-returned",
         action="store_true",
         help="leave the messages the invocation returned to the queue (default: deleted after the report)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _checked(args: argparse.Namespace) -> Any:
+    """The event, once the function, the event and the parameters passed the preflight checks."""
+    from devtools.sam_files import load_template
+
+    template = load_template(Path(args.template))
+    event = read_event(args.event)
+    check_invocation(template, args.function, event, args.event)
+    overrides = parse_overrides(args.parameter_overrides)
+    check_parameters(template, overrides)
+    if not args.endpoint_url:  # a stack of its own, deployed with these parameters
+        check_condition(template, args.function, overrides)
+    return event
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        event = _checked(args)
+    except (PreflightError, StackError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "check":
+        return 0
 
     template = Path(args.template)
     build_dir = Path(args.build_dir) if args.build_dir else template.parent / ".aws-sam" / "build"
     server = None
     try:
-        event = json.loads(Path(args.event).read_text())
         if not (build_dir / "template.yaml").exists():
             print(f"building into {build_dir} (sam build)...", file=sys.stderr)
             sam_build(template, build_dir)
-        overrides = _overrides(args.parameter_overrides)
+        overrides = parse_overrides(args.parameter_overrides)
         if args.endpoint_url:
             endpoint = args.endpoint_url
         else:
@@ -190,7 +230,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             )
         print(json.dumps(result.payload(), indent=2, default=str))
         return 0 if result.ok else 1
-    except (StackError, InvocationError, SeedError, OSError, ValueError, KeyError) as exc:
+    except (StackError, InvocationError, SeedError, PreflightError, OSError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -125,6 +126,8 @@ def _error(exc: BaseException, error_type: Optional[str] = None) -> Dict[str, An
 
 
 def main() -> None:
+    # Ctrl-C in the terminal is the caller's to handle (it stops this process): no traceback of ours.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     config = json.loads(os.environ.pop("LOCAL_LAMBDA_BOOTSTRAP"))
     response = os.fdopen(config["response_fd"], "w", encoding="utf-8")
     context_class = _context_class(config["context_module"])

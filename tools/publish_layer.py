@@ -83,9 +83,13 @@ def publish(
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--layer-name", default="lambda-batch")
     parser.add_argument(
-        "--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        "--layer-name", default="lambda-batch", help="the layer's name (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--region",
+        default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+        help="the region to publish in (default: AWS_REGION, else AWS_DEFAULT_REGION)",
     )
     parser.add_argument("--endpoint-url", default=None, help="a local AWS endpoint (default: AWS itself)")
     parser.add_argument(

@@ -108,12 +108,24 @@ def package(out: Path, build_dir: Path, env: Dict[str, str], bucket: str, region
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--out", default=str(ROOT / "dist" / "packaged.yaml"))
-    parser.add_argument("--build-dir", default=str(ROOT / ".aws-sam" / "build"))
+    parser.add_argument(
+        "--out",
+        default=str(ROOT / "dist" / "packaged.yaml"),
+        help="the packaged template (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--build-dir",
+        default=str(ROOT / ".aws-sam" / "build"),
+        help="sam build's output (default: %(default)s)",
+    )
     parser.add_argument(
         "--s3-bucket", default=None, help="artifact bucket (default: the embedded emulator's)"
     )
-    parser.add_argument("--region", default=os.environ.get("AWS_REGION") or "us-east-1")
+    parser.add_argument(
+        "--region",
+        default=os.environ.get("AWS_REGION") or "us-east-1",
+        help="the region of the bucket and the repository (default: AWS_REGION, else us-east-1)",
+    )
     parser.add_argument("--endpoint-url", default=None, help="a local AWS endpoint for package and publish")
     parser.add_argument("--publish", action="store_true", help="sam publish the packaged template")
     args = parser.parse_args(argv)

@@ -137,3 +137,72 @@ def test_tenants_are_the_items_groups_in_blocks_in_the_order_given() -> None:
 def test_bad_tenants_are_refused_with_the_field_named(tenants, extra, message) -> None:
     with pytest.raises(request.InvalidRequestError, match=message):
         request.parse_request({"count": 3, "targets": ["sqs"], "tenants": tenants, **extra}, {"sqs"})
+
+
+# ----------------------------------------------------------------------------- the stream consumer
+
+
+class _Context:
+    function_name = "StreamConsumerFunction"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:StreamConsumerFunction"
+    aws_request_id = "request-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 20_000
+
+
+def _kinesis_record(sequence: str, payload: bytes) -> dict:
+    import base64
+
+    return {
+        "eventSource": "aws:kinesis",
+        "eventID": f"shardId-000000000000:{sequence}",
+        "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/s",
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": "k",
+            "sequenceNumber": sequence,
+            "data": base64.b64encode(payload).decode(),
+            "approximateArrivalTimestamp": 1.0,
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def stream_consumer() -> ModuleType:
+    return load(FUNCTIONS / "stream_consumer" / "app.py")
+
+
+def test_stream_consumer_reports_the_poison_record_only(stream_consumer: ModuleType, capsys) -> None:
+    event = {
+        "Records": [
+            _kinesis_record("1", b'{"id": "a"}'),
+            _kinesis_record("2", b'{"id": "b", "poison": true, "secret": "do-not-log"}'),
+            _kinesis_record("3", b"not json at all"),
+        ]
+    }
+    response = stream_consumer.lambda_handler(event, _Context())
+    assert response == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+    logged = capsys.readouterr()
+    assert "do-not-log" not in logged.out + logged.err  # ids and reasons, never the data
+
+
+@pytest.mark.parametrize(
+    ("sample", "event_type"),
+    [
+        ("kinesis-kpl-aggregated.json", "KinesisDataStreams"),
+        ("kafka-msk.json", "Kafka"),
+        ("kafka-self-managed.json", "Kafka"),
+        ("pipes-sqs.json", "SQS"),
+        ("pipes-kinesis.json", "KinesisDataStreams"),
+        ("pipes-dynamodb.json", "DynamoDBStreams"),
+        ("pipes-msk.json", "Kafka"),
+    ],
+)
+def test_stream_consumer_takes_every_stream_sample(
+    stream_consumer: ModuleType, sample: str, event_type: str
+) -> None:
+    event = json.loads((FUNCTIONS.parent / "events" / sample).read_text())
+    assert stream_consumer.event_type_of(event).name == event_type
+    assert stream_consumer.lambda_handler(event, _Context()) == {"batchItemFailures": []}

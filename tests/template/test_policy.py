@@ -86,7 +86,7 @@ def template() -> Dict[str, Any]:
 
 def test_functions_have_their_own_roles_and_no_managed_policies(template) -> None:
     functions = resources_of_type(template, "AWS::Serverless::Function")
-    assert set(functions) == {"ConsumerFunction", "ProducerFunction"}
+    assert set(functions) == {"ConsumerFunction", "ProducerFunction", "StreamConsumerFunction"}
     for logical_id, function in functions.items():
         props = function["Properties"]
         assert props["Role"] == {"Fn::GetAtt": [logical_id.replace("Function", "Role"), "Arn"]}
@@ -166,6 +166,27 @@ def test_describe_table_is_granted_on_the_results_table_only(template) -> None:
             assert as_list(statement["Resource"]) == [{"Fn::GetAtt": ["ResultsTable", "Arn"]}]
 
 
+def test_stream_consumer_may_read_its_stream_and_write_its_logs_and_nothing_else(template) -> None:
+    assert grants(template, "StreamConsumerRole") == {
+        ("kinesis:DescribeStream", "EventStream"),
+        ("kinesis:DescribeStreamSummary", "EventStream"),
+        ("kinesis:GetRecords", "EventStream"),
+        ("kinesis:GetShardIterator", "EventStream"),
+        ("kinesis:ListShards", "EventStream"),
+        ("logs:CreateLogStream", "StreamConsumerLogGroup"),
+        ("logs:PutLogEvents", "StreamConsumerLogGroup"),
+    }
+    function = template["Resources"]["StreamConsumerFunction"]
+    assert (
+        function["Condition"] == template["Resources"]["StreamConsumerRole"]["Condition"] == "KinesisEnabled"
+    )
+    (source,) = function["Properties"]["Events"].values()
+    assert source["Type"] == "Kinesis" and source["Properties"]["Stream"] == {
+        "Fn::GetAtt": ["EventStream", "Arn"]
+    }
+    assert source["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
 def test_kinesis_grant_exists_only_with_the_stream() -> None:
     for enabled in ("true", "false"):
         translated = translate_template(TEMPLATE, {"EnableKinesis": enabled})
@@ -176,6 +197,7 @@ def test_kinesis_grant_exists_only_with_the_stream() -> None:
         actions = json.dumps(role["Properties"]["Policies"])
         assert ("kinesis:PutRecords" in actions) is (enabled == "true")
         assert resolved.resource_exists("EventStream") is (enabled == "true")
+        assert resolved.resource_exists("StreamConsumerFunction") is (enabled == "true")
 
 
 @pytest.mark.integration
