@@ -28,7 +28,7 @@ from tests.demo.test_readme_commands import (
     summary_figures,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.realtime]
 
 
 @pytest.fixture(scope="module")
