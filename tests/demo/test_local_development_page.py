@@ -20,6 +20,8 @@ from tests.demo.test_readme_commands import (
     PORT,
     ROOT,
     ROWS,
+    _client,
+    _work_queue_url,
     commands_of,
     invoke_table,
     run,
@@ -130,6 +132,13 @@ def test_the_page_in_its_order_ends_ok(env: Dict[str, str], kept_stack: str) -> 
     figures = summary_figures(completed.stdout)
     assert figures["requested"] == figures["sent"] == 20 and figures["lost"] == 0
     assert completed.stdout.rstrip().endswith("OK: every message is accounted for")
+    # On the kept stack: nothing deployed again, and the queue's visibility timeout restored.
+    assert "using the stack lambda-batch already deployed there" in completed.stdout
+    assert "deployed as" not in completed.stdout and "restored" in completed.stdout
+    attributes = _client(endpoint, "sqs").get_queue_attributes(
+        QueueUrl=_work_queue_url(endpoint), AttributeNames=["VisibilityTimeout"]
+    )
+    assert attributes["Attributes"]["VisibilityTimeout"] == "150"
     # Once all is sent, the run says what it waits for, in the demo page's words (its 1 poison message).
     assert re.search(
         r"^waiting    for 1 failed message\(s\): each comes back after the consumer's retry delay "

@@ -104,10 +104,15 @@ def test_a_6s_handler_on_a_2s_queue_is_never_seen_by_a_concurrent_receiver(
     assert attribute_calls.count == 1
 
 
+#: The queue's visibility timeout in the batch-end tests: the heartbeat beats every second, so a
+#: message always has 2 s of invisibility left (with 2 s, 1.33 s: a loaded machine ran out of it).
+END_TIMEOUT = 3
+
+
 def _processor(mode, flavour, concurrency, boto3_session, endpoint_url):
     options = dict(
         extend_visibility=True,
-        visibility_timeout=2,
+        visibility_timeout=END_TIMEOUT,
         max_concurrency=concurrency,
         boto3_session=boto3_session,
         endpoint_url=endpoint_url,
@@ -151,17 +156,17 @@ def _run_batch(mode, flavour, processor, event, context):
 def test_no_message_of_the_batch_is_seen_elsewhere_before_the_batch_ends(
     mode, flavour, concurrency, sqs, boto3_session, endpoint_url, unique_name
 ):
-    # A 2 s queue; "fast" succeeds at once, "bad" fails at once, "slow" takes 6 s. The succeeded
+    # A 3 s queue; "fast" succeeds at once, "bad" fails at once, "slow" takes 6 s. The succeeded
     # "fast" is deleted only after the batch (by Lambda, or by the layer in delete mode), so it
     # must stay invisible as long as "slow" runs.
-    # Margin: the heartbeat beats every 2/3 s, counted from the previous beat's start, and each beat
-    # gives the full 2 s: a message always has at least 1.33 s of invisibility left. The receiver
+    # Margin: the heartbeat beats every second, counted from the previous beat's start, and each beat
+    # gives the full 3 s: a message always has at least 2 s of invisibility left. The receiver
     # (every 0.2 s, VisibilityTimeout=0 so it hides nothing) can see "fast" or "slow" only when the
-    # layer lets them go, or when a beat is over 1.3 s late (a machine stalled that long). No
+    # layer lets them go, or when a beat is over 2 s late (a machine stalled that long). No
     # timing is asserted beyond that.
     batch_calls, single_calls, _ = _counters(boto3_session)
     queue = make_queue(
-        sqs, unique_name(f"heartbeat-end-{mode}-{flavour}-{concurrency}"), visibility_timeout=2
+        sqs, unique_name(f"heartbeat-end-{mode}-{flavour}-{concurrency}"), visibility_timeout=END_TIMEOUT
     )
     send_bodies(sqs, queue["url"], ["fast", "bad", "slow"])
     event = receive_sqs_event(sqs, queue, 3)
@@ -179,7 +184,7 @@ def test_no_message_of_the_batch_is_seen_elsewhere_before_the_batch_ends(
         entry["ReceiptHandle"]: entry["VisibilityTimeout"]
         for call in batch_calls.calls
         for entry in call["Entries"]
-        if entry["VisibilityTimeout"] != 2
+        if entry["VisibilityTimeout"] != END_TIMEOUT
     }
     if mode == "native":
         bad_id = next(r["messageId"] for r in event["Records"] if r["body"] == "bad")

@@ -55,7 +55,7 @@ GONE_IN_314 = {
 }
 #: Uses that are known and safe on 3.14, with the reason.
 ALLOWED = {
-    ("awaitables.py", "asyncio.get_event_loop_policy"): (
+    ("handlers.py", "asyncio.get_event_loop_policy"): (
         "the DeprecationWarning is suppressed around the call and the RuntimeError 3.14 raises when no "
         "loop is set is caught (a new loop is made); the policy API is removed only in 3.16"
     ),

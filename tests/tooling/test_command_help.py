@@ -21,6 +21,7 @@ SCRIPTS = (
     "tools/layer_zip.py",
     "tools/sar_app.py",
     "tools/test_under_load.py",
+    "tools/test_pools.py",
     "tools/readme_samples.py",
     "benchmarks/dispatchers.py",
     "benchmarks/kpl_aggregation.py",
