@@ -24,6 +24,28 @@ settings.register_profile(
 )
 settings.load_profile("lambda-batch")
 
+#: The longest tests that wait on real time, first, each beside a short one: the realtime pool hands
+#: its workers two tests each at first, then one at a time (tools/test_pools.py), so the longest
+#: start at once on workers of their own and the rest fill in around them (longest first).
+REALTIME_FIRST = (
+    "tests/demo/test_local_development_page.py::test_the_page_in_its_order_ends_ok",  # about 3 min
+    "tests/demo/test_demo.py::test_bad_options_exit_2_with_a_clear_message",
+    "tests/demo/test_readme_commands.py::test_make_demo_fifo_600_poison_10pc",
+    "tests/demo/test_demo.py::test_demo_cli_fifo_json_summary",
+    "tests/demo/test_readme_commands.py::test_kept_stack",
+    "tests/demo/test_readme_commands.py::test_make_demo_json",
+    "tests/demo/test_readme_commands.py::test_invoke_table_row[producer-kinesis.json]",
+    "tests/demo/test_demo.py::test_demo_accounts_for_every_message_and_the_dlq_holds_exactly_the_poison",
+    "tests/demo/test_readme_commands.py::test_make_demo",
+    "tests/demo/test_demo_sqs_options.py::test_retry_delays_slow_records_and_batch_metrics",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests of REALTIME_FIRST first, in its order; the others keep theirs."""
+    rank = {nodeid: index for index, nodeid in enumerate(REALTIME_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid, len(rank)))
+
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:

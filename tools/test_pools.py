@@ -39,7 +39,9 @@ def _relay(name: str, stream: IO[str], lock: threading.Lock) -> None:
 def run_pools(python: str, args: Sequence[str], workers: str = "auto", realtime_workers: str = "3") -> int:
     """Run both pools at once; 0 when both passed (or selected nothing), else 1."""
     pools = {
-        "realtime": pool_command(python, "realtime", realtime_workers, args),
+        # One test at a time to each worker, in the collected order (tests/conftest.py puts the longest
+        # first): none of the long ones waits behind another.
+        "realtime": pool_command(python, "realtime", realtime_workers, ["--maxschedchunk=1", *args]),
         "rest    ": pool_command(python, "not realtime", workers, args),
     }
     lock = threading.Lock()
