@@ -3,8 +3,8 @@
 Everything public is importable from here; modules load on first use, so
 ``import lambda_batch`` costs almost nothing and never imports boto3.
 
-Example::
-
+Example:
+    ```python
     from lambda_batch import sqs_batch_processor
 
     def record_handler(record):
@@ -13,6 +13,7 @@ Example::
     @sqs_batch_processor(record_handler=record_handler)
     def lambda_handler(event, context):
         return {"statusCode": 200}
+    ```
 """
 
 from __future__ import annotations

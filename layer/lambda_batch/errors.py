@@ -51,8 +51,10 @@ def exception_reason(exc: Optional[BaseException], include_message: bool = False
     may quote the record (``int(body)`` gives ``invalid literal for int() ... 'the body'``).
     ``include_message=True`` gives ``str(exc)`` whatever it holds.
 
-    >>> exception_reason(ValueError("invalid literal for int() with base 10: 'SECRET'"))
-    ''
+    Example:
+        ```python
+        exception_reason(ValueError("invalid literal for int() with base 10: 'SECRET'"))  # ''
+        ```
     """
     if exc is None:
         return ""
@@ -105,13 +107,14 @@ class BatchProcessingError(LambdaBatchError):
     quotes the record; ``exception_messages=True`` adds the exceptions' own messages
     (which may quote message bodies).
 
-    Example::
-
+    Example:
+        ```python
         try:
             process_partial_response(event, record_handler, processor, context)
         except BatchProcessingError as error:
             for exc_type, exc, _ in error.child_exceptions:
                 ...
+        ```
     """
 
     def __init__(
@@ -161,20 +164,22 @@ class RecordSkippedError(LambdaBatchError):
 class PreviousRecordFailedError(RecordSkippedError):
     """An earlier record of the same FIFO message group (or of the batch) failed; order comes first.
 
-    Example::
-
+    Example:
+        ```python
         processor = BatchProcessor(EventType.SQS)   # a FIFO queue: stops at the first failure
         # later records come back as ("fail", "PreviousRecordFailedError:...", record)
+        ```
     """
 
 
 class DeadlineReachedError(RecordSkippedError):
     """The record was not started: too little of the invocation's time was left.
 
-    Example::
-
+    Example:
+        ```python
         processor = BatchProcessor(EventType.SQS, deadline_margin=2.0)
         process_partial_response(event, record_handler, processor, context)
+        ```
     """
 
 

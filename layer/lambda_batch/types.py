@@ -5,14 +5,15 @@ are aliases for type checkers (``Tuple[...]``, ``Dict[...]``). At run time, wher
 annotation outside ``from __future__ import annotations`` is evaluated, each is a light
 stand-in class, so that importing them costs nothing (no ``typing`` import).
 
-Example::
-
+Example:
+    ```python
     from lambda_batch import BatchProcessor, ExceptionInfo, FailureResponse
 
     class CountingProcessor(BatchProcessor):
         def failure_handler(self, record, exception: ExceptionInfo) -> FailureResponse:
             failures.inc()
             return super().failure_handler(record, exception)
+    ```
 """
 
 from __future__ import annotations

@@ -99,6 +99,36 @@ def test_every_public_name_is_documented_from_its_docstring(site: Path) -> None:
     assert not missing, f"public names without an entry in the API reference: {missing}"
 
 
+#: reST the site must never show: a role, a literal block marker, a doctest prompt.
+RAW_REST = re.compile(r":(?:class|meth|attr|func|mod|exc|data|obj):|Example::|&gt;&gt;&gt; ")
+
+
+def _text_outside_code(html: str) -> str:
+    """The text of a page without its code blocks and code spans, tags removed."""
+    html = re.sub(r"<pre\b.*?</pre>|<code\b.*?</code>", " ", html, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+@pytest.mark.slow
+def test_the_site_shows_the_docstrings_as_prose_with_no_rest_markup(site: Path) -> None:
+    """No reST role, ``Example::`` or doctest prompt anywhere in the built site, no double-backtick
+    literal shown raw (outside code), and no "Bases:" naming a private class."""
+    files = [*sorted(site.rglob("*.html")), site / "search" / "search_index.json"]
+    assert len(files) > 20
+    problems = []
+    for path in files:
+        html = path.read_text(encoding="utf-8")
+        where = str(path.relative_to(site))
+        problems += [f"{where}: {found.group(0)}" for found in RAW_REST.finditer(html)]
+        if path.suffix == ".html":
+            text = _text_outside_code(html)
+            problems += [f"{where}: raw ``" for _ in re.finditer(r"``", text)]
+            problems += [f"{where}: {found.group(0)}" for found in re.finditer(r"Bases:\s+_\w+", text)]
+    assert problems == []
+    examples = sum(path.read_text().count("<summary>Example</summary>") for path in files[:-1])
+    assert examples > 30  # the docstrings' Example: sections, each shown as a titled code block
+
+
 def test_the_readme_is_a_front_page_whose_links_reach_the_site() -> None:
     """The README is short and points into the site: every page it links to exists, and every
     page of the site's navigation is reachable from it or from the home page."""
@@ -166,32 +196,58 @@ def test_every_example_the_site_includes_runs_the_way_the_page_says() -> None:
     assert f"`{printed}`" in (DOCS / "guide" / "getting-started.md").read_text()
 
 
+#: What reST leaves behind in a docstring: a role (`:class:`...) or a literal block (`Example::`).
+REST = re.compile(r":(?:py:)?(?:class|meth|attr|func|mod|exc|data|obj):`|::\s*$", re.M)
+#: A fenced python block of a docstring (under "Example:", indented with it).
+DOCSTRING_FENCE = re.compile(
+    r"^(?P<indent>[ \t]*)```python[ \t]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.M | re.S
+)
+
+
+def layer_docstrings() -> List[Tuple[str, str]]:
+    """(where, docstring) of every docstring in layer/lambda_batch, private ones and attribute
+    docstrings included (the API reference renders some of each)."""
+    import ast
+
+    found = []
+    for path in sorted((ROOT / "layer" / "lambda_batch").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            value = node.value if isinstance(node, ast.Expr) else None
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                found.append((f"{path.relative_to(ROOT)}:{node.lineno}", value.value))
+    return found
+
+
 def docstring_examples() -> List[Tuple[str, str]]:
-    """(where, code) of each ``Example::`` block in the docstrings the API reference renders."""
+    """(where, code) of each python block of an "Example:" section in the layer's docstrings."""
     import inspect
     import textwrap
 
-    sys.path.insert(0, str(ROOT / "layer"))
-    import lambda_batch
-
     found = []
-    for name in lambda_batch._EXPORTS:
-        obj = getattr(lambda_batch, name)
-        members = [(name, obj)]
-        if inspect.isclass(obj):
-            members += [(f"{name}.{m}", v) for m, v in vars(obj).items() if not m.startswith("_")]
-        for where, member in members:
-            doc = inspect.getdoc(member) if callable(member) or inspect.isclass(member) else None
-            for match in re.finditer(r"::\n\n((?:[ \t]+.*\n|\n)+)", (doc or "") + "\n"):
-                found.append((where, textwrap.dedent(match.group(1))))
+    for where, doc in layer_docstrings():
+        for match in DOCSTRING_FENCE.finditer(inspect.cleandoc(doc)):
+            found.append((where, textwrap.dedent(match.group("body"))))
     return found
+
+
+def test_docstrings_are_google_style_with_no_rest_left() -> None:
+    """mkdocstrings renders the docstrings as Google style and Markdown: a reST role or literal
+    block would show raw on the site."""
+    docstrings = layer_docstrings()
+    leftovers = [
+        f"{where}: {found.group(0).strip()}" for where, doc in docstrings for found in REST.finditer(doc)
+    ]
+    assert not leftovers, "reST in docstrings (write `Name`, an Example: section):\n" + "\n".join(leftovers)
+    doctests = [where for where, doc in docstrings if re.search(r"^\s*>>> ", doc, re.M)]
+    assert not doctests, f"doctest prompts (Markdown shows them as quotes): {doctests}"
 
 
 def test_docstring_examples_on_the_site_are_fragments_that_compile() -> None:
     """The API reference's examples are fragments (their placeholders, like ``jobs``, come from
     the reader's code), as the reference page says: each one compiles."""
     examples = docstring_examples()
-    assert len(examples) > 10
+    assert len(examples) > 100
     for where, code in examples:
         compile(code, f"docstring of {where}", "exec")
     assert "fragments" in (DOCS / "reference" / "index.md").read_text()

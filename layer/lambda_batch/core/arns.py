@@ -53,8 +53,10 @@ class Arn:
 def parse_arn(arn: str) -> Arn:
     """Split an ARN into its parts; raise ``ValueError`` naming the ARN when it is not one.
 
-    >>> parse_arn("arn:aws:sqs:eu-west-1:123456789012:jobs").resource
-    'jobs'
+    Example:
+        ```python
+        parse_arn("arn:aws:sqs:eu-west-1:123456789012:jobs").resource  # 'jobs'
+        ```
     """
     if not isinstance(arn, str):
         raise ValueError(f"not an ARN: {arn!r}")
@@ -67,8 +69,11 @@ def parse_arn(arn: str) -> Arn:
 def sqs_queue_url(arn: str) -> str:
     """The URL of the SQS queue named by ``arn``, built from its partition, region, account and name.
 
-    >>> sqs_queue_url("arn:aws:sqs:eu-west-1:123456789012:jobs")
-    'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs'
+    Example:
+        ```python
+        sqs_queue_url("arn:aws:sqs:eu-west-1:123456789012:jobs")
+        # 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs'
+        ```
     """
     parsed = parse_arn(arn)
     if parsed.service != "sqs" or not parsed.region or not parsed.account:

@@ -1,14 +1,15 @@
 """How the layer configures a boto3 client: the keywords it takes, no botocore retries, timeouts.
 
 Every client the layer makes gets "no botocore retries" merged into its ``Config`` (the
-user's, if one is given) with botocore's ``Config.merge`` (:func:`layer_config`): the layer's
+user's, if one is given) with botocore's ``Config.merge`` (`layer_config`): the layer's
 retry policy is the one retry loop. A client made for a call under a deadline gets connect
-and read timeouts that end before it, rounded to a few steps (:func:`timeout_bucket`). A bare
-HTTP 413 parses as an error for every protocol (:func:`finish_client`).
+and read timeouts that end before it, rounded to a few steps (`timeout_bucket`). A bare
+HTTP 413 parses as an error for every protocol (`finish_client`).
 
-Example::
-
+Example:
+    ```python
     layer_config(Config(region_name="eu-west-1")).retries    # {'total_max_attempts': 1}
+    ```
 """
 
 from __future__ import annotations
@@ -46,10 +47,11 @@ _BOTOCORE_DEFAULT_TIMEOUT = 60.0
 def check_client_kwargs(kwargs: Iterable[str], owner: str) -> None:
     """Refuse keyword arguments a boto3 client does not take (a misspelt option), naming them.
 
-    Example::
-
+    Example:
+        ```python
         check_client_kwargs({"endpoint_url": url}, "SQSBatchDispatcher")    # fine
         check_client_kwargs({"max_batch_sise": 5}, "SQSBatchDispatcher")    # TypeError
+        ```
     """
     unknown = sorted(name for name in kwargs if name not in CLIENT_KEYWORDS)
     if unknown:
@@ -65,10 +67,11 @@ def timeout_bucket(seconds: float) -> Optional[float]:
 
     Rounded down to a few fixed values, so that a process makes few clients.
 
-    Example::
-
+    Example:
+        ```python
         timeout_bucket(4.2)     # 3.0
         timeout_bucket(600)     # None: botocore's 60 s ends first
+        ```
     """
     if seconds >= _BOTOCORE_DEFAULT_TIMEOUT:
         return None
@@ -83,9 +86,10 @@ def call_timeout(remaining: float, margin: float) -> float:
     """The connect (and read) timeout of a call that starts with ``remaining`` seconds left:
     both together end before the deadline's ``margin``.
 
-    Example::
-
+    Example:
+        ```python
         timeout_bucket(call_timeout(deadline.remaining(), policy.deadline_margin))
+        ```
     """
     return max(0.0, remaining - margin) / 2.0
 
@@ -98,9 +102,10 @@ def layer_config(
     ``options`` (a mapping of Config options) under ``config`` (the user's), then "no botocore
     retries" and the ``timeout`` (connect and read) merged over both with ``Config.merge``.
 
-    Example::
-
+    Example:
+        ```python
         layer_config(Config(region_name="eu-west-1")).retries    # {'total_max_attempts': 1}
+        ```
     """
     import copy
 

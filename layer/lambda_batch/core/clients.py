@@ -1,6 +1,6 @@
 """Lazy boto3 clients: made on first use, once per region, never at import time.
 
-Every client the layer makes goes through :func:`make_client`, which merges "no botocore
+Every client the layer makes goes through `make_client`, which merges "no botocore
 retries" into its ``Config`` (the user's, if one is given) with botocore's ``Config.merge``:
 the layer's own retry policy is the one retry loop, so it can keep to the deadline. A
 client made for a call under a deadline also gets connect and read timeouts that end
@@ -73,10 +73,11 @@ def make_client(
     size...); ``timeout`` the connect and read timeout; ``client_kwargs`` go to
     ``Session.client`` (``endpoint_url``...), checked against what it accepts.
 
-    Example::
-
+    Example:
+        ```python
         sqs = make_client("sqs", "eu-west-1", endpoint_url="http://127.0.0.1:5000")
         sqs.meta.config.retries         # {'total_max_attempts': 1}
+        ```
     """
     check_client_kwargs(client_kwargs, "make_client")
     kwargs = dict(client_kwargs)
@@ -163,18 +164,19 @@ class ClientProvider:
     """Hands out boto3 clients of one service, made lazily and cached per region (and timeout).
 
     ``client`` is used as given (for every region; see the module's docstring); otherwise
-    clients come from :func:`make_client` with ``boto3_session``, ``config`` and any extra
+    clients come from `make_client` with ``boto3_session``, ``config`` and any extra
     keyword arguments (``endpoint_url``, ``region_name``...), which are checked against
     what a boto3 client accepts. With neither a session nor a config, clients are shared
     with the rest of the process. ``shared_config`` gives Config options of the layer's own
     (for example the connection pool size). Every client made here makes one attempt per
     call: the caller's retry policy retries.
 
-    Example::
-
+    Example:
+        ```python
         sqs = ClientProvider("sqs", endpoint_url="http://127.0.0.1:5000")
         sqs.get("eu-west-1").delete_message_batch(...)
         sqs.get("eu-west-1", timeout=2.0)        # connect and read timeouts of 2 s
+        ```
     """
 
     def __init__(

@@ -13,11 +13,12 @@ if TYPE_CHECKING:
 class Deadline:
     """A monotonic deadline.
 
-    Example::
-
+    Example:
+        ```python
         deadline = Deadline.from_context(context)      # the invocation's end
         if deadline.remaining() < 2.0:
             ...                                         # too late to start more work
+        ```
     """
 
     __slots__ = ("_at",)

@@ -1,6 +1,6 @@
 """Which AWS errors are worth retrying, and which split a batch: one table, each rule with its source.
 
-Read by the one retry policy only (:mod:`lambda_batch.core.retry`): the delivery loop of the
+Read by the one retry policy only (`lambda_batch.core.retry`): the delivery loop of the
 dispatchers and of the SQS actions asks the policy, never this table. Kinds:
 
 - ``throttling``: slow down and try again (the request was fine);
@@ -11,16 +11,17 @@ dispatchers and of the SQS actions asks the policy, never this table. Kinds:
 
 Per-entry failures of SQS and SNS batch responses carry ``SenderFault``: an entry that is the
 sender's fault is not retried (unless its code is a throttling or transient one), one that is
-not the sender's fault is (:data:`SENDER_FAULT_RETRYABLE`).
+not the sender's fault is (`SENDER_FAULT_RETRYABLE`).
 
 A unit test reads botocore's own lists (``botocore/retries/standard.py`` and
 ``botocore/data/_retry.json``) and fails when they name a code or status missing here.
 
-Example::
-
+Example:
+    ```python
     from lambda_batch.core.error_rules import RETRYABLE_ERROR_CODES, SPLITTABLE_ERROR_CODES
 
     "ThrottlingException" in RETRYABLE_ERROR_CODES      # True
+    ```
 """
 
 from __future__ import annotations
@@ -127,8 +128,10 @@ RETRYABLE_BOTOCORE_ERRORS = frozenset(CONNECTION_ERRORS)
 def status_kind(status: int) -> str:
     """The kind of an HTTP status with no known error code ("" when none applies).
 
-    >>> status_kind(503)
-    'transient'
+    Example:
+        ```python
+        status_kind(503)  # 'transient'
+        ```
     """
     for (first, last), (kind, _) in HTTP_STATUS_RULES.items():
         if first <= status <= last:

@@ -4,11 +4,12 @@ A dispatcher fills each call up to these limits (or lower ones it is given) and 
 ``max_batch_size`` above them. The sizes are measured the way each service measures them;
 see ``measure`` in each dispatcher module.
 
-Example::
-
+Example:
+    ```python
     from lambda_batch.core.limits import SERVICE_LIMITS
 
     SERVICE_LIMITS["kinesis"].max_entries      # 500 records per PutRecords call
+    ```
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The retry policy: which errors are worth retrying, and how long to wait between attempts.
 
-Which errors are worth retrying: a call's exception (:func:`classify_exception`) and each entry
-of a batch response (:func:`id_results` for SQS and SNS, :func:`entry_results` for the responses
+Which errors are worth retrying: a call's exception (`classify_exception`) and each entry
+of a batch response (`id_results` for SQS and SNS, `entry_results` for the responses
 that list entries in order). One policy serves every AWS call the layer makes (batch sends,
 DeleteMessageBatch and ChangeMessageVisibilityBatch):
 up to ``max_attempts`` attempts in all, capped exponential backoff with full jitter, and
@@ -43,9 +43,10 @@ _PARAMETER = re.compile(r"parameter (?:in )?([A-Za-z0-9_.\[\]]+)")
 def validation_summary(exc: BaseException) -> str:
     """A botocore ParamValidationError's reason without the values it quotes (bodies, secrets).
 
-    Example::
-
+    Example:
+        ```python
         validation_summary(exc)   # 'botocore refused the request: invalid Entries[0].MessageBody'
+        ```
     """
     paths = sorted(set(_PARAMETER.findall(str(exc))))
     where = ", ".join(paths[:5]) if paths else "the request"
@@ -56,7 +57,7 @@ T = TypeVar("T")
 
 
 class DeadlineNear(TimeoutError):
-    """No attempt started: the deadline is within the margin (see :meth:`RetryPolicy.run`)."""
+    """No attempt started: the deadline is within the margin (see `RetryPolicy.run`)."""
 
 
 class ErrorInfo(NamedTuple):
@@ -117,10 +118,11 @@ class RetryPolicy:
     Attempt ``n`` (1-based) that failed is followed by a wait drawn uniformly from
     ``[0, min(max_delay, base_delay * 2 ** (n - 1))]``.
 
-    Example::
-
+    Example:
+        ```python
         policy = RetryPolicy(max_attempts=5, base_delay=0.05, max_delay=2.0)
         SQSBatchDispatcher("jobs", retry_policy=policy)
+        ```
     """
 
     max_attempts: int = 5
@@ -149,13 +151,13 @@ class RetryPolicy:
     # The error rules (``error_rules``), as this policy applies them.
 
     def classify(self, exc: BaseException) -> ErrorInfo:
-        """Why a call failed and whether to retry it (see :func:`classify_exception`)."""
+        """Why a call failed and whether to retry it (see `classify_exception`)."""
         return classify_exception(exc)
 
     def is_retryable(
         self, code: str, http_status: Optional[int] = None, sender_fault: Optional[bool] = None
     ) -> bool:
-        """Whether an entry's or a call's error code is worth retrying (see :func:`is_retryable_code`)."""
+        """Whether an entry's or a call's error code is worth retrying (see `is_retryable_code`)."""
         return is_retryable_code(code, http_status, sender_fault)
 
     def splits(self, error: Optional[ErrorInfo]) -> bool:
@@ -170,15 +172,16 @@ class RetryPolicy:
         start_margin: Optional[float] = None,
     ) -> T:
         """The one retry loop for a single call (a batch goes through the one batching engine):
-        ``call(attempt)`` until it returns, retrying what :meth:`classify` says is worth it, with
+        ``call(attempt)`` until it returns, retrying what `classify` says is worth it, with
         backoff, within ``max_attempts`` and the deadline; the last exception is raised.
 
         With ``start_margin``, no attempt starts once less than that is left before the
         deadline (``DeadlineNear`` is raised instead).
 
-        Example::
-
+        Example:
+            ```python
             shards = policy.run(lambda attempt: client.list_shards(StreamName="s"), deadline)
+            ```
         """
         attempt = 0
         while True:
@@ -207,9 +210,10 @@ def entry_results(outcomes: Sequence[Dict[str, Any]], count: int) -> List[Option
     ``ErrorCode``/``ErrorMessage`` on failure (Kinesis, Firehose, EventBridge); an entry missing
     from the response failed retryably.
 
-    Example::
-
+    Example:
+        ```python
         entry_results([{}, {"ErrorCode": "ThrottlingException"}], 2)[1].retryable    # True
+        ```
     """
     results: List[Optional[ErrorInfo]] = []
     for index in range(count):
@@ -229,9 +233,10 @@ def id_results(count: int, response: Dict[str, Any]) -> List[Optional[ErrorInfo]
     it is the sender's fault or its code says otherwise; an entry named in neither list failed
     retryably (``MissingFromResponse``: not known to be done).
 
-    Example::
-
+    Example:
+        ```python
         id_results(2, {"Successful": [{"Id": "0"}]})   # [None, ErrorInfo('MissingFromResponse', ...)]
+        ```
     """
     failed = {str(item.get("Id")): item for item in response.get("Failed") or ()}
     succeeded = {str(item.get("Id")) for item in response.get("Successful") or ()}

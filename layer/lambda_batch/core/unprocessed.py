@@ -33,11 +33,12 @@ class UnprocessedItem:
     the same for a Kinesis record in ordered mode, held back behind an earlier record of its
     partition key that was not put.
 
-    Example::
-
+    Example:
+        ```python
         dispatcher.flush_payloads()
         for failure in dispatcher.unprocessed_details:
             print(failure.record_id, failure.code, failure.retryable)
+        ```
     """
 
     item: Any

@@ -32,10 +32,11 @@ def cloudwatch_dimension(name: str, value: Any) -> Dict[str, str]:
     """One CloudWatch dimension, ``{"Name": name, "Value": value}`` (both as text), as
     boto3-batch-utils 5.x builds it.
 
-    Example::
-
+    Example:
+        ```python
         metrics.submit_metric("Orders", 1, dimensions=cloudwatch_dimension("Country", "FR"))
         metrics.submit_metric("Orders", 1, dimensions=[cloudwatch_dimension("Shop", 7)])
+        ```
     """
     return {"Name": str(name), "Value": str(value)}
 
@@ -43,18 +44,19 @@ def cloudwatch_dimension(name: str, value: Any) -> Dict[str, str]:
 class CloudwatchBatchDispatcher(BaseDispatcher):
     """Publishes metrics to one CloudWatch namespace with PutMetricData: 1,000 metrics per call.
 
-    :meth:`submit_metric` takes a single ``value`` or ``values`` with ``counts`` (up to 150),
-    dimensions as a ``{name: value}`` dict, one :func:`cloudwatch_dimension` or the API's list
+    `submit_metric` takes a single ``value`` or ``values`` with ``counts`` (up to 150),
+    dimensions as a ``{name: value}`` dict, one `cloudwatch_dimension` or the API's list
     of them, and a ``timestamp`` (default: now; a naive datetime is taken as UTC, as boto3
-    takes it). :meth:`submit_payload` takes a ready ``MetricDatum`` mapping. PutMetricData succeeds
+    takes it). `submit_payload` takes a ready ``MetricDatum`` mapping. PutMetricData succeeds
     or fails as a whole, so a failed call hands back all its metrics.
 
-    Example::
-
+    Example:
+        ```python
         metrics = CloudwatchBatchDispatcher("Shop")
         metrics.submit_metric("Orders", 1, dimensions={"Country": "FR"})
         metrics.submit_metric("Latency", values=[12.0, 15.5], counts=[3, 1], unit="Milliseconds")
         metrics.flush_payloads()
+        ```
     """
 
     def __init__(self, namespace: str, max_batch_size: int = 1000, **kwargs: Any) -> None:
@@ -80,7 +82,7 @@ class CloudwatchBatchDispatcher(BaseDispatcher):
     ) -> None:
         """Buffer one metric datum; raise PayloadError for one CloudWatch would reject.
 
-        The datum built here (a dict) is what :meth:`flush_payloads` hands back if it fails.
+        The datum built here (a dict) is what `flush_payloads` hands back if it fails.
         """
         datum: Dict[str, Any] = {"MetricName": metric_name, "Unit": unit}
         datum["Timestamp"] = timestamp if timestamp is not None else datetime.datetime.now(datetime.UTC)
@@ -104,9 +106,10 @@ class CloudwatchBatchDispatcher(BaseDispatcher):
     def submit_payload(self, payload: Mapping[str, Any]) -> None:
         """Buffer one ``MetricDatum`` mapping (the API's shape), checked and measured.
 
-        Example::
-
+        Example:
+            ```python
             metrics.submit_payload({"MetricName": "Errors", "Value": 2, "Unit": "Count"})
+            ```
         """
         size = _check_and_measure(payload)
         request = dict(payload)

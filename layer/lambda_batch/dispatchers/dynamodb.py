@@ -47,7 +47,7 @@ class DynamoBatchDispatcher(BaseDispatcher):
     Items are plain Python values (as with ``Table.put_item``): floats are stored as numbers
     (via ``Decimal``), every value keeps its type (a numeric key stays a number). The caller's
     dict is never changed. Values DynamoDB would refuse raise
-    :class:`~lambda_batch.errors.PayloadError` at submit, naming the attribute: empty sets,
+    `PayloadError` at submit, naming the attribute: empty sets,
     numbers out of DynamoDB's range or over 38 digits, empty or over-long key values, a key of
     another type than the table's. Items are sized as DynamoDB sizes them (400 KB at most);
     calls are filled up to 16 MB as the request goes on the wire (botocore escapes non-ASCII
@@ -65,12 +65,13 @@ class DynamoBatchDispatcher(BaseDispatcher):
     the batch starts the next call, so every write is sent, in order. Writes of one key keep
     their order, even with ``max_workers`` > 1.
 
-    Example::
-
+    Example:
+        ```python
         table = DynamoBatchDispatcher("users", partition_key="user_id", sort_key="version")
         table.submit_payload({"user_id": "u-1", "version": 3, "name": "Ada"})
         table.submit_delete({"user_id": "u-2", "version": 1})
         table.flush_payloads()
+        ```
     """
 
     def __init__(
@@ -209,9 +210,10 @@ class DynamoBatchDispatcher(BaseDispatcher):
         PayloadError for an item without its keys, with values DynamoDB would refuse, or over
         400 KB.
 
-        Example::
-
+        Example:
+            ```python
             table.submit_payload({"id": "42", "name": "Ada"}, partition_key_location="id")
+            ```
         """
         if not isinstance(payload, Mapping):
             raise PayloadError(f"a DynamoDB item must be a mapping, not {type(payload).__name__}")
@@ -239,9 +241,10 @@ class DynamoBatchDispatcher(BaseDispatcher):
         Raises PayloadError for a key without the table's key attributes, with other
         attributes (when the table's key is known), or with values DynamoDB would refuse.
 
-        Example::
-
+        Example:
+            ```python
             table.submit_delete({"user_id": "u-2", "version": 1})
+            ```
         """
         if not isinstance(key, Mapping):
             raise PayloadError(f"a DynamoDB key must be a mapping, not {type(key).__name__}")

@@ -1,6 +1,6 @@
 """DynamoDB items as BatchWriteItem writes them: typed, checked against DynamoDB's rules, measured twice.
 
-:func:`write_item` turns an item of plain Python values into DynamoDB's typed attribute values
+`write_item` turns an item of plain Python values into DynamoDB's typed attribute values
 (the form ``boto3.dynamodb.types.TypeSerializer`` gives) in one pass, and measures it two ways:
 
 - ``item_size``: the item as DynamoDB counts it against its 400 KB limit (UTF-8 bytes of names
@@ -12,7 +12,7 @@
   ``\\uXXXX`` escape, 12 for characters outside the BMP; binaries in base64). DynamoDB's 16 MB
   per call is measured on the wire, where 400 KB of CJK text is 800 KB.
 
-Values DynamoDB would refuse raise :class:`~lambda_batch.errors.PayloadError` naming the
+Values DynamoDB would refuse raise `PayloadError` naming the
 attribute and the problem, never quoting the value: empty sets, numbers that are not finite,
 beyond DynamoDB's range (magnitude above 9.9999999999999999999999999999999999999E+125 or below
 1E-130) or over 38 significant digits, key attributes that are empty, over 2,048 bytes
@@ -22,10 +22,11 @@ table's type.
 Rules from https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html
 and https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html.
 
-Example::
-
+Example:
+    ```python
     written = write_item({"pk": "u-1", "score": 1.5}, {"pk": KeyRule("partition", "S")})
     written.attributes   # {'pk': {'S': 'u-1'}, 'score': {'N': '1.5'}}
+    ```
 """
 
 from __future__ import annotations
@@ -234,8 +235,10 @@ def write_item(item: Mapping[str, Any], keys: Mapping[str, KeyRule]) -> WrittenI
     request frame (``PutRequest``/``DeleteRequest``) and the separator are not included in
     ``wire_size``.
 
-    >>> write_item({"pk": "a", "n": 5}, {"pk": KeyRule("partition", None)}).item_size
-    4
+    Example:
+        ```python
+        write_item({"pk": "a", "n": 5}, {"pk": KeyRule("partition", None)}).item_size  # 4
+        ```
     """
     attributes: Dict[str, Any] = {}
     size = 0

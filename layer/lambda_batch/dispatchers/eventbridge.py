@@ -27,11 +27,12 @@ class EventBridgeBatchDispatcher(BaseDispatcher):
     a list of ARNs (a single string is refused); a naive ``time`` is taken as UTC, as boto3
     takes it.
 
-    Example::
-
+    Example:
+        ```python
         events = EventBridgeBatchDispatcher("orders-bus", source="shop.orders", detail_type="OrderPlaced")
         events.submit_payload({"order_id": 7, "total": 30})
         events.flush_payloads()
+        ```
     """
 
     def __init__(

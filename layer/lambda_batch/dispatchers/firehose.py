@@ -20,11 +20,12 @@ class FirehoseBatchDispatcher(BaseDispatcher):
     (``b"\\n"`` keeps JSON records apart at the destination); it is sized before base64, as
     Firehose sizes it (1,000 KiB at most).
 
-    Example::
-
+    Example:
+        ```python
         firehose = FirehoseBatchDispatcher("events-to-s3", record_delimiter=b"\\n")
         firehose.submit_payload({"event": "signup"})
         firehose.flush_payloads()
+        ```
     """
 
     def __init__(

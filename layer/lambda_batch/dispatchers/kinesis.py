@@ -33,7 +33,7 @@ class KinesisBatchDispatcher(BaseDispatcher):
     """Puts records on a Kinesis data stream with PutRecords: 500 records and 10 MiB per call.
 
     ``stream_name`` is the stream's name or ARN. Each record's partition key is, in order of
-    preference: ``partition_key=`` given to :meth:`submit_payload`, the payload's field named
+    preference: ``partition_key=`` given to `submit_payload`, the payload's field named
     by ``partition_key_identifier``, or a random UUID. A record is sized as Kinesis sizes it
     (data plus partition key) and may be 1 MiB, or more when the stream's MaxRecordSizeInKiB
     allows (read once, only when a larger record comes). Records with the same partition key
@@ -50,14 +50,15 @@ class KinesisBatchDispatcher(BaseDispatcher):
     records of different shards (the stream's shard map is read with ListShards once per
     process); ``aggregate="partition_key"`` aggregates per partition key without ListShards.
     Retries, the deadline and ordering apply per aggregated record; what comes back from
-    :meth:`flush_payloads` is the user records not put, as submitted. :attr:`stats` counts
-    Kinesis records (aggregates). See :mod:`lambda_batch.dispatchers.kinesis_aggregation`.
+    `flush_payloads` is the user records not put, as submitted. `stats` counts
+    Kinesis records (aggregates). See `lambda_batch.dispatchers.kinesis_aggregation`.
 
-    Example::
-
+    Example:
+        ```python
         kinesis = KinesisBatchDispatcher("clicks", partition_key_identifier="user_id")
         kinesis.submit_payload({"user_id": "u-1", "page": "/"})
         kinesis.flush_payloads()
+        ```
     """
 
     def __init__(
@@ -122,7 +123,7 @@ class KinesisBatchDispatcher(BaseDispatcher):
     ) -> None:
         """Buffer one record: ``bytes`` as is, a ``str`` as UTF-8, anything else as JSON.
 
-        Raises :class:`~lambda_batch.errors.PayloadError` for a record that cannot be put,
+        Raises `PayloadError` for a record that cannot be put,
         naming the record (``record #n``, counted per dispatcher) and never quoting its key: not
         serialisable, no partition key field or one that is None, a partition key of 0 or more
         than 256 characters (UTF-16 code units, as Kinesis counts), an ``explicit_hash_key``
@@ -222,9 +223,10 @@ class KinesisBatchDispatcher(BaseDispatcher):
     def flush_payloads(self) -> List[Any]:
         """Send everything buffered (open aggregates too); return the records not put, as submitted.
 
-        Example::
-
+        Example:
+            ```python
             failed = kinesis.flush_payloads()
+            ```
         """
         if self._aggregation is not None:
             with self._buffer.lock:

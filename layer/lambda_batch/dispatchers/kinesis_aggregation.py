@@ -17,11 +17,12 @@ An aggregated record takes the partition key (and explicit hash key) of its firs
 so it is stored on that record's shard, like every other record in it. At most 500 aggregates
 (and 10 MiB) are open at once; past that the oldest is closed, so memory stays bounded.
 
-Example::
-
+Example:
+    ```python
     aggregator = Aggregator("shard")
     closed = aggregator.add(user, key="user-1", key_bytes=b"user-1", data=b"...", hash_key=None,
                             group="shardId-000000000000", limit=1024 * 1024)
+    ```
 """
 
 from __future__ import annotations

@@ -9,10 +9,11 @@
 Errors name the record and the problem, never the key itself (keys are often user ids).
 Sources: https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecordsRequestEntry.html
 
-Example::
-
+Example:
+    ```python
     check_partition_key("user-1", "record #1")        # 'user-1'
     check_explicit_hash_key(2**127, "record #1")      # '170141183460469231731687303715884105728'
+    ```
 """
 
 from __future__ import annotations

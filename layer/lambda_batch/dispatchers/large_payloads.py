@@ -2,13 +2,13 @@
 
 Loaded only when a dispatcher is given a ``large_payload_bucket``. A payload over the
 threshold is written to S3 (one PutObject each) and its message carries the pointer in the
-AWS Extended Client libraries' format instead (:mod:`lambda_batch.payloads.pointers`). The
+AWS Extended Client libraries' format instead (`lambda_batch.payloads.pointers`). The
 pointer message is built, and measured, when the item is submitted, so packing counts its
 real size; the object is written when the batch is sent, once (a retried send does not write
 it again), the batch's objects concurrently on up to ``max_workers`` threads, every call under
 the dispatcher's retry policy and deadline. An item whose object could not be written is not
 sent: its message stays out of the call and the item comes back with the S3 error if retries
-do not help (and, FIFO, the later messages of its group too: :data:`GROUP_NOT_STORED`).
+do not help (and, FIFO, the later messages of its group too: `GROUP_NOT_STORED`).
 
 An item that is finally not delivered has its object deleted, unless the send's outcome is
 unknown (a read timeout, a dropped connection, a 5xx): the message may then have arrived,
@@ -22,12 +22,13 @@ never leaves the other pointing at nothing. The first object, if its message nev
 is an orphan the bucket's lifecycle rule removes. The payload is therefore kept with its
 entry until the entry is done.
 
-Example::
-
+Example:
+    ```python
     offloader = offloader_option(dispatcher, "my-bucket", None, "payloads/", kwargs)
     if offloader.should_offload(size, limit):
         request, size = offloader.pointer_request(request, "MessageBody", body, attributes, attributes_size)
     results = send_offloaded(dispatcher, offloader, entries, call, id_results)
+    ```
 """
 
 from __future__ import annotations
@@ -381,7 +382,7 @@ def send_offloaded(
 def offloader_option(
     dispatcher: Any, bucket: Any, threshold: Any, prefix: Any, kwargs: Mapping[str, Any]
 ) -> Optional[PayloadOffloader]:
-    """The dispatcher's ``large_payload_*`` options as a :class:`PayloadOffloader` (``None``: no bucket).
+    """The dispatcher's ``large_payload_*`` options as a `PayloadOffloader` (``None``: no bucket).
 
     With one, the objects of the items the dispatcher hands back are deleted (``discard_failed``).
     """

@@ -3,11 +3,12 @@
 Both services count attributes toward the message size: each attribute's name, data type and
 value, in UTF-8 bytes (binary values by length).
 
-Example::
-
+Example:
+    ```python
     attributes, size = normalise_message_attributes({"tenant": "acme", "priority": 3})
     # {"tenant": {"DataType": "String", "StringValue": "acme"},
     #  "priority": {"DataType": "Number", "StringValue": "3"}}
+    ```
 """
 
 from __future__ import annotations

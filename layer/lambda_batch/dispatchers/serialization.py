@@ -3,13 +3,14 @@
 Strings are sent as they are, bytes as they are (or decoded as UTF-8 where the service takes
 text); anything else is encoded as compact JSON. ``Decimal`` (as DynamoDB returns numbers),
 ``datetime``/``date``/``time`` and ``UUID`` are understood; what JSON cannot express raises
-:class:`~lambda_batch.errors.PayloadError` naming the type.
+`PayloadError` naming the type.
 
-Example::
-
+Example:
+    ```python
     from lambda_batch.dispatchers.serialization import payload_to_text
 
     payload_to_text({"id": 1, "at": datetime.date(2024, 1, 2)})   # '{"id":1,"at":"2024-01-02"}'
+    ```
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ def _default(value: Any) -> Any:
 def to_json(value: Any) -> str:
     """Compact JSON for ``value``; raise PayloadError when it cannot be encoded.
 
-    >>> to_json({"a": [1, 2]})
-    '{"a":[1,2]}'
+    Example:
+        ```python
+        to_json({"a": [1, 2]})  # '{"a":[1,2]}'
+        ```
     """
     try:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default)
@@ -52,8 +55,10 @@ def to_json(value: Any) -> str:
 def payload_to_text(payload: Any) -> str:
     """The text of a payload: a ``str`` as is, ``bytes`` decoded as UTF-8, anything else as JSON.
 
-    >>> payload_to_text(b"hi"), payload_to_text("hi"), payload_to_text({"k": 1})
-    ('hi', 'hi', '{"k":1}')
+    Example:
+        ```python
+        payload_to_text(b"hi"), payload_to_text("hi"), payload_to_text({"k": 1})  # ('hi', 'hi', '{"k":1}')
+        ```
     """
     if isinstance(payload, str):
         return payload
@@ -70,8 +75,10 @@ def payload_to_text(payload: Any) -> str:
 def payload_to_bytes(payload: Any) -> bytes:
     """The bytes of a payload: ``bytes`` as is, a ``str`` as UTF-8, anything else as UTF-8 JSON.
 
-    >>> payload_to_bytes({"k": "é"})
-    b'{"k":"\\xc3\\xa9"}'
+    Example:
+        ```python
+        payload_to_bytes({"k": "é"})  # b'{"k":"\\xc3\\xa9"}'
+        ```
     """
     if isinstance(payload, bytes):
         return payload

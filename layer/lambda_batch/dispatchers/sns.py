@@ -32,14 +32,15 @@ class SNSBatchDispatcher(TopicSettings, BaseDispatcher):
     per group; a message given no deduplication id gets one of its own, made at submit and kept
     across its retries (``deduplicate_by_content=True``: the SHA-256 of the message instead).
     A FIFO message that cannot be published halts its group until the next
-    :meth:`flush_payloads`, as with :class:`SQSFifoBatchDispatcher`: the group's later messages
+    `flush_payloads`, as with `SQSFifoBatchDispatcher`: the group's later messages
     come back unsent with code ``FifoGroupHalted``.
 
-    Example::
-
+    Example:
+        ```python
         sns = SNSBatchDispatcher("arn:aws:sns:eu-west-1:123456789012:alerts")
         sns.submit_payload({"alert": "disk full"}, subject="disk", message_attributes={"severity": "high"})
         sns.flush_payloads()
+        ```
     """
 
     def __init__(
@@ -110,7 +111,7 @@ class SNSBatchDispatcher(TopicSettings, BaseDispatcher):
     ) -> None:
         """Buffer one message; raise PayloadError for one that cannot be published.
 
-        ``message_id`` names it in logs and in :attr:`unprocessed_details`; ``message_structure``
+        ``message_id`` names it in logs and in `unprocessed_details`; ``message_structure``
         may be ``"json"`` (then the payload maps protocols to messages).
         """
         record_id = _record_id(message_id)

@@ -9,11 +9,12 @@ send), once per topic for the life of the process, as the SQS dispatcher reads i
 Without ``sns:GetTopicAttributes`` (or with a value out of range) the default, 256 KiB, applies
 and publishing still works.
 
-Example::
-
+Example:
+    ```python
     from lambda_batch.dispatchers.sns_topic import topic_message_size
 
     topic_message_size({"MaximumMessageSize": "1048576"})   # 1048576
+    ```
 """
 
 from __future__ import annotations
@@ -42,10 +43,11 @@ _topic_sizes_lock = threading.Lock()
 def topic_message_size(attributes: Mapping[str, Any], ceiling: int = 1024 * 1024) -> Optional[int]:
     """The topic's MaximumMessageSize from its attributes, or None when absent or out of range.
 
-    >>> topic_message_size({"MaximumMessageSize": "2048"})
-    2048
-    >>> topic_message_size({}) is None
-    True
+    Example:
+        ```python
+        topic_message_size({"MaximumMessageSize": "2048"})  # 2048
+        topic_message_size({}) is None  # True
+        ```
     """
     value = attributes.get("MaximumMessageSize")
     try:

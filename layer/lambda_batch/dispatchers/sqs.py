@@ -7,9 +7,10 @@ failing that, the first send. Without ``sqs:GetQueueAttributes`` the service lim
 sends still work. Large payloads go through S3 with ``large_payload_bucket`` (``large_payloads``,
 loaded only then).
 
-Example::
-
+Example:
+    ```python
     url, region, name = queue_target("arn:aws:sqs:eu-west-1:123456789012:jobs")
+    ```
 """
 
 from __future__ import annotations
@@ -53,8 +54,11 @@ _queue_settings: Dict[str, Tuple[Optional[int], Optional[bool]]] = {}
 def queue_target(queue_name: str) -> Tuple[Optional[str], Optional[str], str]:
     """``(url or None, region or None, name)`` of a queue given by name, URL or ARN.
 
-    >>> queue_target("https://sqs.eu-west-1.amazonaws.com/123456789012/jobs")
-    ('https://sqs.eu-west-1.amazonaws.com/123456789012/jobs', 'eu-west-1', 'jobs')
+    Example:
+        ```python
+        queue_target("https://sqs.eu-west-1.amazonaws.com/123456789012/jobs")
+        # ('https://sqs.eu-west-1.amazonaws.com/123456789012/jobs', 'eu-west-1', 'jobs')
+        ```
     """
     if queue_name.startswith("arn:"):
         try:
@@ -253,12 +257,13 @@ class SQSBatchDispatcher(_SQSDispatcherBase):
     standard queue. It sets no order: messages of a group may arrive in any order, as on any
     standard queue. A message sent through S3 keeps its group.
 
-    Example::
-
+    Example:
+        ```python
         sqs = SQSBatchDispatcher("jobs")
         for job in jobs:
             sqs.submit_payload(job, message_group_id=job["tenant"])
         not_sent = sqs.flush_payloads()     # the very dicts submitted, if any failed
+        ```
     """
 
     def __init__(
@@ -285,10 +290,10 @@ class SQSBatchDispatcher(_SQSDispatcherBase):
     ) -> None:
         """Buffer one message: ``payload`` is a ``str`` (sent as is), UTF-8 ``bytes``, or JSON-able.
 
-        ``message_id`` names the message in logs and in :attr:`unprocessed_details` (batch entry
+        ``message_id`` names the message in logs and in `unprocessed_details` (batch entry
         ids are assigned internally, so they never clash); ``delay_seconds`` is 0 to 900;
         ``message_group_id`` is the message's fair-queue group (its tenant), 1 to 128 characters.
-        Raises :class:`~lambda_batch.errors.PayloadError` for a payload that cannot be sent.
+        Raises `PayloadError` for a payload that cannot be sent.
         """
         group = message_group_id if message_group_id is not None else self.default_message_group_id
         if group is not None and not _valid_group(group):
@@ -319,20 +324,21 @@ class SQSFifoBatchDispatcher(_SQSDispatcherBase):
     deduplication, no id is sent and SQS hashes the body itself; with
     ``deduplicate_by_content=True`` the id is the SHA-256 of the body, so identical bodies
     within SQS's 5-minute window are stored once. Resubmitting an item handed back by
-    :meth:`flush_payloads` makes a new message unless you give it your own id.
+    `flush_payloads` makes a new message unless you give it your own id.
 
     A message that cannot be delivered (refused by SQS, retries exhausted, or the deadline)
-    halts its group until the next :meth:`flush_payloads`: the group's later messages are not
+    halts its group until the next `flush_payloads`: the group's later messages are not
     sent but returned by it, as submitted and in order, with code ``FifoGroupHalted`` and a
     message naming the ``message_id`` (or ``item #n``) that failed. Other groups go on. Only
     messages of the same group carried by the very call that failed may already have been
     accepted by SQS; a failed message is then returned, never sent again behind them.
 
-    Example::
-
+    Example:
+        ```python
         fifo = SQSFifoBatchDispatcher("orders.fifo")
         fifo.submit_payload({"order": 7}, message_group_id="customer-42")
         fifo.flush_payloads()
+        ```
     """
 
     _fifo = True
@@ -361,7 +367,7 @@ class SQSFifoBatchDispatcher(_SQSDispatcherBase):
         message_deduplication_id: Optional[str] = None,
         message_attributes: Optional[Mapping[str, Any]] = None,
     ) -> None:
-        """Buffer one message of group ``message_group_id``; see :class:`SQSBatchDispatcher`."""
+        """Buffer one message of group ``message_group_id``; see `SQSBatchDispatcher`."""
         request, size, record_id = self._build(payload, message_id, message_attributes)
         label = record_id or "message"
         group = message_group_id if message_group_id is not None else self.default_message_group_id

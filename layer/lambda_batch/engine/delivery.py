@@ -3,12 +3,12 @@
 Every batch call the layer makes runs here: the dispatchers' sends (SendMessageBatch,
 PutRecords, BatchWriteItem...), the SQS processors' DeleteMessageBatch and
 ChangeMessageVisibilityBatch, and S3 DeleteObjects. The operation (a
-:class:`~lambda_batch.engine.dispatcher.BaseDispatcher`) only says how to make its call and
+`BaseDispatcher`) only says how to make its call and
 read its response (``_send``), what it needs first (``_prepare``) and which ``client`` to use;
 the loop does the rest:
 
 - retries what is worth retrying, whole calls and single entries alike, with the one
-  :class:`~lambda_batch.core.retry.RetryPolicy` (capped exponential backoff, full jitter), each
+  `RetryPolicy` (capped exponential backoff, full jitter), each
   entry within its own budget of ``max_attempts`` calls, across retries and splits;
 - splits a call refused for one bad entry (a validation error, a request too large, a bare
   HTTP 413) to isolate it, so the other entries still go through: into as many parts as it
@@ -20,17 +20,18 @@ the loop does the rest:
 - holds back the entries of keys halted by an earlier undelivered entry (FIFO message groups,
   Kinesis keys in ordered mode: codes ``FifoGroupHalted``, ``PartitionKeyHalted``), and never
   retries a FIFO message behind a later message of its group the same call delivered
-  (:func:`drop_overtaken`);
+  (`drop_overtaken`);
 - starts no call once less than the margin is left before the deadline (the items come back
   with code ``DeadlineExceeded``);
-- hands back, through the :class:`~lambda_batch.engine.ledger.Ledger`, every entry not
+- hands back, through the `Ledger`, every entry not
   delivered with its reason.
 
-Example::
-
+Example:
+    ```python
     loop = DeliveryLoop(dispatcher, ledger, ordered=False, start_margin=None)
     loop.deliver_calls(batch)              # one call, then retries and splits of what failed
     parts = split_parts(entries, budget=3)  # 25 entries -> 3 parts of 9, 8 and 8
+    ```
 """
 
 from __future__ import annotations
@@ -305,10 +306,11 @@ def split_parts[T](entries: Sequence[T], budget: int) -> List[List[T]]:
     """``entries`` cut, in order, into the fewest near-equal parts (at least two) such that
     ``budget`` more levels of splitting reach single entries.
 
-    Example::
-
+    Example:
+        ```python
         [len(p) for p in split_parts(list(range(25)), 4)]     # [9, 8, 8]
         [len(p) for p in split_parts(list(range(25)), 5)]     # [13, 12]
+        ```
     """
     count = len(entries)
     parts = 2

@@ -1,6 +1,6 @@
 """What every dispatcher is made of: a buffer, a delivery loop and a ledger, composed, and the public face.
 
-A :class:`BaseDispatcher` holds its parts, one concept per module:
+A `BaseDispatcher` holds its parts, one concept per module:
 
 - ``packing.Packing``: the buffer, cut into batches under the entry and byte caps (next-fit,
   in submission order);
@@ -15,7 +15,7 @@ An operation (each service's dispatcher, each SQS action) subclasses it and says
 - its request entry: ``self._add(payload, request, size, record_id=, order_key=, dedupe_key=)``
   buffers one item (the buffer's ``add``);
 - its call and response reading: ``_send(client, entries)`` returns, per entry in order,
-  ``None`` or its :class:`~lambda_batch.core.retry.ErrorInfo`, or raises for a whole-call failure;
+  ``None`` or its `ErrorInfo`, or raises for a whole-call failure;
 - its limits: ``limits.SERVICE_LIMITS``, and ``_item_limit()`` when the resource lowers the
   largest item (call ``_limits_changed()`` once it is known), ``_check_size()`` to word the
   error of an item over it;
@@ -24,7 +24,7 @@ An operation (each service's dispatcher, each SQS action) subclasses it and says
   ``_halt_code``/``_halt_noun``, ``_ordered``, ``_start_margin``, ``_failure_log_level``;
   and ``self._ledger.after_fail`` for work on the items handed back.
 
-What cannot be delivered is handed back by :meth:`BaseDispatcher.flush_payloads`, each item
+What cannot be delivered is handed back by `BaseDispatcher.flush_payloads`, each item
 the very object that was submitted, with its reason beside it.
 """
 
@@ -62,12 +62,12 @@ class BaseDispatcher:
       (``endpoint_url``, ``region_name``...). Without ``client`` and ``config``, the client
       makes one attempt per call (botocore's own retries are off) so that the dispatcher's
       ``retry_policy`` alone decides, and can keep to the deadline.
-    - ``retry_policy``: a :class:`~lambda_batch.core.retry.RetryPolicy` (default: 5 attempts in all).
-    - ``context`` or ``deadline``: a Lambda context, a :class:`~lambda_batch.core.deadline.Deadline`
+    - ``retry_policy``: a `RetryPolicy` (default: 5 attempts in all).
+    - ``context`` or ``deadline``: a Lambda context, a `Deadline`
       or seconds from now. Once less than the retry policy's ``deadline_margin`` is left, no
       call starts (neither a first send nor a retry): the items not yet delivered come back
-      from :meth:`flush_payloads` with code ``DeadlineExceeded``, so the function can still
-      return in time. :meth:`set_deadline` changes it per invocation.
+      from `flush_payloads` with code ``DeadlineExceeded``, so the function can still
+      return in time. `set_deadline` changes it per invocation.
     - ``max_batch_bytes``: a byte cap per call below the service's.
     - ``max_workers``: send up to this many batches at once (default 1: sequential). Order is
       kept per Kinesis partition key, FIFO message group and DynamoDB item key. The threads end
@@ -80,7 +80,7 @@ class BaseDispatcher:
 
     FIFO targets (SQS FIFO queues, SNS FIFO topics) keep each message group in order when a
     message cannot be delivered (a non-retryable failure, retries exhausted, the deadline):
-    the group's later messages submitted before the next :meth:`flush_payloads` are not sent.
+    the group's later messages submitted before the next `flush_payloads` are not sent.
     They come back from it, as submitted and in order, with code ``FifoGroupHalted`` and a
     message naming the message that failed; other groups go on. A message is never retried
     after a later message of its group was delivered (the service accepted part of a call):
@@ -89,12 +89,13 @@ class BaseDispatcher:
     Delivery is at least once: an entry whose call timed out after the service received it
     may be delivered again by the retry, as with any AWS client.
 
-    Example::
-
+    Example:
+        ```python
         with SQSBatchDispatcher("jobs", max_workers=4) as sqs:
             for job in jobs:
                 sqs.submit_payload(job)
         failed = sqs.unprocessed_items       # what could not be sent, as submitted
+        ```
     """
 
     #: Shown in logs and errors, e.g. "SQS queue jobs".
@@ -218,14 +219,15 @@ class BaseDispatcher:
 
         That includes items of batches sent while submitting (a full batch goes at once).
         Each returned item is the very object that was submitted, in submission order; the
-        reasons are in :attr:`unprocessed_details`. Delivery failures are never raised.
+        reasons are in `unprocessed_details`. Delivery failures are never raised.
         FIFO message groups halted by a failure open again for what is submitted next.
 
-        Example::
-
+        Example:
+            ```python
             failed = dispatcher.flush_payloads()
             if failed:
                 dead_letter(failed)
+            ```
         """
         buffer = self._buffer
         with buffer.lock:
@@ -240,7 +242,7 @@ class BaseDispatcher:
 
     @property
     def unprocessed_items(self) -> List[Any]:
-        """The items the last :meth:`flush_payloads` returned (the submitted objects)."""
+        """The items the last `flush_payloads` returned (the submitted objects)."""
         return [item.item for item in self._last_unprocessed]
 
     @property
@@ -261,10 +263,11 @@ class BaseDispatcher:
     def set_deadline(self, context_or_deadline: Any) -> None:
         """Keep calls within a new deadline: a Lambda context, a Deadline, seconds, or ``None``.
 
-        Example::
-
+        Example:
+            ```python
             def handler(event, context):
                 dispatcher.set_deadline(context)
+            ```
         """
         self._deadline = NO_DEADLINE if context_or_deadline is None else Deadline.coerce(context_or_deadline)
 
@@ -288,7 +291,7 @@ class BaseDispatcher:
     def close(self) -> None:
         """Flush what is left, then stop the sending threads (if ``max_workers`` > 1).
 
-        After a flush with nothing left, :attr:`unprocessed_items` keeps that flush's result.
+        After a flush with nothing left, `unprocessed_items` keeps that flush's result.
         """
         busy = self._workers is not None and self._workers.busy()
         if self._buffer.open or busy or self._ledger.failed:
@@ -316,9 +319,10 @@ def target_arn(value: str, service: str, kind: str, resource_prefix: str = "") -
     """Parse ``value`` as the ARN of a ``service`` resource (whose resource part starts with
     ``resource_prefix``); raise ConfigurationError naming ``kind`` when it is not one.
 
-    Example::
-
+    Example:
+        ```python
         target_arn("arn:aws:kinesis:eu-west-1:123456789012:stream/s", "kinesis", "Kinesis stream")
+        ```
     """
     try:
         arn = parse_arn(value)

@@ -7,11 +7,12 @@ undelivered item (FIFO message groups, Kinesis keys in ordered mode) are noted h
 until the next flush. Logs name an item by its record id and the error code only: a
 service's message may quote the payload.
 
-Example::
-
+Example:
+    ```python
     ledger = Ledger(dispatcher, halts=True, halt_code=FIFO_GROUP_HALTED, log_level=logging.WARNING)
     ledger.fail([(entry, ErrorInfo("InvalidParameterValue", "...", False))])
     failed = ledger.take_failed()     # [(seq, UnprocessedItem), ...] in submission order
+    ```
 """
 
 from __future__ import annotations
@@ -40,9 +41,10 @@ class DispatcherStats:
     retries, ``entries_sent`` the items delivered, ``failures`` the items handed back,
     ``superseded`` the DynamoDB writes replaced by a later write of the same key in one batch.
 
-    Example::
-
+    Example:
+        ```python
         dispatcher.stats.calls      # 3
+        ```
     """
 
     submitted: int = 0

@@ -7,12 +7,13 @@ measured once, when it is submitted; the batch's size is a running total, so sub
 O(1). Items with a ``dedupe_key`` (DynamoDB writes of one item key) replace an earlier one in
 the open batch. The buffer counts what it took in (``submitted``, ``superseded``).
 
-Example::
-
+Example:
+    ```python
     buffer = Packing(limits, max_batch_size=10, max_batch_bytes=1_048_576, item_limit=1_048_576,
                      deliver=send_batch, deliver_wave=None, owner=dispatcher)
     buffer.add(payload, {"MessageBody": body}, size=len(body))   # seals and delivers a full batch
     buffer.seal()                                                # delivers what is open
+    ```
 """
 
 from __future__ import annotations
@@ -62,9 +63,10 @@ class Entry:
 def next_wave[T](entries: Sequence[T]) -> Tuple[List[T], List[T]]:
     """The earliest entry of each order key (and every entry without one), and the rest, in order.
 
-    Example::
-
+    Example:
+        ```python
         wave, rest = next_wave(entries)     # a call carries at most one entry per key
+        ```
     """
     seen: Set[Hashable] = set()
     wave: List[T] = []

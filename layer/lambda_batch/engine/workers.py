@@ -5,15 +5,16 @@ batch that shares an order key (a Kinesis partition key, a FIFO message group, a
 item key) with a batch still in flight waits for it, so items of one key are sent in the
 order they were submitted; batches of other keys overtake freely. At most
 ``2 * max_workers`` batches wait or fly at once, so memory stays bounded. The threads live
-from the first batch sent to the end of the flush (:meth:`OrderedWorkers.end`): a dispatcher
+from the first batch sent to the end of the flush (`OrderedWorkers.end`): a dispatcher
 made per invocation and never closed leaves no idle thread behind.
 
-Example::
-
+Example:
+    ```python
     pool = OrderedWorkers(4, deliver=send_one_batch)
     pool.submit(batch)       # returns at once; sends in the background
     pool.wait()              # every batch submitted so far is resolved
     pool.end()               # the threads end (a later batch starts new ones)
+    ```
 """
 
 from __future__ import annotations

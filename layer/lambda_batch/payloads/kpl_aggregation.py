@@ -1,32 +1,35 @@
 """The Kinesis Producer Library's aggregated record format: many user records in one Kinesis record.
 
 The format, as the KPL documents it (``aggregation-format.md`` in awslabs/amazon-kinesis-producer)
-and as the KCL, ``aws-kinesis-agg`` and this layer read it::
+and as the KCL, ``aws-kinesis-agg`` and this layer read it:
 
-    F3 89 9A C2 | AggregatedRecord (protobuf) | MD5 of the protobuf bytes (16 bytes)
+```text
+F3 89 9A C2 | AggregatedRecord (protobuf) | MD5 of the protobuf bytes (16 bytes)
 
-    message AggregatedRecord {
-      repeated string partition_key_table     = 1;
-      repeated string explicit_hash_key_table = 2;
-      repeated Record records                 = 3;
-    }
-    message Record {
-      required uint64 partition_key_index     = 1;
-      optional uint64 explicit_hash_key_index = 2;
-      required bytes  data                    = 3;
-      repeated Tag    tags                    = 4;   // read past, never written
-    }
+message AggregatedRecord {
+  repeated string partition_key_table     = 1;
+  repeated string explicit_hash_key_table = 2;
+  repeated Record records                 = 3;
+}
+message Record {
+  required uint64 partition_key_index     = 1;
+  optional uint64 explicit_hash_key_index = 2;
+  required bytes  data                    = 3;
+  repeated Tag    tags                    = 4;   // read past, never written
+}
+```
 
 Written and read here with the protobuf wire format by hand (varints and length-delimited
 fields): no protobuf dependency. A user record is a ``(partition_key, explicit_hash_key, data)``
 tuple, the explicit hash key ``None`` when it has none.
 
-Example::
-
+Example:
+    ```python
     from lambda_batch.payloads.kpl_aggregation import decode_aggregate, encode_aggregate
 
     blob = encode_aggregate([("user-1", None, b"a"), ("user-2", None, b"b")])
     decode_aggregate(blob)      # [('user-1', None, b'a'), ('user-2', None, b'b')]
+    ```
 """
 
 from __future__ import annotations
@@ -70,8 +73,10 @@ class AggregateError(ValueError):
 def varint(value: int) -> bytes:
     """``value`` (an int >= 0) as a protobuf varint.
 
-    >>> varint(300).hex()
-    'ac02'
+    Example:
+        ```python
+        varint(300).hex()  # 'ac02'
+        ```
     """
     out = bytearray()
     while value > 0x7F:
@@ -84,8 +89,10 @@ def varint(value: int) -> bytes:
 def varint_size(value: int) -> int:
     """The number of bytes of ``value`` as a varint.
 
-    >>> varint_size(127), varint_size(128)
-    (1, 2)
+    Example:
+        ```python
+        varint_size(127), varint_size(128)  # (1, 2)
+        ```
     """
     return max(1, (value.bit_length() + 6) // 7)
 
@@ -98,14 +105,15 @@ def hash_key_of(partition_key_bytes: bytes) -> int:
 class AggregateBuilder:
     """One aggregated record being filled: its key tables, its records and its exact size.
 
-    :meth:`added_size` says how many bytes a user record would add, so a caller can close the
-    aggregate before it goes over a limit; :meth:`add` adds it; :meth:`encode` gives the bytes.
+    `added_size` says how many bytes a user record would add, so a caller can close the
+    aggregate before it goes over a limit; `add` adds it; `encode` gives the bytes.
 
-    Example::
-
+    Example:
+        ```python
         builder = AggregateBuilder()
         builder.add("user-1", b"user-1", b"payload", None)
         builder.data_size       # len(builder.encode())
+        ```
     """
 
     __slots__ = ("_hash_keys", "_keys", "_parts", "data_size", "records")
@@ -166,8 +174,10 @@ class AggregateBuilder:
 def encode_aggregate(records: Iterable[UserRecord]) -> bytes:
     """Encode ``(partition_key, explicit_hash_key or None, data)`` user records as one aggregate.
 
-    >>> encode_aggregate([("k", None, b"x")])[:4] == MAGIC
-    True
+    Example:
+        ```python
+        encode_aggregate([("k", None, b"x")])[:4] == MAGIC  # True
+        ```
     """
     builder = AggregateBuilder()
     for key, hash_key, data in records:
@@ -190,12 +200,13 @@ class AggregateIndex:
 
     Holds the aggregate's bytes, its key tables and the offset of each user record (4 bytes
     per user record): a user record's data is copied only when that record is read, so
-    memory does not grow with what has been read. Made by :func:`scan_aggregate`.
+    memory does not grow with what has been read. Made by `scan_aggregate`.
 
-    Example::
-
+    Example:
+        ```python
         index = scan_aggregate(encode_aggregate([("k", None, b"x"), ("k", None, b"y")]))
         len(index), index[1]        # (2, ('k', None, b'y'))
+        ```
     """
 
     __slots__ = ("_hash_keys", "_keys", "_starts", "_view")
@@ -225,8 +236,8 @@ class AggregateIndex:
 def scan_aggregate(data: bytes) -> AggregateIndex:
     """Check an aggregated record whole and index its user records, copying none of their data.
 
-    Raises :class:`DigestMismatch` when the MD5 digest does not match the message, and
-    :class:`AggregateError` when the message is not a well-formed AggregatedRecord (a field cut
+    Raises `DigestMismatch` when the MD5 digest does not match the message, and
+    `AggregateError` when the message is not a well-formed AggregatedRecord (a field cut
     short, an index outside its key table, a record without its partition key index or data).
     Unknown fields are skipped, as protobuf does.
     """
@@ -273,13 +284,15 @@ def scan_aggregate(data: bytes) -> AggregateIndex:
 
 
 def decode_aggregate(data: bytes) -> List[UserRecord]:
-    """The user records of an aggregated record, in order (all at once: see :func:`scan_aggregate`).
+    """The user records of an aggregated record, in order (all at once: see `scan_aggregate`).
 
-    Raises :class:`AggregateError` (:class:`DigestMismatch` for the digest) as
-    :func:`scan_aggregate` does.
+    Raises `AggregateError` (`DigestMismatch` for the digest) as
+    `scan_aggregate` does.
 
-    >>> decode_aggregate(encode_aggregate([("k", "5", b"x")]))
-    [('k', '5', b'x')]
+    Example:
+        ```python
+        decode_aggregate(encode_aggregate([("k", "5", b"x")]))  # [('k', '5', b'x')]
+        ```
     """
     return list(scan_aggregate(data))
 

@@ -8,12 +8,13 @@ retrying, under the one retry policy, with timeouts that end before the deadline
 start until the deadline itself (an object left behind only waits for the bucket's lifecycle
 rule). What is not deleted comes back, key by key, with its error code.
 
-Example::
-
+Example:
+    ```python
     deletes = ObjectDeletes("payload-bucket", clients=ClientProvider("s3"), deadline=context)
     for key in keys:
         deletes.delete(key)
     not_deleted = deletes.run()          # UnprocessedItem per key, with its code
+    ```
 """
 
 from __future__ import annotations
@@ -74,8 +75,10 @@ def key_results(keys: Sequence[str], response: Dict[str, Any]) -> List[Optional[
     """Per-key results of a ``Quiet`` DeleteObjects response: the keys in ``Errors`` failed (retryably
     when their code says so); the others were deleted.
 
-    >>> key_results(["a", "b"], {"Errors": [{"Key": "b", "Code": "InternalError"}]})[1].retryable
-    True
+    Example:
+        ```python
+        key_results(["a", "b"], {"Errors": [{"Key": "b", "Code": "InternalError"}]})[1].retryable  # True
+        ```
     """
     errors = {str(item.get("Key")): item for item in response.get("Errors") or ()}
     results: List[Optional[ErrorInfo]] = []

@@ -7,9 +7,10 @@ most 64 KiB and never past the declared size, each socket read with a timeout th
 ``cutoff`` (the deadline less its margin, on the ``time.monotonic()`` clock); no chunk
 starts after it. The bytes go into one buffer of the declared size.
 
-Example::
-
+Example:
+    ```python
     data = read_object(s3, "my-payloads", key, declared=5_242_880, owner="123456789012", cutoff=cutoff)
+    ```
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ def read_object(
     cutoff: float,
     clock: Callable[[], float] = time.monotonic,
 ) -> bytearray:
-    """The object's ``declared`` bytes; :class:`ObjectRefused` when its length differs,
-    :class:`ReadCutOff` when ``cutoff`` comes first; botocore's errors as raised."""
+    """The object's ``declared`` bytes; `ObjectRefused` when its length differs,
+    `ReadCutOff` when ``cutoff`` comes first; botocore's errors as raised."""
     params = {"Bucket": bucket, "Key": key}
     if owner is not None:
         params["ExpectedBucketOwner"] = owner

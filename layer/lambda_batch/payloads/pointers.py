@@ -2,20 +2,23 @@
 
 A message whose payload lives in S3 carries, in place of its body, a JSON array of the
 pointer's class name and the object's location, and a Number message attribute holding
-the payload's size in UTF-8 bytes (consumers recognise a pointer by that attribute)::
+the payload's size in UTF-8 bytes (consumers recognise a pointer by that attribute):
 
-    body:       ["software.amazon.payloadoffloading.PayloadS3Pointer",
-                 {"s3BucketName": "my-bucket", "s3Key": "a1b2..."}]
-    attribute:  ExtendedPayloadSize = 5242880 (Number)
+```text
+body:       ["software.amazon.payloadoffloading.PayloadS3Pointer",
+             {"s3BucketName": "my-bucket", "s3Key": "a1b2..."}]
+attribute:  ExtendedPayloadSize = 5242880 (Number)
+```
 
 The same format is written and read by the AWS SQS and SNS Extended Client libraries
 (Python and Java). Their older releases wrote ``com.amazon.sqs.javamessaging.MessageS3Pointer``
 with the attribute ``SQSLargePayloadSize``: that pair is read too, never written.
 
-Example::
-
+Example:
+    ```python
     body = pointer_body("my-bucket", "payloads/a1b2")
     read_pointer(body)          # ('my-bucket', 'payloads/a1b2')
+    ```
 """
 
 from __future__ import annotations
@@ -48,8 +51,11 @@ class PointerError(ValueError):
 def pointer_body(bucket: str, key: str) -> str:
     """The message body that points at ``s3://bucket/key`` (compact JSON, as the libraries write).
 
-    >>> pointer_body("b", "k")
-    '["software.amazon.payloadoffloading.PayloadS3Pointer", {"s3BucketName": "b", "s3Key": "k"}]'
+    Example:
+        ```python
+        pointer_body("b", "k")
+        # '["software.amazon.payloadoffloading.PayloadS3Pointer", {"s3BucketName": "b", "s3Key": "k"}]'
+        ```
     """
     return json.dumps([POINTER_CLASS, {"s3BucketName": bucket, "s3Key": key}])
 
@@ -57,8 +63,10 @@ def pointer_body(bucket: str, key: str) -> str:
 def size_attribute(size: int) -> Any:
     """The ``ExtendedPayloadSize`` message attribute value (API shape) for a payload of ``size`` bytes.
 
-    >>> size_attribute(12)
-    {'DataType': 'Number', 'StringValue': '12'}
+    Example:
+        ```python
+        size_attribute(12)  # {'DataType': 'Number', 'StringValue': '12'}
+        ```
     """
     return {"DataType": "Number", "StringValue": str(size)}
 
@@ -66,8 +74,10 @@ def size_attribute(size: int) -> Any:
 def new_key(prefix: str = "") -> str:
     """A fresh object key: ``prefix`` then 32 random hexadecimal digits.
 
-    >>> len(new_key("payloads/"))
-    41
+    Example:
+        ```python
+        len(new_key("payloads/"))  # 41
+        ```
     """
     import uuid
 
@@ -75,10 +85,13 @@ def new_key(prefix: str = "") -> str:
 
 
 def read_pointer(body: Any) -> Tuple[str, str]:
-    """``(bucket, key)`` of a pointer body; :class:`PointerError` when ``body`` is not one.
+    """``(bucket, key)`` of a pointer body; `PointerError` when ``body`` is not one.
 
-    >>> read_pointer('["com.amazon.sqs.javamessaging.MessageS3Pointer", {"s3BucketName": "b", "s3Key": "k"}]')
-    ('b', 'k')
+    Example:
+        ```python
+        read_pointer('["com.amazon.sqs.javamessaging.MessageS3Pointer", {"s3BucketName": "b", "s3Key": "k"}]')
+        # ('b', 'k')
+        ```
     """
     if not isinstance(body, str) or not body.startswith("["):
         raise PointerError("the body is not an S3 pointer (not a JSON array)")
@@ -100,8 +113,11 @@ def read_pointer(body: Any) -> Tuple[str, str]:
 def marked_size(attributes: Any) -> Optional[str]:
     """The name of the size attribute among ``attributes`` (any mapping of names), or ``None``.
 
-    >>> marked_size({"ExtendedPayloadSize": {"dataType": "Number", "stringValue": "9"}})
-    'ExtendedPayloadSize'
+    Example:
+        ```python
+        marked_size({"ExtendedPayloadSize": {"dataType": "Number", "stringValue": "9"}})
+        # 'ExtendedPayloadSize'
+        ```
     """
     if not attributes:
         return None
@@ -113,11 +129,13 @@ def marked_size(attributes: Any) -> Optional[str]:
 
 def declared_size(attributes: Any, name: str) -> int:
     """The payload size in bytes the ``name`` attribute declares, in Lambda's SQS shape
-    (``stringValue``), the API's (``StringValue``) or SNS's (``Value``); :class:`PointerError`
+    (``stringValue``), the API's (``StringValue``) or SNS's (``Value``); `PointerError`
     when it is not a byte count.
 
-    >>> declared_size({"SQSLargePayloadSize": {"stringValue": "9"}}, "SQSLargePayloadSize")
-    9
+    Example:
+        ```python
+        declared_size({"SQSLargePayloadSize": {"stringValue": "9"}}, "SQSLargePayloadSize")  # 9
+        ```
     """
     value = attributes.get(name) if hasattr(attributes, "get") else None
     text = None

@@ -4,8 +4,10 @@ A processor handles each record of a batch on its own, keeps every outcome, and 
 the batch is done (``_clean``) acts on the failures: deletes the successes from SQS,
 reports the failures to Lambda, or whatever a custom processor needs.
 
-Example of a custom processor::
+Example:
+    A custom processor:
 
+    ```python
     from lambda_batch import BasePartialProcessor, batch_processor
 
     class PrintingProcessor(BasePartialProcessor):
@@ -24,6 +26,7 @@ Example of a custom processor::
     @batch_processor(record_handler=lambda record: record["body"], processor=PrintingProcessor())
     def lambda_handler(event, context):
         return {"statusCode": 200}
+    ```
 """
 
 from __future__ import annotations
@@ -87,10 +90,11 @@ class BasePartialProcessor(ABC):
     of the processor, so an instance reused across warm invocations never carries a
     previous batch's outcomes.
 
-    Example::
-
+    Example:
+        ```python
         with processor(records, record_handler) as proc:
             results = proc.process()   # [("success", result, record) or ("fail", "Type:msg", record), ...]
+        ```
     """
 
     def __init__(self) -> None:
@@ -197,15 +201,16 @@ def batch_processor(
     return value is returned (unless the processor raised on failures). The Lambda
     context reaches the processor (deadline guard) and any ``lambda_context`` parameter
     of ``record_handler``. An event without ``Records`` raises
-    :class:`~lambda_batch.MalformedEventError`.
+    `MalformedEventError`.
 
-    Example::
-
+    Example:
+        ```python
         processor = BatchProcessor(EventType.SQS)
 
         @batch_processor(record_handler=record_handler, processor=processor)
         def lambda_handler(event, context):
             return processor.response()
+        ```
     """
 
     def run() -> None:  # looked up at each call, as before
@@ -217,18 +222,19 @@ def batch_processor(
 def async_batch_processor(
     record_handler: RecordHandler, processor: BasePartialProcessor
 ) -> Callable[[LambdaHandler], LambdaHandler]:
-    """:func:`batch_processor` for an ``async def`` record handler (``processor.async_process()``).
+    """`batch_processor` for an ``async def`` record handler (``processor.async_process()``).
 
     The decorated Lambda handler stays synchronous; the batch runs on an event loop kept
     across warm invocations.
 
-    Example::
-
+    Example:
+        ```python
         processor = AsyncBatchProcessor(EventType.SQS)
 
         @async_batch_processor(record_handler=async_record_handler, processor=processor)
         def lambda_handler(event, context):
             return processor.response()
+        ```
     """
 
     def run() -> None:
@@ -259,7 +265,7 @@ def _processing_decorator(
 
 
 def current_exc_info() -> ExceptionInfo:
-    """``sys.exc_info()`` typed as :data:`ExceptionInfo`."""
+    """``sys.exc_info()`` typed as `ExceptionInfo`."""
     return cast("ExceptionInfo", sys.exc_info())
 
 

@@ -1,13 +1,13 @@
 """One invocation's batch and its outcome: the two objects a processor makes per call.
 
-A :class:`Batch` is what came in: the records as the handler receives them, their ids (for
+A `Batch` is what came in: the records as the handler receives them, their ids (for
 logs) and item identifiers (for Lambda), the ordering rule (FIFO message groups, stream shards,
 worked out when first needed) and the deadline, read once from the Lambda context. An
-:class:`Outcome` is what it came to: the results, the failed positions, the records held back
+`Outcome` is what it came to: the results, the failed positions, the records held back
 and why, the successes and failures as Powertools names them, and what the features counted.
 Both are made when a batch is bound (``processor(records, handler, context)``) and passed to the
-parts that need them: the run modes (:mod:`lambda_batch.processing.running`), the features
-(:mod:`lambda_batch.processing.features.hooks`) and the fronts that build the response.
+parts that need them: the run modes (`lambda_batch.processing.running`), the features
+(`lambda_batch.processing.features.hooks`) and the fronts that build the response.
 
 Ordering rules:
 
@@ -19,11 +19,12 @@ Ordering rules:
   checkpoints at the lowest failed sequence number and redelivers everything after it, so
   ``stop_on_first_failure`` saves work that would be redone.
 
-Example::
-
+Example:
+    ```python
     batch = Batch(records, EventType.SQS, BatchOptions(...), context)
     outcome = Outcome()
     batch.ordering.on_failure          # 'continue', 'stop-batch' or 'skip-key'
+    ```
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class Ordering:
 
     ``key`` maps a record to its ordering key (records with equal keys keep their
     relative order under concurrency); ``None`` means every record stands alone.
-    ``on_failure`` is :data:`CONTINUE`, :data:`STOP_BATCH` or :data:`SKIP_KEY`;
+    ``on_failure`` is `CONTINUE`, `STOP_BATCH` or `SKIP_KEY`;
     ``fifo`` says the batch comes from an SQS FIFO queue.
     """
 
@@ -140,8 +141,10 @@ def ordering_for(
     standard queues and streams; FIFO queues always order by message group.
     ``always_fifo`` treats an SQS batch as FIFO whatever its queue ARN says.
 
-    >>> ordering_for(EventType.SQS, [{"eventSourceARN": "arn:aws:sqs:r:1:q.fifo"}]).on_failure
-    'stop-batch'
+    Example:
+        ```python
+        ordering_for(EventType.SQS, [{"eventSourceARN": "arn:aws:sqs:r:1:q.fifo"}]).on_failure  # 'stop-batch'
+        ```
     """
     ordering = event_type.spec.ordering  # the event-spec table
     if ordering == MESSAGE_GROUP:  # SQS: FIFO queues keep order per message group
@@ -283,7 +286,7 @@ class Batch:
 
     @property
     def deadline(self) -> Deadline:
-        """The invocation's deadline (a :class:`~lambda_batch.Deadline`)."""
+        """The invocation's deadline (a `Deadline`)."""
         from ..core.deadline import Deadline
 
         return Deadline(None if self.remaining_at == math.inf else self.remaining_at)

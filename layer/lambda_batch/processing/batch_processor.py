@@ -31,26 +31,26 @@ if TYPE_CHECKING:
 class BatchProcessor(RecordProcessor):
     """Process a batch record by record and report only the failures to Lambda.
 
-    ``event_type`` is :class:`EventType` ``SQS`` (standard or FIFO: a queue ARN ending in
+    ``event_type`` is `EventType` ``SQS`` (standard or FIFO: a queue ARN ending in
     ``.fifo`` stops at the first failure, or skips only the failed message group with
     ``skip_group_on_error=True``), ``KinesisDataStreams`` or ``DynamoDBStreams``.
-    When every record fails, :class:`~lambda_batch.BatchProcessingError` is raised
+    When every record fails, `BatchProcessingError` is raised
     (``raise_on_entire_batch_failure=False`` returns the full failure list instead).
     ``logger`` receives the per-record failure warnings. The other options (``model``,
     ``deadline_margin``, ``max_concurrency``, ``stop_on_first_failure``,
     ``concurrency_key``, ``log_exception_messages``) are described on the shared engine.
 
     SQS batches also take ``retry_delay=RetryDelay(...)`` (each failed message comes back after
-    a delay growing with its receive count: :mod:`lambda_batch.processing.features.retry_delays`) and
+    a delay growing with its receive count: `lambda_batch.processing.features.retry_delays`) and
     ``extend_visibility=True`` (a heartbeat keeps unfinished messages invisible:
-    :mod:`lambda_batch.processing.features.heartbeat`), whose SQS calls use ``boto3_session``,
+    `lambda_batch.processing.features.heartbeat`), whose SQS calls use ``boto3_session``,
     ``config``, ``client`` and client keywords (``endpoint_url``...) as
-    :class:`~lambda_batch.PartialSQSProcessor` does. Every event type takes
+    `PartialSQSProcessor` does. Every event type takes
     ``metrics_namespace`` and ``metrics_dimensions``: one CloudWatch EMF document per batch
-    on stdout (:mod:`lambda_batch.processing.features.metrics`).
+    on stdout (`lambda_batch.processing.features.metrics`).
 
-    Example::
-
+    Example:
+        ```python
         from lambda_batch import BatchProcessor, EventType, process_partial_response
 
         processor = BatchProcessor(event_type=EventType.SQS)
@@ -60,6 +60,7 @@ class BatchProcessor(RecordProcessor):
 
         def lambda_handler(event, context):
             return process_partial_response(event, record_handler, processor, context)
+        ```
     """
 
     def __init__(
@@ -133,7 +134,7 @@ class BatchProcessor(RecordProcessor):
         self.batch_response: PartialItemFailureResponse = {"batchItemFailures": []}
 
     def __call__(self, records: List[Any], handler: RecordHandler, lambda_context: Any = None) -> Any:
-        """Bind a batch (see :class:`RecordProcessor`); the response starts empty."""
+        """Bind a batch (see `RecordProcessor`); the response starts empty."""
         self.batch_response = {"batchItemFailures": []}
         return super().__call__(records, handler, lambda_context)
 
@@ -184,22 +185,23 @@ class BatchProcessor(RecordProcessor):
 
 
 class SqsFifoPartialProcessor(BatchProcessor):
-    """:class:`BatchProcessor` for SQS FIFO queues, FIFO rules whatever the queue ARN says.
+    """`BatchProcessor` for SQS FIFO queues, FIFO rules whatever the queue ARN says.
 
     The first failure returns every later record unprocessed; with
     ``skip_group_on_error=True`` only the later records of the failed message group.
     ``retry_delay``, ``extend_visibility``, the metrics and client options are those of
-    :class:`BatchProcessor` (a delayed failed message holds its message group, and the group's
+    `BatchProcessor` (a delayed failed message holds its message group, and the group's
     held-back records get the same delay, so the group comes back in order).
 
-    Example::
-
+    Example:
+        ```python
         from lambda_batch import SqsFifoPartialProcessor, process_partial_response
 
         processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
         def lambda_handler(event, context):
             return process_partial_response(event, record_handler, processor, context)
+        ```
     """
 
     _always_fifo = True
@@ -247,17 +249,18 @@ def process_partial_response(
 ) -> PartialItemFailureResponse:
     """Process ``event`` record by record and return the response Lambda expects.
 
-    Raises :class:`~lambda_batch.MalformedEventError` (nothing handled) when the event
+    Raises `MalformedEventError` (nothing handled) when the event
     has no ``Records`` list or a record is not of the processor's event type, and
-    :class:`~lambda_batch.BatchProcessingError` when every record failed (unless the
+    `BatchProcessingError` when every record failed (unless the
     processor was made with ``raise_on_entire_batch_failure=False``).
 
-    Example::
-
+    Example:
+        ```python
         processor = BatchProcessor(event_type=EventType.KinesisDataStreams, stop_on_first_failure=True)
 
         def lambda_handler(event, context):
             return process_partial_response(event, record_handler, processor, context)
+        ```
     """
     records = event.get("Records") if type(event) is dict else None
     if type(records) is not list:  # Kafka, Pipes, or not an event at all
@@ -268,7 +271,7 @@ def process_partial_response(
 
 
 class AsyncBatchProcessor(BatchProcessor):
-    """:class:`BatchProcessor` for ``async def`` record handlers, with the same options.
+    """`BatchProcessor` for ``async def`` record handlers, with the same options.
 
     ``processor.async_process()`` called from a synchronous Lambda handler runs the batch
     on an event loop kept across warm invocations; inside a running loop,
@@ -276,8 +279,8 @@ class AsyncBatchProcessor(BatchProcessor):
     (FIFO message groups and stream shards still one record after another);
     ``max_concurrency=N`` bounds the records in flight.
 
-    Example::
-
+    Example:
+        ```python
         from lambda_batch import AsyncBatchProcessor, EventType, async_process_partial_response
 
         processor = AsyncBatchProcessor(event_type=EventType.SQS, max_concurrency=10)
@@ -287,6 +290,7 @@ class AsyncBatchProcessor(BatchProcessor):
 
         def lambda_handler(event, context):
             return async_process_partial_response(event, record_handler, processor, context)
+        ```
     """
 
     def __init__(
@@ -311,7 +315,7 @@ class AsyncBatchProcessor(BatchProcessor):
 
     def async_process(self) -> Any:
         """Handle every record with the async handler: the results, or an awaitable of them
-        inside a running event loop (see :meth:`RecordProcessor.async_process`)."""
+        inside a running event loop (see `RecordProcessor.async_process`)."""
         if running_loop() is not None:
             return self._process_async()
         return run_awaitable(self._process_async())
@@ -326,13 +330,13 @@ def async_process_partial_response(
     processor: BatchProcessor,
     context: Any = None,
 ) -> PartialItemFailureResponse:
-    """:func:`process_partial_response` for an ``async def`` record handler, called from sync code.
+    """`process_partial_response` for an ``async def`` record handler, called from sync code.
 
     The batch runs on an event loop kept across warm invocations. Inside a running event
     loop, use ``await processor.async_process()`` within ``with processor(...)`` instead.
 
-    Example::
-
+    Example:
+        ```python
         processor = AsyncBatchProcessor(event_type=EventType.SQS)
 
         async def record_handler(record):
@@ -340,6 +344,7 @@ def async_process_partial_response(
 
         def lambda_handler(event, context):
             return async_process_partial_response(event, record_handler, processor, context)
+        ```
     """
     if running_loop() is not None:
         raise ConfigurationError(

@@ -6,9 +6,10 @@ workers (threads, or asyncio tasks for ``async def`` handlers) each take a whole
 and run its records one after another, so records of a lane never overtake each other,
 while different lanes run side by side. Loaded with the first concurrent or async batch.
 
-Example::
-
+Example:
+    ```python
     run_in_threads(build_lanes(records, key), step, max_concurrency=4)
+    ```
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ def build_lanes(records: Sequence[Mapping[str, Any]], key: LaneKey) -> Deque[Lis
 
     With ``key=None`` every record is a lane of its own.
 
-    >>> list(build_lanes([{"g": "a"}, {"g": "b"}, {"g": "a"}], lambda r: r["g"]))
-    [[0, 2], [1]]
+    Example:
+        ```python
+        list(build_lanes([{"g": "a"}, {"g": "b"}, {"g": "a"}], lambda r: r["g"]))  # [[0, 2], [1]]
+        ```
     """
     if key is None:
         return deque([index] for index in range(len(records)))
@@ -79,7 +82,7 @@ def run_in_threads(lanes: Deque[List[int]], step: Callable[[int], None], max_con
 async def run_in_tasks(
     lanes: Deque[List[int]], step: Callable[[int], Awaitable[None]], max_concurrency: int
 ) -> None:
-    """The asyncio twin of :func:`run_in_threads`: at most ``max_concurrency`` tasks."""
+    """The asyncio twin of `run_in_threads`: at most ``max_concurrency`` tasks."""
     import asyncio  # only async handlers pay for it
 
     async def worker() -> None:

@@ -3,8 +3,8 @@
 The core options (event type, concurrency, deadline margin, ordering key) are checked here; each
 optional feature is made here, and its module imported, only when its option is on: large
 payloads, retry delays, the visibility heartbeat, batch metrics
-(:mod:`lambda_batch.processing.features`). An option out of range, or one that does not apply to
-the event type, raises :class:`~lambda_batch.ConfigurationError` naming it.
+(`lambda_batch.processing.features`). An option out of range, or one that does not apply to
+the event type, raises `ConfigurationError` naming it.
 
 Options shared by every built-in processor:
 
@@ -37,11 +37,12 @@ Options shared by every built-in processor:
   with it) names the buckets a pointer may name, ``large_payload_bucket_owner`` the account
   that must own them (default: the function's own), ``max_large_payload_bytes`` the largest
   payload read (default: a quarter of the function's memory). ``delete_large_payloads=True``
-  deletes the objects of succeeded records (see :mod:`lambda_batch.processing.features.large_payloads`).
+  deletes the objects of succeeded records (see `lambda_batch.processing.features.large_payloads`).
 
-Example::
-
+Example:
+    ```python
     features, metrics = sqs_features(settings, retry_delay=RetryDelay(5), extend_visibility=True)
+    ```
 """
 
 from __future__ import annotations

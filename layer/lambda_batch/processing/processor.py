@@ -1,16 +1,17 @@
 """The record processor: the options, binding a batch, running it, and the features' hooks.
 
 ``processor(records, handler, lambda_context)`` makes the invocation's ``Batch`` (every record
-checked first: a malformed event raises :class:`~lambda_batch.MalformedEventError` before any
-record is handled) and a fresh ``Outcome`` (:mod:`lambda_batch.processing.batch`); ``process()``
-hands them to a run mode (:mod:`lambda_batch.processing.running`); leaving the ``with`` block
+checked first: a malformed event raises `MalformedEventError` before any
+record is handled) and a fresh ``Outcome`` (`lambda_batch.processing.batch`); ``process()``
+hands them to a run mode (`lambda_batch.processing.running`); leaving the ``with`` block
 lets the front build its response. The optional features are objects on fixed hooks
-(:mod:`lambda_batch.processing.features.hooks`), made and imported only when their option is on.
+(`lambda_batch.processing.features.hooks`), made and imported only when their option is on.
 
-Example::
-
+Example:
+    ```python
     with processor(event["Records"], record_handler, lambda_context=context) as proc:
         proc.process()
+    ```
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class RecordProcessor(BasePartialProcessor):
     """Handle each record of a batch on its own; the base of the built-in processors.
 
     Its options, shared by every built-in processor, are described in
-    :mod:`lambda_batch.processing.options`.
+    `lambda_batch.processing.options`.
 
     A handler that returns an awaitable (a coroutine from a ``lambda`` around an
     ``async def``...) has it awaited before the record counts as a success.
@@ -56,7 +57,7 @@ class RecordProcessor(BasePartialProcessor):
     #: SQS batches are processed as FIFO whatever their queue ARN says (SqsFifoPartialProcessor).
     _always_fifo = False
     #: Kinesis batches: hand each user record of a KPL aggregated record to the handler on its
-    #: own (see :mod:`lambda_batch.processing.events.kinesis`); ``processor.kpl_deaggregation = False``
+    #: own (see `lambda_batch.processing.events.kinesis`); ``processor.kpl_deaggregation = False``
     #: hands the aggregated records over as they are.
     kpl_deaggregation = True
 
@@ -199,7 +200,7 @@ class RecordProcessor(BasePartialProcessor):
     # -- the batch -------------------------------------------------------------------
 
     def __call__(self, records: List[Any], handler: Any, lambda_context: Any = None) -> Any:
-        """Bind a batch: validate its records (:class:`MalformedEventError` on any bad one)."""
+        """Bind a batch: validate its records (`MalformedEventError` on any bad one)."""
         features = self.features
         if features:  # a batch never exited (no ``with``) leaves nothing running
             self._stop_features()
@@ -303,8 +304,8 @@ class RecordProcessor(BasePartialProcessor):
         success keeps the event's own record dict (as ``success_messages`` does; the record
         object the handler received is made as it is called, and goes when the call ends).
         Records held back by the ordering rule or the deadline guard are failures too
-        (:class:`~lambda_batch.PreviousRecordFailedError`,
-        :class:`~lambda_batch.DeadlineReachedError`).
+        (`PreviousRecordFailedError`,
+        `DeadlineReachedError`).
         """
         outcome = self._outcome
         if outcome.results is not None:  # processed before: run it again from the start
@@ -399,14 +400,15 @@ class RecordProcessor(BasePartialProcessor):
         """Handle every record with an ``async def`` (or awaitable-returning) record handler.
 
         Called from synchronous code (a Lambda handler), it runs the batch on an event loop
-        kept across warm invocations and returns the results, like :meth:`process`. Called
+        kept across warm invocations and returns the results, like `process`. Called
         inside a running event loop, it returns an awaitable of the results:
         ``results = await processor.async_process()``.
 
-        Example::
-
+        Example:
+            ```python
             with processor(records, async_record_handler, lambda_context=context) as proc:
                 results = proc.async_process()
+            ```
         """
         if running_loop() is not None:
             return self._process_async()
@@ -475,7 +477,7 @@ class RecordProcessor(BasePartialProcessor):
 
     @property
     def processed(self) -> bool:
-        """Whether :meth:`process` ran for the current batch."""
+        """Whether `process` ran for the current batch."""
         return self._outcome.results is not None
 
     @property

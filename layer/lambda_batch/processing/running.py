@@ -1,13 +1,13 @@
 """The run modes of a batch: sequential, a subclass's own ``_process_record``, threads, asyncio.
 
-Each takes the invocation's :class:`~lambda_batch.processing.batch.Batch` and
-:class:`~lambda_batch.processing.batch.Outcome` and a :class:`Calls` (the record callable and
+Each takes the invocation's `Batch` and
+`Outcome` and a `Calls` (the record callable and
 the processor's handlers), never the processor, and returns one result per record, in record
 order. Every mode keeps the same guards: a record is held back (returned unprocessed, never
 handed to the handler) when an earlier record failed and the ordering rule stops the batch
 (FIFO by default, or ``stop_on_first_failure``), when an earlier record of its message group
 failed (``skip_group_on_error``), or when it would start within the deadline margin; it fails
-with :class:`~lambda_batch.PreviousRecordFailedError` or :class:`~lambda_batch.DeadlineReachedError`.
+with `PreviousRecordFailedError` or `DeadlineReachedError`.
 
 Under concurrency records run in lanes: the records of one ordering key (a FIFO message group,
 a stream shard) one after the other in their lane, lanes side by side, at most
@@ -15,9 +15,10 @@ a stream shard) one after the other in their lane, lanes side by side, at most
 in record order once every lane is done, ``failure_handler`` inside an ``except`` of the
 record's exception (as on the sequential path), so ``sys.exc_info()`` sees it.
 
-Example::
-
+Example:
+    ```python
     results = run_sequential(batch, outcome, Calls(call, logger=logger))
+    ```
 """
 
 from __future__ import annotations
@@ -206,7 +207,7 @@ def _held(batch: Batch, outcome: Outcome, record: Any) -> bool:
 
 
 def run_plain(batch: Batch, outcome: Outcome, calls: Calls) -> List[ProcessingResult]:
-    """The hot path of :func:`run_sequential` (an SQS or DynamoDB list, the base success handler):
+    """The hot path of `run_sequential` (an SQS or DynamoDB list, the base success handler):
     each record object made as the loop reaches it, no per-record option check."""
     call = calls.call
     failures = outcome.failures

@@ -12,13 +12,14 @@ before the deadline, and ``max_workers`` calls in flight.
 Unlike a dispatcher, an action still starts a call until the deadline itself (a message not
 deleted in time is delivered again), but retries stop at the retry policy's margin.
 
-Example::
-
+Example:
+    ```python
     from lambda_batch.processing.sqs_actions import VisibilityChanges
 
     with VisibilityChanges(record["eventSourceARN"], deadline=context) as changes:
         changes.change(record["messageId"], record["receiptHandle"], visibility_timeout=60)
     failed = changes.unprocessed_details      # UnprocessedItem per message not changed
+    ```
 """
 
 from __future__ import annotations
@@ -101,11 +102,12 @@ class SQSBatchAction(BaseDispatcher):
 class MessageDeletes(SQSBatchAction):
     """Deletes messages of one queue with DeleteMessageBatch.
 
-    Example::
-
+    Example:
+        ```python
         deletes = MessageDeletes(queue_arn, deadline=context)
         deletes.delete(record["messageId"], record["receiptHandle"])
         not_deleted = deletes.run()
+        ```
     """
 
     operation = "DeleteMessageBatch"
@@ -122,11 +124,12 @@ class MessageDeletes(SQSBatchAction):
 class VisibilityChanges(SQSBatchAction):
     """Changes the visibility timeout of messages of one queue with ChangeMessageVisibilityBatch.
 
-    Example::
-
+    Example:
+        ```python
         changes = VisibilityChanges(queue_arn, deadline=context)
         changes.change(record["messageId"], record["receiptHandle"], visibility_timeout=30)
         not_changed = changes.run()
+        ```
     """
 
     operation = "ChangeMessageVisibilityBatch"
@@ -167,10 +170,11 @@ def per_queue(
     messages not done, each with its queue, and the calls made (retries included);
     ``on_queue(arn, stats, count)`` hears of each queue done.
 
-    Example::
-
+    Example:
+        ```python
         failed, calls = per_queue(MessageDeletes, ((record, ()) for record in done), clients=clients,
                                   retry_policy=policy, deadline=deadline)
+        ```
     """
     by_queue: Dict[str, List[Tuple[Mapping[str, Any], Tuple[Any, ...]]]] = {}
     for record, args in messages:
@@ -231,10 +235,11 @@ class DeleteFailure:
 class MessageDeleter:
     """Deletes the given records' messages; returns what could not be deleted.
 
-    Example::
-
+    Example:
+        ```python
         deleter = MessageDeleter(ClientProvider("sqs"), DEFAULT_RETRY_POLICY, Deadline.after(5), logger)
         failures = deleter.delete(records, [0, 2, 3])   # positions of the records to delete
+        ```
     """
 
     def __init__(

@@ -2,10 +2,10 @@
 
 When every record succeeds no delete is called: Lambda deletes the batch itself, which is
 cheaper (with ``extend_visibility``, the succeeded messages are held invisible for that delete:
-:mod:`lambda_batch.processing.features.heartbeat`). When some fail, the successes are deleted
+`lambda_batch.processing.features.heartbeat`). When some fail, the successes are deleted
 (at most 10 per call, from the queue each record's ``eventSourceARN`` names, with a client
 for that queue's region), then
-:class:`~lambda_batch.SQSBatchProcessingError` is raised so that Lambda returns the
+`SQSBatchProcessingError` is raised so that Lambda returns the
 failed messages to their queues. The function's role needs ``sqs:DeleteMessage`` (the
 IAM action that authorizes the DeleteMessageBatch API; there is no separate one).
 
@@ -53,13 +53,13 @@ class PartialSQSProcessor(RecordProcessor):
 
     The other options are those of the shared engine (``deadline_margin``,
     ``max_concurrency``, ``skip_group_on_error``, ``model``, ``log_exception_messages``...),
-    and those of :class:`~lambda_batch.BatchProcessor` for SQS: ``retry_delay`` (the failed
+    and those of `BatchProcessor` for SQS: ``retry_delay`` (the failed
     messages' visibility set before the error is raised), ``extend_visibility``,
     ``visibility_timeout``, ``metrics_namespace`` and ``metrics_dimensions``; their calls use
     this processor's clients and ``retry_policy``.
 
-    Example::
-
+    Example:
+        ```python
         from lambda_batch import PartialSQSProcessor
 
         def record_handler(record):
@@ -69,6 +69,7 @@ class PartialSQSProcessor(RecordProcessor):
             processor = PartialSQSProcessor()
             with processor(event["Records"], record_handler, lambda_context=context) as proc:
                 return proc.process()
+        ```
     """
 
     _needs_receipt_handle = True
@@ -176,7 +177,7 @@ class PartialSQSProcessor(RecordProcessor):
         return self._retry_policy
 
     def __call__(self, records: List[Any], handler: RecordHandler, lambda_context: Any = None) -> Any:
-        """Bind a batch (see :class:`RecordProcessor`); no delete failures yet."""
+        """Bind a batch (see `RecordProcessor`); no delete failures yet."""
         self.delete_failures = []
         return super().__call__(records, handler, lambda_context)
 
@@ -273,11 +274,11 @@ def sqs_batch_processor(
     invocation succeed, so Lambda deletes the failed messages too: their ids are logged
     at ERROR, once per batch. One processor (and its clients) is
     made here and reused by every invocation. ``options`` go to
-    :class:`PartialSQSProcessor`; an unknown one raises ``TypeError`` here, when the
+    `PartialSQSProcessor`; an unknown one raises ``TypeError`` here, when the
     module is imported, not at the first batch.
 
-    Example::
-
+    Example:
+        ```python
         from lambda_batch import sqs_batch_processor
 
         def record_handler(record):
@@ -286,6 +287,7 @@ def sqs_batch_processor(
         @sqs_batch_processor(record_handler=record_handler)
         def lambda_handler(event, context):
             return {"statusCode": 200}
+        ```
     """
     processor = PartialSQSProcessor(
         config=config, boto3_session=boto3_session, suppress_exception=suppress_exception, **options

@@ -1,14 +1,15 @@
 """DynamoDB Streams record objects: ``record.dynamodb.new_image`` and the rest, as Python values.
 
-A :class:`DynamoDBRecord` is a dict of the stream record's keys with Powertools' attribute
-names; its ``dynamodb`` part is a read-only :class:`StreamRecord` whose images are converted
+A `DynamoDBRecord` is a dict of the stream record's keys with Powertools' attribute
+names; its ``dynamodb`` part is a read-only `StreamRecord` whose images are converted
 from DynamoDB's typed values on first use (``{"N": "5"}`` becomes ``Decimal("5")``).
 
-Example::
-
+Example:
+    ```python
     def record_handler(record):
         if record.event_name is DynamoDBRecordEventName.INSERT:
             save(record.dynamodb.new_image)
+    ```
 """
 
 from __future__ import annotations
@@ -46,8 +47,10 @@ def _decimal_contexts() -> Any:
 def to_number(text: str) -> Decimal:
     """A DynamoDB number (its text) as a ``Decimal`` of at most 38 significant digits.
 
-    >>> to_number("101")
-    Decimal('101')
+    Example:
+        ```python
+        to_number("101")  # Decimal('101')
+        ```
     """
     dynamodb, normalize = _decimal_contexts()
     context: Context = dynamodb
@@ -64,8 +67,10 @@ def to_number(text: str) -> Decimal:
 def to_python(value: Dict[str, Any]) -> Any:
     """One typed attribute value as a Python value; ``TypeError`` naming an unknown type.
 
-    >>> to_python({"M": {"tags": {"SS": ["a"]}, "n": {"NULL": True}}})
-    {'tags': {'a'}, 'n': None}
+    Example:
+        ```python
+        to_python({"M": {"tags": {"SS": ["a"]}, "n": {"NULL": True}}})  # {'tags': {'a'}, 'n': None}
+        ```
     """
     if not isinstance(value, dict) or len(value) != 1:
         raise TypeError(f"a DynamoDB attribute value has exactly one type key, not {type(value).__name__}")
@@ -97,8 +102,10 @@ _CONVERTERS: Dict[str, Callable[[Any], Any]] = {
 def image_to_python(image: Any) -> Dict[str, Any]:
     """A stream image (``NewImage``, ``OldImage``, ``Keys``) as a dict of Python values; ``{}`` when absent.
 
-    >>> image_to_python({"Id": {"N": "7"}, "Name": {"S": "x"}})
-    {'Id': Decimal('7'), 'Name': 'x'}
+    Example:
+        ```python
+        image_to_python({"Id": {"N": "7"}, "Name": {"S": "x"}})  # {'Id': Decimal('7'), 'Name': 'x'}
+        ```
     """
     if not image:
         return {}
@@ -200,9 +207,11 @@ class StreamRecord(_ReadOnlyMapping):
 class DynamoDBRecord(_Record):
     """A DynamoDB Streams record, as Lambda delivers it.
 
-    >>> record = DynamoDBRecord({"eventName": "INSERT", "dynamodb": {"NewImage": {"n": {"N": "1"}}}})
-    >>> record.event_name.name, record.dynamodb.new_image
-    ('INSERT', {'n': Decimal('1')})
+    Example:
+        ```python
+        record = DynamoDBRecord({"eventName": "INSERT", "dynamodb": {"NewImage": {"n": {"N": "1"}}}})
+        record.event_name.name, record.dynamodb.new_image  # ('INSERT', {'n': Decimal('1')})
+        ```
     """
 
     __slots__ = ()

@@ -1,7 +1,7 @@
 """Lambda events and their records: the checks made before any record is handled, and record ids.
 
 A malformed event must never look like a success (a success deletes messages), so
-every problem is found up front and reported in one :class:`MalformedEventError`
+every problem is found up front and reported in one `MalformedEventError`
 that names each bad record by position and id.
 """
 
@@ -21,13 +21,15 @@ _MAX_REPORTED_PROBLEMS = 10
 
 
 def extract_records(event: Any) -> List[Dict[str, Any]]:
-    """The ``Records`` list of a Lambda event; :class:`MalformedEventError` when there is none.
+    """The ``Records`` list of a Lambda event; `MalformedEventError` when there is none.
 
     A Kafka event's ``records`` (grouped by topic-partition) come as one list, and an
     EventBridge Pipes event (the bare list of the source's records) as a ``PipesBatch``.
 
-    >>> extract_records({"Records": []})
-    []
+    Example:
+        ```python
+        extract_records({"Records": []})  # []
+        ```
     """
     if isinstance(event, list) and event:  # EventBridge Pipes: the records themselves
         from .pipes import PipesBatch
@@ -56,8 +58,10 @@ def record_id(record: Any, event_type: EventType) -> Optional[str]:
 
     SQS: ``messageId``; Kinesis: ``kinesis.sequenceNumber``; DynamoDB: ``dynamodb.SequenceNumber``.
 
-    >>> record_id({"messageId": "m-1"}, EventType.SQS)
-    'm-1'
+    Example:
+        ```python
+        record_id({"messageId": "m-1"}, EventType.SQS)  # 'm-1'
+        ```
     """
     value: Any = record
     for key in event_type.spec.id_path:  # the event-spec table: messageId, kinesis.sequenceNumber...
@@ -79,13 +83,15 @@ def validate_records(
 ) -> List[str]:
     """Check every record and return their item identifiers, in order.
 
-    Raises :class:`MalformedEventError` naming each record that is not a mapping, carries
+    Raises `MalformedEventError` naming each record that is not a mapping, carries
     another ``eventSource``, lacks its id, or (``need_receipt_handle``) lacks the
     ``receiptHandle`` or SQS ``eventSourceARN`` a delete needs. Nothing is handled or
     deleted when this raises.
 
-    >>> validate_records([{"eventSource": "aws:sqs", "messageId": "m-1"}], EventType.SQS)
-    ['m-1']
+    Example:
+        ```python
+        validate_records([{"eventSource": "aws:sqs", "messageId": "m-1"}], EventType.SQS)  # ['m-1']
+        ```
     """
     if not isinstance(records, Sequence) or isinstance(records, (str, bytes)):
         raise MalformedEventError(f"records must be a list, not a {type(records).__name__}")

@@ -1,28 +1,31 @@
 """Amazon MSK and self-managed Apache Kafka events: their records, checked, and as the handler gets them.
 
-Lambda's Kafka event source mappings group records by topic-partition::
+Lambda's Kafka event source mappings group records by topic-partition:
 
-    {"eventSource": "aws:kafka", "eventSourceArn": "...", "bootstrapServers": "...",
-     "records": {"mytopic-0": [{"topic": "mytopic", "partition": 0, "offset": 15,
-                               "timestamp": 1545084650987, "timestampType": "CREATE_TIME",
-                               "key": "<base64>", "value": "<base64>", "headers": [...]}]}}
+```text
+{"eventSource": "aws:kafka", "eventSourceArn": "...", "bootstrapServers": "...",
+ "records": {"mytopic-0": [{"topic": "mytopic", "partition": 0, "offset": 15,
+                           "timestamp": 1545084650987, "timestampType": "CREATE_TIME",
+                           "key": "<base64>", "value": "<base64>", "headers": [...]}]}}
+```
 
 ``eventSource`` is ``aws:kafka`` (Amazon MSK) or ``SelfManagedKafka`` (some samples spell it
 ``aws:SelfManagedKafka``). A failed record is reported to Lambda as
 ``{"itemIdentifier": {"partition": "<topic>-<partition>", "offset": <offset>}}``: the partition
 string is the event's ``records`` key, which must equal the record's own topic and partition.
 
-The handler receives a :class:`KafkaEventRecord`: the record's dict, answering the attributes
+The handler receives a `KafkaEventRecord`: the record's dict, answering the attributes
 of Powertools for AWS Lambda's ``KafkaEventRecord`` (``value`` and ``key`` are the base64 text
 as delivered; ``decoded_value``, ``decoded_key`` and ``json_value`` decode them).
 
-Example::
-
+Example:
+    ```python
     processor = BatchProcessor(event_type=EventType.Kafka)
 
     def record_handler(record):
         order = record.json_value          # the value, base64-decoded and parsed as JSON
         save(order, partition=record.partition, offset=record.offset)
+    ```
 """
 
 from __future__ import annotations
@@ -47,9 +50,11 @@ _MAX_REPORTED_PROBLEMS = 10
 class KafkaEventRecord(_Dict):
     """One Kafka record, as Lambda delivers it.
 
-    >>> record = KafkaEventRecord({"topic": "t", "partition": 0, "offset": 7, "value": "eyJuIjogMX0="})
-    >>> record.json_value, record.offset
-    ({'n': 1}, 7)
+    Example:
+        ```python
+        record = KafkaEventRecord({"topic": "t", "partition": 0, "offset": 7, "value": "eyJuIjogMX0="})
+        record.json_value, record.offset  # ({'n': 1}, 7)
+        ```
     """
 
     __slots__ = ("_json_value",)
@@ -111,13 +116,15 @@ class KafkaEventRecord(_Dict):
 def kafka_event_records(event: Mapping[str, Any]) -> List[Any]:
     """The records of a Kafka event, partition after partition, each in offset order as delivered.
 
-    Raises :class:`MalformedEventError` (nothing is handled) for an ``eventSource`` that is not
+    Raises `MalformedEventError` (nothing is handled) for an ``eventSource`` that is not
     Kafka's, ``records`` that is not an object of lists, or a record filed under a key that is
     not its own ``<topic>-<partition>``.
 
-    >>> event = {"eventSource": "aws:kafka", "records": {"t-0": [{"topic": "t", "partition": 0}]}}
-    >>> kafka_event_records(event)
-    [{'topic': 't', 'partition': 0}]
+    Example:
+        ```python
+        event = {"eventSource": "aws:kafka", "records": {"t-0": [{"topic": "t", "partition": 0}]}}
+        kafka_event_records(event)  # [{'topic': 't', 'partition': 0}]
+        ```
     """
     source = event.get("eventSource")
     if source not in KAFKA_EVENT_SOURCES:
@@ -147,7 +154,7 @@ def kafka_event_records(event: Mapping[str, Any]) -> List[Any]:
 def kafka_ids(records: Any, *, pipes: bool = False) -> Tuple[List[str], List[Dict[str, Any]]]:
     """Each record's id for logs (``<topic>-<partition>@<offset>``) and its item identifier.
 
-    Raises :class:`MalformedEventError` naming every record that is not an object, lacks a
+    Raises `MalformedEventError` naming every record that is not an object, lacks a
     topic, or has a partition or offset that is not an integer (a Pipes batch carries the
     partition as text: digits are accepted there), or, in a Pipes batch, another eventSource.
     """

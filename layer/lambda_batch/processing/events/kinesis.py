@@ -10,7 +10,7 @@ record of its own, a copy of the aggregate's with, under ``record["kinesis"]``:
 - ``sequenceNumber``: the aggregate's, and ``subSequenceNumber``: its position in it (0, 1...);
   ``aggregated``: ``True``.
 
-The user records are made one at a time, as the handler is called (:class:`Deaggregated`):
+The user records are made one at a time, as the handler is called (`Deaggregated`):
 each aggregate is checked whole and indexed first (4 bytes per user record), but a user record
 exists only while it is handled, so memory does not grow with the number of user records. The
 results and ``success_messages`` keep, for a succeeded user record, its aggregate's record (one
@@ -24,14 +24,15 @@ sequence number, once: the aggregate's user records that succeeded come again wi
   once at WARNING by its sequence number).
 - An aggregate whose message is malformed (with a matching digest), or that holds no user
   record, is one record that fails with
-  :class:`~lambda_batch.payloads.kpl_aggregation.AggregateError` naming the reason, the handler
+  `AggregateError` naming the reason, the handler
   not called; the other records of the batch go on.
 - Records that are not aggregated pass as they are.
 
-Example::
-
+Example:
+    ```python
     batch = Deaggregated(records, ids, ids)
     len(batch), batch.ids[3], batch.corrupt
+    ```
 """
 
 from __future__ import annotations
@@ -102,8 +103,10 @@ class KinesisStreamRecordPayload(_Dict):
 class KinesisStreamRecord(_Record):
     """A Kinesis Data Streams record, as Lambda delivers it.
 
-    >>> KinesisStreamRecord({"kinesis": {"data": "eyJuIjogMX0="}}).kinesis.data_as_json()
-    {'n': 1}
+    Example:
+        ```python
+        KinesisStreamRecord({"kinesis": {"data": "eyJuIjogMX0="}}).kinesis.data_as_json()  # {'n': 1}
+        ```
     """
 
     __slots__ = ()
@@ -187,11 +190,12 @@ class Deaggregated:
     aggregate's for each of its user records) and ``kept`` (what results keep: the event's own
     record) are sequences alike; ``corrupt`` is ``{position: reason}`` of the aggregates that fail.
 
-    Example::
-
+    Example:
+        ```python
         batch = Deaggregated(records, ids, ids)
         for record in batch:
             handle(record)
+        ```
     """
 
     def __init__(self, records: List[Any], ids: List[str], identifiers: List[Any]) -> None:
@@ -296,7 +300,7 @@ def _kept(batch: Deaggregated, segment: _Segment, sub: int) -> Any:
 
 
 class _View:
-    """A read-only sequence of ``value(batch, segment, position in it)`` over a :class:`Deaggregated`."""
+    """A read-only sequence of ``value(batch, segment, position in it)`` over a `Deaggregated`."""
 
     __slots__ = ("_batch", "_value")
 

@@ -10,16 +10,17 @@ source, with two differences from Lambda's own event source mappings:
 Pipes reads ``batchItemFailures`` back for SQS and stream sources: the item identifier is the
 SQS ``messageId``, and the ``eventID`` of a Kinesis or DynamoDB stream record. For a Kafka
 source Pipes retries the whole batch, so a Kafka batch with any failure raises
-:class:`~lambda_batch.BatchProcessingError` (a ``batchItemFailures`` list would be ignored and
+`BatchProcessingError` (a ``batchItemFailures`` list would be ignored and
 the failed records lost).
 Source: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-pipes-batching-concurrency.html
 
-Example::
-
+Example:
+    ```python
     processor = BatchProcessor(event_type=EventType.SQS)
 
     def lambda_handler(event, context):        # event: [{"messageId": ...}, ...]
         return process_partial_response(event, record_handler, processor, context)
+    ```
 """
 
 from __future__ import annotations
@@ -46,8 +47,10 @@ KINESIS_FIELDS = (
 class PipesBatch(list):  # type: ignore[type-arg]
     """The records of an EventBridge Pipes event, marked as such (a plain ``list`` otherwise).
 
-    >>> PipesBatch([{"messageId": "m-1"}])
-    [{'messageId': 'm-1'}]
+    Example:
+        ```python
+        PipesBatch([{"messageId": "m-1"}])  # [{'messageId': 'm-1'}]
+        ```
     """
 
     __slots__ = ()
@@ -73,7 +76,7 @@ def kinesis_in_lambda_shape(records: List[Any]) -> List[Any]:
 def event_ids(records: List[Any]) -> List[str]:
     """Each stream record's ``eventID``: the item identifier Pipes reads back.
 
-    Raises :class:`MalformedEventError` naming the records without one.
+    Raises `MalformedEventError` naming the records without one.
     """
     ids = [record.get("eventID") if isinstance(record, Mapping) else None for record in records]
     missing = [str(index) for index, value in enumerate(ids) if not isinstance(value, str) or not value]

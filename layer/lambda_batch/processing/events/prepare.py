@@ -1,19 +1,20 @@
 """How a batch reaches the record handler, and how its failures go back, beyond SQS and stream events.
 
 The processors validate an SQS event's records directly (the common case costs nothing more).
-Every other batch comes through :func:`prepare_batch`:
+Every other batch comes through `prepare_batch`:
 
 - Kinesis and DynamoDB stream events: validated; KPL aggregated records are de-aggregated
-  (:mod:`lambda_batch.processing.events.kinesis`), one failure reported per aggregate;
+  (`lambda_batch.processing.events.kinesis`), one failure reported per aggregate;
 - Kafka (Amazon MSK, self-managed): validated, identified by topic-partition and offset
-  (:mod:`lambda_batch.processing.events.kafka`);
-- EventBridge Pipes batches (:mod:`lambda_batch.processing.events.pipes`): validated as their
+  (`lambda_batch.processing.events.kafka`);
+- EventBridge Pipes batches (`lambda_batch.processing.events.pipes`): validated as their
   source's records, identified as Pipes reads them back; a Kafka source takes no partial failures.
 
-Example::
-
+Example:
+    ```python
     source = prepare_batch(records, EventType.Kafka, need_receipt_handle=False, deaggregate=True)
     source.ids, source.identifiers
+    ```
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class BatchSource:
 def prepare_batch(
     records: Any, event_type: EventType, *, need_receipt_handle: bool, deaggregate: bool
 ) -> BatchSource:
-    """Validate ``records`` of ``event_type`` (:class:`~lambda_batch.MalformedEventError` on any bad
+    """Validate ``records`` of ``event_type`` (`MalformedEventError` on any bad
     one, nothing handled) and prepare them for the handler."""
     pipes = isinstance(records, PipesBatch)
     spec = event_type.spec  # the event-spec table
@@ -91,8 +92,10 @@ def failure_identifiers(identifiers: List[Any], failed: List[int]) -> List[Dict[
     """``[{"itemIdentifier": ...}]`` for the failed positions, each identifier once (the user
     records of one KPL aggregate share theirs), in order.
 
-    >>> failure_identifiers(["1", "1", "2"], [0, 1, 2])
-    [{'itemIdentifier': '1'}, {'itemIdentifier': '2'}]
+    Example:
+        ```python
+        failure_identifiers(["1", "1", "2"], [0, 1, 2])  # [{'itemIdentifier': '1'}, {'itemIdentifier': '2'}]
+        ```
     """
     seen = set()
     out: List[Dict[str, Any]] = []

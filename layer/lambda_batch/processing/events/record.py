@@ -9,8 +9,8 @@ It holds the event record's top-level keys (a shallow copy made once per record,
 the handler runs): the nested values are the event's own, and keys the handler sets or
 deletes on it do not reach ``event["Records"]``.
 
-Example::
-
+Example:
+    ```python
     from lambda_batch import BatchProcessor, EventType, process_partial_response
 
     processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
@@ -18,6 +18,7 @@ Example::
     def record_handler(record):
         order = record.kinesis.data_as_json()  # or json.loads(b64decode(record["kinesis"]["data"]))
         save(order, position=record.kinesis.sequence_number)
+    ```
 """
 
 from __future__ import annotations
@@ -74,8 +75,10 @@ class _Record(_Dict):
 def record_class(event_type: EventType) -> Optional[Callable[[Any], Any]]:
     """The record class a handler of ``event_type`` receives; ``None`` for a kind without one.
 
-    >>> record_class(EventType.SQS).__name__
-    'SQSRecord'
+    Example:
+        ```python
+        record_class(EventType.SQS).__name__  # 'SQSRecord'
+        ```
     """
     module, name = event_type.spec.record_class  # the event-spec table names the source's module
     from importlib import import_module  # the source's own module: loaded with its first batch
@@ -87,12 +90,14 @@ def handler_records(records: List[Any], event_type: EventType, model: Any = None
     """The records of a batch as the record handler receives them, once they passed validation.
 
     Without ``model``, each becomes the record object of ``event_type``
-    (:mod:`lambda_batch.processing.events`): a dict with the record's own keys that also has
+    (`lambda_batch.processing.events`): a dict with the record's own keys that also has
     attributes (``record.body``, ``record.kinesis.data_as_json()``...). With ``model``,
-    the records stay as they are and :func:`make_converter` turns each into the model.
+    the records stay as they are and `make_converter` turns each into the model.
 
-    >>> handler_records([{"messageId": "m-1"}], EventType.SQS)[0].message_id
-    'm-1'
+    Example:
+        ```python
+        handler_records([{"messageId": "m-1"}], EventType.SQS)[0].message_id  # 'm-1'
+        ```
     """
     if model is not None:
         return records
@@ -113,8 +118,8 @@ def make_converter(model: Any) -> Optional[Converter]:
     * any other class or callable taking the record dict, such as Powertools' event
       source data classes (``SQSRecord``, ``KinesisStreamRecord``, ``DynamoDBRecord``).
 
-    Example::
-
+    Example:
+        ```python
         from pydantic import BaseModel
 
         class Order(BaseModel):
@@ -122,6 +127,7 @@ def make_converter(model: Any) -> Optional[Converter]:
             body: str
 
         processor = BatchProcessor(EventType.SQS, model=Order)
+        ```
     """
     if model is None:
         return None

@@ -1,6 +1,6 @@
 """The kinds of Lambda event a partial batch processor handles, described by one table.
 
-Each :class:`EventType` is a row of :data:`EVENT_SPECS` (its ``spec``), not a branch in the code.
+Each `EventType` is a row of `EVENT_SPECS` (its ``spec``), not a branch in the code.
 
 Each row says, for one kind (keyed by the enum's value):
 
@@ -19,9 +19,10 @@ Each row says, for one kind (keyed by the enum's value):
   ``own_identifiers``: the kind computes its identifiers itself (Kafka); either makes the batch
   ``prepared`` by ``events.prepare`` rather than only validated.
 
-Example::
-
+Example:
+    ```python
     EventType.KinesisDataStreams.spec.id_field     # 'kinesis.sequenceNumber'
+    ```
 """
 
 from __future__ import annotations
@@ -142,19 +143,20 @@ def spec_of(name: str) -> EventSpec:
 
 
 class EventType(Enum):
-    """The event source a :class:`~lambda_batch.BatchProcessor` reads.
+    """The event source a `BatchProcessor` reads.
 
-    Each kind is a row of :data:`EVENT_SPECS` (its ``spec``): where
+    Each kind is a row of `EVENT_SPECS` (its ``spec``): where
     a record's item identifier lives (an SQS message's ``messageId``, a Kinesis record's
     ``kinesis.sequenceNumber``, a DynamoDB stream record's ``dynamodb.SequenceNumber``, a
-    Kafka record's topic-partition and offset: see :mod:`lambda_batch.processing.events.kafka`), its
+    Kafka record's topic-partition and offset: see `lambda_batch.processing.events.kafka`), its
     ordering key and its record class.
 
-    Example::
-
+    Example:
+        ```python
         from lambda_batch import BatchProcessor, EventType
 
         processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
+        ```
     """
 
     SQS = "SQS"

@@ -1,10 +1,11 @@
 """SQS records: the record objects of an SQS batch, its message groups and FIFO queues.
 
-Example::
-
+Example:
+    ```python
     def record_handler(record):           # an SQSRecord: a dict with attributes
         order = record.json_body
         save(order, receive_count=record.attributes.approximate_receive_count)
+    ```
 """
 
 from __future__ import annotations
@@ -66,9 +67,11 @@ class SQSMessageAttributes(_RecordDict):
 class SQSRecord(_Record):
     """An SQS message, as Lambda delivers it.
 
-    >>> record = SQSRecord({"messageId": "m-1", "body": '{"n": 1}'})
-    >>> record.message_id, record.json_body, record["body"]
-    ('m-1', {'n': 1}, '{"n": 1}')
+    Example:
+        ```python
+        record = SQSRecord({"messageId": "m-1", "body": '{"n": 1}'})
+        record.message_id, record.json_body, record["body"]  # ('m-1', {'n': 1}, '{"n": 1}')
+        ```
     """
 
     __slots__ = ("_json_body",)
@@ -108,8 +111,10 @@ class SQSRecord(_Record):
 def is_fifo_queue_arn(arn: Any) -> bool:
     """True when ``arn`` names an SQS FIFO queue (its name ends in ``.fifo``).
 
-    >>> is_fifo_queue_arn("arn:aws:sqs:eu-west-1:123456789012:orders.fifo")
-    True
+    Example:
+        ```python
+        is_fifo_queue_arn("arn:aws:sqs:eu-west-1:123456789012:orders.fifo")  # True
+        ```
     """
     return isinstance(arn, str) and arn.endswith(".fifo")
 

@@ -9,16 +9,16 @@ until then too. With ``extend_visibility=True`` a processor runs one background 
 start of the previous heartbeat, so that slow calls do not add up), sets the visibility timeout
 of every message of the batch back to the full timeout, succeeded ones included, with
 ChangeMessageVisibilityBatch on the one batching engine
-(:class:`~lambda_batch.processing.sqs_actions.VisibilityChanges`). A message thus always has at
+(`VisibilityChanges`). A message thus always has at
 least two thirds of the timeout left. A record that fails leaves the set at once (it is to be
 delivered again); with ``retry_delay`` it stays until its delay is set, as the batch ends. The
 thread stops when the batch is done, and altogether once the invocation's deadline is within
 the processor's deadline margin, so nothing outlives the invocation. A batch that finishes
 within a third of the timeout makes no call.
 
-As the batch ends (:meth:`VisibilityHeartbeat.holds`), when the heartbeat did extend, the
+As the batch ends (`VisibilityHeartbeat.holds`), when the heartbeat did extend, the
 messages of the succeeded records that Lambda deletes (the native response; delete mode when
-every record succeeded) are left invisible for :data:`HOLD_SECONDS` (or the queue's timeout when
+every record succeeded) are left invisible for `HOLD_SECONDS` (or the queue's timeout when
 longer), unless what is left of their last extension already covers that: Lambda deletes them
 once the function has returned. In delete mode with failures the layer deletes them itself,
 right away. The failed records come back as before: after their retry delay, or when their
@@ -28,9 +28,10 @@ The timeout is ``visibility_timeout=`` when given, else the queue's ``Visibility
 with GetQueueAttributes once per queue per process (the role then needs
 ``sqs:GetQueueAttributes`` besides ``sqs:ChangeMessageVisibility``).
 
-Example::
-
+Example:
+    ```python
     processor = BatchProcessor(EventType.SQS, extend_visibility=True, visibility_timeout=30)
+    ```
 """
 
 from __future__ import annotations
@@ -95,13 +96,14 @@ class VisibilityHeartbeat:
     ``timeouts`` the visibility timeout of each queue (by ARN); ``stop_at`` the
     ``time.monotonic()`` at which the heartbeat stops whatever is left.
 
-    Example::
-
+    Example:
+        ```python
         heartbeat = VisibilityHeartbeat(records, {arn: 30}, clients, policy, deadline, stop_at=stop)
         heartbeat.start()
         ...                               # heartbeat.finished(record["messageId"]) as one fails
         heartbeat.stop()
         timeouts = heartbeat.holds(records, succeeded_positions)   # position -> seconds
+        ```
     """
 
     def __init__(
@@ -168,12 +170,12 @@ class VisibilityHeartbeat:
         return thread is not None and thread.is_alive()
 
     def holds(self, records: Sequence[Any], positions: Sequence[int]) -> Dict[int, int]:
-        """After :meth:`stop`: position -> visibility timeout for those of the succeeded records at
+        """After `stop`: position -> visibility timeout for those of the succeeded records at
         ``positions`` whose messages need holding until Lambda deletes them.
 
         None when the heartbeat never extended (the messages are as Lambda received them) or
         the deadline margin is reached; else each message still in the heartbeat whose last
-        extension leaves less than :data:`HOLD_SECONDS`, with ``max(timeout, HOLD_SECONDS)``.
+        extension leaves less than `HOLD_SECONDS`, with ``max(timeout, HOLD_SECONDS)``.
         """
         last = self.last_beat
         now = time.monotonic()

@@ -18,11 +18,12 @@ call of the processor), so that nothing of it is left running.
 A hook that raises in ``before_response`` or ``after_batch`` is logged and never hides the
 batch's outcome.
 
-Example::
-
+Example:
+    ```python
     class CountRecords(Feature):
         def start(self, batch, outcome):
             outcome.count("Records", len(batch.records))
+    ```
 """
 
 from __future__ import annotations

@@ -13,10 +13,11 @@ the processors read (and delete) only what the options allow:
   memory (``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``, else the context's ``memory_limit_in_mb``; 64 MiB
   when neither is known).
 
-Example::
-
+Example:
+    ```python
     settings = check_settings("BatchProcessor", True, ["my-payloads"], None, None)
     settings.refusal("other-bucket")      # 'its pointer names a bucket not in large_payload_buckets'
+    ```
 """
 
 from __future__ import annotations
@@ -44,8 +45,11 @@ _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 def is_bucket_name(name: Any) -> bool:
     """Whether ``name`` is a plain S3 bucket name (not an ARN, an alias path or anything else).
 
-    >>> is_bucket_name("my-payloads"), is_bucket_name("arn:aws:s3:us-east-1:123456789012:accesspoint/ap")
-    (True, False)
+    Example:
+        ```python
+        is_bucket_name("my-payloads"), is_bucket_name("arn:aws:s3:us-east-1:123456789012:accesspoint/ap")
+        # (True, False)
+        ```
     """
     return (
         isinstance(name, str)
@@ -60,8 +64,10 @@ def is_bucket_name(name: Any) -> bool:
 def is_account_id(value: Any) -> bool:
     """Whether ``value`` is a 12-digit AWS account id.
 
-    >>> is_account_id("123456789012"), is_account_id("12345")
-    (True, False)
+    Example:
+        ```python
+        is_account_id("123456789012"), is_account_id("12345")  # (True, False)
+        ```
     """
     return isinstance(value, str) and len(value) == 12 and value.isdigit() and value.isascii()
 

@@ -1,7 +1,7 @@
 """Resolving large payloads: SQS records whose body is an S3 pointer reach the handler with the payload.
 
 A record carrying the ``ExtendedPayloadSize`` (or legacy ``SQSLargePayloadSize``) message
-attribute has a pointer body (:mod:`lambda_batch.payloads.pointers`): sent by the layer's
+attribute has a pointer body (`lambda_batch.payloads.pointers`): sent by the layer's
 dispatchers, by the AWS SQS or SNS Extended Client libraries, or by SNS with raw message
 delivery. Without raw delivery the pointer sits in the SNS envelope's ``Message``, with
 the attribute in the envelope's ``MessageAttributes``: the envelope's ``Message`` is
@@ -10,7 +10,7 @@ longer matches it).
 
 Only the buckets named by ``large_payload_buckets`` are read, and deleted from: a pointer to
 any other bucket, or an ARN (access point, S3 Object Lambda), fails its record before any
-request is made (see :mod:`lambda_batch.processing.features.large_payload_options`). GetObject and
+request is made (see `lambda_batch.processing.features.large_payload_options`). GetObject and
 DeleteObjects carry ``ExpectedBucketOwner`` (the function's own account unless
 ``large_payload_bucket_owner`` says otherwise). The size the message declares is checked
 against ``max_large_payload_bytes`` before the call, and the object's length against the
@@ -20,8 +20,8 @@ The object is read (GetObject) just before the record's handler runs, on the thr
 runs it, so records run concurrently are fetched concurrently, and records the processor
 skips (deadline guard, FIFO ordering) are never fetched. Each read, its body included, runs
 under the retry policy and ends at the invocation's deadline less the policy's margin
-(:mod:`lambda_batch.payloads.object_reads`), with botocore's own retries off. A pointer that
-cannot be read fails its record with :class:`LargePayloadError`, whose text names the reason,
+(`lambda_batch.payloads.object_reads`), with botocore's own retries off. A pointer that
+cannot be read fails its record with `LargePayloadError`, whose text names the reason,
 never the body, nor the object's key (chosen by the sender) unless the processor has
 ``log_exception_messages=True``. The handler gets ``record["body"]`` (and ``record.body``)
 holding the payload, and the size attribute removed from ``messageAttributes``, as the
@@ -31,14 +31,15 @@ With ``delete_large_payloads=True`` the objects of the records that succeeded ar
 (DeleteObjects, one call per bucket and 1000 keys) once the batch is over; never those of
 failed or skipped records.
 
-Example::
-
+Example:
+    ```python
     processor = BatchProcessor(
         EventType.SQS, resolve_large_payloads=True, large_payload_buckets=["my-payloads"]
     )
 
     def record_handler(record):
         order = json.loads(record["body"])     # the original payload, not the pointer
+    ```
 """
 
 from __future__ import annotations
@@ -81,11 +82,12 @@ class LargePayloadResolver:
     ``deadline()`` bound each read; ``settings`` say which buckets, whose, how large, and
     ``context()`` gives the batch's Lambda context (its account and memory).
 
-    Example::
-
+    Example:
+        ```python
         settings = check_settings("BatchProcessor", True, ["my-payloads"], None, None)
         resolver = LargePayloadResolver(ClientProvider("s3"), None, lambda: deadline, settings)
         call = resolver.wrap(record_handler, None)    # fetches, then calls the handler
+        ```
     """
 
     #: Whether error texts and logs name objects by key (the processor's ``log_exception_messages``):
@@ -173,7 +175,7 @@ class LargePayloadResolver:
         """``record`` with its payload in ``body`` when it carries a pointer; else ``record`` itself.
 
         A record object (a dict subclass, already a copy of the event's record) is updated in
-        place; a plain event dict is copied first. Raises :class:`LargePayloadError`.
+        place; a plain event dict is copied first. Raises `LargePayloadError`.
         """
         attributes = record.get("messageAttributes")
         name = marked_size(attributes)

@@ -18,14 +18,15 @@ the metrics of a document that breaks them without a word, so they are refused u
 The document is a line of its own, written at once: another EMF writer of the function (such as
 Powertools' ``Metrics``) prints its own documents beside it, each parsed on its own.
 
-Example::
-
+Example:
+    ```python
     processor = BatchProcessor(
         EventType.SQS, metrics_namespace="Orders", metrics_dimensions={"Queue": "jobs"}
     )
     # {"_aws": {"Timestamp": 1733030000000, "CloudWatchMetrics": [{"Namespace": "Orders",
     #  "Dimensions": [["Queue"]], "Metrics": [{"Name": "RecordsSucceeded", "Unit": "Count"}, ...]}]},
     #  "Queue": "jobs", "RecordsSucceeded": 9, "RecordsFailed": 1, ...}
+    ```
 """
 
 from __future__ import annotations
@@ -60,8 +61,11 @@ _write_lock = threading.Lock()
 def name_problem(value: str, rule: CloudWatchNameRule) -> Optional[str]:
     """The CloudWatch rule ``value`` breaks, in words (``None``: it is a valid ``rule.kind``).
 
-    >>> name_problem("AWS/Lambda", CLOUDWATCH_NAME_RULES["namespace"])
-    "starts with 'AWS/', reserved for AWS's own namespaces"
+    Example:
+        ```python
+        name_problem("AWS/Lambda", CLOUDWATCH_NAME_RULES["namespace"])
+        # "starts with 'AWS/', reserved for AWS's own namespaces"
+        ```
     """
     if not rule.min_length <= len(value) <= rule.max_length:
         return f"is {len(value)} characters, not {rule.min_length} to {rule.max_length}"
@@ -124,10 +128,11 @@ def check_dimensions(dimensions: Any, reserved: Any = ()) -> Dict[str, str]:
 class BatchMetrics:
     """Builds and prints the EMF document of each batch.
 
-    Example::
-
+    Example:
+        ```python
         metrics = BatchMetrics("Orders", {"Queue": "jobs"})
         metrics.emit({"RecordsSucceeded": 9, "RecordsFailed": 1, "RecordsSkipped": 0, "BatchDuration": 12.5})
+        ```
     """
 
     __slots__ = ("dimensions", "namespace", "stream")

@@ -6,7 +6,7 @@ visibility timeout to ``min(max_seconds, initial_seconds * multiplier ** (receiv
 seconds (``receive_count`` is the record's ``ApproximateReceiveCount``; with ``jitter=True`` a
 whole number drawn uniformly from 0 to that), capped at the SQS maximum of 12 hours. The
 changes are ChangeMessageVisibilityBatch calls on the one batching engine
-(:class:`~lambda_batch.processing.sqs_actions.VisibilityChanges`): 10 entries a call, one queue (and its
+(`VisibilityChanges`): 10 entries a call, one queue (and its
 region, from the record's ARN) per call, the retry policy and the deadline. A change that
 fails is logged and counted; the message then comes back after the queue's visibility
 timeout, as it would have anyway: it is never deleted nor lost.
@@ -20,11 +20,12 @@ the deadline guard) are not delayed: they did not fail.
 The function's role needs ``sqs:ChangeMessageVisibility`` on the queue (it authorizes
 ChangeMessageVisibilityBatch too).
 
-Example::
-
+Example:
+    ```python
     from lambda_batch import BatchProcessor, EventType, RetryDelay
 
     processor = BatchProcessor(EventType.SQS, retry_delay=RetryDelay(initial_seconds=2, max_seconds=300))
+    ```
 """
 
 from __future__ import annotations
@@ -68,10 +69,11 @@ class RetryDelay:
     ``max_seconds`` (at most 43,200: the SQS maximum); ``jitter=True`` (full jitter) draws a
     whole number of seconds uniformly from 0 to that, so that failures of one moment spread out.
 
-    Example::
-
+    Example:
+        ```python
         delay = RetryDelay(initial_seconds=2, max_seconds=60, jitter=False)
         [delay.seconds(count) for count in (1, 2, 3, 4, 9)]     # [2, 4, 8, 16, 60]
+        ```
     """
 
     __slots__ = ("initial_seconds", "jitter", "max_seconds", "multiplier")
@@ -162,11 +164,12 @@ def delayed_positions(
 class VisibilityDelayer:
     """Sets the visibility timeout of the given records' messages, queue by queue.
 
-    Example::
-
+    Example:
+        ```python
         delayer = VisibilityDelayer(ClientProvider("sqs"), DEFAULT_RETRY_POLICY, deadline)
         failures = delayer.change(records, {0: 2, 3: 8})     # position -> seconds
         delayer.calls                                         # ChangeMessageVisibilityBatch calls made
+        ```
     """
 
     def __init__(
