@@ -6,7 +6,9 @@ tests/demo/test_readme_commands.py, and tests/docs/test_site.py checks that ever
 
 - ``<!-- api: Name, Name -->`` is replaced by the mkdocstrings entries of those public names of
   ``lambda_batch``, and ``<!-- api-reference -->`` by an entry for every other public name (its
-  ``_EXPORTS`` table, grouped by module): modules may move without the site going stale.
+  ``_EXPORTS`` table), grouped by what a user imports (`GROUPS`: processors, dispatchers, options,
+  errors, then the rest), each group opening with a table of its names and the module defining
+  each: modules may move without the site going stale.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import posixpath
 import re
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 API = re.compile(r"^<!--\s*api:\s*(?P<names>[\w, ]+?)\s*-->\s*$", re.MULTILINE)
@@ -53,23 +55,114 @@ def on_files(files: Any, config: Any) -> Any:
     return files
 
 
+#: The API reference's groups, in the order a user meets them: (heading, what it holds, the names
+#: in the order shown, the suffix that files a name not listed here into the group). A public name
+#: in none of them lands in the last group, so a new name is never left out of the reference.
+GROUPS: List[Tuple[str, str, Tuple[str, ...], str]] = [
+    (
+        "Processors",
+        "Partial batch processing: a Lambda fed by SQS, Kinesis, DynamoDB Streams, Kafka or Pipes "
+        "handles each record on its own; only failures go back.",
+        (
+            "BatchProcessor",
+            "process_partial_response",
+            "SqsFifoPartialProcessor",
+            "AsyncBatchProcessor",
+            "async_process_partial_response",
+            "batch_processor",
+            "async_batch_processor",
+            "PartialSQSProcessor",
+            "sqs_batch_processor",
+            "BasePartialProcessor",
+        ),
+        "Processor",
+    ),
+    (
+        "Dispatchers",
+        "Records submitted one at a time, sent in the fewest batch calls; what could not be sent "
+        "comes back as submitted.",
+        (
+            "SQSBatchDispatcher",
+            "SQSFifoBatchDispatcher",
+            "SNSBatchDispatcher",
+            "KinesisBatchDispatcher",
+            "FirehoseBatchDispatcher",
+            "DynamoBatchDispatcher",
+            "CloudwatchBatchDispatcher",
+            "cloudwatch_dimension",
+            "EventBridgeBatchDispatcher",
+            "BaseDispatcher",
+            "DispatcherStats",
+            "UnprocessedItem",
+        ),
+        "Dispatcher",
+    ),
+    (
+        "Options",
+        "What the processors and dispatchers are given: the event type, retry delays, the retry "
+        "policy and the deadline.",
+        ("EventType", "RetryDelay", "RetryPolicy", "Deadline"),
+        "Option",
+    ),
+    ("Errors", "What the layer raises.", ("LambdaBatchError",), "Error"),
+    (
+        "Records and types",
+        "The record objects a record handler receives, and the type names processors are annotated with.",
+        (
+            "SQSRecord",
+            "KinesisStreamRecord",
+            "DynamoDBRecord",
+            "DynamoDBRecordEventName",
+            "StreamViewType",
+            "KafkaEventRecord",
+            "SuccessResponse",
+            "FailureResponse",
+            "ExceptionInfo",
+            "PartialItemFailureResponse",
+        ),
+        "Record",
+    ),
+]
+
+
+def api_groups(names: List[str]) -> List[Tuple[str, str, List[str]]]:
+    """``names`` filed into `GROUPS`: (heading, what it holds, its names in order), empty groups
+    left out. A name listed by a group goes there; another by its suffix (the first group whose
+    suffix ends it), else in the last group; those come after the listed names, sorted."""
+    listed = {name: index for index, group in enumerate(GROUPS) for name in group[2]}
+    filed: Dict[int, List[str]] = {index: [] for index in range(len(GROUPS))}
+    for name in sorted(names):
+        index = listed.get(name)
+        if index is None:
+            suffixes = [i for i, group in enumerate(GROUPS) if name.endswith(group[3])]
+            index = suffixes[0] if suffixes else len(GROUPS) - 1
+        filed[index].append(name)
+    order = {name: position for group in GROUPS for position, name in enumerate(group[2])}
+    return [
+        (heading, about, sorted(filed[index], key=lambda name: (order.get(name, len(order)), name)))
+        for index, (heading, about, _, _) in enumerate(GROUPS)
+        if filed[index]
+    ]
+
+
 def api_reference(page_path: str) -> str:
-    """A mkdocstrings entry per public name of lambda_batch, grouped by the module defining it;
-    a name documented on a page of its own is a link to it."""
-    by_module: Dict[str, List[str]] = {}
-    for name, module in _exports().items():
-        by_module.setdefault(module, []).append(name)
+    """The public names of lambda_batch by group (`api_groups`): each group a table of its names
+    (linked to their entries) and of the module defining each, then a mkdocstrings entry per name;
+    a name documented on a page of its own links there instead of having an entry here."""
+    exports = _exports()
     page_dir = posixpath.dirname(page_path)
     lines: List[str] = []
-    for module in sorted(by_module):
-        dotted = "lambda_batch" + module
-        lines.append(f"## `{dotted}`\n")
-        for name in sorted(by_module[module]):
+    for heading, about, names in api_groups(list(exports)):
+        lines += [f"## {heading}\n", f"{about}\n", "| Name | Defined in |", "| --- | --- |"]
+        for name in names:
+            dotted = f"lambda_batch{exports[name]}"
+            where = f"`{dotted}`"
             if name in ON_PAGES:
                 link = posixpath.relpath(ON_PAGES[name], page_dir or ".")
-                lines.append(f"- `{name}`: see [its page]({link})\n")
-            else:
-                lines.append(f"::: {dotted}.{name}\n")
+                where += f"; on [its page]({link})"
+            lines.append(f"| [`{name}`][{dotted}.{name}] | {where} |")
+        lines.append("")
+        lines += [f"::: lambda_batch{exports[name]}.{name}\n" for name in names if name not in ON_PAGES]
     return "\n".join(lines)
 
 

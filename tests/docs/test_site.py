@@ -99,6 +99,44 @@ def test_every_public_name_is_documented_from_its_docstring(site: Path) -> None:
     assert not missing, f"public names without an entry in the API reference: {missing}"
 
 
+@pytest.mark.slow
+def test_the_api_reference_comes_in_the_order_users_import(site: Path) -> None:
+    """Processors, dispatchers, options, errors, then the rest; each name in its group's table with
+    the module defining it, and an entry of its own here or on its page."""
+    from tools.mkdocs_hooks import _exports
+
+    html = (site / "reference" / "index.html").read_text(encoding="utf-8")
+    headings = re.findall(r'<h2 id="[^"]*">([^<]+)', html)
+    assert headings == ["Processors", "Dispatchers", "Options", "Errors", "Records and types"]
+    order = [html.index(f'id="{heading.lower().replace(" ", "-")}"') for heading in headings]
+    positions = {name: html.find(f"<code>{name}</code></a>") for name in _exports()}
+    assert -1 not in positions.values(), [name for name, at in positions.items() if at < 0]
+    assert positions["BatchProcessor"] < order[1] < positions["SQSBatchDispatcher"] < order[2]
+    assert order[2] < positions["RetryPolicy"] < order[3] < positions["LambdaBatchError"] < order[4]
+    assert "<code>lambda_batch.processing.batch_processor</code>" in html  # where each name lives
+
+
+def test_a_new_public_name_lands_in_the_group_its_name_says() -> None:
+    from tools.mkdocs_hooks import GROUPS, api_groups
+
+    groups = {
+        heading: names for heading, _, names in api_groups(["ZetaError", "BatchProcessor", "SQSRecord"])
+    }
+    assert groups == {
+        "Processors": ["BatchProcessor"],
+        "Errors": ["ZetaError"],
+        "Records and types": ["SQSRecord"],
+    }
+    groups = {
+        heading: names for heading, _, names in api_groups(["NewDispatcher", "helper", "LambdaBatchError"])
+    }
+    assert groups == {
+        "Dispatchers": ["NewDispatcher"],
+        "Errors": ["LambdaBatchError"],
+        GROUPS[-1][0]: ["helper"],
+    }
+
+
 #: reST the site must never show: a role, a literal block marker, a doctest prompt.
 RAW_REST = re.compile(r":(?:class|meth|attr|func|mod|exc|data|obj):|Example::|&gt;&gt;&gt; ")
 
