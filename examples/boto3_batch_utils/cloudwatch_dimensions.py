@@ -5,7 +5,15 @@ from lambda_batch import cloudwatch_dimension as cd
 
 cw = CloudwatchBatchDispatcher("TestService")
 
-cw.submit_metric("DoingACountMetric", value=1234, dimensions=cd("dimA", "12345"))
-cw.submit_metric("DoingASecondsMetric", value=978, dimensions=[cd("timeA", "11"), cd("timeB", "4")])
+cw.submit_metric(
+    "DoingACountMetric",
+    value=1234,
+    dimensions=cd("dimA", "12345"),
+)
+cw.submit_metric(
+    "DoingASecondsMetric",
+    value=978,
+    dimensions=[cd("timeA", "11"), cd("timeB", "4")],
+)
 
 unprocessed_records = cw.flush_payloads()

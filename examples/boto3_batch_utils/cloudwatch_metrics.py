@@ -4,7 +4,8 @@ from lambda_batch import CloudwatchBatchDispatcher
 
 cw = CloudwatchBatchDispatcher("TestService")
 
-cw.submit_metric("DoingACountMetric", value=555)  # unit defaults to Count, timestamp to now
+# the unit defaults to Count, the timestamp to now
+cw.submit_metric("DoingACountMetric", value=555)
 cw.submit_metric("DoingACountMetric", value=4, unit="Seconds")
 
 unprocessed_records = cw.flush_payloads()

@@ -1,4 +1,5 @@
-"""Records put on a stream; each gets a random partition key, spreading them over the shards."""
+"""Records put on a stream; each gets a random partition key, spreading them
+over the shards."""
 
 from lambda_batch import KinesisBatchDispatcher
 

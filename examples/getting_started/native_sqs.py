@@ -1,27 +1,34 @@
-"""Getting started: an SQS-triggered function that reports only its failed messages.
+"""Getting started: an SQS-triggered function that reports only its failed
+messages.
 
-Attach the layer (or ``pip install lambda-batch``), set ``ReportBatchItemFailures`` on the
-event source mapping, and Lambda returns to the queue only the messages whose handler raised.
-Run it locally: ``python examples/getting_started/native_sqs.py`` (no AWS account, no boto3).
+Attach the layer (or ``pip install lambda-batch``), set
+``ReportBatchItemFailures`` on the event source mapping, and Lambda returns to
+the queue only the messages whose handler raised. Run it locally (no AWS
+account, no boto3): ``python examples/getting_started/native_sqs.py``
 """
 
 import json
 
 from lambda_batch import BatchProcessor, EventType, process_partial_response
 
-processor = BatchProcessor(event_type=EventType.SQS)  # one per function, reused across invocations
+# one per function, reused across invocations
+processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record):
     order = record.json_body  # the body parsed as JSON
     if order["quantity"] <= 0:
-        raise ValueError(f"order {order['order_id']}: quantity must be positive")
+        message = f"order {order['order_id']}: quantity must be positive"
+        raise ValueError(message)
     return order["order_id"]
 
 
 def lambda_handler(event, context):
     return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event,
+        record_handler=record_handler,
+        processor=processor,
+        context=context,
     )
 
 
@@ -41,4 +48,5 @@ if __name__ == "__main__":
             for n, quantity in enumerate([2, 0, 5])
         ]
     }
-    print(json.dumps(lambda_handler(event, None)))  # noqa: T201 - {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    # prints {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    print(json.dumps(lambda_handler(event, None)))  # noqa: T201

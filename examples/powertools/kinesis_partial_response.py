@@ -1,4 +1,5 @@
-"""Kinesis Data Streams, native partial response: Lambda resumes the shard from the first failure.
+"""Kinesis Data Streams, native partial response: Lambda resumes the shard from
+the first failure.
 
 Powertools documentation: "Processing messages from Kinesis".
 """
@@ -27,5 +28,8 @@ def record_handler(record: KinesisStreamRecord):
 @tracer.capture_lambda_handler
 def lambda_handler(event, context: LambdaContext):
     return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event,
+        record_handler=record_handler,
+        processor=processor,
+        context=context,
     )

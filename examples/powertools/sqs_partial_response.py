@@ -1,6 +1,8 @@
-"""SQS, native partial response: only the messages whose handler raised go back to the queue.
+"""SQS, native partial response: only the messages whose handler raised go back
+to the queue.
 
-Powertools documentation: "Processing messages from SQS" (``process_partial_response``).
+Powertools documentation: "Processing messages from SQS"
+(``process_partial_response``).
 """
 
 from aws_lambda_powertools import Logger, Tracer
@@ -9,15 +11,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambda_batch import BatchProcessor, EventType, process_partial_response
 
-processor = BatchProcessor(event_type=EventType.SQS)  # one per function, reused across invocations
+# one per function, reused across invocations
+processor = BatchProcessor(event_type=EventType.SQS)
 tracer = Tracer()
 logger = Logger()
 
 
 @tracer.capture_method
 def record_handler(record: SQSRecord):
-    order: dict = record.json_body  # the body parsed as JSON; record.body is the text itself
-    logger.info({"order_id": order["order_id"], "message_id": record.message_id})
+    # the body parsed as JSON; record.body is the text itself
+    order: dict = record.json_body
+    logger.info(
+        {"order_id": order["order_id"], "message_id": record.message_id},
+    )
 
 
 @logger.inject_lambda_context

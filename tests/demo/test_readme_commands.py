@@ -49,23 +49,26 @@ PORT = "http://127.0.0.1:PORT"
 
 
 def section(text: str, heading: str) -> str:
-    """The text under ``heading`` up to the next heading of the same or a higher level."""
+    """The text under ``heading`` up to the next heading of the same or a higher level (a comment
+    line of a code block is no heading)."""
     level = len(heading.split(" ", maxsplit=1)[0])
     start = text.index(f"\n{heading}\n") + len(heading) + 2
     rest = text[start:]
-    match = re.search(r"\n#{1," + str(level) + r"} ", rest)
+    blanked = re.sub(r"```.*?```", lambda fence: re.sub(r"[^\n]", " ", fence.group(0)), rest, flags=re.S)
+    match = re.search(r"\n#{1," + str(level) + r"} ", blanked)
     return rest[: match.start()] if match else rest
 
 
 def commands_of(text: str) -> List[str]:
-    """Commands in ``bash`` blocks (one a line, comments cut) and inline spans that start like one."""
+    """Commands in ``bash`` blocks (one a line, comments and comment lines cut) and inline spans
+    that start like one."""
     found: List[str] = []
     fenced = re.compile(r"```(\w*)\n(.*?)```", re.DOTALL)
     for match in fenced.finditer(text):
         if match.group(1) == "bash":
             for line in match.group(2).replace("\\\n", " ").splitlines():
                 command = re.sub(r"\s+", " ", re.split(r"\s+# ", line)[0]).strip()
-                if command:
+                if command and not command.startswith("#"):
                     found.append(command)
     for span in re.findall(r"`([^`\n]+)`", fenced.sub("", text)):
         if span.startswith(PREFIXES):

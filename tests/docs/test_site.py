@@ -220,6 +220,34 @@ def test_every_code_block_of_a_page_is_tested_or_a_fragment(page: Path) -> None:
         raise AssertionError(f"{where}: not run by a test, nor a tested file, a sample or a fragment")
 
 
+#: The characters a code block shows without scrolling, on a screen wide enough for both of
+#: Material's sidebars (61rem grid - 2 x 12.1rem sidebars - 2 x 1.2rem margins - 2 x 0.8rem code
+#: padding = 32.8rem; Roboto Mono at 0.8rem x 0.85 is 0.408rem a character: 80.4). Between 60em and
+#: 76.25em only the table of contents shows, and the width is about the same (80 at 60em).
+CODE_WIDTH = 80
+
+
+def test_no_fenced_code_line_is_wider_than_the_code_block() -> None:
+    """A line longer than CODE_WIDTH is cut at the block's edge (the rest behind a scrollbar):
+    the code of the pages and the example files they include is wrapped in the source to fit.
+    Text (a fence without a language: what a command printed, like the samples that
+    tools/readme_samples.py writes from a run) is wrapped by the site (docs/stylesheets/code.css)."""
+    too_long = []
+    for page in pages():
+        for line, lang, body, _ in fences(page):
+            if lang in ("", "text"):
+                continue
+            snippet = SNIPPET.match(body.strip())
+            where = snippet.group("path") if snippet else f"{page.relative_to(ROOT)}:{line}"
+            shown = (ROOT / snippet.group("path")).read_text() if snippet else body
+            too_long += [f"{where}: {text}" for text in shown.splitlines() if len(text) > CODE_WIDTH]
+    assert too_long == [], f"{len(too_long)} fenced lines over {CODE_WIDTH} characters:\n" + "\n".join(
+        too_long
+    )
+    css = (DOCS / "stylesheets" / "code.css").read_text()
+    assert ".language-text pre > code" in css and "pre-wrap" in css
+
+
 def test_every_example_the_site_includes_runs_the_way_the_page_says() -> None:
     """The getting-started page quotes what its example prints."""
     result = subprocess.run(
