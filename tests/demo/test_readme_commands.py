@@ -417,6 +417,7 @@ def test_make_test_and_help(env: Dict[str, str]) -> None:
     assert "tools/test_pools.py" in dry.stdout and "test-pythons" in dry.stdout
     helped = run(command("make help"), env, 60)
     assert helped.returncode == 0
+    assert "\x1b" not in helped.stdout  # its stdout is a pipe here: no colour codes
     for target in (
         "demo",
         "test",
