@@ -53,7 +53,8 @@ def exception_reason(exc: Optional[BaseException], include_message: bool = False
 
     Example:
         ```python
-        exception_reason(ValueError("invalid literal for int() with base 10: 'SECRET'"))  # ''
+        exception_reason(ValueError("invalid literal for int() with base 10: 'SECRET'"))
+        # ''
         ```
     """
     if exc is None:
@@ -166,7 +167,8 @@ class PreviousRecordFailedError(RecordSkippedError):
 
     Example:
         ```python
-        processor = BatchProcessor(EventType.SQS)   # a FIFO queue: stops at the first failure
+        # a FIFO queue: stops at the first failure
+        processor = BatchProcessor(EventType.SQS)
         # later records come back as ("fail", "PreviousRecordFailedError:...", record)
         ```
     """

@@ -9,8 +9,11 @@ Example:
     ```python
     from lambda_batch import BatchProcessor, ExceptionInfo, FailureResponse
 
+
     class CountingProcessor(BatchProcessor):
-        def failure_handler(self, record, exception: ExceptionInfo) -> FailureResponse:
+        def failure_handler(
+            self, record, exception: ExceptionInfo
+        ) -> FailureResponse:
             failures.inc()
             return super().failure_handler(record, exception)
     ```

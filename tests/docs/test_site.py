@@ -229,7 +229,8 @@ CODE_WIDTH = 80
 
 def test_no_fenced_code_line_is_wider_than_the_code_block() -> None:
     """A line longer than CODE_WIDTH is cut at the block's edge (the rest behind a scrollbar):
-    the code of the pages and the example files they include is wrapped in the source to fit.
+    the code of the pages, of the example files they include and of the docstrings' examples is
+    wrapped in the source to fit.
     Text (a fence without a language: what a command printed, like the samples that
     tools/readme_samples.py writes from a run) is wrapped by the site (docs/stylesheets/code.css)."""
     too_long = []
@@ -241,6 +242,8 @@ def test_no_fenced_code_line_is_wider_than_the_code_block() -> None:
             where = snippet.group("path") if snippet else f"{page.relative_to(ROOT)}:{line}"
             shown = (ROOT / snippet.group("path")).read_text() if snippet else body
             too_long += [f"{where}: {text}" for text in shown.splitlines() if len(text) > CODE_WIDTH]
+    for where, code in docstring_examples():  # the API reference shows them as code blocks too
+        too_long += [f"{where}: {text}" for text in code.splitlines() if len(text) > CODE_WIDTH]
     assert too_long == [], f"{len(too_long)} fenced lines over {CODE_WIDTH} characters:\n" + "\n".join(
         too_long
     )

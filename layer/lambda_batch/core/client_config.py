@@ -8,7 +8,8 @@ HTTP 413 parses as an error for every protocol (`finish_client`).
 
 Example:
     ```python
-    layer_config(Config(region_name="eu-west-1")).retries    # {'total_max_attempts': 1}
+    layer_config(Config(region_name="eu-west-1")).retries
+    # {'total_max_attempts': 1}
     ```
 """
 
@@ -104,7 +105,8 @@ def layer_config(
 
     Example:
         ```python
-        layer_config(Config(region_name="eu-west-1")).retries    # {'total_max_attempts': 1}
+        layer_config(Config(region_name="eu-west-1")).retries
+        # {'total_max_attempts': 1}
         ```
     """
     import copy

@@ -18,9 +18,12 @@ A unit test reads botocore's own lists (``botocore/retries/standard.py`` and
 
 Example:
     ```python
-    from lambda_batch.core.error_rules import RETRYABLE_ERROR_CODES, SPLITTABLE_ERROR_CODES
+    from lambda_batch.core.error_rules import (
+        RETRYABLE_ERROR_CODES,
+        SPLITTABLE_ERROR_CODES,
+    )
 
-    "ThrottlingException" in RETRYABLE_ERROR_CODES      # True
+    "ThrottlingException" in RETRYABLE_ERROR_CODES  # True
     ```
 """
 

@@ -45,7 +45,8 @@ def validation_summary(exc: BaseException) -> str:
 
     Example:
         ```python
-        validation_summary(exc)   # 'botocore refused the request: invalid Entries[0].MessageBody'
+        validation_summary(exc)
+        # 'botocore refused the request: invalid Entries[0].MessageBody'
         ```
     """
     paths = sorted(set(_PARAMETER.findall(str(exc))))
@@ -180,7 +181,9 @@ class RetryPolicy:
 
         Example:
             ```python
-            shards = policy.run(lambda attempt: client.list_shards(StreamName="s"), deadline)
+            shards = policy.run(
+                lambda attempt: client.list_shards(StreamName="s"), deadline
+            )
             ```
         """
         attempt = 0
@@ -212,7 +215,8 @@ def entry_results(outcomes: Sequence[Dict[str, Any]], count: int) -> List[Option
 
     Example:
         ```python
-        entry_results([{}, {"ErrorCode": "ThrottlingException"}], 2)[1].retryable    # True
+        entry_results([{}, {"ErrorCode": "ThrottlingException"}], 2)[1].retryable
+        # True
         ```
     """
     results: List[Optional[ErrorInfo]] = []
@@ -235,7 +239,8 @@ def id_results(count: int, response: Dict[str, Any]) -> List[Optional[ErrorInfo]
 
     Example:
         ```python
-        id_results(2, {"Successful": [{"Id": "0"}]})   # [None, ErrorInfo('MissingFromResponse', ...)]
+        id_results(2, {"Successful": [{"Id": "0"}]})
+        # [None, ErrorInfo('MissingFromResponse', ...)]
         ```
     """
     failed = {str(item.get("Id")): item for item in response.get("Failed") or ()}

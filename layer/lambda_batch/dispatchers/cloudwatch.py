@@ -34,7 +34,9 @@ def cloudwatch_dimension(name: str, value: Any) -> Dict[str, str]:
 
     Example:
         ```python
-        metrics.submit_metric("Orders", 1, dimensions=cloudwatch_dimension("Country", "FR"))
+        metrics.submit_metric(
+            "Orders", 1, dimensions=cloudwatch_dimension("Country", "FR")
+        )
         metrics.submit_metric("Orders", 1, dimensions=[cloudwatch_dimension("Shop", 7)])
         ```
     """
@@ -54,7 +56,9 @@ class CloudwatchBatchDispatcher(BaseDispatcher):
         ```python
         metrics = CloudwatchBatchDispatcher("Shop")
         metrics.submit_metric("Orders", 1, dimensions={"Country": "FR"})
-        metrics.submit_metric("Latency", values=[12.0, 15.5], counts=[3, 1], unit="Milliseconds")
+        metrics.submit_metric(
+            "Latency", values=[12.0, 15.5], counts=[3, 1], unit="Milliseconds"
+        )
         metrics.flush_payloads()
         ```
     """

@@ -67,7 +67,9 @@ class DynamoBatchDispatcher(BaseDispatcher):
 
     Example:
         ```python
-        table = DynamoBatchDispatcher("users", partition_key="user_id", sort_key="version")
+        table = DynamoBatchDispatcher(
+            "users", partition_key="user_id", sort_key="version"
+        )
         table.submit_payload({"user_id": "u-1", "version": 3, "name": "Ada"})
         table.submit_delete({"user_id": "u-2", "version": 1})
         table.flush_payloads()

@@ -24,8 +24,10 @@ and https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuot
 
 Example:
     ```python
-    written = write_item({"pk": "u-1", "score": 1.5}, {"pk": KeyRule("partition", "S")})
-    written.attributes   # {'pk': {'S': 'u-1'}, 'score': {'N': '1.5'}}
+    written = write_item(
+        {"pk": "u-1", "score": 1.5}, {"pk": KeyRule("partition", "S")}
+    )
+    written.attributes  # {'pk': {'S': 'u-1'}, 'score': {'N': '1.5'}}
     ```
 """
 
@@ -237,7 +239,8 @@ def write_item(item: Mapping[str, Any], keys: Mapping[str, KeyRule]) -> WrittenI
 
     Example:
         ```python
-        write_item({"pk": "a", "n": 5}, {"pk": KeyRule("partition", None)}).item_size  # 4
+        write_item({"pk": "a", "n": 5}, {"pk": KeyRule("partition", None)}).item_size
+        # 4
         ```
     """
     attributes: Dict[str, Any] = {}

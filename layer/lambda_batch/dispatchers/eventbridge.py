@@ -29,7 +29,9 @@ class EventBridgeBatchDispatcher(BaseDispatcher):
 
     Example:
         ```python
-        events = EventBridgeBatchDispatcher("orders-bus", source="shop.orders", detail_type="OrderPlaced")
+        events = EventBridgeBatchDispatcher(
+            "orders-bus", source="shop.orders", detail_type="OrderPlaced"
+        )
         events.submit_payload({"order_id": 7, "total": 30})
         events.flush_payloads()
         ```

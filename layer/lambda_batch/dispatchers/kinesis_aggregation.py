@@ -20,8 +20,15 @@ so it is stored on that record's shard, like every other record in it. At most 5
 Example:
     ```python
     aggregator = Aggregator("shard")
-    closed = aggregator.add(user, key="user-1", key_bytes=b"user-1", data=b"...", hash_key=None,
-                            group="shardId-000000000000", limit=1024 * 1024)
+    closed = aggregator.add(
+        user,
+        key="user-1",
+        key_bytes=b"user-1",
+        data=b"...",
+        hash_key=None,
+        group="shardId-000000000000",
+        limit=1024 * 1024,
+    )
     ```
 """
 

@@ -11,8 +11,9 @@ Sources: https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecordsR
 
 Example:
     ```python
-    check_partition_key("user-1", "record #1")        # 'user-1'
-    check_explicit_hash_key(2**127, "record #1")      # '170141183460469231731687303715884105728'
+    check_partition_key("user-1", "record #1")  # 'user-1'
+    check_explicit_hash_key(2**127, "record #1")
+    # '170141183460469231731687303715884105728'
     ```
 """
 

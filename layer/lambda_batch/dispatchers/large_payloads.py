@@ -26,7 +26,9 @@ Example:
     ```python
     offloader = offloader_option(dispatcher, "my-bucket", None, "payloads/", kwargs)
     if offloader.should_offload(size, limit):
-        request, size = offloader.pointer_request(request, "MessageBody", body, attributes, attributes_size)
+        request, size = offloader.pointer_request(
+            request, "MessageBody", body, attributes, attributes_size
+        )
     results = send_offloaded(dispatcher, offloader, entries, call, id_results)
     ```
 """

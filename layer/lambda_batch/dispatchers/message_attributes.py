@@ -5,7 +5,9 @@ value, in UTF-8 bytes (binary values by length).
 
 Example:
     ```python
-    attributes, size = normalise_message_attributes({"tenant": "acme", "priority": 3})
+    attributes, size = normalise_message_attributes(
+        {"tenant": "acme", "priority": 3}
+    )
     # {"tenant": {"DataType": "String", "StringValue": "acme"},
     #  "priority": {"DataType": "Number", "StringValue": "3"}}
     ```

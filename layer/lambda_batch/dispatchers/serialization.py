@@ -9,7 +9,8 @@ Example:
     ```python
     from lambda_batch.dispatchers.serialization import payload_to_text
 
-    payload_to_text({"id": 1, "at": datetime.date(2024, 1, 2)})   # '{"id":1,"at":"2024-01-02"}'
+    payload_to_text({"id": 1, "at": datetime.date(2024, 1, 2)})
+    # '{"id":1,"at":"2024-01-02"}'
     ```
 """
 
@@ -57,7 +58,8 @@ def payload_to_text(payload: Any) -> str:
 
     Example:
         ```python
-        payload_to_text(b"hi"), payload_to_text("hi"), payload_to_text({"k": 1})  # ('hi', 'hi', '{"k":1}')
+        payload_to_text(b"hi"), payload_to_text("hi"), payload_to_text({"k": 1})
+        # ('hi', 'hi', '{"k":1}')
         ```
     """
     if isinstance(payload, str):

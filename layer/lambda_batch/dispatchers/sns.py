@@ -38,7 +38,11 @@ class SNSBatchDispatcher(TopicSettings, BaseDispatcher):
     Example:
         ```python
         sns = SNSBatchDispatcher("arn:aws:sns:eu-west-1:123456789012:alerts")
-        sns.submit_payload({"alert": "disk full"}, subject="disk", message_attributes={"severity": "high"})
+        sns.submit_payload(
+            {"alert": "disk full"},
+            subject="disk",
+            message_attributes={"severity": "high"},
+        )
         sns.flush_payloads()
         ```
     """

@@ -29,7 +29,8 @@ the loop does the rest:
 Example:
     ```python
     loop = DeliveryLoop(dispatcher, ledger, ordered=False, start_margin=None)
-    loop.deliver_calls(batch)              # one call, then retries and splits of what failed
+    # one call, then retries and splits of what failed
+    loop.deliver_calls(batch)
     parts = split_parts(entries, budget=3)  # 25 entries -> 3 parts of 9, 8 and 8
     ```
 """

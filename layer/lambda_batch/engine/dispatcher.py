@@ -321,7 +321,11 @@ def target_arn(value: str, service: str, kind: str, resource_prefix: str = "") -
 
     Example:
         ```python
-        target_arn("arn:aws:kinesis:eu-west-1:123456789012:stream/s", "kinesis", "Kinesis stream")
+        target_arn(
+            "arn:aws:kinesis:eu-west-1:123456789012:stream/s",
+            "kinesis",
+            "Kinesis stream",
+        )
         ```
     """
     try:

@@ -9,9 +9,15 @@ service's message may quote the payload.
 
 Example:
     ```python
-    ledger = Ledger(dispatcher, halts=True, halt_code=FIFO_GROUP_HALTED, log_level=logging.WARNING)
+    ledger = Ledger(
+        dispatcher,
+        halts=True,
+        halt_code=FIFO_GROUP_HALTED,
+        log_level=logging.WARNING,
+    )
     ledger.fail([(entry, ErrorInfo("InvalidParameterValue", "...", False))])
-    failed = ledger.take_failed()     # [(seq, UnprocessedItem), ...] in submission order
+    failed = ledger.take_failed()
+    # [(seq, UnprocessedItem), ...] in submission order
     ```
 """
 

@@ -9,10 +9,19 @@ the open batch. The buffer counts what it took in (``submitted``, ``superseded``
 
 Example:
     ```python
-    buffer = Packing(limits, max_batch_size=10, max_batch_bytes=1_048_576, item_limit=1_048_576,
-                     deliver=send_batch, deliver_wave=None, owner=dispatcher)
-    buffer.add(payload, {"MessageBody": body}, size=len(body))   # seals and delivers a full batch
-    buffer.seal()                                                # delivers what is open
+    buffer = Packing(
+        limits,
+        max_batch_size=10,
+        max_batch_bytes=1_048_576,
+        item_limit=1_048_576,
+        deliver=send_batch,
+        deliver_wave=None,
+        owner=dispatcher,
+    )
+    # seals and delivers a full batch
+    buffer.add(payload, {"MessageBody": body}, size=len(body))
+    # delivers what is open
+    buffer.seal()
     ```
 """
 

@@ -25,10 +25,13 @@ tuple, the explicit hash key ``None`` when it has none.
 
 Example:
     ```python
-    from lambda_batch.payloads.kpl_aggregation import decode_aggregate, encode_aggregate
+    from lambda_batch.payloads.kpl_aggregation import (
+        decode_aggregate,
+        encode_aggregate,
+    )
 
     blob = encode_aggregate([("user-1", None, b"a"), ("user-2", None, b"b")])
-    decode_aggregate(blob)      # [('user-1', None, b'a'), ('user-2', None, b'b')]
+    decode_aggregate(blob)  # [('user-1', None, b'a'), ('user-2', None, b'b')]
     ```
 """
 

@@ -10,10 +10,12 @@ rule). What is not deleted comes back, key by key, with its error code.
 
 Example:
     ```python
-    deletes = ObjectDeletes("payload-bucket", clients=ClientProvider("s3"), deadline=context)
+    deletes = ObjectDeletes(
+        "payload-bucket", clients=ClientProvider("s3"), deadline=context
+    )
     for key in keys:
         deletes.delete(key)
-    not_deleted = deletes.run()          # UnprocessedItem per key, with its code
+    not_deleted = deletes.run()  # UnprocessedItem per key, with its code
     ```
 """
 
@@ -77,7 +79,8 @@ def key_results(keys: Sequence[str], response: Dict[str, Any]) -> List[Optional[
 
     Example:
         ```python
-        key_results(["a", "b"], {"Errors": [{"Key": "b", "Code": "InternalError"}]})[1].retryable  # True
+        response = {"Errors": [{"Key": "b", "Code": "InternalError"}]}
+        key_results(["a", "b"], response)[1].retryable  # True
         ```
     """
     errors = {str(item.get("Key")): item for item in response.get("Errors") or ()}

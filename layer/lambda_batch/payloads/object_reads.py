@@ -9,7 +9,14 @@ starts after it. The bytes go into one buffer of the declared size.
 
 Example:
     ```python
-    data = read_object(s3, "my-payloads", key, declared=5_242_880, owner="123456789012", cutoff=cutoff)
+    data = read_object(
+        s3,
+        "my-payloads",
+        key,
+        declared=5_242_880,
+        owner="123456789012",
+        cutoff=cutoff,
+    )
     ```
 """
 

@@ -54,7 +54,8 @@ def pointer_body(bucket: str, key: str) -> str:
     Example:
         ```python
         pointer_body("b", "k")
-        # '["software.amazon.payloadoffloading.PayloadS3Pointer", {"s3BucketName": "b", "s3Key": "k"}]'
+        # '["software.amazon.payloadoffloading.PayloadS3Pointer",
+        #   {"s3BucketName": "b", "s3Key": "k"}]'
         ```
     """
     return json.dumps([POINTER_CLASS, {"s3BucketName": bucket, "s3Key": key}])
@@ -89,7 +90,10 @@ def read_pointer(body: Any) -> Tuple[str, str]:
 
     Example:
         ```python
-        read_pointer('["com.amazon.sqs.javamessaging.MessageS3Pointer", {"s3BucketName": "b", "s3Key": "k"}]')
+        read_pointer(
+            '["com.amazon.sqs.javamessaging.MessageS3Pointer",'
+            ' {"s3BucketName": "b", "s3Key": "k"}]'
+        )
         # ('b', 'k')
         ```
     """
@@ -134,7 +138,8 @@ def declared_size(attributes: Any, name: str) -> int:
 
     Example:
         ```python
-        declared_size({"SQSLargePayloadSize": {"stringValue": "9"}}, "SQSLargePayloadSize")  # 9
+        attributes = {"SQSLargePayloadSize": {"stringValue": "9"}}
+        declared_size(attributes, "SQSLargePayloadSize")  # 9
         ```
     """
     value = attributes.get(name) if hasattr(attributes, "get") else None

@@ -10,12 +10,18 @@ Example:
     ```python
     from lambda_batch import BasePartialProcessor, batch_processor
 
+
     class PrintingProcessor(BasePartialProcessor):
         def _prepare(self):
             pass
 
         def _clean(self):
-            print(len(self.success_messages), "succeeded,", len(self.fail_messages), "failed")
+            print(
+                len(self.success_messages),
+                "succeeded,",
+                len(self.fail_messages),
+                "failed",
+            )
 
         def _process_record(self, record):
             try:
@@ -23,7 +29,10 @@ Example:
             except Exception as exc:
                 return self.failure_handler(record, exc)
 
-    @batch_processor(record_handler=lambda record: record["body"], processor=PrintingProcessor())
+
+    @batch_processor(
+        record_handler=lambda record: record["body"], processor=PrintingProcessor()
+    )
     def lambda_handler(event, context):
         return {"statusCode": 200}
     ```
@@ -93,7 +102,8 @@ class BasePartialProcessor(ABC):
     Example:
         ```python
         with processor(records, record_handler) as proc:
-            results = proc.process()   # [("success", result, record) or ("fail", "Type:msg", record), ...]
+            results = proc.process()
+            # [("success", result, record) or ("fail", "Type:msg", record), ...]
         ```
     """
 

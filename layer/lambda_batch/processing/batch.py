@@ -143,7 +143,9 @@ def ordering_for(
 
     Example:
         ```python
-        ordering_for(EventType.SQS, [{"eventSourceARN": "arn:aws:sqs:r:1:q.fifo"}]).on_failure  # 'stop-batch'
+        ordering_for(
+            EventType.SQS, [{"eventSourceARN": "arn:aws:sqs:r:1:q.fifo"}]
+        ).on_failure  # 'stop-batch'
         ```
     """
     ordering = event_type.spec.ordering  # the event-spec table

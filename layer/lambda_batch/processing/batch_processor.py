@@ -256,7 +256,10 @@ def process_partial_response(
 
     Example:
         ```python
-        processor = BatchProcessor(event_type=EventType.KinesisDataStreams, stop_on_first_failure=True)
+        processor = BatchProcessor(
+            event_type=EventType.KinesisDataStreams, stop_on_first_failure=True
+        )
+
 
         def lambda_handler(event, context):
             return process_partial_response(event, record_handler, processor, context)
@@ -281,15 +284,23 @@ class AsyncBatchProcessor(BatchProcessor):
 
     Example:
         ```python
-        from lambda_batch import AsyncBatchProcessor, EventType, async_process_partial_response
+        from lambda_batch import (
+            AsyncBatchProcessor,
+            EventType,
+            async_process_partial_response,
+        )
 
         processor = AsyncBatchProcessor(event_type=EventType.SQS, max_concurrency=10)
+
 
         async def record_handler(record):
             await do_something_with(record["body"])
 
+
         def lambda_handler(event, context):
-            return async_process_partial_response(event, record_handler, processor, context)
+            return async_process_partial_response(
+                event, record_handler, processor, context
+            )
         ```
     """
 
@@ -339,11 +350,15 @@ def async_process_partial_response(
         ```python
         processor = AsyncBatchProcessor(event_type=EventType.SQS)
 
+
         async def record_handler(record):
             await do_something_with(record["body"])
 
+
         def lambda_handler(event, context):
-            return async_process_partial_response(event, record_handler, processor, context)
+            return async_process_partial_response(
+                event, record_handler, processor, context
+            )
         ```
     """
     if running_loop() is not None:

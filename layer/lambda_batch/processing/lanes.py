@@ -31,7 +31,8 @@ def build_lanes(records: Sequence[Mapping[str, Any]], key: LaneKey) -> Deque[Lis
 
     Example:
         ```python
-        list(build_lanes([{"g": "a"}, {"g": "b"}, {"g": "a"}], lambda r: r["g"]))  # [[0, 2], [1]]
+        list(build_lanes([{"g": "a"}, {"g": "b"}, {"g": "a"}], lambda r: r["g"]))
+        # [[0, 2], [1]]
         ```
     """
     if key is None:

@@ -41,7 +41,9 @@ Options shared by every built-in processor:
 
 Example:
     ```python
-    features, metrics = sqs_features(settings, retry_delay=RetryDelay(5), extend_visibility=True)
+    features, metrics = sqs_features(
+        settings, retry_delay=RetryDelay(5), extend_visibility=True
+    )
     ```
 """
 

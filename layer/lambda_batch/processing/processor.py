@@ -1,15 +1,14 @@
 """The record processor: the options, binding a batch, running it, and the features' hooks.
 
 ``processor(records, handler, lambda_context)`` makes the invocation's ``Batch`` (every record
-checked first: a malformed event raises `MalformedEventError` before any
-record is handled) and a fresh ``Outcome`` (`lambda_batch.processing.batch`); ``process()``
-hands them to a run mode (`lambda_batch.processing.running`); leaving the ``with`` block
-lets the front build its response. The optional features are objects on fixed hooks
-(`lambda_batch.processing.features.hooks`), made and imported only when their option is on.
+checked first: a malformed event raises `MalformedEventError` before any is handled) and a fresh
+``Outcome`` (`lambda_batch.processing.batch`); ``process()`` hands them to a run mode
+(`lambda_batch.processing.running`); the ``with`` block's exit lets the front build its response.
+Features are objects on hooks (`lambda_batch.processing.features.hooks`), loaded only when on.
 
 Example:
     ```python
-    with processor(event["Records"], record_handler, lambda_context=context) as proc:
+    with processor(records, record_handler, lambda_context=context) as proc:
         proc.process()
     ```
 """
@@ -304,8 +303,7 @@ class RecordProcessor(BasePartialProcessor):
         success keeps the event's own record dict (as ``success_messages`` does; the record
         object the handler received is made as it is called, and goes when the call ends).
         Records held back by the ordering rule or the deadline guard are failures too
-        (`PreviousRecordFailedError`,
-        `DeadlineReachedError`).
+        (`PreviousRecordFailedError`, `DeadlineReachedError`).
         """
         outcome = self._outcome
         if outcome.results is not None:  # processed before: run it again from the start

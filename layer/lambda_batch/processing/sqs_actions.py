@@ -17,8 +17,11 @@ Example:
     from lambda_batch.processing.sqs_actions import VisibilityChanges
 
     with VisibilityChanges(record["eventSourceARN"], deadline=context) as changes:
-        changes.change(record["messageId"], record["receiptHandle"], visibility_timeout=60)
-    failed = changes.unprocessed_details      # UnprocessedItem per message not changed
+        changes.change(
+            record["messageId"], record["receiptHandle"], visibility_timeout=60
+        )
+    # UnprocessedItem per message not changed
+    failed = changes.unprocessed_details
     ```
 """
 
@@ -127,7 +130,9 @@ class VisibilityChanges(SQSBatchAction):
     Example:
         ```python
         changes = VisibilityChanges(queue_arn, deadline=context)
-        changes.change(record["messageId"], record["receiptHandle"], visibility_timeout=30)
+        changes.change(
+            record["messageId"], record["receiptHandle"], visibility_timeout=30
+        )
         not_changed = changes.run()
         ```
     """
@@ -172,8 +177,13 @@ def per_queue(
 
     Example:
         ```python
-        failed, calls = per_queue(MessageDeletes, ((record, ()) for record in done), clients=clients,
-                                  retry_policy=policy, deadline=deadline)
+        failed, calls = per_queue(
+            MessageDeletes,
+            ((record, ()) for record in done),
+            clients=clients,
+            retry_policy=policy,
+            deadline=deadline,
+        )
         ```
     """
     by_queue: Dict[str, List[Tuple[Mapping[str, Any], Tuple[Any, ...]]]] = {}
@@ -237,8 +247,11 @@ class MessageDeleter:
 
     Example:
         ```python
-        deleter = MessageDeleter(ClientProvider("sqs"), DEFAULT_RETRY_POLICY, Deadline.after(5), logger)
-        failures = deleter.delete(records, [0, 2, 3])   # positions of the records to delete
+        deleter = MessageDeleter(
+            ClientProvider("sqs"), DEFAULT_RETRY_POLICY, Deadline.after(5), logger
+        )
+        # positions of the records to delete
+        failures = deleter.delete(records, [0, 2, 3])
         ```
     """
 

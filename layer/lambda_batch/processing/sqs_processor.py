@@ -62,12 +62,16 @@ class PartialSQSProcessor(RecordProcessor):
         ```python
         from lambda_batch import PartialSQSProcessor
 
+
         def record_handler(record):
             return do_something_with(record["body"])
 
+
         def lambda_handler(event, context):
             processor = PartialSQSProcessor()
-            with processor(event["Records"], record_handler, lambda_context=context) as proc:
+            with processor(
+                event["Records"], record_handler, lambda_context=context
+            ) as proc:
                 return proc.process()
         ```
     """

@@ -69,7 +69,8 @@ def to_python(value: Dict[str, Any]) -> Any:
 
     Example:
         ```python
-        to_python({"M": {"tags": {"SS": ["a"]}, "n": {"NULL": True}}})  # {'tags': {'a'}, 'n': None}
+        to_python({"M": {"tags": {"SS": ["a"]}, "n": {"NULL": True}}})
+        # {'tags': {'a'}, 'n': None}
         ```
     """
     if not isinstance(value, dict) or len(value) != 1:
@@ -104,7 +105,8 @@ def image_to_python(image: Any) -> Dict[str, Any]:
 
     Example:
         ```python
-        image_to_python({"Id": {"N": "7"}, "Name": {"S": "x"}})  # {'Id': Decimal('7'), 'Name': 'x'}
+        image_to_python({"Id": {"N": "7"}, "Name": {"S": "x"}})
+        # {'Id': Decimal('7'), 'Name': 'x'}
         ```
     """
     if not image:
@@ -209,8 +211,11 @@ class DynamoDBRecord(_Record):
 
     Example:
         ```python
-        record = DynamoDBRecord({"eventName": "INSERT", "dynamodb": {"NewImage": {"n": {"N": "1"}}}})
-        record.event_name.name, record.dynamodb.new_image  # ('INSERT', {'n': Decimal('1')})
+        record = DynamoDBRecord(
+            {"eventName": "INSERT", "dynamodb": {"NewImage": {"n": {"N": "1"}}}}
+        )
+        record.event_name.name, record.dynamodb.new_image
+        # ('INSERT', {'n': Decimal('1')})
         ```
     """
 

@@ -90,7 +90,9 @@ def validate_records(
 
     Example:
         ```python
-        validate_records([{"eventSource": "aws:sqs", "messageId": "m-1"}], EventType.SQS)  # ['m-1']
+        validate_records(
+            [{"eventSource": "aws:sqs", "messageId": "m-1"}], EventType.SQS
+        )  # ['m-1']
         ```
     """
     if not isinstance(records, Sequence) or isinstance(records, (str, bytes)):

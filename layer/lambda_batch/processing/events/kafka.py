@@ -23,7 +23,8 @@ Example:
     processor = BatchProcessor(event_type=EventType.Kafka)
 
     def record_handler(record):
-        order = record.json_value          # the value, base64-decoded and parsed as JSON
+        # the value, base64-decoded and parsed as JSON
+        order = record.json_value
         save(order, partition=record.partition, offset=record.offset)
     ```
 """
@@ -52,7 +53,9 @@ class KafkaEventRecord(_Dict):
 
     Example:
         ```python
-        record = KafkaEventRecord({"topic": "t", "partition": 0, "offset": 7, "value": "eyJuIjogMX0="})
+        record = KafkaEventRecord(
+            {"topic": "t", "partition": 0, "offset": 7, "value": "eyJuIjogMX0="}
+        )
         record.json_value, record.offset  # ({'n': 1}, 7)
         ```
     """
@@ -122,7 +125,10 @@ def kafka_event_records(event: Mapping[str, Any]) -> List[Any]:
 
     Example:
         ```python
-        event = {"eventSource": "aws:kafka", "records": {"t-0": [{"topic": "t", "partition": 0}]}}
+        event = {
+            "eventSource": "aws:kafka",
+            "records": {"t-0": [{"topic": "t", "partition": 0}]},
+        }
         kafka_event_records(event)  # [{'topic': 't', 'partition': 0}]
         ```
     """

@@ -105,7 +105,9 @@ class KinesisStreamRecord(_Record):
 
     Example:
         ```python
-        KinesisStreamRecord({"kinesis": {"data": "eyJuIjogMX0="}}).kinesis.data_as_json()  # {'n': 1}
+        KinesisStreamRecord(
+            {"kinesis": {"data": "eyJuIjogMX0="}}
+        ).kinesis.data_as_json()  # {'n': 1}
         ```
     """
 

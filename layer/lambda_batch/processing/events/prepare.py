@@ -12,7 +12,9 @@ Every other batch comes through `prepare_batch`:
 
 Example:
     ```python
-    source = prepare_batch(records, EventType.Kafka, need_receipt_handle=False, deaggregate=True)
+    source = prepare_batch(
+        records, EventType.Kafka, need_receipt_handle=False, deaggregate=True
+    )
     source.ids, source.identifiers
     ```
 """
@@ -94,7 +96,8 @@ def failure_identifiers(identifiers: List[Any], failed: List[int]) -> List[Dict[
 
     Example:
         ```python
-        failure_identifiers(["1", "1", "2"], [0, 1, 2])  # [{'itemIdentifier': '1'}, {'itemIdentifier': '2'}]
+        failure_identifiers(["1", "1", "2"], [0, 1, 2])
+        # [{'itemIdentifier': '1'}, {'itemIdentifier': '2'}]
         ```
     """
     seen = set()

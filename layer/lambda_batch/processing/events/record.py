@@ -16,7 +16,8 @@ Example:
     processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 
     def record_handler(record):
-        order = record.kinesis.data_as_json()  # or json.loads(b64decode(record["kinesis"]["data"]))
+        # or json.loads(b64decode(record["kinesis"]["data"]))
+        order = record.kinesis.data_as_json()
         save(order, position=record.kinesis.sequence_number)
     ```
 """

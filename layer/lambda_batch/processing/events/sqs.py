@@ -70,7 +70,8 @@ class SQSRecord(_Record):
     Example:
         ```python
         record = SQSRecord({"messageId": "m-1", "body": '{"n": 1}'})
-        record.message_id, record.json_body, record["body"]  # ('m-1', {'n': 1}, '{"n": 1}')
+        record.message_id, record.json_body, record["body"]
+        # ('m-1', {'n': 1}, '{"n": 1}')
         ```
     """
 

@@ -30,7 +30,9 @@ with GetQueueAttributes once per queue per process (the role then needs
 
 Example:
     ```python
-    processor = BatchProcessor(EventType.SQS, extend_visibility=True, visibility_timeout=30)
+    processor = BatchProcessor(
+        EventType.SQS, extend_visibility=True, visibility_timeout=30
+    )
     ```
 """
 
@@ -98,11 +100,14 @@ class VisibilityHeartbeat:
 
     Example:
         ```python
-        heartbeat = VisibilityHeartbeat(records, {arn: 30}, clients, policy, deadline, stop_at=stop)
+        heartbeat = VisibilityHeartbeat(
+            records, {arn: 30}, clients, policy, deadline, stop_at=stop
+        )
         heartbeat.start()
-        ...                               # heartbeat.finished(record["messageId"]) as one fails
+        # heartbeat.finished(record["messageId"]) as one fails
+        ...
         heartbeat.stop()
-        timeouts = heartbeat.holds(records, succeeded_positions)   # position -> seconds
+        timeouts = heartbeat.holds(records, succeeded_positions)  # position -> seconds
         ```
     """
 

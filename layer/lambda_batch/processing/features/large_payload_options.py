@@ -16,7 +16,8 @@ the processors read (and delete) only what the options allow:
 Example:
     ```python
     settings = check_settings("BatchProcessor", True, ["my-payloads"], None, None)
-    settings.refusal("other-bucket")      # 'its pointer names a bucket not in large_payload_buckets'
+    settings.refusal("other-bucket")
+    # 'its pointer names a bucket not in large_payload_buckets'
     ```
 """
 
@@ -47,7 +48,10 @@ def is_bucket_name(name: Any) -> bool:
 
     Example:
         ```python
-        is_bucket_name("my-payloads"), is_bucket_name("arn:aws:s3:us-east-1:123456789012:accesspoint/ap")
+        (
+            is_bucket_name("my-payloads"),
+            is_bucket_name("arn:aws:s3:us-east-1:123456789012:accesspoint/ap"),
+        )
         # (True, False)
         ```
     """

@@ -34,11 +34,15 @@ failed or skipped records.
 Example:
     ```python
     processor = BatchProcessor(
-        EventType.SQS, resolve_large_payloads=True, large_payload_buckets=["my-payloads"]
+        EventType.SQS,
+        resolve_large_payloads=True,
+        large_payload_buckets=["my-payloads"],
     )
 
+
     def record_handler(record):
-        order = json.loads(record["body"])     # the original payload, not the pointer
+        # the original payload, not the pointer
+        order = json.loads(record["body"])
     ```
 """
 
@@ -85,8 +89,10 @@ class LargePayloadResolver:
     Example:
         ```python
         settings = check_settings("BatchProcessor", True, ["my-payloads"], None, None)
-        resolver = LargePayloadResolver(ClientProvider("s3"), None, lambda: deadline, settings)
-        call = resolver.wrap(record_handler, None)    # fetches, then calls the handler
+        resolver = LargePayloadResolver(
+            ClientProvider("s3"), None, lambda: deadline, settings
+        )
+        call = resolver.wrap(record_handler, None)  # fetches, then calls the handler
         ```
     """
 

@@ -21,10 +21,13 @@ Powertools' ``Metrics``) prints its own documents beside it, each parsed on its 
 Example:
     ```python
     processor = BatchProcessor(
-        EventType.SQS, metrics_namespace="Orders", metrics_dimensions={"Queue": "jobs"}
+        EventType.SQS,
+        metrics_namespace="Orders",
+        metrics_dimensions={"Queue": "jobs"},
     )
-    # {"_aws": {"Timestamp": 1733030000000, "CloudWatchMetrics": [{"Namespace": "Orders",
-    #  "Dimensions": [["Queue"]], "Metrics": [{"Name": "RecordsSucceeded", "Unit": "Count"}, ...]}]},
+    # {"_aws": {"Timestamp": 1733030000000,
+    #  "CloudWatchMetrics": [{"Namespace": "Orders", "Dimensions": [["Queue"]],
+    #  "Metrics": [{"Name": "RecordsSucceeded", "Unit": "Count"}, ...]}]},
     #  "Queue": "jobs", "RecordsSucceeded": 9, "RecordsFailed": 1, ...}
     ```
 """
@@ -131,7 +134,14 @@ class BatchMetrics:
     Example:
         ```python
         metrics = BatchMetrics("Orders", {"Queue": "jobs"})
-        metrics.emit({"RecordsSucceeded": 9, "RecordsFailed": 1, "RecordsSkipped": 0, "BatchDuration": 12.5})
+        metrics.emit(
+            {
+                "RecordsSucceeded": 9,
+                "RecordsFailed": 1,
+                "RecordsSkipped": 0,
+                "BatchDuration": 12.5,
+            }
+        )
         ```
     """
 

@@ -24,7 +24,9 @@ Example:
     ```python
     from lambda_batch import BatchProcessor, EventType, RetryDelay
 
-    processor = BatchProcessor(EventType.SQS, retry_delay=RetryDelay(initial_seconds=2, max_seconds=300))
+    processor = BatchProcessor(
+        EventType.SQS, retry_delay=RetryDelay(initial_seconds=2, max_seconds=300)
+    )
     ```
 """
 
@@ -166,9 +168,12 @@ class VisibilityDelayer:
 
     Example:
         ```python
-        delayer = VisibilityDelayer(ClientProvider("sqs"), DEFAULT_RETRY_POLICY, deadline)
-        failures = delayer.change(records, {0: 2, 3: 8})     # position -> seconds
-        delayer.calls                                         # ChangeMessageVisibilityBatch calls made
+        delayer = VisibilityDelayer(
+            ClientProvider("sqs"), DEFAULT_RETRY_POLICY, deadline
+        )
+        failures = delayer.change(records, {0: 2, 3: 8})  # position -> seconds
+        # ChangeMessageVisibilityBatch calls made
+        delayer.calls
         ```
     """
 
