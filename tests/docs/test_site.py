@@ -13,6 +13,10 @@ every fence of a page is one of these, each checked here:
 - a bash block, on a page whose every command tests/demo/test_readme_commands.py runs;
 - a sample output between ``<!-- sample: NAME -->`` markers, written by tools/readme_samples.py;
 - anything else needs ``<!-- readme-test: fragment -->`` just before it (and python compiles).
+
+No code line is wider than a code block shows (CODE_WIDTH). The docstrings are Google style in
+Markdown, as mkdocstrings renders them: no reST in any of them nor on the built site, and every
+example (a fenced python block under "Example:") compiles.
 """
 
 from __future__ import annotations
