@@ -7,8 +7,8 @@ Two figures, both as ratios measured side by side in this process and its childr
   ``aws_lambda_powertools.utilities.batch``;
 * per-record overhead: CPU time per record of a no-op handler on a 10,000-record batch
   (the measuring thread's CPU time, which both contenders run in: a machine busy with other
-  work does not inflate it as it does wall time; best of N, interleaved), each lambda_batch row against Powertools' ``BatchProcessor``
-  on the same event and with the same handler (FIFO queue event, or standard queue event
+  work does not inflate it as it does wall time; best of N, interleaved), each lambda_batch
+  row against Powertools' ``BatchProcessor`` on the same event and with the same handler (FIFO queue event, or standard queue event
   for the standard-queue row). Both hand their handler a record object (ours: ``SQSRecord``,
   a dict with attributes; Powertools': its ``SQSRecord`` data class); a second pair of rows
   has the handler read three attributes (``message_id``, ``body``,
@@ -160,6 +160,11 @@ def noop(record: Any) -> None:
     return None
 
 
+def reads_nothing(record: Any) -> Any:
+    """The no-op handler, typed as returning a value (the floor keeps its result)."""
+    return None
+
+
 def reads_attributes(record: Any) -> Any:
     """What a handler written for Powertools' data classes typically reads first."""
     return (record.message_id, record.body, record.attributes.approximate_receive_count)
@@ -246,7 +251,7 @@ def per_record_contenders(
             if clock() >= cutoff:
                 continue
             try:
-                result = noop(handed)
+                result = reads_nothing(handed)
             except Exception:
                 continue
             append(("success", result, record))
@@ -335,7 +340,8 @@ def render_metrics(costs: Dict[str, float], batch: int, rounds: int) -> str:
             METRICS_SECTION,
             "",
             f"Command: `{COMMAND} --metrics-only`; a {batch}-record SQS batch, no-op handler, "
-            f"best of {rounds} rounds of 200 batches (CPU time), interleaved; the EMF line goes to a file, as "
+            f"best of {rounds} rounds of 200 batches (CPU time), interleaved; the EMF line goes to a "
+            "file, as "
             "Lambda's stdout does.",
             f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}.",
             "",
