@@ -8,9 +8,10 @@ Two figures, both as ratios measured side by side in this process and its childr
 * per-record overhead: CPU time per record of a no-op handler on a 10,000-record batch
   (the measuring thread's CPU time, which both contenders run in: a machine busy with other
   work does not inflate it as it does wall time; best of N, interleaved), each lambda_batch
-  row against Powertools' ``BatchProcessor`` on the same event and with the same handler (FIFO queue event, or standard queue event
-  for the standard-queue row). Both hand their handler a record object (ours: ``SQSRecord``,
-  a dict with attributes; Powertools': its ``SQSRecord`` data class); a second pair of rows
+  row against Powertools' ``BatchProcessor`` on the same event and with the same handler
+  (FIFO queue event, or standard queue event for the standard-queue row). Both hand their
+  handler a record object (ours: ``SQSRecord``, a dict with attributes; Powertools': its
+  ``SQSRecord`` data class); a second pair of rows
   has the handler read three attributes (``message_id``, ``body``,
   ``attributes.approximate_receive_count``).
 
@@ -242,7 +243,7 @@ def per_record_contenders(
         records = event_fifo["Records"]
         ids = [record["messageId"] for record in records if record["eventSource"] == "aws:sqs"]
         assert len(ids) == len(records) and "" not in ids and set(map(type, ids)) <= {str}
-        results = []
+        results: List[Any] = []
         append = results.append
         clock = time.monotonic
         cutoff = float("inf")
