@@ -1,4 +1,5 @@
-"""Payload serialisation: boto3-batch-utils' json.dumps or compact JSON, the types Lambda code meets, clear errors."""
+"""Payload serialisation: boto3-batch-utils' json.dumps or compact JSON, the types Lambda code meets,
+clear errors."""
 
 from __future__ import annotations
 

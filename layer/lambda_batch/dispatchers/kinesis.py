@@ -123,7 +123,9 @@ class KinesisBatchDispatcher(BaseDispatcher):
         partition_key: Optional[str] = None,
         explicit_hash_key: Optional[str] = None,
     ) -> None:
-        """Buffer one record: ``bytes`` as is, a ``str`` as UTF-8, anything else as JSON.
+        """Buffer one record: ``bytes`` as is, anything else ``json.dumps``-ed (a ``str`` included).
+
+        With ``payload_encoding="raw"``, a ``str`` is put as its UTF-8 and other payloads as compact JSON.
 
         Raises :class:`~lambda_batch.errors.PayloadError` for a record that cannot be put,
         naming the record (``record #n``, counted per dispatcher) and never quoting its key: not

@@ -286,7 +286,10 @@ class SQSBatchDispatcher(_SQSDispatcherBase):
         *,
         message_group_id: Optional[str] = None,
     ) -> None:
-        """Buffer one message: ``payload`` is a ``str`` (sent as is), UTF-8 ``bytes``, or JSON-able.
+        """Buffer one message: ``payload`` is JSON-able (a ``str`` included) or UTF-8 ``bytes`` (sent as is).
+
+        The body is ``json.dumps(payload)``, as boto3-batch-utils sends it; with
+        ``payload_encoding="raw"`` a ``str`` is sent as it is and other payloads as compact JSON.
 
         ``message_id`` names the message in logs and in :attr:`unprocessed_details` (batch entry
         ids are assigned internally, so they never clash); ``delay_seconds`` is 0 to 900;
