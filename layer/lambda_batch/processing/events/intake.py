@@ -46,6 +46,11 @@ def extract_records(event: Any, event_type: Optional[EventType] = None) -> List[
         from .kafka import kafka_event_records
 
         return kafka_event_records(event)
+    return _records_list(event)
+
+
+def _records_list(event: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    """The event's ``Records`` list; `UnexpectedBatchTypeError` naming ``Records`` when it has none."""
     if "Records" not in event:
         keys = ", ".join(sorted(str(k) for k in event)[:10]) or "none"
         kafka = "; a Kafka event takes EventType.Kafka" if "records" in event else ""
