@@ -60,7 +60,7 @@ class _Dict(_RecordDict):
     def __repr__(self) -> str:
         # Logs show a record by its repr (so does a bound method's repr): never its data.
         shown = [f"{label}={self[key]!r}" for label, key in self._repr_keys if key in self]
-        return f"{type(self).__name__}({', '.join(shown) if shown else f'keys={sorted(self)!r}'})"
+        return f"{type(self).__name__}({', '.join(shown) if shown else f'keys={sorted(map(str, self))!r}'})"
 
     @property
     def raw_event(self) -> Dict[str, Any]:
