@@ -37,6 +37,7 @@ _EXPORTS: Dict[str, str] = {
     "PayloadError": ".errors",
     "BatchProcessingError": ".errors",
     "SQSBatchProcessingError": ".errors",
+    "UnexpectedBatchTypeError": ".errors",
     "LargePayloadError": ".errors",
     # partial processing
     "BasePartialProcessor": ".processing.base",
@@ -111,6 +112,7 @@ __all__ = [
     "SQSBatchProcessingError",
     "SQSFifoBatchDispatcher",
     "SqsFifoPartialProcessor",
+    "UnexpectedBatchTypeError",
     "UnprocessedItem",
     "DynamoDBRecord",
     "DynamoDBRecordEventName",
@@ -154,6 +156,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         PreviousRecordFailedError,
         RecordSkippedError,
         SQSBatchProcessingError,
+        UnexpectedBatchTypeError,
     )
     from .processing.base import BasePartialProcessor, async_batch_processor, batch_processor
     from .processing.batch_processor import (
