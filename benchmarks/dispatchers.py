@@ -122,7 +122,10 @@ def bench_calls(count: int) -> List[Tuple[str, int, int, int, str]]:
         network = StubNetwork(s, service)
         limits = SERVICE_LIMITS[service]
         if service == "sqs":
-            dispatcher: Any = SQSBatchDispatcher(QUEUE_URL, boto3_session=s, region_name=REGION)
+            # strings as they are: each body is exactly its size
+            dispatcher: Any = SQSBatchDispatcher(
+                QUEUE_URL, boto3_session=s, region_name=REGION, payload_encoding="raw"
+            )
             measured = sizes
             for size in sizes:
                 dispatcher.submit_payload("x" * size)

@@ -10,7 +10,8 @@ execution environment it:
   ``python`` folder (``/opt/python``), then the interpreter's own site-packages, which stand
   in for the runtime's boto3 and for layers of other accounts (Powertools); any other copy
   of a package a layer ships (an editable install of the repository) is taken off the path;
-* imports the handler once (the cold start) and then serves invocations until stdin closes
+* imports the handler once (the cold start, its init phase: it says so with a line
+  ``{"ready": true}`` on ``response_fd`` when done) and then serves invocations until stdin closes
   (warm starts), one JSON line per request on stdin, one JSON line per response on the
   file descriptor ``response_fd``;
 * gives the handler a context whose ``get_remaining_time_in_millis()`` counts down to the
@@ -148,6 +149,9 @@ def main() -> None:
     except Exception as exc:
         init_error = _error(exc, "Runtime.ImportModuleError")
         traceback.print_exc()
+    # The init phase is over (as Lambda's, it is not counted in the first invocation's Timeout).
+    response.write(json.dumps({"ready": True}) + "\n")
+    response.flush()
 
     for line in sys.stdin:
         request = json.loads(line)

@@ -68,8 +68,15 @@ __all__ = [
 logger = logging.getLogger("local_lambda.invoker")
 
 _BOOTSTRAP = Path(__file__).resolve().parent / "_bootstrap.py"
-#: Seconds an invocation may outlive its Timeout before it is stopped (process start-up slack).
+#: Seconds an invocation may outlive its Timeout before it is stopped (the reply's own slack).
 TIMEOUT_GRACE_SECONDS = 1.0
+#: Seconds of a cold start's init phase (the handler's module imported) that are not counted in
+#: the first invocation's Timeout: Lambda's limit for the init phase. As on Lambda, an init
+#: that takes longer goes on within the invocation, whose Timeout then counts it.
+#: https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html (checked 2026-12)
+INIT_PHASE_SECONDS = 10.0
+#: The worker's line ending its init phase.
+_READY = b'{"ready": true}'
 PathLike = Union[str, "os.PathLike[str]"]
 
 
@@ -161,6 +168,23 @@ class LocalFunction:
         reader = threading.Thread(target=self._read_logs, args=(self._process,), daemon=True)
         reader.start()
 
+    def _reply(self, wait: float) -> bytes:
+        """The worker's next reply on the response pipe, or b"" if none came within ``wait``
+        seconds; the line ending the init phase is passed over (an init longer than
+        ``INIT_PHASE_SECONDS`` ends within the invocation, as on Lambda)."""
+        deadline = time.monotonic() + wait
+        while True:
+            ready, _, _ = select.select([self._responses], [], [], max(0.0, deadline - time.monotonic()))
+            line: bytes = self._responses.readline() if ready else b""
+            if not line.startswith(_READY):
+                return line
+
+    def _init_phase(self) -> None:
+        """Wait for a cold start's init phase to end, for up to ``INIT_PHASE_SECONDS``."""
+        ready, _, _ = select.select([self._responses], [], [], INIT_PHASE_SECONDS)
+        if ready:  # the ready line, or the end of a worker that exited (its invocation says so)
+            self._responses.readline()
+
     def _read_logs(self, process: subprocess.Popen[bytes]) -> None:
         assert process.stdout is not None
         for raw in process.stdout:
@@ -199,22 +223,27 @@ class LocalFunction:
 
     # ------------------------------------------------------------------ public API
 
-    def invoke(self, event: Any, *, timeout: Optional[float] = None) -> InvocationResult:
+    def invoke(
+        self, event: Any, *, timeout: Optional[float] = None, grace: Optional[float] = None
+    ) -> InvocationResult:
         """Invoke the handler with ``event`` (any JSON value) and wait for its outcome.
 
-        ``timeout`` replaces the function's Timeout for this invocation. Invocations of one
+        ``timeout`` replaces the function's Timeout for this invocation. ``grace``: seconds
+        more before an invocation past its Timeout is stopped (default ``TIMEOUT_GRACE_SECONDS``
+        only), for a test that checks that the handler returns by itself. Invocations of one
         :class:`LocalFunction` run one at a time, like requests to one execution environment.
         """
         with self._lock:
-            result = self._invoke(event, self.timeout if timeout is None else float(timeout))
+            result = self._invoke(event, self.timeout if timeout is None else float(timeout), grace)
         self.last_result = result
         return result
 
-    def _invoke(self, event: Any, timeout: float) -> InvocationResult:
+    def _invoke(self, event: Any, timeout: float, grace: Optional[float]) -> InvocationResult:
         cold = self._process is None or self._process.poll() is not None
         if cold:
             self._stop()
             self._start()
+            self._init_phase()
         process = self._process
         assert process is not None and process.stdin is not None
         request_id = str(uuid.uuid4())
@@ -227,9 +256,7 @@ class LocalFunction:
             self._stop()
             raise InvocationError(f"cannot send the event to {self.logical_id}: {exc}") from exc
 
-        wait = timeout + TIMEOUT_GRACE_SECONDS + (3.0 if cold else 0.0)
-        ready, _, _ = select.select([self._responses], [], [], wait)
-        line = self._responses.readline() if ready else b""
+        line = self._reply(timeout + TIMEOUT_GRACE_SECONDS + (grace or 0.0))
         if not line:
             exited = process.poll()
             self._stop()

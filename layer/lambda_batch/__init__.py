@@ -38,6 +38,7 @@ _EXPORTS: Dict[str, str] = {
     "PayloadError": ".errors",
     "BatchProcessingError": ".errors",
     "SQSBatchProcessingError": ".errors",
+    "UnexpectedBatchTypeError": ".errors",
     "LargePayloadError": ".errors",
     # partial processing
     "BasePartialProcessor": ".processing.base",
@@ -112,6 +113,7 @@ __all__ = [
     "SQSBatchProcessingError",
     "SQSFifoBatchDispatcher",
     "SqsFifoPartialProcessor",
+    "UnexpectedBatchTypeError",
     "UnprocessedItem",
     "DynamoDBRecord",
     "DynamoDBRecordEventName",
@@ -155,6 +157,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         PreviousRecordFailedError,
         RecordSkippedError,
         SQSBatchProcessingError,
+        UnexpectedBatchTypeError,
     )
     from .processing.base import BasePartialProcessor, async_batch_processor, batch_processor
     from .processing.batch_processor import (

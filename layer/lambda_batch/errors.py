@@ -150,6 +150,27 @@ class BatchProcessingError(LambdaBatchError):
         return self.format_exceptions(super().__str__())
 
 
+class UnexpectedBatchTypeError(MalformedEventError, BatchProcessingError):
+    """The event is not a batch of the processor's kind: no records list, or an empty Kafka ``records``.
+
+    Powertools for AWS Lambda's name for the same errors: ``except UnexpectedBatchTypeError``
+    and ``except BatchProcessingError`` catch them as there, and ``except MalformedEventError``
+    catches them with every other malformed event (records the processor cannot handle, which
+    are only a `MalformedEventError`). Raised before any record is handled. The text names the
+    key the event type uses (``Records``, or ``records`` for Kafka).
+
+    Example:
+        ```python
+        try:
+            process_partial_response(
+                {"eventSource": "aws:kafka", "records": {}}, handler, processor
+            )
+        except UnexpectedBatchTypeError as error:
+            print(error)  # Invalid Kafka event structure: 'records' is empty ...
+        ```
+    """
+
+
 class SQSBatchProcessingError(BatchProcessingError):
     """Raised by the SQS partial processor when some messages failed.
 

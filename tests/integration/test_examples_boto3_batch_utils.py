@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults import drain_queue, read_stream
+from tests.processing_events import lambda_sqs_record
 
 pytestmark = pytest.mark.integration
 
@@ -77,6 +78,22 @@ def test_sqs_standard_basic(run_example, queue):
     url = make("aQueueWithAName")
     assert run_example("sqs_standard_basic")["unprocessed_records"] == []
     assert bodies(drain_queue(sqs, url)) == [PAYLOAD]
+
+
+def test_sqs_string_payloads(run_example, queue):
+    """A producer of str payloads and a consumer that json.loads each body, unchanged."""
+    sqs, make = queue
+    url = make("aQueueWithAName")
+    example = run_example("sqs_string_payloads")
+    assert example["unprocessed_records"] == []
+    messages = drain_queue(sqs, url, attributes=True)
+    lines = ["order 1 shipped", "commande n°2 expédiée"]
+    # the bytes boto3-batch-utils sends (json.dumps: quoted, non-ASCII escaped), so FIFO content
+    # deduplication sees the same body from an old and a new producer
+    assert sorted(m["Body"] for m in messages) == sorted(json.dumps(line) for line in lines)
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    event = {"Records": [lambda_sqs_record(message, arn) for message in messages]}
+    assert sorted(example["lambda_handler"](event, None)) == sorted(lines)
 
 
 def test_sqs_standard_message_id(run_example, queue):

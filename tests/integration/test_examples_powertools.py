@@ -436,6 +436,29 @@ def test_kinesis_examples_return_the_records_that_failed(name, stream_of, caplog
     assert {"celsius": 21.5} in readings or {"sensor": "sensor-1", "reading": {"celsius": 21.5}} in readings
 
 
+@pytest.mark.parametrize("name", ["kinesis_context_manager", "kinesis_decorator"])
+def test_the_kinesis_examples_line_that_logs_the_record_shows_no_record_data(
+    name, aws_client, unique_name, caplog
+):
+    # Powertools' own example logs `record.kinesis.data_as_text` (the method, not its result):
+    # the line shows the record object's repr, which names its position and never its data.
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    caplog.set_level("INFO")
+    kinesis = aws_client("kinesis")
+    event = kinesis_event(
+        kinesis, unique_name("readings"), [b'{"celsius": 21.5}'], partition_key="owner@example.com"
+    )
+    data = event["Records"][0]["kinesis"]["data"]
+    sequence = event["Records"][0]["kinesis"]["sequenceNumber"]
+    assert failures(load(name).lambda_handler(event, LambdaContext())) == []
+    formatter = LambdaPowertoolsFormatter()  # the line as the example's Logger writes it
+    lines = [formatter.format(record) for record in logged(caplog)]
+    (line,) = [line for line in lines if "data_as_text" in line]
+    assert sequence in line
+    assert data not in line and "owner@example.com" not in line and "celsius" not in line
+
+
 def test_kinesis_pydantic_model_decodes_and_validates_the_data(stream_of):
     event = stream_of([b'{"item": {"laptop": "amd"}}', b'{"item": 5}', b'{"item": {"keyboard": "classic"}}'])
     response = run_both("kinesis_pydantic", event)

@@ -61,7 +61,9 @@ def s3_fault(session: Any, operation: str, status: int, code: str) -> List[int]:
 
 
 def sqs_dispatcher(queue_url: str, session: Any, endpoint_url: str, **options: Any) -> SQSBatchDispatcher:
-    return SQSBatchDispatcher(queue_url, boto3_session=session, endpoint_url=endpoint_url, **options)
+    return SQSBatchDispatcher(
+        queue_url, boto3_session=session, endpoint_url=endpoint_url, payload_encoding="raw", **options
+    )
 
 
 # -- sizes -----------------------------------------------------------------------------------
@@ -188,6 +190,7 @@ def test_fifo_deduplicates_offloaded_messages_by_their_payload(
         large_payload_threshold=0,
         boto3_session=boto3_session,
         endpoint_url=endpoint_url,
+        payload_encoding="raw",
     )
     for text in ("same", "same", "other"):
         dispatcher.submit_payload(text, message_group_id="g")
@@ -211,6 +214,7 @@ def test_fifo_by_content_dedup_ids_hash_the_payload_on_a_queue_without_content_d
         deduplicate_by_content=True,
         boto3_session=boto3_session,
         endpoint_url=endpoint_url,
+        payload_encoding="raw",
     )
     dispatcher.submit_payload("x" * 10, message_group_id="g")
     dispatcher.submit_payload("x" * 10, message_group_id="g")
@@ -273,6 +277,7 @@ def test_fifo_messages_behind_an_unstored_one_are_held_back(
         large_payload_threshold=100,
         boto3_session=boto3_session,
         endpoint_url=endpoint_url,
+        payload_encoding="raw",
         retry_policy=fast_policy(3),
     )
     dispatcher.submit_payload("first", message_group_id="g", message_id="first")

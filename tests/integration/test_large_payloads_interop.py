@@ -108,6 +108,7 @@ def test_extended_client_receive_reads_in_full_what_we_send(
         large_payload_prefix="sent/",
         boto3_session=boto3_session,
         endpoint_url=endpoint_url,
+        payload_encoding="raw",
     )
     for name, text in sent.items():
         dispatcher.submit_payload(text, message_id=name, message_attributes={"name": name})
@@ -140,6 +141,7 @@ def test_the_pointer_message_is_in_the_libraries_format(
         large_payload_threshold=256 * KiB,
         boto3_session=boto3_session,
         endpoint_url=endpoint_url,
+        payload_encoding="raw",
     )
     dispatcher.submit_payload(text, message_attributes={"tenant": "acme"})
     assert dispatcher.flush_payloads() == []
@@ -342,6 +344,7 @@ def test_partial_processor_given_session_reads_s3_with_it(
         large_payload_threshold=0,
         boto3_session=boto3_session,
         endpoint_url=endpoint_url,
+        payload_encoding="raw",
     )
     dispatcher.submit_payload({"n": 1})
     assert dispatcher.flush_payloads() == []

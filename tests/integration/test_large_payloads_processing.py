@@ -46,6 +46,7 @@ def pointer_event(
             large_payload_threshold=0,
             boto3_session=boto3_session,
             endpoint_url=endpoint_url,
+            payload_encoding="raw",
         )
         for text in texts:
             dispatcher.submit_payload(text)

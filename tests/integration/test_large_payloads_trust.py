@@ -71,6 +71,7 @@ def pointer_events(
         large_payload_threshold=0,
         boto3_session=boto3_session,
         endpoint_url=endpoint_url,
+        payload_encoding="raw",
     )
     for n, text in enumerate(texts):
         position = {"n": {"DataType": "Number", "StringValue": str(n)}}

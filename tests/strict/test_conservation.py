@@ -163,6 +163,8 @@ def kinesis_records(count: int) -> List[Tuple[Any, str]]:
 
 def parse(data: bytes) -> Tuple[int, str, int]:
     """(id, key, seq) of a stored record."""
+    if data.startswith(b'"'):  # a str payload, json.dumps-ed (the dispatcher's default encoding)
+        data = json.loads(data).encode()
     if data.startswith(b"{"):
         body = json.loads(data)
         return body["id"], body["key"], body["seq"]

@@ -38,4 +38,4 @@ def test_explicit_hash_key(boto3_session, endpoint_url, kinesis, stream):
     assert dispatcher.flush_payloads() == []
     stored = {r["Data"]: r for r in read_all_shards(kinesis, stream)["shardId-000000000000"]}
     assert list(stored) == [b"\x00raw"]
-    assert [r["Data"] for r in read_all_shards(kinesis, stream)["shardId-000000000001"]] == [b"text"]
+    assert [r["Data"] for r in read_all_shards(kinesis, stream)["shardId-000000000001"]] == [b'"text"']

@@ -92,7 +92,7 @@ def test_a_plain_flush_with_one_entry_refused_takes_a_short_path(boto3_session, 
     assert [(d.code, d.retryable, d.attempts) for d in details] == [(ENTRY_ERRORS["sqs"][1], False, 1)]
     assert injector.call_count == 1
     bodies = sorted(message["Body"] for message in drain_queue(aws_client("sqs"), queue_url))
-    assert bodies == ['{"n":1}', '{"n":2}']
+    assert bodies == ['{"n": 1}', '{"n": 2}']  # json.dumps, as boto3-batch-utils sends them
 
     assert functions <= MAX_FUNCTIONS, report
     assert files <= MAX_FILES, report

@@ -88,7 +88,7 @@ def emulator_endpoint() -> Iterator[str]:
     finally:
         os.killpg(process.pid, signal.SIGINT)
         try:
-            process.wait(30)
+            process.wait(120)  # a clean stop, however slow a busy machine makes it
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)

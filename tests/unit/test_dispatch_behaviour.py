@@ -72,9 +72,14 @@ def test_a_full_batch_is_sent_at_once(boto3_session):
 def test_sizes_are_measured_as_the_service_measures_them(boto3_session):
     network = CannedNetwork(boto3_session, "sqs")
     sqs = SQSBatchDispatcher(
-        "jobs", boto3_session=boto3_session, region_name="us-east-1", max_batch_bytes=100
+        "jobs",
+        boto3_session=boto3_session,
+        region_name="us-east-1",
+        max_batch_bytes=100,
+        payload_encoding="raw",
     )
-    # body 40 + attribute "k" (1) + "String" (6) + "v" (1) = 48 bytes; two fit in 100, three do not.
+    # strings as they are (payload_encoding="raw"): body 40 + attribute "k" (1) + "String" (6)
+    # + "v" (1) = 48 bytes; two fit in 100, three do not.
     for _ in range(3):
         sqs.submit_payload("b" * 40, message_attributes={"k": "v"})
     sqs.submit_payload("é" * 50)  # 100 UTF-8 bytes: a batch of its own

@@ -9,7 +9,7 @@ from ..core.retry import ErrorInfo, entry_results
 from ..engine.dispatcher import BaseDispatcher, target_arn
 from ..engine.packing import Entry
 from ..errors import ConfigurationError
-from .serialization import payload_to_bytes
+from .serialization import RAW, check_encoding, payload_to_bytes
 
 
 class FirehoseBatchDispatcher(BaseDispatcher):
@@ -34,8 +34,11 @@ class FirehoseBatchDispatcher(BaseDispatcher):
         max_batch_size: int = 500,
         *,
         record_delimiter: Optional[bytes] = None,
+        payload_encoding: str = RAW,
         **kwargs: Any,
     ) -> None:
+        #: How a payload becomes the data: ``"raw"`` (a ``str`` as is) or ``"json"`` (``json.dumps``).
+        self.payload_encoding = check_encoding(payload_encoding)
         if not isinstance(delivery_stream_name, str) or not delivery_stream_name:
             raise ConfigurationError("delivery_stream_name must be a Firehose stream name or ARN")
         region = None
@@ -59,7 +62,7 @@ class FirehoseBatchDispatcher(BaseDispatcher):
 
     def submit_payload(self, payload: Any) -> None:
         """Buffer one record; raise PayloadError when it cannot be serialised or is over 1,000 KiB."""
-        data = payload_to_bytes(payload) + self.record_delimiter
+        data = payload_to_bytes(payload, self.payload_encoding) + self.record_delimiter
         self._add(payload, {"Data": data}, len(data))
 
     def _send(self, client: Any, entries: Sequence[Entry]) -> List[Optional[ErrorInfo]]:

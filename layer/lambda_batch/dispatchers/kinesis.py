@@ -24,7 +24,7 @@ from .kinesis_aggregation import (
     shared_shard_map,
 )
 from .kinesis_keys import check_explicit_hash_key, check_partition_key
-from .serialization import payload_to_bytes, utf8_len
+from .serialization import JSON, check_encoding, payload_to_bytes, utf8_len
 
 logger = logging.getLogger("lambda_batch.dispatchers.kinesis")
 
@@ -69,8 +69,11 @@ class KinesisBatchDispatcher(BaseDispatcher):
         *,
         ordered: bool = False,
         aggregate: Any = False,
+        payload_encoding: str = JSON,
         **kwargs: Any,
     ) -> None:
+        #: How a payload becomes the data: ``"json"`` (boto3-batch-utils' ``json.dumps``) or ``"raw"``.
+        self.payload_encoding = check_encoding(payload_encoding)
         if not isinstance(ordered, bool):
             raise ConfigurationError("ordered must be True or False")
         if aggregate is True:
@@ -121,7 +124,9 @@ class KinesisBatchDispatcher(BaseDispatcher):
         partition_key: Optional[str] = None,
         explicit_hash_key: Optional[str] = None,
     ) -> None:
-        """Buffer one record: ``bytes`` as is, a ``str`` as UTF-8, anything else as JSON.
+        """Buffer one record: ``bytes`` as is, anything else ``json.dumps``-ed (a ``str`` included).
+
+        With ``payload_encoding="raw"``, a ``str`` is put as its UTF-8 and other payloads as compact JSON.
 
         Raises `PayloadError` for a record that cannot be put,
         naming the record (``record #n``, counted per dispatcher) and never quoting its key: not
@@ -136,7 +141,7 @@ class KinesisBatchDispatcher(BaseDispatcher):
         partition_key = check_partition_key(partition_key, record)
         if explicit_hash_key is not None:
             explicit_hash_key = check_explicit_hash_key(explicit_hash_key, record)
-        data = payload_to_bytes(payload)
+        data = payload_to_bytes(payload, self.payload_encoding)
         if self._aggregation is not None:
             self._submit_user_record(payload, partition_key, explicit_hash_key, data, record)
             return

@@ -1,8 +1,16 @@
 """Turning submitted payloads into the text or bytes a service stores, once, with clear errors.
 
-Strings are sent as they are, bytes as they are (or decoded as UTF-8 where the service takes
-text); anything else is encoded as compact JSON. ``Decimal`` (as DynamoDB returns numbers),
-``datetime``/``date``/``time`` and ``UUID`` are understood; what JSON cannot express raises
+Two encodings, chosen per dispatcher with ``payload_encoding=``:
+
+- ``"json"``: every payload that is not bytes, a ``str`` included, goes through ``json.dumps``
+  with its default separators (``", "`` and ``": "``) and non-ASCII characters escaped, as
+  boto3-batch-utils 5.x encodes SQS and Kinesis payloads: its consumers ``json.loads`` each body.
+- ``"raw"``: a ``str`` is sent as it is; anything else as compact JSON with non-ASCII
+  characters as they are.
+
+With either, bytes are sent as they are (or decoded as UTF-8 where the service takes text).
+``Decimal`` (as DynamoDB returns numbers), ``datetime``/``date``/``time`` and ``UUID`` are
+understood; what JSON cannot express (NaN and infinities included) raises
 `PayloadError` naming the type.
 
 Example:
@@ -22,7 +30,13 @@ import json
 import uuid
 from typing import Any
 
-from ..errors import PayloadError
+from ..errors import ConfigurationError, PayloadError
+
+#: ``payload_encoding="json"``: ``json.dumps(payload)`` for every payload but bytes (boto3-batch-utils 5.x).
+JSON = "json"
+#: ``payload_encoding="raw"``: a ``str`` as it is, other payloads as compact JSON, non-ASCII unescaped.
+RAW = "raw"
+PAYLOAD_ENCODINGS = (JSON, RAW)
 
 
 def _default(value: Any) -> Any:
@@ -53,15 +67,48 @@ def to_json(value: Any) -> str:
         raise PayloadError(f"payload cannot be serialised to JSON: {exc}") from None
 
 
-def payload_to_text(payload: Any) -> str:
-    """The text of a payload: a ``str`` as is, ``bytes`` decoded as UTF-8, anything else as JSON.
+def check_encoding(encoding: Any) -> str:
+    """``encoding`` if it is one of `PAYLOAD_ENCODINGS`; raise ConfigurationError otherwise.
+
+    Example:
+        ```python
+        check_encoding("raw")  # 'raw'
+        ```
+    """
+    if not isinstance(encoding, str) or encoding not in PAYLOAD_ENCODINGS:
+        raise ConfigurationError(f'payload_encoding must be "json" or "raw", not {encoding!r}')
+    return encoding
+
+
+def to_plain_json(value: Any) -> str:
+    """``json.dumps(value)`` with its default separators and ASCII escaping; PayloadError if it fails.
+
+    Example:
+        ```python
+        to_plain_json({"k": 1})  # '{"k": 1}'
+        to_plain_json("hi")  # '"hi"'
+        to_plain_json("é") == '"' + chr(92) + 'u00e9"'  # True
+        ```
+    """
+    try:
+        return json.dumps(value, allow_nan=False, default=_default)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise PayloadError(f"payload cannot be serialised to JSON: {exc}") from None
+
+
+def payload_to_text(payload: Any, encoding: str = RAW) -> str:
+    """The text of a payload: ``bytes`` decoded as UTF-8, anything else encoded as ``encoding`` says.
 
     Example:
         ```python
         payload_to_text(b"hi"), payload_to_text("hi"), payload_to_text({"k": 1})
         # ('hi', 'hi', '{"k":1}')
+        payload_to_text("hi", JSON), payload_to_text({"k": 1}, JSON)
+        # ('"hi"', '{"k": 1}')
         ```
     """
+    if encoding == JSON and not isinstance(payload, (bytes, bytearray, memoryview)):
+        return to_plain_json(payload)
     if isinstance(payload, str):
         return payload
     if isinstance(payload, (bytes, bytearray, memoryview)):
@@ -74,18 +121,21 @@ def payload_to_text(payload: Any) -> str:
     return to_json(payload)
 
 
-def payload_to_bytes(payload: Any) -> bytes:
-    """The bytes of a payload: ``bytes`` as is, a ``str`` as UTF-8, anything else as UTF-8 JSON.
+def payload_to_bytes(payload: Any, encoding: str = RAW) -> bytes:
+    """The bytes of a payload: ``bytes`` as is, anything else the UTF-8 of its text (`payload_to_text`).
 
     Example:
         ```python
-        payload_to_bytes({"k": "é"})  # b'{"k":"\\xc3\\xa9"}'
+        payload_to_bytes({"k": "é"}), payload_to_bytes({"k": "é"}, JSON)
+        # (b'{"k":"\\xc3\\xa9"}', b'{"k": "\\\\u00e9"}')
         ```
     """
     if isinstance(payload, bytes):
         return payload
     if isinstance(payload, (bytearray, memoryview)):
         return bytes(payload)
+    if encoding == JSON:
+        return to_plain_json(payload).encode("ascii")
     text = payload if isinstance(payload, str) else to_json(payload)
     return utf8(text)
 

@@ -10,7 +10,7 @@ from ..core.retry import ErrorInfo
 from ..engine.dispatcher import BaseDispatcher
 from ..errors import ConfigurationError, PayloadError
 from .message_attributes import normalise_message_attributes
-from .serialization import payload_to_text, utf8_len
+from .serialization import RAW, check_encoding, payload_to_text, utf8_len
 from .sns_topic import TopicSettings
 from .sqs import _batch_results, _record_id, deduplication_id
 
@@ -57,8 +57,11 @@ class SNSBatchDispatcher(TopicSettings, BaseDispatcher):
         large_payload_bucket: Optional[str] = None,
         large_payload_threshold: Optional[int] = None,
         large_payload_prefix: str = "",
+        payload_encoding: str = RAW,
         **kwargs: Any,
     ) -> None:
+        #: How a payload becomes the message: ``"raw"`` (a ``str`` as is) or ``"json"`` (``json.dumps``).
+        self.payload_encoding = check_encoding(payload_encoding)
         if not isinstance(deduplicate_by_content, bool):
             raise ConfigurationError("deduplicate_by_content must be True or False")
         self.deduplicate_by_content = deduplicate_by_content
@@ -120,7 +123,7 @@ class SNSBatchDispatcher(TopicSettings, BaseDispatcher):
         """
         record_id = _record_id(message_id)
         label = record_id or "message"
-        message = payload_to_text(payload)
+        message = payload_to_text(payload, self.payload_encoding)
         if not message:
             raise PayloadError(f"{label}: an SNS message must not be empty")
         self._probe_topic()

@@ -28,7 +28,7 @@ from ..core.limits import SERVICE_LIMITS, SQS_MAX_DELAY_SECONDS
 from ..core.retry import ErrorInfo, classify_exception, id_results
 from ..engine.dispatcher import BaseDispatcher
 from ..errors import ConfigurationError, PayloadError
-from .serialization import payload_to_text, utf8_len
+from .serialization import JSON, check_encoding, payload_to_text, utf8_len
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..engine.packing import Entry
@@ -84,8 +84,11 @@ class _SQSDispatcherBase(BaseDispatcher):
         large_payload_bucket: Optional[str] = None,
         large_payload_threshold: Optional[int] = None,
         large_payload_prefix: str = "",
+        payload_encoding: str = JSON,
         **kwargs: Any,
     ) -> None:
+        #: How a payload becomes the body: ``"json"`` (boto3-batch-utils' ``json.dumps``) or ``"raw"``.
+        self.payload_encoding = check_encoding(payload_encoding)
         if not isinstance(queue_name, str) or not queue_name:
             raise ConfigurationError("queue_name must be a queue name, URL or ARN")
         self.queue_name = queue_name
@@ -202,7 +205,7 @@ class _SQSDispatcherBase(BaseDispatcher):
     ) -> Tuple[Dict[str, Any], int, Optional[str]]:
         if not self._probed:
             self._probe()
-        body = payload_to_text(payload)
+        body = payload_to_text(payload, self.payload_encoding)
         record_id = None if message_id is None else _record_id(message_id)
         label = record_id or "message"
         if not body:
@@ -288,7 +291,10 @@ class SQSBatchDispatcher(_SQSDispatcherBase):
         *,
         message_group_id: Optional[str] = None,
     ) -> None:
-        """Buffer one message: ``payload`` is a ``str`` (sent as is), UTF-8 ``bytes``, or JSON-able.
+        """Buffer one message: ``payload`` is JSON-able (a ``str`` included) or UTF-8 ``bytes`` (sent as is).
+
+        The body is ``json.dumps(payload)``, as boto3-batch-utils sends it; with
+        ``payload_encoding="raw"`` a ``str`` is sent as it is and other payloads as compact JSON.
 
         ``message_id`` names the message in logs and in `unprocessed_details` (batch entry
         ids are assigned internally, so they never clash); ``delay_seconds`` is 0 to 900;

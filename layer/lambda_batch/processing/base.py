@@ -264,7 +264,7 @@ def _processing_decorator(
     def decorator(handler: LambdaHandler) -> LambdaHandler:
         @functools.wraps(handler)
         def wrapper(event: Any, context: Any = None, *args: Any, **kwargs: Any) -> Any:
-            records = extract_records(event)
+            records = extract_records(event, getattr(processor, "event_type", None))
             with processor(records, record_handler, lambda_context=context):
                 run()
             return handler(event, context, *args, **kwargs)

@@ -267,7 +267,7 @@ def process_partial_response(
     """
     records = event.get("Records") if type(event) is dict else None
     if type(records) is not list:  # Kafka, Pipes, or not an event at all
-        records = extract_records(event)
+        records = extract_records(event, getattr(processor, "event_type", None))
     with processor(records, record_handler, lambda_context=context):
         processor.process()
     return processor.response()
@@ -366,7 +366,7 @@ def async_process_partial_response(
             "async_process_partial_response inside a running event loop: use"
             " `with processor(records, record_handler): await processor.async_process()`"
         )
-    records = extract_records(event)
+    records = extract_records(event, getattr(processor, "event_type", None))
     with processor(records, record_handler, lambda_context=context):
         processor.async_process()
     return processor.response()

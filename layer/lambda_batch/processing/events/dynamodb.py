@@ -157,7 +157,8 @@ class StreamRecord(_ReadOnlyMapping):
         return len(self._data)
 
     def __repr__(self) -> str:
-        return f"StreamRecord({self._data!r})"
+        # Its position, never the item's keys or images.
+        return f"StreamRecord(sequence_number={self._data.get('SequenceNumber')!r})"
 
     def _image(self, field: str) -> Dict[str, Any]:
         image = self._images.get(field)
@@ -220,6 +221,7 @@ class DynamoDBRecord(_Record):
     """
 
     __slots__ = ()
+    _repr_keys = (("event_id", "eventID"),)
 
     event_id = _optional("eventID", "The id of the change.")
     event_version = _optional("eventVersion", "The event format version.")

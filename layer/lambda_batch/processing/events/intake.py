@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ...errors import MalformedEventError
+from ...errors import MalformedEventError, UnexpectedBatchTypeError
 from .spec import EventType
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
@@ -20,37 +20,70 @@ if TYPE_CHECKING:
 _MAX_REPORTED_PROBLEMS = 10
 
 
-def extract_records(event: Any) -> List[Dict[str, Any]]:
-    """The ``Records`` list of a Lambda event; `MalformedEventError` when there is none.
+def extract_records(event: Any, event_type: Optional[EventType] = None) -> List[Dict[str, Any]]:
+    """The ``Records`` list of a Lambda event; `UnexpectedBatchTypeError` when there is none.
 
     A Kafka event's ``records`` (grouped by topic-partition) come as one list, and an
     EventBridge Pipes event (the bare list of the source's records) as a ``PipesBatch``.
+    Given the processor's ``event_type``, the error names the key that type uses (``records``
+    for Kafka, which must hold at least one topic-partition, as Powertools requires).
 
     Example:
         ```python
         extract_records({"Records": []})  # []
         ```
     """
+    if event_type is not None and event_type.spec.grouped_records and not isinstance(event, list):
+        return _grouped_records(event, event_type.spec.records_key)
     if isinstance(event, list) and event:  # EventBridge Pipes: the records themselves
         from .pipes import PipesBatch
 
         return PipesBatch(event)
     if not isinstance(event, Mapping):
-        raise MalformedEventError(
+        raise UnexpectedBatchTypeError(
             f"the event is {'an empty list' if event == [] else 'a ' + type(event).__name__}, not an object"
             " with 'Records' (nor a Pipes batch of records)"
         )
-    if "Records" not in event and "records" in event:  # Amazon MSK, self-managed Kafka
+    if "Records" not in event and "records" in event and event_type is None:  # Amazon MSK, self-managed Kafka
         from .kafka import kafka_event_records
 
         return kafka_event_records(event)
+    return _records_list(event)
+
+
+def _records_list(event: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    """The event's ``Records`` list; `UnexpectedBatchTypeError` naming ``Records`` when it has none."""
     if "Records" not in event:
         keys = ", ".join(sorted(str(k) for k in event)[:10]) or "none"
-        raise MalformedEventError(f"the event has no 'Records' list (its keys: {keys})")
+        kafka = "; a Kafka event takes EventType.Kafka" if "records" in event else ""
+        raise UnexpectedBatchTypeError(f"the event has no 'Records' list (its keys: {keys}){kafka}")
     records = event["Records"]
     if not isinstance(records, list):
-        raise MalformedEventError(f"the event's 'Records' is a {type(records).__name__}, not a list")
+        raise UnexpectedBatchTypeError(f"the event's 'Records' is a {type(records).__name__}, not a list")
     return records
+
+
+def _grouped_records(event: Any, key: str) -> List[Any]:
+    """The records of a Kafka event, whose ``key`` (``records``) must be a non-empty object, as
+    Powertools requires (with its words: "Invalid Kafka event structure")."""
+    from .kafka import kafka_event_records
+
+    kind = "Invalid Kafka event structure"
+    if not isinstance(event, Mapping):
+        raise UnexpectedBatchTypeError(f"{kind}: the event is a {type(event).__name__}, not an object")
+    if key not in event:
+        keys = ", ".join(sorted(str(k) for k in event)[:10]) or "none"
+        raise UnexpectedBatchTypeError(
+            f"{kind}: the event has no {key!r} object of topic-partitions (its keys: {keys})"
+        )
+    groups = event[key]
+    if not isinstance(groups, Mapping):
+        raise UnexpectedBatchTypeError(
+            f"{kind}: the event's {key!r} is a {type(groups).__name__}, not an object"
+        )
+    if not groups:
+        raise UnexpectedBatchTypeError(f"{kind}: {key!r} is empty (expected at least one topic-partition)")
+    return kafka_event_records(event)
 
 
 def record_id(record: Any, event_type: EventType) -> Optional[str]:

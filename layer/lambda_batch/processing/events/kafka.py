@@ -61,6 +61,12 @@ class KafkaEventRecord(_Dict):
     """
 
     __slots__ = ("_json_value",)
+    _repr_keys = (
+        ("topic", "topic"),
+        ("partition", "partition"),
+        ("offset", "offset"),
+        ("source", "eventSource"),  # a Pipes record names its source
+    )
 
     topic = _key("topic", "The topic.")
     partition = _key("partition", "The partition number.")

@@ -68,6 +68,7 @@ class KinesisStreamRecordPayload(_Dict):
     """The ``kinesis`` part of a Kinesis record: the data and its position in the stream."""
 
     __slots__ = ()
+    _repr_keys = (("sequence_number", "sequenceNumber"), ("sub_sequence_number", "subSequenceNumber"))
 
     data = _key("data", "The data, base64-encoded as the event carries it.")
     partition_key = _key("partitionKey", "The partition key it was put with.")
@@ -112,6 +113,7 @@ class KinesisStreamRecord(_Record):
     """
 
     __slots__ = ()
+    _repr_keys = (("event_id", "eventID"),)
 
     event_id = _key("eventID", "``<shard id>:<sequence number>``.")
     event_name = _key("eventName", "``aws:kinesis:record``.")
@@ -122,6 +124,14 @@ class KinesisStreamRecord(_Record):
     def kinesis(self) -> KinesisStreamRecordPayload:
         """The data and its position: ``data_as_json()``, ``sequence_number``, ``partition_key``..."""
         return KinesisStreamRecordPayload(self["kinesis"])
+
+    def __repr__(self) -> str:
+        text = super().__repr__()
+        kinesis = self.get("kinesis")
+        sub = kinesis.get("subSequenceNumber") if isinstance(kinesis, dict) else None
+        if sub is None:  # not a user record of a KPL aggregate
+            return text
+        return f"{text[:-1]}, sub_sequence_number={sub!r})"
 
 
 def has_aggregates(records: List[Any]) -> bool:

@@ -56,6 +56,14 @@ def _optional(name: str, doc: str) -> Any:
 class _Dict(_RecordDict):
     __slots__ = ()
 
+    #: ``(label, key)`` of what ``repr`` shows: ids and positions, never data nor key values.
+    _repr_keys: tuple[tuple[str, str], ...] = ()
+
+    def __repr__(self) -> str:
+        # Logs show a record by its repr (so does a bound method's repr): never its data.
+        shown = [f"{label}={self[key]!r}" for label, key in self._repr_keys if key in self]
+        return f"{type(self).__name__}({', '.join(shown) if shown else f'keys={sorted(map(str, self))!r}'})"
+
     @property
     def raw_event(self) -> Dict[str, Any]:
         """The keys as a plain dict."""
@@ -68,6 +76,13 @@ class _Record(_Dict):
     event_source = _optional("eventSource", "Where the record comes from: ``aws:sqs``, ``aws:kinesis``...")
     event_source_arn = _optional("eventSourceARN", "The ARN of the queue or stream the record comes from.")
     aws_region = _optional("awsRegion", "The region of the event source, e.g. ``us-east-1``.")
+
+    def __repr__(self) -> str:
+        # The record's id and source (the queue's or stream's ARN), never its data.
+        shown = [f"{label}={self[key]!r}" for label, key in self._repr_keys if key in self]
+        source = self.get("eventSourceARN") or self.get("eventSource")
+        shown.append(f"source={source!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
 
 
 # -- the record class of a batch, or the caller's model ----------------------------------

@@ -15,6 +15,8 @@ Each row says, for one kind (keyed by the enum's value):
   ``group_key``: the module and function giving a FIFO record's ordering key (SQS);
 - ``stream``: Lambda checkpoints at the lowest failure (streams), rather than returning each
   failed message to its queue;
+- ``records_key``: the event's key that holds the records (``Records``; ``records`` for Kafka,
+  an object of lists by topic-partition, ``grouped_records``);
 - ``kpl_aggregates``: records may be KPL aggregates, de-aggregated before the handler (Kinesis);
   ``own_identifiers``: the kind computes its identifiers itself (Kafka); either makes the batch
   ``prepared`` by ``events.prepare`` rather than only validated.
@@ -41,6 +43,7 @@ class EventSpec:
         "event_sources",
         "failure_identifier",
         "group_key",
+        "grouped_records",
         "id_field",
         "id_path",
         "kpl_aggregates",
@@ -49,6 +52,7 @@ class EventSpec:
         "own_identifiers",
         "prepared",
         "record_class",
+        "records_key",
         "shard_in_event_id",
         "stream",
     )
@@ -66,8 +70,12 @@ class EventSpec:
         stream: bool,
         shard_in_event_id: bool = False,
         kpl_aggregates: bool = False,
+        records_key: str = "Records",
+        grouped_records: bool = False,
     ) -> None:
         self.name = name
+        self.records_key = records_key
+        self.grouped_records = grouped_records
         self.event_sources = event_sources
         self.id_path = id_path
         self.id_field = ".".join(id_path) if id_path else failure_identifier
@@ -132,6 +140,8 @@ EVENT_SPECS: Dict[str, EventSpec] = {
             ordering=TOPIC_PARTITION,
             record_class=(".kafka", "KafkaEventRecord"),
             stream=True,
+            records_key="records",  # {"<topic>-<partition>": [record, ...], ...}
+            grouped_records=True,
         ),
     )
 }

@@ -76,6 +76,7 @@ class SQSRecord(_Record):
     """
 
     __slots__ = ("_json_body",)
+    _repr_keys = (("message_id", "messageId"),)
 
     message_id = _key("messageId", "The message's id.")
     receipt_handle = _key("receiptHandle", "The handle a delete needs.")
