@@ -245,9 +245,11 @@ def _invoke(args: argparse.Namespace, event: Any, cleanup: contextlib.ExitStack)
         stack = _stack_at(args, endpoint, template, build_dir, overrides)
 
     sources = stack.settings().event_sources_of(args.function)
+    function = cleanup.enter_context(LocalFunction(template, args.function, build_dir, stack=stack))
+    function.start()  # its cold start (the handler's imports) runs while the event is seeded
     seeded_queue, event = _seed(args, stack, sources, event)
-    with LocalFunction(template, args.function, build_dir, stack=stack) as function:
-        result = function.invoke(event)
+    result = function.invoke(event)
+    function.close()
     sys.stderr.write(result.logs)
     if seeded_queue is not None:
         source = next((s for s in sources if s.queue == seeded_queue), None)

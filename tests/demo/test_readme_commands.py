@@ -202,6 +202,10 @@ COVERED: Dict[str, str] = dict(
             "test_kept_stack",
         ),
         (
+            "make invoke-local-stop",
+            "test_invoke_local_stop",
+        ),
+        (
             f'make -s demo DEMO_ARGS="--endpoint-url {PORT} --messages 100"',
             "test_kept_stack",
         ),
@@ -261,8 +265,9 @@ def test_every_readme_command_is_covered() -> None:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
-    """A newcomer's environment: no AWS credentials, no profile; the build in a folder of our own."""
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, str]]:
+    """A newcomer's environment: no AWS credentials, no profile; the build in a folder of our own.
+    The emulators `make invoke-local` kept for that build are stopped at the end."""
     values = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MAKE", "MFLAGS"))}
     values.update(
         AWS_CONFIG_FILE=os.devnull,
@@ -271,7 +276,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
         SAM_CLI_TELEMETRY="0",
         SAM_BUILD_DIR=str(tmp_path_factory.mktemp("readme") / "build"),
     )
-    return values
+    yield values
+    run("make invoke-local-stop", values, 60)
 
 
 def run(command: str, env: Dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -433,6 +439,13 @@ def test_make_build(env: Dict[str, str]) -> None:
     completed = run(command("make build"), env, 300)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert completed.stdout == ""
+    # sam build's "Commands you can use next" advertise what cannot work here: the project's instead.
+    assert "Build Succeeded" in completed.stderr
+    assert (
+        "Commands you can use next" not in completed.stderr and "sam deploy --guided" not in completed.stderr
+    )
+    assert "sam local invoke" not in completed.stderr
+    assert completed.stderr.rstrip().splitlines()[-1].startswith("next: make invoke-local FUNCTION=")
     build = Path(env["SAM_BUILD_DIR"])
     assert (build / "LambdaBatchLayer" / "python" / "lambda_batch" / "py.typed").exists()
     assert (build / "ConsumerFunction" / "app.py").exists() and (
@@ -662,6 +675,13 @@ def test_invoke_table_row(event: str, env: Dict[str, str], built: None) -> None:
         )
         assert deployed.returncode == 0, deployed.stderr[-2000:]
         assert json.loads(deployed.stdout)["sent"] == {"kinesis": 30, "dynamodb": 30}
+
+
+def test_invoke_local_stop(env: Dict[str, str]) -> None:
+    """`make invoke-local-stop`: stops the emulators invoke-local kept for this build (none is fine)."""
+    completed = run(command("make invoke-local-stop"), env, 60)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert f"kept emulators of {env['SAM_BUILD_DIR']} stopped: " in completed.stderr
 
 
 @pytest.fixture(scope="module")
