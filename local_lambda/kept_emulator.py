@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import json
 import os
@@ -99,6 +98,7 @@ def stack_key(
         stack_name,
         region,
         sys.executable,
+        _stamp(Path(sys.prefix) / ".installed-stamp"),  # `make venv` again: moto may have changed
     ]
     for folder in _CODE_FOLDERS:
         parts += sorted(_stamp(p) for p in (ROOT / folder).glob("*.py"))
@@ -215,6 +215,8 @@ class KeptEmulator:
 
     @contextlib.contextmanager
     def _start_lock(self) -> Iterator[None]:
+        import fcntl  # Unix only, as fork is (keep_seconds() is 0 elsewhere)
+
         with open(f"{self.socket_path}.lock", "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
@@ -226,6 +228,8 @@ class KeptEmulator:
         """Start the kept emulator (it deploys the stack) and wait until it answers."""
         pointer = _pointer(self.build_dir, self.parameters, self.stack_name, self.region)
         stop_kept(self.build_dir, pointer)  # the one before it: another build, template or tooling
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()  # left by one that was killed: nothing answers there
         command = [sys.executable, "-m", "local_lambda", "serve-kept", "--template", str(self.template),
                    "--build-dir", str(self.build_dir), "--stack-name", self.stack_name,
                    "--region", self.region, "--socket", str(self.socket_path),
@@ -241,7 +245,8 @@ class KeptEmulator:
         while not self.socket_path.exists():
             if process.poll() is not None:
                 lines = self.log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-                raise StackError(lines[-1] if lines else f"the kept emulator exited ({process.returncode})")
+                last = lines[-1].removeprefix("error: ") if lines else ""
+                raise StackError(last or f"the kept emulator exited ({process.returncode})")
             if time.monotonic() > deadline:
                 process.kill()
                 raise StackError(f"the kept emulator did not start in {START_TIMEOUT_SECONDS:.0f} s")
@@ -294,6 +299,7 @@ def serve(
     with contextlib.suppress(FileNotFoundError):
         socket_path.unlink()
     listener.bind(str(socket_path))
+    bound = socket_path.stat().st_ino
     listener.listen(16)
     listener.settimeout(keep)
     print(f"kept emulator {os.getpid()}: {stack_name} deployed; waiting on {socket_path}", file=sys.stderr)
@@ -307,16 +313,24 @@ def serve(
                 conn.settimeout(5.0)
                 request = conn.recv(64).strip()
                 if request == b"stop":
+                    _remove(socket_path, bound)  # gone once the caller reads the answer
                     conn.sendall(b"stopped\n")
                     return 0
                 if request == b"fork" and os.fork() == 0:
                     listener.close()
                     _serve_copy(conn, deployed)  # never returns
     finally:
-        for path in (socket_path, socket_path.with_suffix(".log")):
-            with contextlib.suppress(OSError):
-                path.unlink()  # the socket before the listener closes: a caller then starts the next one
+        _remove(socket_path, bound)  # before the listener closes: a caller then starts the next one
+        with contextlib.suppress(OSError):
+            socket_path.with_suffix(".log").unlink()
         listener.close()
+
+
+def _remove(socket_path: Path, bound: int) -> None:
+    """Remove the kept emulator's socket, unless it is already another's (one started in its place)."""
+    with contextlib.suppress(OSError):
+        if socket_path.stat().st_ino == bound:
+            socket_path.unlink()
 
 
 def _exit_cleanly(signum: int, frame: Any) -> None:

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Dict, Iterator, List
 
 import pytest
 
-from local_lambda.kept_emulator import stack_key
+from local_lambda.kept_emulator import KeptEmulator, stack_key
 
 from .conftest import ROOT, TEMPLATE
 
@@ -46,9 +47,25 @@ def kept_env(build_dir: Path, tmp_path: Path) -> Iterator[Dict[str, str]]:
     _make(["invoke-local-stop"], env)
 
 
+def _stale_socket(path: Path) -> None:
+    """A socket file nothing listens on: what a kept emulator killed with SIGKILL leaves."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as dead:
+        dead.bind(str(path))
+
+
+def _answers(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        return probe.connect_ex(str(path)) == 0
+
+
 def test_the_second_call_neither_builds_nor_deploys_and_starts_from_the_deployed_state(
     kept_env: Dict[str, str],
 ) -> None:
+    build = Path(kept_env["SAM_BUILD_DIR"])
+    socket_path = KeptEmulator(TEMPLATE, build, {}, "lambda-batch", "us-east-1").socket_path
+    _stale_socket(socket_path)
+    assert not _answers(socket_path)
+
     first = _make(
         ["invoke-local", "FUNCTION=ProducerFunction", "EVENT=events/producer-standard.json"], kept_env
     )
@@ -56,6 +73,7 @@ def test_the_second_call_neither_builds_nor_deploys_and_starts_from_the_deployed
     assert STARTED in first.stderr
     assert "sam build" not in first.stderr  # up to date: `make built` did nothing
     assert json.loads(first.stdout)["sent"]["sqs"] > 0  # messages left in the work queue...
+    assert _answers(socket_path)  # the stale socket was replaced by the kept emulator's
 
     second = _make(
         ["invoke-local", "FUNCTION=ConsumerFunction", "EVENT=events/sqs-batch-all-success.json"], kept_env
@@ -68,6 +86,7 @@ def test_the_second_call_neither_builds_nor_deploys_and_starts_from_the_deployed
 
     stopped = _make(["invoke-local-stop"], kept_env)
     assert "stopped: 1" in stopped.stderr, stopped.stderr
+    assert not socket_path.exists()
     assert "stopped: 0" in _make(["invoke-local-stop"], kept_env).stderr
 
 
