@@ -258,8 +258,8 @@ def _invoke(args: argparse.Namespace, event: Any, cleanup: contextlib.ExitStack)
     if not result.ok and "EnableKinesis=true" in message:
         print(
             "this stack has no Kinesis stream. Deploy one with it: `make invoke-local "
-            f"FUNCTION={args.function} EVENT={args.event} PARAMETERS=EnableKinesis=true` (a new "
-            "emulator each run), or `make deploy-emulator` (samconfig.toml [emulator] enables it); "
+            f"FUNCTION={args.function} EVENT={args.event} PARAMETERS=EnableKinesis=true` (a stack of "
+            "its own, deployed with it), or `make deploy-emulator` (samconfig.toml [emulator] enables it); "
             "on AWS: `.venv/bin/sam deploy --parameter-overrides EnableKinesis=true`",
             file=sys.stderr,
         )

@@ -643,7 +643,8 @@ def test_the_invoke_table_is_the_one_tested() -> None:
     assert invoke_table() == {event: [function, outcome] for event, (function, outcome, _) in ROWS.items()}
 
 
-#: The rows run as the table writes them, each on an emulator of its own (about 8 s a call): one of
+#: The rows run as the table writes them, without ENDPOINT_URL (each on a fresh copy of the stack
+#: invoke-local keeps for its build and parameters, deployed by the first such call): one of
 #: each function and way of running. Every row's outcome is checked again, in the table's order, on
 #: the kept stack of the local development page (tests/demo/test_local_development_page.py).
 STANDALONE_ROWS = ["sqs-batch-with-failures.json", "producer-kinesis.json", *STREAM_ROWS]
