@@ -236,8 +236,10 @@ class KeptEmulator:
                    "--keep-seconds", str(keep_seconds()),
                    "--parameter-overrides", *[f"{k}={v}" for k, v in self.parameters.items()]]  # fmt: skip
         with self.log_path.open("wb") as log:
+            # macOS: the Objective-C runtime would abort a fork of a process that used it (proxies).
+            env = dict(os.environ, OBJC_DISABLE_INITIALIZE_FORK_SAFETY="YES")
             process = subprocess.Popen(
-                command, cwd=str(ROOT), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                command, cwd=str(ROOT), stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
                 start_new_session=True,  # Ctrl-C in the terminal stops the call, not the kept emulator
             )  # fmt: skip
         self.started = True
