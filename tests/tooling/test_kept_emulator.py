@@ -108,7 +108,6 @@ def test_the_kept_stack_is_keyed_by_everything_it_depends_on(tmp_path: Path) -> 
     assert stack_key(TEMPLATE, build, {}, "lambda-batch", "us-east-1") != key
 
 
-@pytest.mark.realtime
 def test_ctrl_c_during_an_invocation_prints_one_line(build_dir: Path, tmp_path: Path) -> None:
     """Ctrl-C (SIGINT to the process group, as a terminal sends it) while the function runs."""
     slow_build = tmp_path / "build"
