@@ -119,11 +119,17 @@ ORG_ID ?=
 REGION ?= us-east-1
 
 # The build's cache beside its folder: two builds into two folders (the tests' workers) share nothing.
+# sam build ends with "Commands you can use next" (sam local invoke, sam deploy --guided...): none of
+# them works as advertised here, so the block is left out and, run directly, `make build` names the
+# project's own next steps instead.
+BUILD_NEXT := next: make invoke-local FUNCTION=... EVENT=events/... (no Docker), make deploy-emulator, make deploy
 .PHONY: build
 build: $(STAMP) ## sam build: the layer (python/lambda_batch) and the sample functions into .aws-sam/build
 	@echo "sam build -> $(SAM_BUILD_DIR)" >&2
-	@SAM_CLI_TELEMETRY=0 $(SAM) build --build-dir $(SAM_BUILD_DIR) --cache-dir $(SAM_BUILD_DIR).cache >&2
+	@SAM_CLI_TELEMETRY=0 $(SAM) build --build-dir $(SAM_BUILD_DIR) --cache-dir $(SAM_BUILD_DIR).cache 2>&1 \
+		| awk '/^Commands you can use next/ { skip = 1 } !skip { print; fflush() }' >&2
 	@touch $(BUILT)
+	@$(if $(filter 0,$(MAKELEVEL)),echo "$(BUILD_NEXT)" >&2,:)
 
 # What the local runs use: built again only when the template, the layer or a function changed.
 BUILT = $(SAM_BUILD_DIR)/.lambda-batch-built
@@ -209,15 +215,18 @@ invoke: build ## sam local invoke FUNCTION=... EVENT=... (needs Docker; else use
 		exit 2; \
 	fi
 
-# FUNCTION, EVENT and PARAMETERS are checked first (in under a second), then built only when the
-# sources changed ($(BUILT)), then invoked.
+# One process: FUNCTION, EVENT and PARAMETERS are checked first (in under a second), then built only
+# when the sources changed (`make built`), then invoked; without ENDPOINT_URL, on a fresh copy of the
+# stack the first call deployed and kept (local_lambda/kept_emulator.py; invoke-local-stop stops it).
 .PHONY: invoke-local
 invoke-local: $(STAMP) ## Run FUNCTION's built handler with EVENT as Lambda would, on moto (or ENDPOINT_URL); PARAMETERS=K=V
-	@$(BIN)/python -m local_lambda check $(FUNCTION) --event $(EVENT) \
-		$(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL)) $(if $(PARAMETERS),--parameter-overrides $(PARAMETERS))
-	@$(MAKE) --no-print-directory built
 	@$(BIN)/python -m local_lambda invoke $(FUNCTION) --event $(EVENT) --build-dir $(SAM_BUILD_DIR) \
+		--build-command "$(MAKE) --no-print-directory built SAM_BUILD_DIR=$(SAM_BUILD_DIR)" \
 		$(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL)) $(if $(PARAMETERS),--parameter-overrides $(PARAMETERS))
+
+.PHONY: invoke-local-stop
+invoke-local-stop: $(STAMP) ## Stop the emulator make invoke-local keeps between calls (else it exits after 10 idle minutes)
+	@$(BIN)/python -m local_lambda stop-kept --build-dir $(SAM_BUILD_DIR)
 
 # The build the local runs use, made only when a source changed (nothing printed otherwise).
 .PHONY: built

@@ -150,7 +150,8 @@ def _progress_printer(quiet: bool, stream: Any) -> Any:
             line = (
                 f"waiting    for {data['pending']} failed message(s): each comes back after the consumer's "
                 f"retry delay ({delays} s after deliveries 1 to {data['max_receive_count']}), then is "
-                f"handled or moved to the DLQ; all by {until} at the latest"
+                f"handled or moved to the DLQ; all by about {until} (with the batching window of "
+                "each receive)"
                 + (" (FIFO: a group's failed messages one after the other)" if data["fifo"] else "")
             )
         elif stage == "progress":

@@ -216,22 +216,25 @@ class Ledger:
     # ------------------------------------------------------------ views
 
     def retry_deadline(
-        self, max_receive_count: int, delay: Callable[[int], float], serial: bool
+        self, max_receive_count: int, delay: Callable[[int], float], serial: bool, per_receive: float = 0.0
     ) -> Tuple[int, float]:
-        """Failed messages not yet handled, and when (``time.monotonic()``) the last is, at the latest,
-        handled or moved to the DLQ.
+        """Failed messages not yet handled, and about when (``time.monotonic()``) the last is handled or
+        moved to the DLQ.
 
         A message delivered ``d`` times comes back ``delay(d)`` seconds after its last delivery, and
-        so on up to its ``max_receive_count``-th delivery (the next receive moves it). ``serial``
-        (FIFO): one message group's failed messages come back one after the other, so the bound
-        is their delays added up rather than the longest.
+        so on up to its ``max_receive_count``-th delivery (the next receive moves it); each of those
+        receives adds ``per_receive`` (the event source's batching window). ``serial``
+        (FIFO): one message group's failed messages come back one after the other, so the estimate
+        adds up their waits rather than taking the longest.
         """
         with self._lock:
             states = [s for s in self.messages.values() if s.deliveries and s.deleted_by is None]
         now = time.monotonic()
         if not states:
             return 0, now
-        waits = [sum(delay(k) for k in range(s.deliveries, max_receive_count + 1)) for s in states]
+        waits = [
+            sum(delay(k) + per_receive for k in range(s.deliveries, max_receive_count + 1)) for s in states
+        ]
         if serial:
             return len(states), now + sum(waits)
         return len(states), max(s.received_at[-1] + wait for s, wait in zip(states, waits, strict=True))

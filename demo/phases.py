@@ -353,7 +353,10 @@ class DemoRun:
         every message is sent, what the run still waits for (failed messages' retry delays) and until when."""
         if self.produced >= self.options.messages:
             pending, until = self.ledger.retry_deadline(
-                self.queue_settings.max_receive_count, self.retry_delay, serial=self.options.fifo
+                self.queue_settings.max_receive_count,
+                self.retry_delay,
+                self.options.fifo,
+                per_receive=self.source.maximum_batching_window,
             )
             if pending and pending != self.waiting_for:
                 delays = [self.retry_delay(k) for k in range(1, self.queue_settings.max_receive_count + 1)]

@@ -12,7 +12,11 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
+from pathlib import Path
 from typing import Any, Dict, Iterator, Mapping, Optional
 
 from devtools import sam_files
@@ -77,8 +81,55 @@ def translate_template(
     ``AWS::Lambda::Function`` plus one ``AWS::Lambda::EventSourceMapping`` per event
     (``ConsumerFunctionWorkQueue``...), Globals are merged into each function, and the
     layer gets a hashed logical id (``LambdaBatchLayer1a2b3c4d5e``). Local ``CodeUri`` /
-    ``ContentUri`` folders are fine here (they become placeholder S3 locations).
+    ``ContentUri`` folders are fine here (they become placeholder S3 locations). The result for a
+    template file is kept (``emulator.local_state``, keyed by the file's bytes and the values), so
+    the tools that translate the same template again read it back in milliseconds.
     """
+    cache = _cached_translation(template, parameter_overrides, region)
+    if cache is not None and cache.exists():
+        with contextlib.suppress(OSError, ValueError):
+            return dict(json.loads(cache.read_text(encoding="utf-8")))
+    translated = _translate(template, parameter_overrides, region)
+    if cache is not None:
+        with contextlib.suppress(OSError):
+            partial = cache.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(json.dumps(translated), encoding="utf-8")
+            os.replace(partial, cache)
+    return translated
+
+
+def _cached_translation(
+    template: TemplateSource, parameter_overrides: Optional[Mapping[str, Any]], region: str
+) -> Optional[Path]:
+    """Where the transform of the template file ``template`` with these values is kept (None: not kept).
+
+    The key is the file's bytes, the parameters, the region, the translator's version and this
+    module's own: the same key always gives the same CloudFormation.
+    """
+    if isinstance(template, Mapping):
+        return None
+    from importlib.metadata import version
+
+    from emulator.local_state import state_dir
+
+    try:
+        parts = [
+            Path(template).read_bytes(),
+            json.dumps(dict(parameter_overrides or {}), sort_keys=True, default=str).encode(),
+            region.encode(),
+            version("aws-sam-translator").encode(),
+            Path(__file__).read_bytes(),
+        ]
+        folder = state_dir("sam-transform")
+    except (OSError, ValueError):
+        return None
+    key = hashlib.sha256(b"\0".join(parts)).hexdigest()[:32]
+    return folder / f"{key}.json"
+
+
+def _translate(
+    template: TemplateSource, parameter_overrides: Optional[Mapping[str, Any]], region: str
+) -> Dict[str, Any]:
     from samtranslator.translator.transform import transform
 
     source = load_template(template)

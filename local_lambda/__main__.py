@@ -6,9 +6,11 @@ Usage::
     python -m local_lambda invoke ProducerFunction --event events/producer-standard.json \\
         --endpoint-url http://127.0.0.1:5000 --parameter-overrides EnableKinesis=true
 
-Without ``--endpoint-url`` a moto server is started on loopback and the stack is deployed to
-it (``emulator.stack.deploy_stack``); with it, the stack named ``--stack-name`` is used (and
-deployed there first when missing). The function's built code comes from ``--build-dir``
+Without ``--endpoint-url`` the call gets a moto server of its own holding the stack as freshly
+deployed: a copy of the emulator kept between calls (``local_lambda.kept_emulator``; started and
+deployed by the first call, ``--fresh-emulator`` or ``LOCAL_LAMBDA_KEEP_SECONDS=0`` start and deploy
+one in this process instead); with it, the stack named ``--stack-name`` is used (and deployed there
+first when missing). The function's built code comes from ``--build-dir``
 (default ``.aws-sam/build``; built with ``sam build`` when missing).
 
 An SQS sample event is first sent to the queue that feeds the function (the FIFO queue for a
@@ -27,10 +29,13 @@ stderr. Exit status: 0 when the handler returned,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import shlex
+import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from devtools.lambda_sqs import returned_ids
 from devtools.sam_files import TEMPLATE_PATH
@@ -39,6 +44,7 @@ from emulator.stack import deploy_stack, load_stack
 from emulator.template import DEFAULT_STACK_NAME, StackError
 
 from .invoker import InvocationError, LocalFunction
+from .kept_emulator import KeptEmulator, keep_seconds, serve, stop_kept
 from .preflight import (
     PreflightError,
     check_condition,
@@ -124,6 +130,11 @@ def _parser() -> argparse.ArgumentParser:
         )
     invoke.add_argument("--build-dir", default=None, help="sam build output (default: .aws-sam/build)")
     invoke.add_argument(
+        "--build-command",
+        help="run this once the checks passed, before invoking (make invoke-local: `make built`, which "
+        "builds only when a source changed); its output goes to stderr",
+    )
+    invoke.add_argument(
         "--stack-name",
         default=DEFAULT_STACK_NAME,
         help="the stack to use at --endpoint-url, deployed there first when missing (default: %(default)s)",
@@ -131,11 +142,48 @@ def _parser() -> argparse.ArgumentParser:
     invoke.add_argument("--region", default="us-east-1", help="the stack's region (default: %(default)s)")
     invoke.add_argument("--no-seed", action="store_true", help="pass an SQS event as it is, without a queue")
     invoke.add_argument(
+        "--fresh-emulator",
+        action="store_true",
+        help="without --endpoint-url: start and deploy an emulator in this process, instead of a copy of "
+        "the one kept between calls (LOCAL_LAMBDA_KEEP_SECONDS=0 does the same)",
+    )
+    invoke.add_argument(
         "--keep-returned",
         action="store_true",
         help="leave the messages the invocation returned to the queue (default: deleted after the report)",
     )
+    serve_kept = commands.add_parser(
+        "serve-kept", help="(started by invoke) deploy the stack once and fork a copy of it for each call"
+    )
+    serve_kept.add_argument("--template", required=True, help="the SAM template")
+    serve_kept.add_argument("--build-dir", required=True, help="its sam build output")
+    serve_kept.add_argument("--stack-name", required=True, help="the stack's name")
+    serve_kept.add_argument("--region", required=True, help="the stack's region")
+    serve_kept.add_argument("--socket", required=True, help="the Unix socket the calls connect to")
+    serve_kept.add_argument("--keep-seconds", type=float, required=True, help="exit after this idle time")
+    serve_kept.add_argument(
+        "--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE", help="template parameters"
+    )
+    stop = commands.add_parser("stop-kept", help="stop the emulator invoke keeps between calls (if any)")
+    stop.add_argument("--build-dir", default=".aws-sam/build", help="its build folder (default: %(default)s)")
     return parser
+
+
+def _kept_command(args: argparse.Namespace) -> int:
+    """``serve-kept`` and ``stop-kept``."""
+    if args.command == "stop-kept":
+        stopped = stop_kept(Path(args.build_dir))
+        print(f"kept emulators of {args.build_dir} stopped: {stopped}", file=sys.stderr)
+        return 0
+    return serve(
+        Path(args.template),
+        Path(args.build_dir),
+        parse_overrides(args.parameter_overrides),
+        stack_name=args.stack_name,
+        region=args.region,
+        socket_path=Path(args.socket),
+        keep=args.keep_seconds,
+    )
 
 
 def _checked(args: argparse.Namespace) -> Any:
@@ -154,88 +202,125 @@ def _checked(args: argparse.Namespace) -> Any:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("serve-kept", "stop-kept"):
+        return _kept_command(args)
     try:
         event = _checked(args)
-    except (PreflightError, StackError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.command == "check":
-        return 0
-
-    template = Path(args.template)
-    build_dir = Path(args.build_dir) if args.build_dir else template.parent / ".aws-sam" / "build"
-    server = None
-    try:
-        if not (build_dir / "template.yaml").exists():
-            print(f"building into {build_dir} (sam build)...", file=sys.stderr)
-            sam_build(template, build_dir)
-        overrides = parse_overrides(args.parameter_overrides)
-        if args.endpoint_url:
-            endpoint = args.endpoint_url
-        else:
-            from emulator import start_moto_server
-
-            server = start_moto_server()
-            endpoint = server.endpoint_url
-        try:
-            stack = load_stack(endpoint, stack_name=args.stack_name, template=template, region=args.region)
-            stack.build_dir = build_dir
-        except StackError:
-            print(f"deploying stack {args.stack_name} to {endpoint}...", file=sys.stderr)
-            stack = deploy_stack(
-                endpoint,
-                template=template,
-                build_dir=build_dir,
-                stack_name=args.stack_name,
-                parameter_overrides=overrides,
-                region=args.region,
-            )
-
-        seeded_queue = None
-        sources = stack.settings().event_sources_of(args.function)
-        is_sqs = isinstance(event, dict) and any(
-            isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in event.get("Records") or []
-        )
-        malformed = malformed_reason(event) if is_sqs else None
-        if malformed is not None:
-            print(f"the event is malformed ({malformed}): passed to the handler as it is", file=sys.stderr)
-        elif is_sqs and sources and not args.no_seed:
-            fifo = next((s.queue for s in sources if stack.settings().queue(s.queue).fifo), None)
-            standard = next((s.queue for s in sources if not stack.settings().queue(s.queue).fifo), None)
-            seeded_queue = queue_for_event(event, fifo, standard)
-            if seeded_queue is not None:
-                before = _queue_state(stack, seeded_queue)
-                if before["visible"] or before["in_flight"]:
-                    raise SeedError(
-                        f"{seeded_queue} already holds {before['visible'] + before['in_flight']} message(s) "
-                        "(an earlier producer run?): empty it with "
-                        f"`make purge-emulator ENDPOINT_URL={endpoint}`"
-                    )
-                event = seed_sqs_event(event, stack.queue_url(seeded_queue), stack.client("sqs"))
-
-        with LocalFunction(template, args.function, build_dir, stack=stack) as function:
-            result = function.invoke(event)
-        sys.stderr.write(result.logs)
-        if seeded_queue is not None:
-            source = next((s for s in sources if s.queue == seeded_queue), None)
-            _apply_outcome(stack, seeded_queue, event, result, source, keep=args.keep_returned)
-        message = str((result.error or {}).get("errorMessage", ""))
-        if not result.ok and "EnableKinesis=true" in message:
-            print(
-                "this stack has no Kinesis stream. Deploy one with it: `make invoke-local "
-                f"FUNCTION={args.function} EVENT={args.event} PARAMETERS=EnableKinesis=true` (a new "
-                "emulator each run), or `make deploy-emulator` (samconfig.toml [emulator] enables it); "
-                "on AWS: `.venv/bin/sam deploy --parameter-overrides EnableKinesis=true`",
-                file=sys.stderr,
-            )
-        print(json.dumps(result.payload(), indent=2, default=str))
-        return 0 if result.ok else 1
+        if args.command == "check":
+            return 0
+        build = shlex.split(args.build_command or "")
+        if build and subprocess.run(build, check=False, stdout=2).returncode:
+            print("error: the build failed (its output is above)", file=sys.stderr)
+            return 2
+        with contextlib.ExitStack() as cleanup:
+            return _invoke(args, event, cleanup)
     except (StackError, InvocationError, SeedError, PreflightError, OSError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    finally:
-        if server is not None:
-            server.stop()
+    except KeyboardInterrupt:
+        print("invoke-local: interrupted (Ctrl-C); the function and its emulator stopped", file=sys.stderr)
+        return 130
+
+
+def _invoke(args: argparse.Namespace, event: Any, cleanup: contextlib.ExitStack) -> int:
+    """Invoke the function with ``event`` on its stack, apply the outcome, print the result; the status."""
+    template = Path(args.template)
+    build_dir = Path(args.build_dir) if args.build_dir else template.parent / ".aws-sam" / "build"
+    if not (build_dir / "template.yaml").exists():
+        print(f"building into {build_dir} (sam build)...", file=sys.stderr)
+        sam_build(template, build_dir)
+    overrides = parse_overrides(args.parameter_overrides)
+    if not args.endpoint_url and not args.fresh_emulator and keep_seconds() > 0:
+        kept = KeptEmulator(template, build_dir, overrides, args.stack_name, args.region)
+        cleanup.enter_context(kept)
+        stack = kept.acquire()
+        stack.build_dir = build_dir
+        print(_kept_line(kept, stack.endpoint_url), file=sys.stderr)
+    else:
+        endpoint = args.endpoint_url
+        if not endpoint:
+            from emulator import start_moto_server
+
+            endpoint = cleanup.enter_context(start_moto_server()).endpoint_url
+        stack = _stack_at(args, endpoint, template, build_dir, overrides)
+
+    sources = stack.settings().event_sources_of(args.function)
+    function = cleanup.enter_context(LocalFunction(template, args.function, build_dir, stack=stack))
+    function.start()  # its cold start (the handler's imports) runs while the event is seeded
+    seeded_queue, event = _seed(args, stack, sources, event)
+    result = function.invoke(event)
+    function.close()
+    sys.stderr.write(result.logs)
+    if seeded_queue is not None:
+        source = next((s for s in sources if s.queue == seeded_queue), None)
+        _apply_outcome(stack, seeded_queue, event, result, source, keep=args.keep_returned)
+    message = str((result.error or {}).get("errorMessage", ""))
+    if not result.ok and "EnableKinesis=true" in message:
+        print(
+            "this stack has no Kinesis stream. Deploy one with it: `make invoke-local "
+            f"FUNCTION={args.function} EVENT={args.event} PARAMETERS=EnableKinesis=true` (a stack of "
+            "its own, deployed with it), or `make deploy-emulator` (samconfig.toml [emulator] enables it); "
+            "on AWS: `.venv/bin/sam deploy --parameter-overrides EnableKinesis=true`",
+            file=sys.stderr,
+        )
+    print(json.dumps(result.payload(), indent=2, default=str))
+    return 0 if result.ok else 1
+
+
+def _seed(args: argparse.Namespace, stack: Any, sources: List[Any], event: Any) -> Tuple[Optional[str], Any]:
+    """Send an SQS sample event to the queue that feeds the function; (that queue, the event received)."""
+    is_sqs = isinstance(event, dict) and any(
+        isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in event.get("Records") or []
+    )
+    malformed = malformed_reason(event) if is_sqs else None
+    if malformed is not None:
+        print(f"the event is malformed ({malformed}): passed to the handler as it is", file=sys.stderr)
+        return None, event
+    if not (is_sqs and sources and not args.no_seed):
+        return None, event
+    settings = stack.settings()
+    fifo = next((s.queue for s in sources if settings.queue(s.queue).fifo), None)
+    standard = next((s.queue for s in sources if not settings.queue(s.queue).fifo), None)
+    seeded_queue = queue_for_event(event, fifo, standard)
+    if seeded_queue is None:
+        return None, event
+    before = _queue_state(stack, seeded_queue)
+    if before["visible"] or before["in_flight"]:
+        raise SeedError(
+            f"{seeded_queue} already holds {before['visible'] + before['in_flight']} message(s) "
+            "(an earlier producer run?): empty it with "
+            f"`make purge-emulator ENDPOINT_URL={stack.endpoint_url}`"
+        )
+    return seeded_queue, seed_sqs_event(event, stack.queue_url(seeded_queue), stack.client("sqs"))
+
+
+def _kept_line(kept: KeptEmulator, endpoint: str) -> str:
+    """What the call says about the kept emulator: started (and deployed) now, or reused."""
+    how = "started it and deployed the stack" if kept.started else "reused: no build, no deploy"
+    return (
+        f"emulator: a fresh copy of the stack kept between calls ({how}) on {endpoint}; "
+        f"`make invoke-local-stop` stops it, else it exits after {keep_seconds():.0f} s without a call"
+    )
+
+
+def _stack_at(
+    args: argparse.Namespace, endpoint: str, template: Path, build_dir: Path, overrides: Dict[str, str]
+) -> Any:
+    """The stack named ``--stack-name`` on ``endpoint``, deployed there first when missing."""
+    try:
+        stack = load_stack(endpoint, stack_name=args.stack_name, template=template, region=args.region)
+        stack.build_dir = build_dir
+        return stack
+    except StackError:
+        print(f"deploying stack {args.stack_name} to {endpoint}...", file=sys.stderr)
+        return deploy_stack(
+            endpoint,
+            template=template,
+            build_dir=build_dir,
+            stack_name=args.stack_name,
+            parameter_overrides=overrides,
+            region=args.region,
+        )
 
 
 if __name__ == "__main__":

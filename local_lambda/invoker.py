@@ -134,6 +134,8 @@ class LocalFunction:
         self._log_lines: List[str] = []
         self._log_cond = threading.Condition()
         self._lock = threading.Lock()
+        #: The process started and not invoked yet (its first invocation is the cold start).
+        self._unused = False
 
     # ------------------------------------------------------------------ set-up
 
@@ -165,6 +167,7 @@ class LocalFunction:
         os.close(write_fd)
         self._responses = os.fdopen(read_fd, "rb")
         self._log_lines = []
+        self._unused = True
         reader = threading.Thread(target=self._read_logs, args=(self._process,), daemon=True)
         reader.start()
 
@@ -238,11 +241,20 @@ class LocalFunction:
         self.last_result = result
         return result
 
+    def start(self) -> None:
+        """Start the execution environment now (its init phase: the handler's module imported), not at
+        the first invocation: its cold start then overlaps with what the caller does meanwhile."""
+        with self._lock:
+            if self._process is None or self._process.poll() is not None:
+                self._stop()
+                self._start()
+
     def _invoke(self, event: Any, timeout: float, grace: Optional[float]) -> InvocationResult:
-        cold = self._process is None or self._process.poll() is not None
-        if cold:
+        if self._process is None or self._process.poll() is not None:
             self._stop()
             self._start()
+        cold, self._unused = self._unused, False
+        if cold:
             self._init_phase()
         process = self._process
         assert process is not None and process.stdin is not None

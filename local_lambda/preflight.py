@@ -147,8 +147,8 @@ def check_condition(template: Mapping[str, Any], function_id: str, overrides: Ma
     if value != wanted:
         raise PreflightError(
             f"{function_id} exists only in a stack deployed with {name}={wanted}: add "
-            f"PARAMETERS={name}={wanted} (a new emulator each run), or use `make deploy-emulator` and "
-            "ENDPOINT_URL=... (samconfig.toml [emulator] sets it)"
+            f"PARAMETERS={name}={wanted} (a stack of its own, deployed with it), or use "
+            "`make deploy-emulator` and ENDPOINT_URL=... (samconfig.toml [emulator] sets it)"
         )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -141,3 +143,29 @@ def test_a_run_cut_short_by_max_seconds_is_not_reported_ok(build_dir) -> None:
     assert result.timed_out
     assert not result.ok
     assert result.counts.lost == 0  # stopped early, yet nothing it sent is unaccounted for
+
+
+@pytest.mark.parametrize("after", ["emulator", "producer"])
+def test_ctrl_c_prints_one_line_and_exits_130(build_dir, after: str) -> None:
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) once the run printed its first
+    progress line, or its first producer wave (the event source and the functions at work)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "demo", "--messages", "60", "--wave-size", "20", "--poison-rate", "0.1",
+         "--build-dir", str(build_dir), "--skip-build", "--targets", "sqs", "--run-id", f"t-int-{after}"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        printed = [process.stdout.readline()]
+        while printed[-1] and not printed[-1].startswith(after):
+            printed.append(process.stdout.readline())
+        assert printed[-1], printed
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130
+    assert err.splitlines() == ["demo: interrupted (Ctrl-C); the emulator it started is stopped"]
+    assert "Traceback" not in out + err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from demo.ledger import Ledger
 from emulator.call_counter import CallRecord
@@ -101,3 +102,22 @@ def test_a_tenant_message_never_delivered_has_no_delay():
     response = {"Successful": [{"Id": "0", "MessageId": "m0"}]}
     ledger.observe(_record("SendMessageBatch", {"Entries": entries}, response, role="producer"))
     assert ledger.summary(set(), in_queue=1).tenant_receive_delays == {}
+
+
+def test_the_waiting_estimate_adds_each_receive_to_the_retry_delays():
+    """A message delivered once comes back after 1, 2 and 4 s, each return needing a receive (its
+    batching window): 3 receives still to come; FIFO adds up the group's messages."""
+    ledger = Ledger(QUEUE)
+    ledger.add_request(2, 0)
+    _feed(ledger, [{"id": "a", "poison": True}, {"id": "b", "poison": True}], deleted=[])
+    last = max(state.received_at[-1] for state in ledger.messages.values())
+
+    def delay(n):
+        return float(2 ** (n - 1))
+
+    assert ledger.retry_deadline(3, delay, False, per_receive=0.5) == (2, last + 8.5)
+    assert ledger.retry_deadline(3, delay, False) == (2, last + 7.0)
+    before = time.monotonic()
+    pending, until = ledger.retry_deadline(3, delay, True, per_receive=0.5)
+    after = time.monotonic()
+    assert pending == 2 and before + 17.0 <= until <= after + 17.0

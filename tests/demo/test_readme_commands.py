@@ -205,6 +205,10 @@ COVERED: Dict[str, str] = dict(
             "test_kept_stack",
         ),
         (
+            "make invoke-local-stop",
+            "test_invoke_local_stop",
+        ),
+        (
             f'make -s demo DEMO_ARGS="--endpoint-url {PORT} --messages 100"',
             "test_kept_stack",
         ),
@@ -264,8 +268,9 @@ def test_every_readme_command_is_covered() -> None:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
-    """A newcomer's environment: no AWS credentials, no profile; the build in a folder of our own."""
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, str]]:
+    """A newcomer's environment: no AWS credentials, no profile; the build in a folder of our own.
+    The emulators `make invoke-local` kept for that build are stopped at the end."""
     values = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MAKE", "MFLAGS"))}
     values.update(
         AWS_CONFIG_FILE=os.devnull,
@@ -274,7 +279,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
         SAM_CLI_TELEMETRY="0",
         SAM_BUILD_DIR=str(tmp_path_factory.mktemp("readme") / "build"),
     )
-    return values
+    yield values
+    run("make invoke-local-stop", values, 60)
 
 
 def run(command: str, env: Dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -437,6 +443,13 @@ def test_make_build(env: Dict[str, str]) -> None:
     completed = run(command("make build"), env, 300)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert completed.stdout == ""
+    # sam build's "Commands you can use next" advertise what cannot work here: the project's instead.
+    assert "Build Succeeded" in completed.stderr
+    assert (
+        "Commands you can use next" not in completed.stderr and "sam deploy --guided" not in completed.stderr
+    )
+    assert "sam local invoke" not in completed.stderr
+    assert completed.stderr.rstrip().splitlines()[-1].startswith("next: make invoke-local FUNCTION=")
     build = Path(env["SAM_BUILD_DIR"])
     assert (build / "LambdaBatchLayer" / "python" / "lambda_batch" / "py.typed").exists()
     assert (build / "ConsumerFunction" / "app.py").exists() and (
@@ -634,7 +647,8 @@ def test_the_invoke_table_is_the_one_tested() -> None:
     assert invoke_table() == {event: [function, outcome] for event, (function, outcome, _) in ROWS.items()}
 
 
-#: The rows run as the table writes them, each on an emulator of its own (about 8 s a call): one of
+#: The rows run as the table writes them, without ENDPOINT_URL (each on a fresh copy of the stack
+#: invoke-local keeps for its build and parameters, deployed by the first such call): one of
 #: each function and way of running. Every row's outcome is checked again, in the table's order, on
 #: the kept stack of the local development page (tests/demo/test_local_development_page.py).
 STANDALONE_ROWS = ["sqs-batch-with-failures.json", "producer-kinesis.json", *STREAM_ROWS]
@@ -666,6 +680,13 @@ def test_invoke_table_row(event: str, env: Dict[str, str], built: None) -> None:
         )
         assert deployed.returncode == 0, deployed.stderr[-2000:]
         assert json.loads(deployed.stdout)["sent"] == {"kinesis": 30, "dynamodb": 30}
+
+
+def test_invoke_local_stop(env: Dict[str, str]) -> None:
+    """`make invoke-local-stop`: stops the emulators invoke-local kept for this build (none is fine)."""
+    completed = run(command("make invoke-local-stop"), env, 60)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert f"kept emulators of {env['SAM_BUILD_DIR']} stopped: " in completed.stderr
 
 
 @pytest.fixture(scope="module")

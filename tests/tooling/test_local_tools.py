@@ -101,7 +101,7 @@ def test_invoker_names_a_missing_build_or_unresolvable_environment(tmp_path, bui
 def test_command_line_invokes_with_a_seeded_event_on_its_own_emulator(build_dir) -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "local_lambda", "invoke", "ConsumerFunction",
-         "--event", "events/sqs-batch-with-failures.json", "--build-dir", str(build_dir)],
+         "--event", "events/sqs-batch-with-failures.json", "--build-dir", str(build_dir), "--fresh-emulator"],
         cwd=ROOT, capture_output=True, text=True, check=False, timeout=180,
     )  # fmt: skip
     assert completed.returncode == 1, completed.stderr[-2000:]
