@@ -27,7 +27,7 @@ from lambda_batch import (
     process_partial_response,
 )
 from tests.idempotency_support import Handled, WireCalls, items_by_key, make_table
-from tests.processing_events import FakeLambdaContext, sqs_record
+from tests.processing_events import FakeLambdaContext, dynamodb_record, kinesis_record, sqs_record
 
 pytestmark = [pytest.mark.integration]
 
@@ -403,3 +403,45 @@ def test_bad_options_are_refused_when_made(table: str) -> None:
         Idempotency(table, function_name="f", key_prefix="p")
     with pytest.raises(ConfigurationError, match="idempotency must be an Idempotency"):
         BatchProcessor(EventType.SQS, idempotency=table)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "make_record", "id_of"),
+    [
+        (EventType.KinesisDataStreams, kinesis_record, lambda record: record["eventID"]),
+        (EventType.DynamoDBStreams, dynamodb_record, lambda record: record["eventID"]),
+    ],
+)
+def test_stream_records_are_keyed_by_their_event_id_and_a_redelivery_runs_only_the_failed_one(
+    idempotency: Idempotency, event_type: EventType, make_record: Any, id_of: Any
+) -> None:
+    records = [make_record(n) for n in range(5)]
+    runs: List[str] = []
+    failed: List[str] = []
+
+    def handler(record: Any) -> None:
+        runs.append(id_of(record))
+        if id_of(record) == id_of(records[3]) and not failed:
+            failed.append(id_of(record))
+            raise RuntimeError("fails once")
+
+    processor = BatchProcessor(event_type, idempotency=idempotency)
+    first = process_partial_response({"Records": records}, handler, processor, FakeLambdaContext())
+    assert len(first["batchItemFailures"]) == 1
+    runs.clear()
+
+    again = process_partial_response({"Records": records}, handler, processor, FakeLambdaContext())
+
+    assert again == {"batchItemFailures": []}
+    assert runs == [id_of(records[3])]
+
+
+def test_threads_run_each_fresh_record_once(idempotency: Idempotency, wire: WireCalls) -> None:
+    processor = BatchProcessor(EventType.SQS, idempotency=idempotency, max_concurrency=8)
+    handler = Handled()
+
+    response = process_partial_response(_event(range(40)), handler, processor, FakeLambdaContext())
+
+    assert response == {"batchItemFailures": []}
+    assert set(handler.runs.values()) == {1} and len(handler.runs) == 40
+    assert wire.count <= 4
