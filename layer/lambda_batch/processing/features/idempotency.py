@@ -50,9 +50,10 @@ import json
 import time
 
 from ...core.limits import SERVICE_LIMITS
+from ...errors import IdempotencyError, RecordInProgressError
 from ..base import SUCCESS
 from .hooks import Feature
-from .idempotency_options import IdempotencyError, RecordInProgressError, encode_json, own_id
+from .idempotency_options import encode_json, own_id
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
