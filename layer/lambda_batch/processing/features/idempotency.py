@@ -30,8 +30,8 @@ streams keep their rules: a record skipped as completed holds nothing back; a re
 elsewhere holds back its message group (or the batch) like a failure. Logs name record ids,
 never keys or bodies.
 
-The function's role needs ``dynamodb:BatchGetItem``, ``dynamodb:TransactWriteItems``,
-``dynamodb:PutItem``, ``dynamodb:DeleteItem`` (which authorize the batch writes) on the table.
+The function's role needs ``dynamodb:BatchGetItem``, ``dynamodb:PutItem`` (which authorizes the
+puts of a TransactWriteItems) and ``dynamodb:BatchWriteItem`` on the table.
 
 Example:
     ```python
