@@ -236,8 +236,8 @@ def render(best: Figures, rounds: int) -> str:
             theirs = best[("Powertools @idempotent_function", batch_size, delivery)]
             lines.append(
                 f"- batches of {batch_size}, {delivery}: **{theirs[0] / max(1, ours[0]):.0f}x fewer calls**;"
-                f" wall time added {theirs[1] / max(ours[1], 1e-9):.1f}x lower,"
-                f" client CPU added {theirs[2] / max(ours[2], 1e-9):.1f}x lower"
+                f" Powertools' added time over ours: wall {theirs[1] / max(ours[1], 1e-9):.1f}x,"
+                f" client CPU {theirs[2] / max(ours[2], 1e-9):.1f}x"
             )
     lines.append("")
     lines.append(
