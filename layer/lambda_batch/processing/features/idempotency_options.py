@@ -1,11 +1,11 @@
 """The ``idempotency=`` option: where a processor keeps which records it handled, and their keys.
 
-:class:`Idempotency` is checked when it is made (an unknown keyword raises ``TypeError``, a value
-out of range :class:`~lambda_batch.ConfigurationError`) and makes each record's table key as
+`Idempotency` is checked when it is made (an unknown keyword raises ``TypeError``, a value
+out of range `lambda_batch.ConfigurationError`) and makes each record's table key as
 Powertools for AWS Lambda's idempotency utility makes it:
 ``<function name>.<qualified name>#<md5 of json.dumps(data, sort_keys=True)>``, so that a table
 and its history carry over from ``@idempotent_function``. The feature itself is
-:mod:`lambda_batch.processing.features.idempotency`, loaded when a processor takes the option.
+`lambda_batch.processing.features.idempotency`, loaded when a processor takes the option.
 
 Example:
     ```python
