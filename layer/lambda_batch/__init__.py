@@ -56,6 +56,9 @@ _EXPORTS: Dict[str, str] = {
     "PreviousRecordFailedError": ".errors",
     "DeadlineReachedError": ".errors",
     "RetryDelay": ".processing.features.retry_delays",
+    "Idempotency": ".processing.features.idempotency_options",
+    "IdempotencyError": ".errors",
+    "RecordInProgressError": ".errors",
     # record objects the record handler receives
     "SQSRecord": ".processing.events.sqs",
     "KinesisStreamRecord": ".processing.events.kinesis",
@@ -98,6 +101,8 @@ __all__ = [
     "EventBridgeBatchDispatcher",
     "EventType",
     "FirehoseBatchDispatcher",
+    "Idempotency",
+    "IdempotencyError",
     "KinesisBatchDispatcher",
     "LambdaBatchError",
     "LargePayloadError",
@@ -105,6 +110,7 @@ __all__ = [
     "PartialSQSProcessor",
     "PayloadError",
     "PreviousRecordFailedError",
+    "RecordInProgressError",
     "RecordSkippedError",
     "RetryDelay",
     "RetryPolicy",
@@ -150,11 +156,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         BatchProcessingError,
         ConfigurationError,
         DeadlineReachedError,
+        IdempotencyError,
         LambdaBatchError,
         LargePayloadError,
         MalformedEventError,
         PayloadError,
         PreviousRecordFailedError,
+        RecordInProgressError,
         RecordSkippedError,
         SQSBatchProcessingError,
         UnexpectedBatchTypeError,
@@ -172,6 +180,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .processing.events.kinesis import KinesisStreamRecord
     from .processing.events.spec import EventType
     from .processing.events.sqs import SQSRecord
+    from .processing.features.idempotency_options import Idempotency
     from .processing.features.retry_delays import RetryDelay
     from .processing.sqs_processor import PartialSQSProcessor, sqs_batch_processor
     from .types import ExceptionInfo, FailureResponse, PartialItemFailureResponse, SuccessResponse
