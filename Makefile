@@ -32,7 +32,10 @@ help: ## List the targets
 $(STAMP): requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $$(grep -E '^uv==' requirements-dev.txt)
-	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install --quiet -r requirements-dev.txt
+	# --compile-bytecode: every Python process of the tests (workers, demo, emulator, functions)
+	# then reads the dependencies' bytecode instead of compiling them again, even where
+	# PYTHONDONTWRITEBYTECODE is set (it was 2.2 s to 0.8 s per process importing boto3 and moto).
+	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install --quiet --compile-bytecode -r requirements-dev.txt
 	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
@@ -148,7 +151,7 @@ validate: $(STAMP) $(CHECKOV_STAMP) ## sam validate --lint, cfn-lint with the se
 $(CHECKOV_STAMP): requirements-checkov.txt | $(STAMP)
 	rm -rf $(CHECKOV_VENV)
 	$(BIN)/uv venv --quiet --python $(BIN)/python $(CHECKOV_VENV)
-	VIRTUAL_ENV=$(CHECKOV_VENV) $(BIN)/uv pip install --quiet -r requirements-checkov.txt
+	VIRTUAL_ENV=$(CHECKOV_VENV) $(BIN)/uv pip install --quiet --compile-bytecode -r requirements-checkov.txt
 	touch $(CHECKOV_STAMP)
 
 # --- release: the wheel, the layer zip, the docs site, the packaged SAR application (dist/) ---

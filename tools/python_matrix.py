@@ -68,7 +68,11 @@ def ensure_venv(version: str, interpreter: str) -> Path:
     if uv.exists():  # seconds instead of minutes
         subprocess.run([str(uv), "venv", "--quiet", "--python", interpreter, str(venv)], check=True)
         env = dict(os.environ, VIRTUAL_ENV=str(venv))
-        subprocess.run([str(uv), "pip", "install", "--quiet", "-r", str(REQUIREMENTS)], check=True, env=env)
+        subprocess.run(  # bytecode compiled once: every worker process reads it
+            [str(uv), "pip", "install", "--quiet", "--compile-bytecode", "-r", str(REQUIREMENTS)],
+            check=True,
+            env=env,
+        )
     else:
         subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
         pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
