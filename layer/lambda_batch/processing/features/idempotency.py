@@ -35,9 +35,12 @@ puts of a TransactWriteItems) and ``dynamodb:BatchWriteItem`` on the table.
 
 Example:
     ```python
-    from lambda_batch import BatchProcessor, EventType, Idempotency, process_partial_response
+    from lambda_batch import BatchProcessor, EventType, Idempotency
+    from lambda_batch import process_partial_response
 
-    processor = BatchProcessor(EventType.SQS, idempotency=Idempotency("idempotency"))
+    processor = BatchProcessor(
+        EventType.SQS, idempotency=Idempotency("idempotency")
+    )
 
     def lambda_handler(event, context):
         return process_partial_response(event, record_handler, processor, context)

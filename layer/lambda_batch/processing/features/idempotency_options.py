@@ -11,8 +11,10 @@ Example:
     ```python
     from lambda_batch import Idempotency
 
-    by_message = Idempotency("idempotency")                       # the record's own id
-    by_order = Idempotency("idempotency", key=lambda record: record.json_body["order_id"])
+    by_message = Idempotency("idempotency")  # the record's own id
+    by_order = Idempotency(
+        "idempotency", key=lambda record: record.json_body["order_id"]
+    )
     ```
 """
 
@@ -108,8 +110,11 @@ class Idempotency:
         ```python
         from lambda_batch import Idempotency
 
-        orders = Idempotency("idempotency", key=lambda record: record.json_body["order_id"],
-                             expires_after_seconds=24 * 3600)
+        orders = Idempotency(
+            "idempotency",
+            key=lambda record: record.json_body["order_id"],
+            expires_after_seconds=24 * 3600,
+        )
         ```
     """
 
@@ -156,8 +161,11 @@ class Idempotency:
     def key_of(self, data: Any) -> str:
         """The table key of ``data`` (a record's id or business key), as Powertools makes it.
 
-        >>> Idempotency("t", key_prefix="orders").key_of("m-1")
-        'orders#07bfa2edad72a6be5d2cb60e90978991'
+        Example:
+            ```python
+            Idempotency("t", key_prefix="orders").key_of("m-1")
+            # 'orders#07bfa2edad72a6be5d2cb60e90978991'
+            ```
         """
         text = json.dumps(data, sort_keys=True, default=encode_json)
         return f"{self.prefix}#{hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()}"

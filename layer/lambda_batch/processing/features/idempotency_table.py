@@ -96,8 +96,11 @@ def state_of(item: Optional[Item], now_seconds: int, now_millis: int) -> str:
     `INVALID` (read as Powertools reads it: an item counts until ``expiration``, an
     ``INPROGRESS`` claim until ``in_progress_expiration`` when it has one).
 
-    >>> state_of({"status": {"S": "COMPLETED"}, "expiration": {"N": "20"}}, 10, 10_000)
-    'completed'
+    Example:
+        ```python
+        state_of({"status": {"S": "COMPLETED"}, "expiration": {"N": "20"}}, 10, 10_000)
+        # 'completed'
+        ```
     """
     if item is None:
         return FREE
@@ -377,7 +380,7 @@ class TableWrites(BaseDispatcher):
     Example:
         ```python
         with TableWrites("idempotency", deadline=context) as writes:
-            writes.put("m-1", {"id": {"S": "fn.h#0cc1..."}, "status": {"S": "COMPLETED"}, ...})
+            writes.put("m-1", completed_item)  # {"id": {"S": ...}, "status": ...}
         writes.unprocessed_details
         ```
     """
