@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from typing import Any, Callable, Iterator
 
@@ -11,6 +12,13 @@ from hypothesis import HealthCheck, settings
 
 from emulator import MotoServer, start_moto_server
 from tests.sessions import fresh_session
+
+# A suite started in the background (`make test &`, nohup, a CI step run so) inherits SIGINT
+# ignored, and so would every process the tests start: Ctrl-C would reach none of them. The
+# tests that press Ctrl-C (SIGINT to a process group, as a terminal sends it) need it delivered
+# as in a terminal: a handler here is reset to the default in every process started from here.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REGION = "us-east-1"
 
