@@ -250,7 +250,9 @@ def render(best: Figures, rounds: int) -> str:
 
 def main(argv: Any = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of every row, the fastest kept (default: %(default)s)"
+    )
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
     publish(SECTION, render(measure(args.rounds), args.rounds), write=not args.no_docs)

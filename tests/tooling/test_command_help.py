@@ -24,6 +24,7 @@ SCRIPTS = (
     "tools/test_pools.py",
     "tools/readme_samples.py",
     "benchmarks/dispatchers.py",
+    "benchmarks/idempotency.py",
     "benchmarks/kpl_aggregation.py",
     "benchmarks/processing.py",
 )
