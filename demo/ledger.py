@@ -124,6 +124,8 @@ class LedgerCounts:
     #: Per tenant (``--tenants``): its messages first delivered, and the mean and longest seconds
     #: from SQS accepting one to its first delivery (the proxy's clock).
     tenant_receive_delays: Dict[str, Dict[str, float]] = field(default_factory=dict)
+    #: Item ids of the messages deleted after handling: the jobs whose effect the demo reads back.
+    processed_item_ids: List[str] = field(default_factory=list)
 
 
 class Ledger:
@@ -319,6 +321,7 @@ class Ledger:
             slow_sent=len(slow),
             slow_deliveries=sum(s.deliveries for s in slow),
             tenant_receive_delays=_tenant_delays(states.values()),
+            processed_item_ids=sorted(i for m in processed if (i := states[m].item_id) is not None),
         )
 
 

@@ -171,3 +171,32 @@ def keep_disabled_stream_sources_idle() -> None:
 
     LambdaBackend.create_event_source_mapping = create_idle_when_disabled  # type: ignore[method-assign]
     LambdaBackend.disabled_stream_sources_idle = True  # type: ignore[attr-defined]
+
+
+def honour_table_time_to_live() -> None:
+    """Make moto's CloudFormation apply a table's ``TimeToLiveSpecification`` (once, in this process).
+
+    moto creates an ``AWS::DynamoDB::Table`` without its TTL setting (``DescribeTimeToLive`` says
+    ``DISABLED``): the stack's tables (the idempotency table's ``expiration``, the results table's
+    ``expires_at``) get it as CloudFormation gives it, from the resource's own properties.
+    """
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table, "time_to_live_from_template", False):
+        return
+    create = Table.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_with_time_to_live(cls: Any, resource_name: str, cloudformation_json: Dict[str, Any],
+                                 *args: Any, **kwargs: Any) -> Any:  # fmt: skip
+        table = create(cls, resource_name, cloudformation_json, *args, **kwargs)
+        spec = (cloudformation_json.get("Properties") or {}).get("TimeToLiveSpecification")
+        if isinstance(spec, Mapping) and spec.get("AttributeName"):
+            enabled = str(spec.get("Enabled")).lower() == "true"
+            table.ttl = {
+                "TimeToLiveStatus": "ENABLED" if enabled else "DISABLED",
+                "AttributeName": str(spec["AttributeName"]),
+            }
+        return table
+
+    Table.create_from_cloudformation_json = classmethod(create_with_time_to_live)  # type: ignore[method-assign,assignment]
+    Table.time_to_live_from_template = True  # type: ignore[attr-defined]

@@ -27,19 +27,29 @@ twice. Each batch also prints one EMF document of its own
 ``<MetricsNamespace>``): records succeeded, failed and skipped, the batch's duration and its
 delete and visibility calls.
 
+Each record is handled once, however often it is delivered (``idempotency``: the stack's
+IdempotencyTable, from ``IDEMPOTENCY_TABLE_NAME``): a message delivered twice, or a batch handed to two
+pollers at once, runs its handler once; the second delivery counts as succeeded (completed within the
+hour) or, while the first still runs, as failed, so it comes back later. The bookkeeping costs one
+``BatchGetItem`` per batch and a few batched writes, not two calls per record. The handler's effect is a
+counter per job in the results table (``RESULTS_TABLE_NAME``, item ``<id>#handled``, ``handled`` added
+1 by ``UpdateItem``): what a duplicate would double, and what the demo reads back.
+
 Example event: ``events/sqs-batch-with-failures.json``.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import time
 from typing import Any, Dict
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from record_rules import RecordRejectedError, handle_record
 
-from lambda_batch import RetryDelay, sqs_batch_processor
+from lambda_batch import Idempotency, RetryDelay, sqs_batch_processor
 
 logger = Logger()
 metrics = Metrics()
@@ -51,6 +61,34 @@ BATCH_METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Lambda
 PAYLOAD_BUCKETS = [name for name in [os.environ.get("PAYLOAD_BUCKET_NAME")] if name] or None
 #: A failed message comes back after 1 s, then 2, 4, 8... at most 60 s (no jitter: the demo shows them).
 RETRY_DELAY = RetryDelay(initial_seconds=1, max_seconds=60, multiplier=2.0, jitter=False)
+#: Each record handled once (the stack's IdempotencyTable): its key is the record's messageId.
+IDEMPOTENCY = Idempotency(os.environ["IDEMPOTENCY_TABLE_NAME"])
+#: Where each job handled is counted (the effect a duplicate would double); unset: nothing counted.
+RESULTS_TABLE_NAME = os.environ.get("RESULTS_TABLE_NAME")
+#: The job counters expire with the producer's items (a day).
+JOB_COUNT_TTL_SECONDS = 24 * 3600
+
+
+@functools.lru_cache(maxsize=1)
+def _dynamodb() -> Any:
+    import boto3
+
+    return boto3.client("dynamodb")
+
+
+def count_job(job_id: str) -> None:
+    """The handler's effect: add 1 to ``handled`` of the item ``<job_id>#handled`` in the results table."""
+    if RESULTS_TABLE_NAME is None:
+        return
+    _dynamodb().update_item(
+        TableName=RESULTS_TABLE_NAME,
+        Key={"pk": {"S": f"{job_id}#handled"}},
+        UpdateExpression="ADD handled :one SET expires_at = :expires",
+        ExpressionAttributeValues={
+            ":one": {"N": "1"},
+            ":expires": {"N": str(int(time.time()) + JOB_COUNT_TTL_SECONDS)},
+        },
+    )
 
 
 def record_handler(record: Dict[str, Any]) -> Dict[str, Any]:
@@ -62,6 +100,7 @@ def record_handler(record: Dict[str, Any]) -> Dict[str, Any]:
         metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=1)
         logger.warning("record rejected", extra={"message_id": message_id, "reason": str(exc)})
         raise
+    count_job(str(result.get("id") or message_id))
     metrics.add_metric(name="RecordsSucceeded", unit=MetricUnit.Count, value=1)
     logger.debug("record handled", extra={"message_id": message_id})
     return result
@@ -76,6 +115,7 @@ def record_handler(record: Dict[str, Any]) -> Dict[str, Any]:
 # A message whose payload the producer sent through the payload bucket (an S3 pointer) reaches
 # record_handler with the payload as its body; its object is deleted once the message is. Only
 # the stack's payload bucket is read (PAYLOAD_BUCKET_NAME), as the function's own account.
+# A record already handled (a duplicate delivery) is not handled again (IDEMPOTENCY).
 @sqs_batch_processor(
     record_handler=record_handler,
     skip_group_on_error=True,
@@ -85,6 +125,7 @@ def record_handler(record: Dict[str, Any]) -> Dict[str, Any]:
     retry_delay=RETRY_DELAY,
     extend_visibility=True,
     metrics_namespace=BATCH_METRICS_NAMESPACE,
+    idempotency=IDEMPOTENCY,
 )
 def lambda_handler(event: Dict[str, Any], context: Any) -> Dict[str, Any]:
     """Reached only when every record succeeded (the decorator raises otherwise)."""
