@@ -4,9 +4,10 @@ SQS standard queues deliver at least once, and Lambda's pollers can hold the sam
 same time when its visibility timeout lapses. :class:`DuplicatingEventSource` is the local event
 source (``local_lambda.event_source.SQSEventSourceMapping``) doing both on purpose:
 
-* **a message handed twice**: after a batch, up to ``per_batch`` of the messages it deleted
-  (handled, not sent through S3) are handed again with the next batch (alone, if the queue has
-  nothing more): the same message id and body, the receipt handle it had;
+* **a message handed twice**: after a batch, up to :data:`PER_BATCH` of its messages that were
+  handled and deleted (by the event source, or by the function deleting a partial batch's
+  successes: ``handled``), and not sent through S3, are handed again with the next batch (alone,
+  if the queue has nothing more): the same message id and body, the receipt handle it had;
 * **one batch to two pollers at once**: the first ``concurrent_batches`` batches are also handed,
   at the same moment, to a second poller: another execution environment of the consumer
   (``second_handler``), whose outcome is applied as Lambda applies any (deletes, or nothing).
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Set
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set
 
 from demo.ledger import is_pointer
 from local_lambda.event_source import BatchOutcome, Handler, SQSEventSourceMapping
@@ -61,8 +62,10 @@ class DuplicatingEventSource(SQSEventSourceMapping):
     """An SQS event source mapping that delivers some messages twice (see the module's documentation).
 
     ``duplicates`` is how many messages to hand twice over the run; ``concurrent_batches`` how many
-    batches (the first ones) to hand to ``second_handler`` too, at the same time. Other arguments
-    are :class:`~local_lambda.event_source.SQSEventSourceMapping`'s.
+    batches (the first ones) to hand to ``second_handler`` too, at the same time. ``handled(message
+    id)`` says whether a message was deleted after handling, whoever deleted it (default: only the
+    deletes of the event source itself are known). Other arguments are
+    :class:`~local_lambda.event_source.SQSEventSourceMapping`'s.
 
     Example::
 
@@ -78,6 +81,7 @@ class DuplicatingEventSource(SQSEventSourceMapping):
         second_handler: Optional[Handler] = None,
         duplicates: int = 0,
         concurrent_batches: int = 0,
+        handled: Optional[Callable[[str], bool]] = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(handler, queue_url, **kwargs)
@@ -88,6 +92,7 @@ class DuplicatingEventSource(SQSEventSourceMapping):
         self.duplicates_left = duplicates
         self.concurrent_left = concurrent_batches
         self.duplicates = DuplicateCounts()
+        self.handled = handled
         #: Messages waiting to be handed again, as they were received.
         self.pending: List[Dict[str, Any]] = []
         #: Message ids handed twice already (never a third time).
@@ -147,10 +152,11 @@ class DuplicatingEventSource(SQSEventSourceMapping):
         if self.duplicates_left <= 0:
             return
         deleted = set(outcome.deleted)
+        handled = self.handled or (lambda message_id: False)
         chosen = [
             message
             for message in batch
-            if message["MessageId"] in deleted
+            if (message["MessageId"] in deleted or handled(message["MessageId"]))
             and message["MessageId"] not in self.handed_twice
             and not is_pointer(message.get("Body"))  # its payload was deleted with it
         ][: min(PER_BATCH, self.duplicates_left)]

@@ -238,6 +238,12 @@ class Ledger:
             return len(states), now + sum(waits)
         return len(states), max(s.received_at[-1] + wait for s, wait in zip(states, waits, strict=True))
 
+    def was_deleted(self, message_id: str) -> bool:
+        """Whether the message was deleted after handling (by the function or the event source)."""
+        with self._lock:
+            state = self.messages.get(message_id)
+            return state is not None and state.deleted_by is not None
+
     def outstanding(self) -> int:
         """Messages sent and not yet deleted (still queued, in flight, or moved to the DLQ)."""
         with self._lock:

@@ -230,6 +230,7 @@ class DemoRun:
             second_handler=self.second_consumer_handler if self.second_consumer is not None else None,
             duplicates=self.options.duplicates,
             concurrent_batches=self.options.concurrent_batches,
+            handled=self.ledger.was_deleted,
             sqs_client=self.client("sqs", "event-source"),
             batch_size=source.batch_size,
             maximum_batching_window=source.maximum_batching_window,
