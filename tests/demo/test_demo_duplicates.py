@@ -1,0 +1,180 @@
+"""The demo's duplicate deliveries (demo/duplicates.py) and its effect count (demo/effects.py), on moto,
+with in-process handlers: no build, no stack, a few tens of messages."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any, Dict, List
+
+import pytest
+
+from demo.cli import format_summary
+from demo.duplicates import DuplicateCounts, DuplicatingEventSource
+from demo.effects import EffectCounts, read_effects
+from demo.ledger import LedgerCounts
+from demo.pipeline import CallCounts, DemoResult, PhaseTimes
+
+pytestmark = pytest.mark.integration
+
+
+def send(sqs: Any, url: str, count: int) -> List[str]:
+    """``count`` messages (bodies ``{"id": "job-<n>"}``); their ids."""
+    ids = []
+    for start in range(0, count, 10):
+        entries = [
+            {"Id": str(n), "MessageBody": f'{{"id": "job-{n}"}}'}
+            for n in range(start, min(count, start + 10))
+        ]
+        ids += [
+            entry["MessageId"]
+            for entry in sqs.send_message_batch(QueueUrl=url, Entries=entries)["Successful"]
+        ]
+    return ids
+
+
+class CountingHandler:
+    """A consumer without idempotency: runs its effect for every record it is given."""
+
+    def __init__(self) -> None:
+        self.runs: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def __call__(self, event: Dict[str, Any], context: Any) -> Dict[str, Any]:
+        with self.lock:
+            self.runs.update(record["messageId"] for record in event["Records"])
+        return {"batchItemFailures": []}
+
+
+def drain(source: DuplicatingEventSource) -> None:
+    """Poll until the queue and the messages waiting to be handed again are both empty."""
+    for _ in range(100):
+        if source.poll_once(wait_seconds=0) is None and not source.pending:
+            return
+    raise AssertionError("the event source did not run dry")
+
+
+def test_some_messages_are_handed_twice_and_a_batch_to_two_pollers(aws_client, unique_name) -> None:
+    """Without idempotency every injected duplicate runs an effect again: the injection is real."""
+    sqs = aws_client("sqs")
+    url = sqs.create_queue(QueueName=unique_name("dup"), Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    ids = send(sqs, url, 30)
+    first, second = CountingHandler(), CountingHandler()
+    source = DuplicatingEventSource(
+        first,
+        url,
+        sqs_client=sqs,
+        second_handler=second,
+        duplicates=4,
+        concurrent_batches=1,
+        batch_size=10,
+        report_batch_item_failures=True,
+    )
+
+    drain(source)
+
+    runs = first.runs + second.runs
+    assert set(runs) == set(ids)  # every message handled, and nothing else
+    d = source.duplicates
+    assert (d.redelivered, d.concurrent_batches, d.concurrent_records) == (4, 1, 10)
+    assert sum(runs.values()) == len(ids) + d.delivered  # each duplicate ran the effect again
+    assert sum(second.runs.values()) == 10  # the second poller had the first batch, at the same time
+    assert (
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+            "ApproximateNumberOfMessages"
+        ]
+        == "0"
+    )
+
+
+def test_a_duplicate_is_never_handed_a_third_time_nor_is_a_large_payloads_pointer(
+    aws_client, unique_name
+) -> None:
+    sqs = aws_client("sqs")
+    url = sqs.create_queue(QueueName=unique_name("dup"))["QueueUrl"]
+    pointer = '["software.amazon.payloadoffloading.PayloadS3Pointer", {"s3BucketName": "b", "s3Key": "k"}]'
+    sqs.send_message(QueueUrl=url, MessageBody=pointer)
+    handler = CountingHandler()
+    source = DuplicatingEventSource(handler, url, sqs_client=sqs, duplicates=5, batch_size=10)
+
+    drain(source)
+
+    assert source.duplicates.delivered == 0  # the pointer's payload was deleted with its message
+    assert list(handler.runs.values()) == [1]
+    send(sqs, url, 1)
+    drain(source)
+    assert sorted(handler.runs.values()) == [1, 2] and source.duplicates.redelivered == 1
+
+
+def test_bad_settings_are_refused(aws_client, unique_name) -> None:
+    sqs = aws_client("sqs")
+    url = sqs.create_queue(QueueName=unique_name("dup"))["QueueUrl"]
+    with pytest.raises(ValueError, match="second_handler"):
+        DuplicatingEventSource(CountingHandler(), url, sqs_client=sqs, concurrent_batches=1)
+    with pytest.raises(ValueError, match="0 or more"):
+        DuplicatingEventSource(CountingHandler(), url, sqs_client=sqs, duplicates=-1)
+
+
+def test_effects_are_read_back_once_twice_or_never(aws_client, unique_name) -> None:
+    dynamodb = aws_client("dynamodb")
+    table = unique_name("results")
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    jobs = [f"job-{n}" for n in range(150)]  # two BatchGetItem calls
+    for job, times in [(j, 1) for j in jobs[:-2]] + [(jobs[-2], 2)]:
+        for _ in range(times):
+            dynamodb.update_item(
+                TableName=table,
+                Key={"pk": {"S": f"{job}#handled"}},
+                UpdateExpression="ADD handled :one",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
+
+    effects = read_effects(dynamodb, table, jobs)
+
+    assert (effects.checked, effects.once, effects.handler_runs) == (150, 148, 150)
+    assert effects.duplicated_ids == [jobs[-2]] and effects.missing_ids == [jobs[-1]]
+
+
+def result_with(effects: EffectCounts) -> DemoResult:
+    counts = LedgerCounts(
+        requested=10, returned_unsent=0, sent=10, processed=10, retried=0, deliveries=10, dlq=0,
+        in_queue=0, lost=0, poison_sent=0, poison_in_dlq=0, poison_processed=0, good_in_dlq=0,
+    )  # fmt: skip
+    calls = CallCounts(calls=1, one_per_message=10)
+    return DemoResult(
+        counts=counts,
+        producer_calls=calls,
+        consumer_calls=calls,
+        event_source_calls=calls,
+        times=PhaseTimes(),
+        settings={},
+        invocations={"producer": 1, "consumer": 2, "consumer_errors": 0, "second_poller": 1},
+        counted_on_wire=True,
+        messages_asked=10,
+        duplicates=DuplicateCounts(redelivered=2, concurrent_batches=1, concurrent_records=5),
+        effects=effects,
+    )
+
+
+@pytest.mark.parametrize(
+    ("effects", "ok"),
+    [
+        (EffectCounts(checked=10, once=10, handler_runs=10), True),
+        (EffectCounts(checked=10, once=9, duplicated_ids=["job-3"], handler_runs=11), False),
+        (EffectCounts(checked=10, once=9, missing_ids=["job-4"], handler_runs=9), False),
+    ],
+)
+def test_a_duplicated_or_missing_effect_makes_the_run_not_ok(effects: EffectCounts, ok: bool) -> None:
+    result = result_with(effects)
+    summary = format_summary(result)
+    assert result.ok is ok
+    assert "  duplicates delivered         7   (2 messages handed twice, 5 records in 1 batch" in summary
+    assert f"  effects duplicated    {effects.duplicated:>8}" in summary
+    assert summary.splitlines()[-1 if ok else -2].startswith("OK" if ok else "NOT OK")
+    if not ok:
+        assert ("job-3" if effects.duplicated else "job-4") in summary.splitlines()[-1]
