@@ -45,14 +45,9 @@ TRANSACT_ITEM_ACTION = {
     "ConditionCheck": "dynamodb:ConditionCheckItem",
 }
 #: The DynamoDB actions the consumer's idempotency needs, on its table only: one BatchGetItem reads a
-#: batch's records, conditional puts in TransactWriteItems claim them, BatchWriteItem completes them
-#: and DeleteItem releases a failed record's claim.
-IDEMPOTENCY_ACTIONS = {
-    "dynamodb:BatchGetItem",
-    "dynamodb:PutItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:BatchWriteItem",
-}
+#: batch's records, conditional puts in TransactWriteItems claim them (dynamodb:PutItem), BatchWriteItem
+#: completes them and releases a failed record's claim (a DeleteRequest: no dynamodb:DeleteItem).
+IDEMPOTENCY_ACTIONS = {"dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"}
 #: ``${Bucket.Arn}/*``: the objects of one bucket of the stack (named ``Bucket/*`` below).
 OBJECTS_OF = re.compile(r"^\$\{(\w+)\.Arn\}/\*$")
 #: Calls a dispatcher makes once and survives being denied (it then assumes the service limits).
