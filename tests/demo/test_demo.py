@@ -56,6 +56,13 @@ def test_demo_accounts_for_every_message_and_the_dlq_holds_exactly_the_poison(bu
     # Each poison message was received maxReceiveCount (3) times before the redrive.
     assert counts.retried >= len(poison)
     assert counts.deliveries >= counts.processed + 3 * len(poison)
+    # Duplicate deliveries (the defaults: 5 messages handed twice, the first batch to two pollers at
+    # once), yet each handled message's effect, read back from the results table, happened once.
+    duplicates, effects = result.duplicates, result.effects
+    assert (duplicates.redelivered, duplicates.concurrent_batches) == (5, 1)
+    assert duplicates.delivered > 5 and result.invocations["second_poller"] == 1
+    assert (effects.duplicated, effects.missing) == (0, 0)
+    assert effects.checked == effects.once == effects.handler_runs == counts.processed
     assert result.ok
     # The producer batched its sends; the event source's receives and deletes carried several messages each.
     assert result.producer_calls.by_operation.get("sqs:SendMessageBatch", 0) >= 3

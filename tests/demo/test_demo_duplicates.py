@@ -178,3 +178,74 @@ def test_a_duplicated_or_missing_effect_makes_the_run_not_ok(effects: EffectCoun
     assert summary.splitlines()[-1 if ok else -2].startswith("OK" if ok else "NOT OK")
     if not ok:
         assert ("job-3" if effects.duplicated else "job-4") in summary.splitlines()[-1]
+
+
+def test_with_the_layers_idempotency_no_duplicate_runs_an_effect_again(
+    aws_client, boto3_session, endpoint_url, unique_name
+) -> None:
+    """The same injection in front of two execution environments of a consumer using ``Idempotency``:
+    a message handed twice is not handled again, and of a batch given to two pollers at once, the
+    second finds every record in progress at the first (made certain: the first handles its records
+    only once the second has answered) and reports them failed; each effect runs exactly once."""
+    from lambda_batch import BatchProcessor, EventType, Idempotency, process_partial_response
+
+    sqs, dynamodb = aws_client("sqs"), aws_client("dynamodb")
+    url = sqs.create_queue(QueueName=unique_name("dup"), Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    table = unique_name("idempotency")
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ids = send(sqs, url, 30)
+    effects: Counter[str] = Counter()
+    lock = threading.Lock()
+    first_holds_claims, second_answered = threading.Event(), threading.Event()
+
+    def record_handler(record: Any) -> None:
+        first_holds_claims.set()
+        second_answered.wait(10)  # set once the second poller is done (or is not in this batch)
+        with lock:
+            effects[record["messageId"]] += 1
+
+    def environment() -> Any:
+        """One execution environment: its own processor on the shared table."""
+        processor = BatchProcessor(
+            EventType.SQS,
+            idempotency=Idempotency(
+                table, boto3_session=boto3_session, endpoint_url=endpoint_url, region_name="us-east-1"
+            ),
+            raise_on_entire_batch_failure=False,
+        )
+        return lambda event, context: process_partial_response(event, record_handler, processor, context)
+
+    first, second = environment(), environment()
+    second_responses: List[Dict[str, Any]] = []
+
+    def second_poller(event: Dict[str, Any], context: Any) -> Any:
+        first_holds_claims.wait(10)
+        try:
+            second_responses.append(second(event, context))
+            return second_responses[-1]
+        finally:
+            second_answered.set()
+
+    source = DuplicatingEventSource(
+        first,
+        url,
+        sqs_client=sqs,
+        second_handler=second_poller,
+        duplicates=4,
+        concurrent_batches=1,
+        batch_size=10,
+        report_batch_item_failures=True,
+    )
+
+    drain(source)
+
+    assert source.duplicates.delivered == 4 + 10
+    assert effects == Counter(dict.fromkeys(ids, 1))  # every message's effect, once
+    # the second poller found the first batch's 10 records in progress and handed them back
+    (response,) = second_responses
+    assert len(response["batchItemFailures"]) == 10
