@@ -1,11 +1,12 @@
-"""The command line of ``make demo``: options, progress while it runs, and the final summary.
+"""The command line of `make demo`: options, progress while it runs, and the final summary.
 
-Example::
-
+Example:
+    ```bash
     python -m demo --messages 1000 --poison-rate 0.05
     python -m demo --fifo --messages 200
     python -m demo --endpoint-url http://localhost:4566      # LocalStack, stack deployed there
     python -m demo --json > summary.json
+    ```
 
 Exit status: 0 when every message is accounted for (lost 0, the DLQ holds exactly the
 poison messages, nothing left on the queue) and each handled message's effect happened once

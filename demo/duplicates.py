@@ -1,28 +1,29 @@
 """Duplicate deliveries, as SQS and Lambda make them, injected by the demo's event source.
 
 SQS standard queues deliver at least once, and Lambda's pollers can hold the same message at the
-same time when its visibility timeout lapses. :class:`DuplicatingEventSource` is the local event
-source (``local_lambda.event_source.SQSEventSourceMapping``) doing both on purpose:
+same time when its visibility timeout lapses. `DuplicatingEventSource` is the local event
+source (`local_lambda.event_source.SQSEventSourceMapping`) doing both on purpose:
 
-* **a message handed twice**: after a batch, up to :data:`PER_BATCH` of its messages that were
+* **a message handed twice**: after a batch, up to `PER_BATCH` of its messages that were
   handled and deleted (by the event source, or by the function deleting a partial batch's
-  successes: ``handled``), and not sent through S3, are handed again with the next batch (alone,
+  successes: `handled`), and not sent through S3, are handed again with the next batch (alone,
   if the queue has nothing more): the same message id and body, the receipt handle it had;
-* **one batch to two pollers at once**: the first ``concurrent_batches`` batches are also handed,
+* **one batch to two pollers at once**: the first `concurrent_batches` batches are also handed,
   at the same moment, to a second poller: another execution environment of the consumer
-  (``second_handler``), whose outcome is applied as Lambda applies any (deletes, or nothing).
+  (`second_handler`), whose outcome is applied as Lambda applies any (deletes, or nothing).
 
 The consumer's idempotency has to keep every effect single: a message handed twice counts as
 succeeded without running its handler again; of two pollers, one handles each record, and the
 other reports it failed while it is in progress (it comes back later) or succeeded once completed.
-:class:`DuplicateCounts` says what was injected; the demo reads the effects back.
+`DuplicateCounts` says what was injected; the demo reads the effects back.
 
-Example::
-
+Example:
+    ```python
     source = DuplicatingEventSource(handler, queue_url, sqs_client=sqs, second_handler=twin,
                                     duplicates=5, concurrent_batches=1, batch_size=10)
     source.poll_once(wait_seconds=1)
     source.duplicates.delivered        # extra deliveries so far
+    ```
 """
 
 from __future__ import annotations
@@ -61,16 +62,17 @@ class DuplicateCounts:
 class DuplicatingEventSource(SQSEventSourceMapping):
     """An SQS event source mapping that delivers some messages twice (see the module's documentation).
 
-    ``duplicates`` is how many messages to hand twice over the run; ``concurrent_batches`` how many
-    batches (the first ones) to hand to ``second_handler`` too, at the same time. ``handled(message
-    id)`` says whether a message was deleted after handling, whoever deleted it (default: only the
+    `duplicates` is how many messages to hand twice over the run; `concurrent_batches` how many
+    batches (the first ones) to hand to `second_handler` too, at the same time. `handled(message
+    id)` says whether a message was deleted after handling, whoever deleted it (default: only the
     deletes of the event source itself are known). Other arguments are
-    :class:`~local_lambda.event_source.SQSEventSourceMapping`'s.
+    `local_lambda.event_source.SQSEventSourceMapping`'s.
 
-    Example::
-
+    Example:
+        ```python
         source = DuplicatingEventSource(handler, url, sqs_client=sqs, second_handler=twin,
                                         duplicates=3, concurrent_batches=1)
+        ```
     """
 
     def __init__(
@@ -123,7 +125,7 @@ class DuplicatingEventSource(SQSEventSourceMapping):
         return outcome
 
     def _deliver_twice(self, messages: Sequence[Dict[str, Any]]) -> BatchOutcome:
-        """Hand ``messages`` to this poller and to the second one at the same moment."""
+        """Hand `messages` to this poller and to the second one at the same moment."""
         assert self.second_poller is not None
         self.second_poller._queue_arn = self.queue_arn  # one GetQueueAttributes for both
         outcomes: Dict[str, BatchOutcome] = {}
@@ -148,7 +150,7 @@ class DuplicatingEventSource(SQSEventSourceMapping):
         return outcome
 
     def _hold_for_later(self, batch: Sequence[Dict[str, Any]], outcome: BatchOutcome) -> None:
-        """Keep up to :data:`PER_BATCH` of the batch's deleted messages to hand again next time."""
+        """Keep up to `PER_BATCH` of the batch's deleted messages to hand again next time."""
         if self.duplicates_left <= 0:
             return
         deleted = set(outcome.deleted)

@@ -1,14 +1,15 @@
 """What the consumer did, read back: its job counters in the results table.
 
-The consumer's record handler adds 1 to ``handled`` of the item ``<job id>#handled`` in the stack's
-results table for each record it handles (``functions/consumer/app.py``, ``count_job``): an effect a
+The consumer's record handler adds 1 to `handled` of the item `<job id>#handled` in the stack's
+results table for each record it handles (`functions/consumer/app.py`, `count_job`): an effect a
 duplicate delivery would double if the handler ran twice. After a run the demo reads every counter
-of the messages it saw handled (``BatchGetItem``, 100 keys a call) and compares.
+of the messages it saw handled (`BatchGetItem`, 100 keys a call) and compares.
 
-Example::
-
+Example:
+    ```python
     effects = read_effects(dynamodb, "lambda-batch-ResultsTable-X", ["demo1-w000-00000", ...])
     effects.duplicated, effects.missing          # 0, 0
+    ```
 """
 
 from __future__ import annotations
@@ -48,12 +49,12 @@ class EffectCounts:
 
 
 def job_key(item_id: str) -> Dict[str, Any]:
-    """The key of a job's counter (the consumer's ``count_job``)."""
+    """The key of a job's counter (the consumer's `count_job`)."""
     return {"pk": {"S": f"{item_id}#handled"}}
 
 
 def read_job_counts(dynamodb: Any, table_name: str, item_ids: Iterable[str]) -> Dict[str, int]:
-    """Item id -> its ``handled`` counter (absent: never counted), read with BatchGetItem."""
+    """Item id -> its `handled` counter (absent: never counted), read with BatchGetItem."""
     wanted = sorted(set(item_ids))
     counts: Dict[str, int] = {}
     for start in range(0, len(wanted), BATCH_GET_MAX_KEYS):
@@ -77,7 +78,7 @@ def read_job_counts(dynamodb: Any, table_name: str, item_ids: Iterable[str]) -> 
 
 
 def read_effects(dynamodb: Any, table_name: str, handled_item_ids: Iterable[str]) -> EffectCounts:
-    """The effects of the jobs in ``handled_item_ids`` (the messages deleted after handling)."""
+    """The effects of the jobs in `handled_item_ids` (the messages deleted after handling)."""
     wanted = sorted(set(handled_item_ids))
     counts = read_job_counts(dynamodb, table_name, wanted)
     return EffectCounts(

@@ -1,22 +1,23 @@
-"""The phases of a demo run, in order: each a method of :class:`DemoRun` (``run_demo`` runs them).
+"""The phases of a demo run, in order: each a method of `DemoRun` (`run_demo` runs them).
 
-1. :meth:`~DemoRun.start_endpoint`: a moto server on loopback, or the endpoint given;
-2. :meth:`~DemoRun.prepare_stack`: ``sam build``, then the stack deployed or found;
-3. :meth:`~DemoRun.open_ledger`: the ledger, fed by the counting proxy (or the driver's own calls);
-4. :meth:`~DemoRun.shorten_visibility`: the queue's visibility timeout for the run; the settings reported;
-5. :meth:`~DemoRun.start_functions`: the built producer and consumer, each in its own process (and a
+1. `DemoRun.start_endpoint`: a moto server on loopback, or the endpoint given;
+2. `DemoRun.prepare_stack`: `sam build`, then the stack deployed or found;
+3. `DemoRun.open_ledger`: the ledger, fed by the counting proxy (or the driver's own calls);
+4. `DemoRun.shorten_visibility`: the queue's visibility timeout for the run; the settings reported;
+5. `DemoRun.start_functions`: the built producer and consumer, each in its own process (and a
    second consumer process: the second poller of the batches handed to two at once);
-6. :meth:`~DemoRun.start_event_source`: the SQS event source mapping driver in front of the consumer,
-   which hands some messages twice (:mod:`demo.duplicates`);
-7. :meth:`~DemoRun.produce_and_consume`: producer waves while the driver polls, until the queue is empty;
-8. :meth:`~DemoRun.account`: the DLQ read in full, the ledger closed, the consumer's effects read back
-   (:mod:`demo.effects`), the calls counted;
+6. `DemoRun.start_event_source`: the SQS event source mapping driver in front of the consumer,
+   which hands some messages twice (`demo.duplicates`);
+7. `DemoRun.produce_and_consume`: producer waves while the driver polls, until the queue is empty;
+8. `DemoRun.account`: the DLQ read in full, the ledger closed, the consumer's effects read back
+   (`demo.effects`), the calls counted;
 
-and :meth:`~DemoRun.close` puts back what the run changed and stops what it started, whatever happened.
+and `DemoRun.close` puts back what the run changed and stops what it started, whatever happened.
 
-Example::
-
+Example:
+    ```python
     result = DemoRun(DemoOptions(messages=100)).run()
+    ```
 """
 
 from __future__ import annotations
@@ -219,7 +220,7 @@ class DemoRun:
 
     def start_event_source(self) -> None:
         """The SQS event source mapping driver, with the template's batch size, window and timeout, which
-        hands ``duplicates`` messages twice and the first ``concurrent_batches`` batches to two pollers."""
+        hands `duplicates` messages twice and the first `concurrent_batches` batches to two pollers."""
         from demo.duplicates import DuplicatingEventSource
 
         assert self.consumer is not None

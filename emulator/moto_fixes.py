@@ -174,11 +174,11 @@ def keep_disabled_stream_sources_idle() -> None:
 
 
 def honour_table_time_to_live() -> None:
-    """Make moto's CloudFormation apply a table's ``TimeToLiveSpecification`` (once, in this process).
+    """Make moto's CloudFormation apply a table's `TimeToLiveSpecification` (once, in this process).
 
-    moto creates an ``AWS::DynamoDB::Table`` without its TTL setting (``DescribeTimeToLive`` says
-    ``DISABLED``): the stack's tables (the idempotency table's ``expiration``, the results table's
-    ``expires_at``) get it as CloudFormation gives it, from the resource's own properties.
+    moto creates an `AWS::DynamoDB::Table` without its TTL setting (`DescribeTimeToLive` says
+    `DISABLED`): the stack's tables (the idempotency table's `expiration`, the results table's
+    `expires_at`) get it as CloudFormation gives it, from the resource's own properties.
     """
     from moto.dynamodb.models.table import Table
 

@@ -1,41 +1,41 @@
 """ConsumerFunction: handles each SQS record of a batch on its own.
 
 Fed by the work queues (standard and FIFO) through Lambda event source mappings.
-Records are handled by lambda_batch's ``sqs_batch_processor``:
+Records are handled by lambda_batch's `sqs_batch_processor`:
 
 * every record succeeds: the handler returns and Lambda deletes the batch;
-* some fail: the successes are deleted at once with ``sqs:DeleteMessageBatch`` and
-  ``SQSBatchProcessingError`` is raised, so only the failures return to the queue
+* some fail: the successes are deleted at once with `sqs:DeleteMessageBatch` and
+  `SQSBatchProcessingError` is raised, so only the failures return to the queue
   (and, after the queue's maxReceiveCount, go to its dead-letter queue);
-* from the FIFO queue (``skip_group_on_error=True``), a failure returns only the later
+* from the FIFO queue (`skip_group_on_error=True`), a failure returns only the later
   records of its message group; the other groups' records are still handled and deleted;
-* the event is malformed (no ``Records``, a record without ``messageId``,
-  ``receiptHandle`` or ``eventSourceARN``...): ``MalformedEventError`` is raised before
+* the event is malformed (no `Records`, a record without `messageId`,
+  `receiptHandle` or `eventSourceARN`...): `MalformedEventError` is raised before
   anything is handled or deleted - never a silent success.
 
-Which records fail is decided by :func:`record_rules.handle_record` (a body that is not a
-JSON object, or one with ``"poison": true``). Logs carry message ids and reasons, never
-bodies; metrics (``RecordsSucceeded``, ``RecordsFailed``) go out as CloudWatch EMF.
+Which records fail is decided by `record_rules.handle_record` (a body that is not a
+JSON object, or one with `"poison": true`). Logs carry message ids and reasons, never
+bodies; metrics (`RecordsSucceeded`, `RecordsFailed`) go out as CloudWatch EMF.
 
-A failed message comes back after a delay that doubles with each receive (``retry_delay``:
+A failed message comes back after a delay that doubles with each receive (`retry_delay`:
 1, 2, 4... seconds, at most a minute) instead of every 150 s (the queues' VisibilityTimeout):
-the role's ``sqs:ChangeMessageVisibility``. A slow record (``"work_seconds"``) is kept invisible
-while it is handled (``extend_visibility``: a heartbeat from the queue's VisibilityTimeout, read
-with the ``sqs:GetQueueAttributes`` the event source already needs), so it is not delivered
+the role's `sqs:ChangeMessageVisibility`. A slow record (`"work_seconds"`) is kept invisible
+while it is handled (`extend_visibility`: a heartbeat from the queue's VisibilityTimeout, read
+with the `sqs:GetQueueAttributes` the event source already needs), so it is not delivered
 twice. Each batch also prints one EMF document of its own
-(``metrics_namespace``: ``<MetricsNamespace>/Batches``, beside Powertools' documents in
-``<MetricsNamespace>``): records succeeded, failed and skipped, the batch's duration and its
+(`metrics_namespace`: `<MetricsNamespace>/Batches`, beside Powertools' documents in
+`<MetricsNamespace>`): records succeeded, failed and skipped, the batch's duration and its
 delete and visibility calls.
 
-Each record is handled once, however often it is delivered (``idempotency``: the stack's
-IdempotencyTable, from ``IDEMPOTENCY_TABLE_NAME``): a message delivered twice, or a batch handed to two
+Each record is handled once, however often it is delivered (`idempotency`: the stack's
+IdempotencyTable, from `IDEMPOTENCY_TABLE_NAME`): a message delivered twice, or a batch handed to two
 pollers at once, runs its handler once; the second delivery counts as succeeded (completed within the
 hour) or, while the first still runs, as failed, so it comes back later. The bookkeeping costs one
-``BatchGetItem`` per batch and a few batched writes, not two calls per record. The handler's effect is a
-counter per job in the results table (``RESULTS_TABLE_NAME``, item ``<id>#handled``, ``handled`` added
-1 by ``UpdateItem``): what a duplicate would double, and what the demo reads back.
+`BatchGetItem` per batch and a few batched writes, not two calls per record. The handler's effect is a
+counter per job in the results table (`RESULTS_TABLE_NAME`, item `<id>#handled`, `handled` added
+1 by `UpdateItem`): what a duplicate would double, and what the demo reads back.
 
-Example event: ``events/sqs-batch-with-failures.json``.
+Example event: `events/sqs-batch-with-failures.json`.
 """
 
 from __future__ import annotations
@@ -66,6 +66,8 @@ IDEMPOTENCY = Idempotency(os.environ["IDEMPOTENCY_TABLE_NAME"])
 #: Where each job handled is counted (the effect a duplicate would double); unset: nothing counted.
 RESULTS_TABLE_NAME = os.environ.get("RESULTS_TABLE_NAME")
 #: The job counters expire with the producer's items (a day).
+#: The longest job id counted under its own name (a partition key takes 2,048 bytes; 4 per character).
+MAX_JOB_ID_LENGTH = 500
 JOB_COUNT_TTL_SECONDS = 24 * 3600
 
 
@@ -77,7 +79,7 @@ def _dynamodb() -> Any:
 
 
 def count_job(job_id: str) -> None:
-    """The handler's effect: add 1 to ``handled`` of the item ``<job_id>#handled`` in the results table."""
+    """The handler's effect: add 1 to `handled` of the item `<job_id>#handled` in the results table."""
     if RESULTS_TABLE_NAME is None:
         return
     _dynamodb().update_item(
@@ -100,7 +102,9 @@ def record_handler(record: Dict[str, Any]) -> Dict[str, Any]:
         metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=1)
         logger.warning("record rejected", extra={"message_id": message_id, "reason": str(exc)})
         raise
-    count_job(str(result.get("id") or message_id))
+    # The job's own id (a body field: hostile, so bounded to a key DynamoDB takes), else the message's.
+    job = result.get("id")
+    count_job(job if isinstance(job, str) and 0 < len(job) <= MAX_JOB_ID_LENGTH else str(message_id))
     metrics.add_metric(name="RecordsSucceeded", unit=MetricUnit.Count, value=1)
     logger.debug("record handled", extra={"message_id": message_id})
     return result
