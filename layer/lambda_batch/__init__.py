@@ -54,6 +54,9 @@ _EXPORTS: Dict[str, str] = {
     "PreviousRecordFailedError": ".errors",
     "DeadlineReachedError": ".errors",
     "RetryDelay": ".processing.features.retry_delays",
+    "Idempotency": ".processing.features.idempotency_options",
+    "IdempotencyError": ".processing.features.idempotency_options",
+    "RecordInProgressError": ".processing.features.idempotency_options",
     # record objects the record handler receives
     "SQSRecord": ".processing.events.sqs",
     "KinesisStreamRecord": ".processing.events.kinesis",
@@ -96,6 +99,8 @@ __all__ = [
     "EventBridgeBatchDispatcher",
     "EventType",
     "FirehoseBatchDispatcher",
+    "Idempotency",
+    "IdempotencyError",
     "KinesisBatchDispatcher",
     "LambdaBatchError",
     "LargePayloadError",
@@ -103,6 +108,7 @@ __all__ = [
     "PartialSQSProcessor",
     "PayloadError",
     "PreviousRecordFailedError",
+    "RecordInProgressError",
     "RecordSkippedError",
     "RetryDelay",
     "RetryPolicy",
@@ -168,6 +174,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .processing.events.kinesis import KinesisStreamRecord
     from .processing.events.spec import EventType
     from .processing.events.sqs import SQSRecord
+    from .processing.features.idempotency_options import Idempotency, IdempotencyError, RecordInProgressError
     from .processing.features.retry_delays import RetryDelay
     from .processing.sqs_processor import PartialSQSProcessor, sqs_batch_processor
     from .types import ExceptionInfo, FailureResponse, PartialItemFailureResponse, SuccessResponse

@@ -116,6 +116,25 @@ CONNECTION_ERRORS = {
 #: An SQS/SNS batch entry that failed by the sender's fault is not retried; one that did not is.
 SENDER_FAULT_RETRYABLE = False
 
+#: The per-action reasons of a cancelled TransactWriteItems (``CancellationReasons``, one per action
+#: in request order): ``lost`` (the action's condition failed: another writer holds the item),
+#: ``retry`` (the action was fine, or failed for a reason that passes: another transaction on the
+#: item, throttling), anything else refused. Read on 4 December 2026: the TransactWriteItems API
+#: reference, TransactionCanceledException.
+DYNAMODB_CANCELLATION_SOURCE = (
+    "https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html"
+)
+CANCELLATION_LOST = "lost"
+CANCELLATION_RETRY = "retry"
+DYNAMODB_CANCELLATION_REASONS = {
+    "ConditionalCheckFailed": CANCELLATION_LOST,
+    "None": CANCELLATION_RETRY,  # this action was fine: another one cancelled the transaction
+    "TransactionConflict": CANCELLATION_RETRY,
+    "ThrottlingError": CANCELLATION_RETRY,
+    "ProvisionedThroughputExceeded": CANCELLATION_RETRY,
+    "RequestLimitExceeded": CANCELLATION_RETRY,
+}
+
 #: Codes worth retrying (throttling and transient).
 RETRYABLE_ERROR_CODES = frozenset(code for code, (kind, _) in ERROR_RULES.items() if kind != SPLIT)
 #: Codes that split a call to isolate the bad entry.
@@ -137,7 +156,10 @@ def status_kind(status: int) -> str:
 
 
 __all__ = [
+    "CANCELLATION_LOST",
+    "CANCELLATION_RETRY",
     "CONNECTION_ERRORS",
+    "DYNAMODB_CANCELLATION_REASONS",
     "ERROR_RULES",
     "HTTP_STATUS_RULES",
     "RETRYABLE_BOTOCORE_ERRORS",

@@ -277,6 +277,33 @@ SQS_MAX_DELETE_ENTRIES = SQS_ACTION_LIMITS["DeleteMessageBatch"].max_entries
 #: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html
 SQS_MAX_VISIBILITY_TIMEOUT = 43_200
 
+#: The DynamoDB calls of the processors' idempotency (``processing.features.idempotency_table``).
+#: BatchGetItem: at most 100 keys and 16 MB returned per call (the rest comes back in
+#: UnprocessedKeys). TransactWriteItems: at most 100 actions on distinct items, 4 MB in all, per
+#: call. Read on 4 December 2026: the BatchGetItem and TransactWriteItems API references.
+#: https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
+#: https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
+DYNAMODB_BATCH_GET_LIMITS = ServiceLimits(
+    service="dynamodb",
+    operation="BatchGetItem",
+    max_entries=100,
+    max_batch_bytes=16 * MiB,
+    max_item_bytes=400 * KiB,
+    max_item_bytes_ceiling=400 * KiB,
+    item_limit_name="DynamoDB item size limit (400 KB, attribute names plus values)",
+    source="https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html",
+)
+DYNAMODB_TRANSACT_WRITE_LIMITS = ServiceLimits(
+    service="dynamodb",
+    operation="TransactWriteItems",
+    max_entries=100,
+    max_batch_bytes=4 * MiB,
+    max_item_bytes=400 * KiB,
+    max_item_bytes_ceiling=400 * KiB,
+    item_limit_name="DynamoDB item size limit (400 KB, attribute names plus values)",
+    source="https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html",
+)
+
 #: S3 DeleteObjects: at most 1,000 keys per request (object keys are at most 1,024 bytes).
 #: https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html
 S3_DELETE_OBJECTS_LIMITS = ServiceLimits(

@@ -14,7 +14,7 @@ from ..errors import BatchProcessingError, ConfigurationError
 from .events.intake import extract_records
 from .events.spec import EventType
 from .handlers import run_awaitable, running_loop
-from .options import sqs_clients
+from .options import idempotency_feature, sqs_clients
 from .processor import DEFAULT_DEADLINE_MARGIN, RecordProcessor
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from .base import RecordHandler
     from .batch import KeyFunction
+    from .features.idempotency_options import Idempotency
     from .features.retry_delays import RetryDelay
 
     PartialItemFailureResponse = Dict[str, List[Dict[str, str]]]
@@ -85,6 +86,7 @@ class BatchProcessor(RecordProcessor):
         visibility_timeout: Optional[int] = None,
         metrics_namespace: Optional[str] = None,
         metrics_dimensions: Optional[Dict[str, str]] = None,
+        idempotency: Optional[Idempotency] = None,
         boto3_session: Any = None,
         config: Any = None,
         client: Any = None,
@@ -123,6 +125,8 @@ class BatchProcessor(RecordProcessor):
             metrics_dimensions=metrics_dimensions,
             clients=clients,
         )
+        if idempotency is not None:
+            self.features.append(idempotency_feature(idempotency, self.logger))  # type: ignore[arg-type]
         if clients is not None and self._large_payloads is not None:  # S3 from the same session and config
             from ..core.clients import ClientProvider
 

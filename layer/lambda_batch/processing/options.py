@@ -38,6 +38,9 @@ Options shared by every built-in processor:
   that must own them (default: the function's own), ``max_large_payload_bytes`` the largest
   payload read (default: a quarter of the function's memory). ``delete_large_payloads=True``
   deletes the objects of succeeded records (see :mod:`lambda_batch.processing.features.large_payloads`).
+* ``idempotency``: an ``Idempotency(table_name, ...)``: records completed within its window are not
+  handled again, records in progress elsewhere come back later (see
+  :mod:`lambda_batch.processing.features.idempotency`).
 
 Example::
 
@@ -138,6 +141,19 @@ def sqs_features(
     return features, metrics
 
 
+def idempotency_feature(idempotency: Any, logger: Any) -> Optional[Feature]:
+    """The idempotency feature of ``idempotency=`` (``None``: off); anything but an ``Idempotency``
+    is refused with a ConfigurationError."""
+    if idempotency is None:
+        return None
+    from .features.idempotency import IdempotencyFeature
+    from .features.idempotency_options import Idempotency
+
+    if not isinstance(idempotency, Idempotency):
+        raise ConfigurationError(f"idempotency must be an Idempotency, not {type(idempotency).__name__}")
+    return IdempotencyFeature(idempotency, logger=logger)
+
+
 def sqs_clients(
     owner: str, boto3_session: Any, config: Any, client: Any, client_kwargs: Mapping[str, Any]
 ) -> ClientProvider:
@@ -187,6 +203,7 @@ def check_options(event_type: Any, max_concurrency: Any, deadline_margin: Any, c
 __all__ = [
     "check_options",
     "check_visibility_timeout",
+    "idempotency_feature",
     "large_payloads_feature",
     "sqs_clients",
     "sqs_features",

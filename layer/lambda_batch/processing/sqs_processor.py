@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ..core.retry import RetryPolicy
     from .base import RecordHandler
     from .batch import KeyFunction
+    from .features.idempotency_options import Idempotency
     from .features.retry_delays import RetryDelay
     from .sqs_actions import DeleteFailure
 
@@ -100,6 +101,7 @@ class PartialSQSProcessor(RecordProcessor):
         visibility_timeout: Optional[int] = None,
         metrics_namespace: Optional[str] = None,
         metrics_dimensions: Optional[Dict[str, str]] = None,
+        idempotency: Optional[Idempotency] = None,
         **client_kwargs: Any,
     ) -> None:
         if not isinstance(suppress_exception, bool):
@@ -160,6 +162,10 @@ class PartialSQSProcessor(RecordProcessor):
             retry_policy=retry_policy,
             delete_mode=True,
         )
+        if idempotency is not None:
+            from .options import idempotency_feature
+
+            self.features.append(idempotency_feature(idempotency, self.logger))  # type: ignore[arg-type]
         self.suppress_exception = suppress_exception
         self._retry_policy = retry_policy
         self.delete_concurrency = delete_concurrency
