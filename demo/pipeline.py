@@ -187,6 +187,9 @@ class DemoResult:
 
         data = asdict(self)
         data["ok"] = self.ok
+        data["duplicates"]["delivered"] = self.duplicates.delivered
+        data["effects"]["duplicated"] = self.effects.duplicated
+        data["effects"]["missing"] = self.effects.missing
         return data
 
 

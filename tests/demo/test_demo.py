@@ -116,6 +116,10 @@ def test_demo_cli_fifo_json_summary(build_dir) -> None:
     assert counts["dlq"] == 4 and counts["good_in_dlq"] == 0
     assert counts["processed"] == 36
     assert summary["settings"]["fifo"] is True and summary["settings"]["max_receive_count"] == 5
+    # FIFO too: messages handed twice and a batch given to two pollers, each effect once.
+    assert summary["duplicates"]["redelivered"] == 5 and summary["duplicates"]["delivered"] > 5
+    assert summary["effects"]["duplicated"] == summary["effects"]["missing"] == 0
+    assert summary["effects"]["once"] == 36
     assert "progress" in completed.stderr
 
 

@@ -13,7 +13,7 @@ from demo.cli import format_summary
 from demo.duplicates import DuplicateCounts, DuplicatingEventSource
 from demo.effects import EffectCounts, read_effects
 from demo.ledger import LedgerCounts
-from demo.pipeline import CallCounts, DemoResult, PhaseTimes
+from demo.pipeline import CallCounts, DemoError, DemoOptions, DemoResult, PhaseTimes
 
 pytestmark = pytest.mark.integration
 
@@ -113,6 +113,21 @@ def test_bad_settings_are_refused(aws_client, unique_name) -> None:
         DuplicatingEventSource(CountingHandler(), url, sqs_client=sqs, concurrent_batches=1)
     with pytest.raises(ValueError, match="0 or more"):
         DuplicatingEventSource(CountingHandler(), url, sqs_client=sqs, duplicates=-1)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"messages": 10, "duplicates": 11}, "--duplicates must be 0 to --messages"),
+        ({"duplicates": -1}, "--duplicates must be 0 to --messages"),
+        ({"concurrent_batches": -1}, "--concurrent-batches must be 0 to 100"),
+    ],
+)
+def test_bad_duplicate_options_are_refused_before_anything_runs(
+    options: Dict[str, Any], message: str
+) -> None:
+    with pytest.raises(DemoError, match=message):
+        DemoOptions(**options).check()
 
 
 def test_effects_are_read_back_once_twice_or_never(aws_client, unique_name) -> None:
