@@ -283,6 +283,8 @@ def format_summary(result: DemoResult) -> str:
         "api calls",
         _calls_line("producer", result.producer_calls),
         _calls_line("consumer function", result.consumer_calls),
+        f"  record handler        {result.effect_calls:>8} calls   (its effect: one UpdateItem per job "
+        "counted, left out above)",
         _calls_line("event source (Lambda)", result.event_source_calls),
         f"  invocations: producer {result.invocations['producer']}, "
         f"consumer {result.invocations['consumer']} "

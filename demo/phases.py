@@ -30,7 +30,12 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from demo.aws_stack import DemoStack, prepare_stack, session, work_queue_id
-from demo.call_counts import counted_by_the_tools, counted_on_the_wire, observe_driver_session
+from demo.call_counts import (
+    counted_by_the_tools,
+    counted_on_the_wire,
+    observe_driver_session,
+    split_effect_calls,
+)
 from demo.consumer_metrics import batch_metric_documents
 from demo.effects import read_effects
 from demo.ledger import Ledger
@@ -297,6 +302,7 @@ class DemoRun:
             producer_calls, consumer_calls, source_calls = counted_by_the_tools(
                 self.producer_api_calls, self.consumer_api_calls, self.mapping.stats, counts
             )
+        consumer_calls, effect_calls = split_effect_calls(consumer_calls, on_wire=self.counter is not None)
         self.times.total = time.monotonic() - self.run_started
         return DemoResult(
             counts=counts,
@@ -313,6 +319,7 @@ class DemoRun:
             batch_documents=self.batch_documents,
             duplicates=self.mapping.duplicates,
             effects=effects,
+            effect_calls=effect_calls,
         )
 
     def close(self) -> None:

@@ -161,6 +161,9 @@ class DemoResult:
     #: The duplicate deliveries injected, and the consumer's effects read back.
     duplicates: DuplicateCounts = field(default_factory=DuplicateCounts)
     effects: EffectCounts = field(default_factory=EffectCounts)
+    #: The consumer's record handler's own calls (one `UpdateItem` per job counted), left out of
+    #: `consumer_calls`, which are the layer's.
+    effect_calls: int = 0
 
     @property
     def ok(self) -> bool:
