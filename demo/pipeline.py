@@ -103,8 +103,8 @@ class DemoOptions:
             raise DemoError("--slow-records must be 0 to --messages (and at most --wave-size)")
         if not 0 <= self.work_seconds <= 10:
             raise DemoError("--work-seconds must be 0 to 10 (the consumer's timeout is 20 s)")
-        if not 0 <= self.duplicates <= self.messages:
-            raise DemoError("--duplicates must be 0 to --messages")
+        if self.duplicates < 0:
+            raise DemoError("--duplicates must be 0 or more (at most the messages handled are handed twice)")
         if not 0 <= self.concurrent_batches <= 100:
             raise DemoError("--concurrent-batches must be 0 to 100")
         if self.tenants and (self.fifo or not 2 <= self.tenants <= 100):

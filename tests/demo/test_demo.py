@@ -63,6 +63,9 @@ def test_demo_accounts_for_every_message_and_the_dlq_holds_exactly_the_poison(bu
     assert duplicates.delivered > 5 and result.invocations["second_poller"] == 1
     assert (effects.duplicated, effects.missing) == (0, 0)
     assert effects.checked == effects.once == effects.handler_runs == counts.processed
+    assert result.effect_calls == effects.handler_runs  # one UpdateItem per run, apart from the layer's
+    assert "dynamodb:UpdateItem" not in result.consumer_calls.by_operation
+    assert result.consumer_calls.by_operation["dynamodb:BatchGetItem"] <= result.invocations["consumer"] + 1
     assert result.ok
     # The producer batched its sends; the event source's receives and deletes carried several messages each.
     assert result.producer_calls.by_operation.get("sqs:SendMessageBatch", 0) >= 3
