@@ -108,7 +108,7 @@ def test_demo_cli_fifo_json_summary(build_dir) -> None:
         timeout=600,
         check=False,
     )
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-1500:]
     summary = json.loads(completed.stdout)
     counts = summary["counts"]
     assert summary["ok"] is True
