@@ -93,6 +93,7 @@ bench: $(STAMP) ## Benchmarks against the alternatives; figures go to docs/BENCH
 	@$(BIN)/python -m benchmarks.processing
 	@$(BIN)/python -m benchmarks.dispatchers
 	@$(BIN)/python -m benchmarks.kpl_aggregation
+	@$(BIN)/python -m benchmarks.idempotency
 
 .PHONY: demo
 demo: $(STAMP) ## The whole system end to end on the embedded AWS emulator (DEMO_ARGS="--messages 500 ...")

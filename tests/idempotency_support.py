@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 
 def make_table(dynamodb: Any, name: str) -> str:
@@ -74,3 +74,37 @@ class Handled:
         if self.fail is not None and self.fail(message_id):
             raise RuntimeError("handler failed")
         return {"handled": message_id}
+
+
+def process_in_child(
+    table: str, endpoint_url: str, count: int, barrier: Any, fail: str = ""
+) -> Tuple[List[str], List[str]]:
+    """One delivery of records ``m-0``..``m-<count-1>`` in a process of its own (another execution
+    environment): the message ids its handler ran, and those it returned as failures. Both
+    processes wait on ``barrier`` after reading the table, so their claims race."""
+    from lambda_batch import BatchProcessor, EventType, Idempotency, process_partial_response
+    from tests.processing_events import FakeLambdaContext, sqs_record
+    from tests.sessions import fresh_session
+
+    session = fresh_session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    session.events.register("before-call.dynamodb.TransactWriteItems", lambda **_: barrier.wait(30) and None)
+    idempotency = Idempotency(
+        table, boto3_session=session, endpoint_url=endpoint_url, region_name="us-east-1"
+    )
+    processor = BatchProcessor(EventType.SQS, idempotency=idempotency, raise_on_entire_batch_failure=False)
+    handler = Handled()
+    event = {"Records": [sqs_record(n) for n in range(count)]}
+    response = process_partial_response(event, handler, processor, FakeLambdaContext())
+    return sorted(handler.runs.elements()), [
+        failure["itemIdentifier"] for failure in response["batchItemFailures"]
+    ]
+
+
+def child_main(table: str, endpoint_url: str, count: int, barrier: Any, results: Any) -> None:
+    """:func:`process_in_child`, its outcome put on the ``results`` queue (a process's target)."""
+    try:
+        results.put(process_in_child(table, endpoint_url, count, barrier))
+    except BaseException as exc:  # the parent must hear of it rather than wait
+        results.put(("error", repr(exc)))

@@ -55,8 +55,8 @@ _EXPORTS: Dict[str, str] = {
     "DeadlineReachedError": ".errors",
     "RetryDelay": ".processing.features.retry_delays",
     "Idempotency": ".processing.features.idempotency_options",
-    "IdempotencyError": ".processing.features.idempotency_options",
-    "RecordInProgressError": ".processing.features.idempotency_options",
+    "IdempotencyError": ".errors",
+    "RecordInProgressError": ".errors",
     # record objects the record handler receives
     "SQSRecord": ".processing.events.sqs",
     "KinesisStreamRecord": ".processing.events.kinesis",
@@ -153,11 +153,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         BatchProcessingError,
         ConfigurationError,
         DeadlineReachedError,
+        IdempotencyError,
         LambdaBatchError,
         LargePayloadError,
         MalformedEventError,
         PayloadError,
         PreviousRecordFailedError,
+        RecordInProgressError,
         RecordSkippedError,
         SQSBatchProcessingError,
     )
@@ -174,7 +176,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .processing.events.kinesis import KinesisStreamRecord
     from .processing.events.spec import EventType
     from .processing.events.sqs import SQSRecord
-    from .processing.features.idempotency_options import Idempotency, IdempotencyError, RecordInProgressError
+    from .processing.features.idempotency_options import Idempotency
     from .processing.features.retry_delays import RetryDelay
     from .processing.sqs_processor import PartialSQSProcessor, sqs_batch_processor
     from .types import ExceptionInfo, FailureResponse, PartialItemFailureResponse, SuccessResponse

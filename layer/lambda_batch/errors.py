@@ -181,3 +181,20 @@ class DeadlineReachedError(RecordSkippedError):
 class LargePayloadError(LambdaBatchError):
     """A record's S3 pointer was not read: its bucket is not allowed, its size is wrong or over the
     bound, the read failed or ran out of time (the text names the reason, never the body)."""
+
+
+class IdempotencyError(RecordSkippedError):
+    """A record was not handled because its idempotency bookkeeping could not be done (the table
+    not read, the claim not made, ``key`` raising): it comes back, and is never handled unclaimed."""
+
+
+class RecordInProgressError(IdempotencyError):
+    """A record was not handled: its key is in progress elsewhere (a claim that has not expired), or
+    an earlier record of the batch has the same key. It comes back later.
+
+    Example:
+        ```python
+        # results of a batch where m-2 is being handled by another invocation:
+        # [("success", ..., record_1), ("fail", "RecordInProgressError:...", record_2)]
+        ```
+    """

@@ -14,6 +14,7 @@ block needs and what its prose promises (a scenario marks at most one block of a
     <!-- readme-test: kinesis-aggregate -->  KinesisBatchDispatcher("clicks", aggregate=True)
     <!-- readme-test: kafka -->          EventType.Kafka on events/kafka-msk.json
     <!-- readme-test: large-payloads --> SQSBatchDispatcher(large_payload_bucket=...) and the processor
+    <!-- readme-test: idempotency -->    idempotency=Idempotency("idempotency") on a BatchProcessor
     <!-- readme-test: fragment -->       not runnable by design: only compiled (keep these rare)
 
 A new scenario is a ``scenario_<name>`` function below, listed in ``SCENARIOS``.
@@ -509,6 +510,36 @@ def scenario_large_payloads(block: Block, env: Emulated) -> None:
     drain_queue(sqs, url)
 
 
+def scenario_idempotency(block: Block, env: Emulated) -> None:
+    """The failed record is reported; delivered again, the batch runs the failed record alone (the
+    others completed); the table holds one COMPLETED item per succeeded record."""
+    dynamodb = env.aws_client("dynamodb")
+    if "idempotency" in dynamodb.list_tables()["TableNames"]:
+        dynamodb.delete_table(TableName="idempotency")
+    dynamodb.create_table(
+        TableName="idempotency",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    bodies: List[str] = []
+
+    def counted(body: str) -> int:
+        bodies.append(body)
+        return do_something_with(body)
+
+    handler = run(block, do_something_with=counted)["lambda_handler"]
+    _, _, event = _queue_with(env, "readme-idempotency", ["41", SECRET, "43"])
+    failed = {"batchItemFailures": [{"itemIdentifier": _id_of(event, SECRET)}]}
+    assert handler(event, FakeLambdaContext()) == failed
+    assert sorted(bodies) == sorted(["41", "43", SECRET])
+    bodies.clear()
+    assert handler(event, FakeLambdaContext()) == failed
+    assert bodies == [SECRET]
+    items = dynamodb.scan(TableName="idempotency")["Items"]
+    assert sorted(item["data"]["S"] for item in items) == ["41", "43"]
+
+
 def _secret_entry(retryable: bool) -> Callable[[Dict[str, Any]], Optional[bool]]:
     return lambda entry: retryable if SECRET in json.dumps(entry, default=str) else None
 
@@ -525,6 +556,7 @@ SCENARIOS: Dict[str, Callable[..., None]] = {
     "kinesis-aggregate": scenario_kinesis_aggregate,
     "kafka": scenario_kafka,
     "large-payloads": scenario_large_payloads,
+    "idempotency": scenario_idempotency,
 }
 
 # ----------------------------------------------------------------------------- the tests

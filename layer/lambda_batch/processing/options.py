@@ -40,7 +40,7 @@ Options shared by every built-in processor:
   deletes the objects of succeeded records (see :mod:`lambda_batch.processing.features.large_payloads`).
 * ``idempotency``: an ``Idempotency(table_name, ...)``: records completed within its window are not
   handled again, records in progress elsewhere come back later (see
-  :mod:`lambda_batch.processing.features.idempotency`).
+  `lambda_batch.processing.features.idempotency`).
 
 Example::
 

@@ -2,7 +2,7 @@
 
 ``idempotency=Idempotency(table_name)`` on any processor keeps, in a DynamoDB table laid out as
 Powertools for AWS Lambda's idempotency utility lays it out
-(:mod:`lambda_batch.processing.features.idempotency_table`), which record keys were handled. For
+(`lambda_batch.processing.features.idempotency_table`), which record keys were handled. For
 each batch, before any record runs:
 
 1. every record's key is worked out: by default the record's own id (an SQS ``messageId``, a
@@ -13,7 +13,7 @@ each batch, before any record runs:
 2. the keys are read in one BatchGetItem per 100 keys. A record completed within the window
    (``expires_after_seconds``) is not handled again: it succeeds, with the result stored then. A
    record in progress elsewhere (a claim that has not expired) fails with
-   :class:`RecordInProgressError`, so that it comes back later and is never handled twice;
+   `RecordInProgressError`, so that it comes back later and is never handled twice;
 3. the other keys are claimed with TransactWriteItems (100 conditional puts a call). A claim
    expires with the invocation's deadline (the Lambda context's remaining time), so the records
    of a crashed invocation run again after it;
@@ -24,14 +24,14 @@ each batch, before any record runs:
    are deleted so that their retry runs: BatchWriteItem, 25 a call.
 
 A record whose bookkeeping could not be done (the table unreadable, a claim not made, ``key``
-raising) fails with :class:`IdempotencyError`: it is never handled without its claim. Every call
+raising) fails with `IdempotencyError`: it is never handled without its claim. Every call
 runs under the retry policy and the deadline, botocore's retries off. FIFO queues and ordered
 streams keep their rules: a record skipped as completed holds nothing back; a record in progress
 elsewhere holds back its message group (or the batch) like a failure. Logs name record ids,
 never keys or bodies.
 
-The function's role needs ``dynamodb:BatchGetItem``, ``dynamodb:TransactWriteItems``,
-``dynamodb:PutItem``, ``dynamodb:DeleteItem`` (which authorize the batch writes) on the table.
+The function's role needs ``dynamodb:BatchGetItem``, ``dynamodb:PutItem`` (which authorizes the
+puts of a TransactWriteItems) and ``dynamodb:BatchWriteItem`` on the table.
 
 Example:
     ```python
@@ -50,9 +50,10 @@ import json
 import time
 
 from ...core.limits import SERVICE_LIMITS
+from ...errors import IdempotencyError, RecordInProgressError
 from ..base import SUCCESS
 from .hooks import Feature
-from .idempotency_options import IdempotencyError, RecordInProgressError, encode_json, own_id
+from .idempotency_options import encode_json, own_id
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:

@@ -1,11 +1,11 @@
 """The ``idempotency=`` option: where a processor keeps which records it handled, and their keys.
 
-:class:`Idempotency` is checked when it is made (an unknown keyword raises ``TypeError``, a value
-out of range :class:`~lambda_batch.ConfigurationError`) and makes each record's table key as
+`Idempotency` is checked when it is made (an unknown keyword raises ``TypeError``, a value
+out of range `lambda_batch.ConfigurationError`) and makes each record's table key as
 Powertools for AWS Lambda's idempotency utility makes it:
 ``<function name>.<qualified name>#<md5 of json.dumps(data, sort_keys=True)>``, so that a table
 and its history carry over from ``@idempotent_function``. The feature itself is
-:mod:`lambda_batch.processing.features.idempotency`, loaded when a processor takes the option.
+`lambda_batch.processing.features.idempotency`, loaded when a processor takes the option.
 
 Example:
     ```python
@@ -23,7 +23,7 @@ import json
 import os
 
 from ...core.limits import DYNAMODB_MAX_KEY_BYTES
-from ...errors import ConfigurationError, RecordSkippedError
+from ...errors import ConfigurationError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (cold start)
 if TYPE_CHECKING:
@@ -35,23 +35,6 @@ if TYPE_CHECKING:
 #: Powertools' name for the function part of a key when ``AWS_LAMBDA_FUNCTION_NAME`` is not set.
 _NO_FUNCTION_NAME = "test-func"
 _MAX_KEY_BYTES = DYNAMODB_MAX_KEY_BYTES["partition"]
-
-
-class IdempotencyError(RecordSkippedError):
-    """A record was not handled because its idempotency bookkeeping could not be done (the table
-    not read, the claim not made, ``key`` raising): it comes back, and is never handled unclaimed."""
-
-
-class RecordInProgressError(IdempotencyError):
-    """A record was not handled: its key is in progress elsewhere (a claim that has not expired), or
-    an earlier record of the batch has the same key. It comes back later.
-
-    Example:
-        ```python
-        # results of a batch where m-2 is being handled by another invocation:
-        # [("success", ..., record_1), ("fail", "RecordInProgressError:...", record_2)]
-        ```
-    """
 
 
 def encode_json(value: Any) -> Any:
@@ -203,4 +186,4 @@ def own_id(record: Any, batch_id: Optional[str] = None) -> Optional[str]:
     return batch_id
 
 
-__all__ = ["Idempotency", "IdempotencyError", "RecordInProgressError", "encode_json", "own_id"]
+__all__ = ["Idempotency", "encode_json", "own_id"]

@@ -6,23 +6,24 @@ DynamoDB's TTL removes it after), ``in_progress_expiration`` (epoch milliseconds
 ``INPROGRESS`` claim counts until then), ``data`` (the handler's result as JSON) and
 ``validation`` (left alone). For a whole batch, in as few calls as DynamoDB allows:
 
-- :meth:`IdempotencyTable.read`: BatchGetItem, 100 keys a call, strongly consistent, the
+- `IdempotencyTable.read`: BatchGetItem, 100 keys a call, strongly consistent, the
   ``UnprocessedKeys`` read again;
-- :meth:`IdempotencyTable.claim`: TransactWriteItems, 100 conditional puts a call, on
+- `IdempotencyTable.claim`: TransactWriteItems, 100 conditional puts a call, on
   Powertools' condition (no item, an expired item, or an expired ``INPROGRESS`` claim). A
   cancelled transaction's ``CancellationReasons`` say which keys lost (their items come back with
   it); the others are claimed again in a new transaction. A ``ClientRequestToken`` makes a retry
   after a lost response harmless;
-- :meth:`IdempotencyTable.write_back`: completed items put and failed claims deleted with
+- `IdempotencyTable.write_back`: completed items put and failed claims deleted with
   BatchWriteItem, 25 a call, on the one batching engine (``UnprocessedItems`` retried).
 
 Every call runs under the retry policy and the deadline, on clients with botocore's retries off;
 none starts within the policy's ``deadline_margin`` of the deadline.
 
-Example::
-
+Example:
+    ```python
     table = IdempotencyTable("idempotency", clients, DEFAULT_RETRY_POLICY)
     items, unread = table.read(["fn.handler#0cc1..."], deadline)
+    ```
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ DATA = "data"
 INPROGRESS = "INPROGRESS"
 COMPLETED = "COMPLETED"
 
-#: What an item says of its key now (:func:`state_of`).
+#: What an item says of its key now (`state_of`).
 FREE = "free"  # no item, or an expired one: the key may be claimed
 DONE = "completed"
 BUSY = "in-progress"
@@ -91,8 +92,8 @@ def _number(item: Item, name: str) -> Optional[int]:
 
 
 def state_of(item: Optional[Item], now_seconds: int, now_millis: int) -> str:
-    """What ``item`` says of its key at ``now``: :data:`FREE`, :data:`DONE`, :data:`BUSY` or
-    :data:`INVALID` (read as Powertools reads it: an item counts until ``expiration``, an
+    """What ``item`` says of its key at ``now``: `FREE`, `DONE`, `BUSY` or
+    `INVALID` (read as Powertools reads it: an item counts until ``expiration``, an
     ``INPROGRESS`` claim until ``in_progress_expiration`` when it has one).
 
     >>> state_of({"status": {"S": "COMPLETED"}, "expiration": {"N": "20"}}, 10, 10_000)
@@ -221,7 +222,7 @@ class IdempotencyTable:
         self, items: Sequence[Tuple[str, Item]], now_seconds: int, now_millis: int, deadline: Deadline
     ) -> Dict[str, Any]:
         """Claim each ``(key, item)`` on Powertools' condition; by key: ``None`` (claimed), the
-        :class:`Lost` the key was lost to, or the :class:`~lambda_batch.core.retry.ErrorInfo` of a
+        `Lost` the key was lost to, or the `lambda_batch.core.retry.ErrorInfo` of a
         claim not made (or not known to be made: a call whose answer was lost)."""
         values = {
             ":now": {"N": str(now_seconds)},
@@ -371,13 +372,14 @@ class TableWrites(BaseDispatcher):
     """BatchWriteItem on the idempotency table: puts and deletes, 25 a call, through the engine.
 
     Each write is submitted with the record id it belongs to; what is not written comes back
-    from :meth:`flush_payloads` (the record ids) with :attr:`unprocessed_details`.
+    from `flush_payloads` (the record ids) with `unprocessed_details`.
 
-    Example::
-
+    Example:
+        ```python
         with TableWrites("idempotency", deadline=context) as writes:
             writes.put("m-1", {"id": {"S": "fn.h#0cc1..."}, "status": {"S": "COMPLETED"}, ...})
         writes.unprocessed_details
+        ```
     """
 
     _failure_log_level = logging.DEBUG  # the feature reports what was not written, by record id
