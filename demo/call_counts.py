@@ -79,3 +79,25 @@ def observe_driver_session(session: Any, ledger: Ledger) -> None:
 
     session.events.register("before-parameter-build.sqs.*", before_parameter_build)
     session.events.register("after-call.sqs.*", after_call)
+
+
+#: The record handler's own call, one per record it handles: its effect (a job counter), not the layer's.
+EFFECT_OPERATION = "dynamodb:UpdateItem"
+
+
+def split_effect_calls(consumer: CallCounts, on_wire: bool) -> Tuple[CallCounts, int]:
+    """The consumer's calls without its record handler's effect (one `UpdateItem` per record handled),
+    and how many effect calls there were: the layer's calls stay comparable with one per message.
+
+    `on_wire`: counted by the proxy, whose one-per-message figure counts the effect's items too
+    (else it is the messages processed, left as it is).
+    """
+    effect = consumer.by_operation.get(EFFECT_OPERATION, 0)
+    by_operation = {name: n for name, n in consumer.by_operation.items() if name != EFFECT_OPERATION}
+    layer = CallCounts(
+        calls=consumer.calls - effect,
+        one_per_message=max(0, consumer.one_per_message - effect) if on_wire else consumer.one_per_message,
+        by_operation=by_operation,
+        endpoint_seconds=consumer.endpoint_seconds,
+    )
+    return layer, effect

@@ -1,14 +1,17 @@
-"""The command line of ``make demo``: options, progress while it runs, and the final summary.
+"""The command line of `make demo`: options, progress while it runs, and the final summary.
 
-Example::
-
+Example:
+    ```bash
     python -m demo --messages 1000 --poison-rate 0.05
     python -m demo --fifo --messages 200
     python -m demo --endpoint-url http://localhost:4566      # LocalStack, stack deployed there
     python -m demo --json > summary.json
+    ```
 
 Exit status: 0 when every message is accounted for (lost 0, the DLQ holds exactly the
-poison messages, nothing left on the queue); 1 otherwise; 2 for a bad option or set-up.
+poison messages, nothing left on the queue) and each handled message's effect happened once
+(effects duplicated 0, though some messages were delivered twice); 1 otherwise; 2 for a bad
+option or set-up.
 """
 
 from __future__ import annotations
@@ -89,6 +92,20 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default=0,
         help="tenants of the standard queue's messages (default 0: none): one noisy tenant sends "
         "most of each wave, the others one message each; each is a fair-queue message group",
+    )
+    parser.add_argument(
+        "--duplicates",
+        type=int,
+        default=5,
+        help="messages the event source hands a second time after their batch, as SQS may deliver a "
+        "message twice (default 5); the consumer's idempotency must not run their effect again",
+    )
+    parser.add_argument(
+        "--concurrent-batches",
+        type=int,
+        default=1,
+        help="batches (the first ones) handed to two pollers at once, as when a visibility timeout "
+        "lapses (default 1; the second poller is another execution environment of the consumer)",
     )
     parser.add_argument(
         "--targets",
@@ -221,6 +238,18 @@ def _batch_metrics_lines(result: DemoResult) -> List[str]:
     ]
 
 
+def _duplicate_lines(result: DemoResult) -> List[str]:
+    """The duplicate deliveries injected, and the effects read back: each job counted once."""
+    d, e = result.duplicates, result.effects
+    batches = f"{d.concurrent_batches} batch{'es' if d.concurrent_batches != 1 else ''}"
+    return [
+        f"  duplicates delivered  {d.delivered:>8}   ({d.redelivered} messages handed twice, "
+        f"{d.concurrent_records} records in {batches} given to two pollers at once)",
+        f"  effects duplicated    {e.duplicated:>8}   (jobs counted in the results table: {e.once} once, "
+        f"{e.missing} never, of {e.checked} handled messages)",
+    ]
+
+
 def format_summary(result: DemoResult) -> str:
     c = result.counts
     t = result.times
@@ -250,14 +279,18 @@ def format_summary(result: DemoResult) -> str:
             else f"delivered {c.slow_deliveries} times in all)"
         ),
         *_tenant_lines(c),
+        *_duplicate_lines(result),
         *_batch_metrics_lines(result),
         "api calls",
         _calls_line("producer", result.producer_calls),
         _calls_line("consumer function", result.consumer_calls),
+        f"  record handler        {result.effect_calls:>8} calls   (its effect: one UpdateItem per job "
+        "counted, left out above)",
         _calls_line("event source (Lambda)", result.event_source_calls),
         f"  invocations: producer {result.invocations['producer']}, "
         f"consumer {result.invocations['consumer']} "
-        f"({result.invocations['consumer_errors']} ended in an error: the batches with poison)",
+        f"({result.invocations['consumer_errors']} ended in an error: the batches with poison), "
+        f"second poller {result.invocations.get('second_poller', 0)}",
         "time",
         f"  total {t.total:.1f} s = emulator start {t.emulator_start:.1f} + build {t.build:.1f} "
         f"+ deploy {t.deploy:.1f} "
@@ -271,11 +304,15 @@ def format_summary(result: DemoResult) -> str:
         "",
         "OK: every message is accounted for"
         if result.ok
-        else "NOT OK: see lost / in flight / DLQ above"
+        else "NOT OK: see lost / in flight / DLQ / effects duplicated above"
         + (" (stopped by --max-seconds)" if result.timed_out else ""),
     ]
     if c.lost_ids:
         lines.append(f"  lost items (first 20): {', '.join(c.lost_ids[:20])}")
+    if result.effects.duplicated_ids:
+        lines.append(f"  jobs handled twice (first 20): {', '.join(result.effects.duplicated_ids[:20])}")
+    if result.effects.missing_ids:
+        lines.append(f"  jobs never counted (first 20): {', '.join(result.effects.missing_ids[:20])}")
     return "\n".join(lines)
 
 
@@ -294,6 +331,8 @@ _OPTIONS_AS_GIVEN = (
     "slow_records",
     "work_seconds",
     "tenants",
+    "duplicates",
+    "concurrent_batches",
     "build_dir",
     "skip_build",
     "max_seconds",

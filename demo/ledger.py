@@ -124,6 +124,8 @@ class LedgerCounts:
     #: Per tenant (``--tenants``): its messages first delivered, and the mean and longest seconds
     #: from SQS accepting one to its first delivery (the proxy's clock).
     tenant_receive_delays: Dict[str, Dict[str, float]] = field(default_factory=dict)
+    #: Item ids of the messages deleted after handling: the jobs whose effect the demo reads back.
+    processed_item_ids: List[str] = field(default_factory=list)
 
 
 class Ledger:
@@ -239,6 +241,12 @@ class Ledger:
             return len(states), now + sum(waits)
         return len(states), max(s.received_at[-1] + wait for s, wait in zip(states, waits, strict=True))
 
+    def was_deleted(self, message_id: str) -> bool:
+        """Whether the message was deleted after handling (by the function or the event source)."""
+        with self._lock:
+            state = self.messages.get(message_id)
+            return state is not None and state.deleted_by is not None
+
     def outstanding(self) -> int:
         """Messages sent and not yet deleted (still queued, in flight, or moved to the DLQ)."""
         with self._lock:
@@ -322,6 +330,7 @@ class Ledger:
             slow_sent=len(slow),
             slow_deliveries=sum(s.deliveries for s in slow),
             tenant_receive_delays=_tenant_delays(states.values()),
+            processed_item_ids=sorted(i for m in processed if (i := states[m].item_id) is not None),
         )
 
 

@@ -1,19 +1,23 @@
-"""The phases of a demo run, in order: each a method of :class:`DemoRun` (``run_demo`` runs them).
+"""The phases of a demo run, in order: each a method of `DemoRun` (`run_demo` runs them).
 
-1. :meth:`~DemoRun.start_endpoint`: a moto server on loopback, or the endpoint given;
-2. :meth:`~DemoRun.prepare_stack`: ``sam build``, then the stack deployed or found;
-3. :meth:`~DemoRun.open_ledger`: the ledger, fed by the counting proxy (or the driver's own calls);
-4. :meth:`~DemoRun.shorten_visibility`: the queue's visibility timeout for the run; the settings reported;
-5. :meth:`~DemoRun.start_functions`: the built producer and consumer, each in its own process;
-6. :meth:`~DemoRun.start_event_source`: the SQS event source mapping driver in front of the consumer;
-7. :meth:`~DemoRun.produce_and_consume`: producer waves while the driver polls, until the queue is empty;
-8. :meth:`~DemoRun.account`: the DLQ read in full, the ledger closed, the calls counted;
+1. `DemoRun.start_endpoint`: a moto server on loopback, or the endpoint given;
+2. `DemoRun.prepare_stack`: `sam build`, then the stack deployed or found;
+3. `DemoRun.open_ledger`: the ledger, fed by the counting proxy (or the driver's own calls);
+4. `DemoRun.shorten_visibility`: the queue's visibility timeout for the run; the settings reported;
+5. `DemoRun.start_functions`: the built producer and consumer, each in its own process (and a
+   second consumer process: the second poller of the batches handed to two at once);
+6. `DemoRun.start_event_source`: the SQS event source mapping driver in front of the consumer,
+   which hands some messages twice (`demo.duplicates`);
+7. `DemoRun.produce_and_consume`: producer waves while the driver polls, until the queue is empty;
+8. `DemoRun.account`: the DLQ read in full, the ledger closed, the consumer's effects read back
+   (`demo.effects`), the calls counted;
 
-and :meth:`~DemoRun.close` puts back what the run changed and stops what it started, whatever happened.
+and `DemoRun.close` puts back what the run changed and stops what it started, whatever happened.
 
-Example::
-
+Example:
+    ```python
     result = DemoRun(DemoOptions(messages=100)).run()
+    ```
 """
 
 from __future__ import annotations
@@ -21,12 +25,19 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from demo.aws_stack import DemoStack, prepare_stack, session, work_queue_id
-from demo.call_counts import counted_by_the_tools, counted_on_the_wire, observe_driver_session
+from demo.call_counts import (
+    counted_by_the_tools,
+    counted_on_the_wire,
+    observe_driver_session,
+    split_effect_calls,
+)
 from demo.consumer_metrics import batch_metric_documents
+from demo.effects import read_effects
 from demo.ledger import Ledger
 from demo.pipeline import (
     ROLES,
@@ -41,9 +52,9 @@ from demo.producer_events import check_producer_request, producer_event
 from demo.queues import payload_reader, queue_depth, read_dlq, restore_visibility
 
 if TYPE_CHECKING:
+    from demo.duplicates import DuplicatingEventSource
     from emulator.call_counter import CallCounter
     from emulator.server import MotoServer
-    from local_lambda.event_source import SQSEventSourceMapping
     from local_lambda.invoker import LocalFunction
 
 
@@ -65,7 +76,9 @@ class DemoRun:
         self.counter: Optional[CallCounter] = None
         self.producer: Optional[LocalFunction] = None
         self.consumer: Optional[LocalFunction] = None
-        self.mapping: Optional[SQSEventSourceMapping] = None
+        #: The consumer's second execution environment: the second poller of a batch handed to two.
+        self.second_consumer: Optional[LocalFunction] = None
+        self.mapping: Optional[DuplicatingEventSource] = None
         #: (sqs client, queue URL, the queue's own VisibilityTimeout) to put back after a run on a kept stack.
         self.restore: Optional[Tuple[Any, str, str]] = None
         self.settings: Dict[str, Any] = {}
@@ -74,10 +87,12 @@ class DemoRun:
         self.retry_delay = consumer_retry_delay()
         self.producer_api_calls: List[Dict[str, Any]] = []
         self.consumer_api_calls: List[Dict[str, Any]] = []
-        self.invocations = {"producer": 0, "consumer": 0, "consumer_errors": 0}
+        self.invocations = {"producer": 0, "consumer": 0, "consumer_errors": 0, "second_poller": 0}
         #: The consumer's per-batch EMF documents, summed (see :func:`batch_metric_documents`).
         self.batch_metrics: Dict[str, float] = {}
         self.batch_documents = 0
+        #: The two pollers of a batch handed to both count their invocations at the same time.
+        self.counting = threading.Lock()
         self.timed_out = False
 
     def run(self) -> DemoResult:
@@ -199,16 +214,29 @@ class DemoRun:
             stack=stack.info,
             endpoint_url=self.endpoint_for("consumer"),
         )
+        if self.options.concurrent_batches:
+            self.second_consumer = LocalFunction(
+                template,
+                self.source.function,
+                stack.build_dir,
+                stack=stack.info,
+                endpoint_url=self.endpoint_for("consumer"),
+            )
 
     def start_event_source(self) -> None:
-        """The SQS event source mapping driver, with the template's batch size, window and timeout."""
-        from local_lambda.event_source import SQSEventSourceMapping
+        """The SQS event source mapping driver, with the template's batch size, window and timeout, which
+        hands `duplicates` messages twice and the first `concurrent_batches` batches to two pollers."""
+        from demo.duplicates import DuplicatingEventSource
 
         assert self.consumer is not None
         source = self.source
-        self.mapping = SQSEventSourceMapping(
+        self.mapping = DuplicatingEventSource(
             self.consumer_handler,
             self.stack.queue_url,
+            second_handler=self.second_consumer_handler if self.second_consumer is not None else None,
+            duplicates=self.options.duplicates,
+            concurrent_batches=self.options.concurrent_batches,
+            handled=self.ledger.was_deleted,
             sqs_client=self.client("sqs", "event-source"),
             batch_size=source.batch_size,
             maximum_batching_window=source.maximum_batching_window,
@@ -262,12 +290,19 @@ class DemoRun:
         self.times.drain_dlq = time.monotonic() - started
         in_queue = queue_depth(self.demo_sqs, self.stack.queue_url)
         counts = self.ledger.summary(set(dlq_items), in_queue, dlq_items, wire=self.count_on_wire)
+        # The consumer's effects, read back (the demo's own reads): one job counter per handled message.
+        effects = read_effects(
+            self.client("dynamodb", "demo"),
+            self.stack.info.physical_id("ResultsTable"),
+            counts.processed_item_ids,
+        )
         if self.counter is not None:
             producer_calls, consumer_calls, source_calls = counted_on_the_wire(self.counter)
         else:
             producer_calls, consumer_calls, source_calls = counted_by_the_tools(
                 self.producer_api_calls, self.consumer_api_calls, self.mapping.stats, counts
             )
+        consumer_calls, effect_calls = split_effect_calls(consumer_calls, on_wire=self.counter is not None)
         self.times.total = time.monotonic() - self.run_started
         return DemoResult(
             counts=counts,
@@ -282,13 +317,16 @@ class DemoRun:
             timed_out=self.timed_out,
             batch_metrics=dict(self.batch_metrics),
             batch_documents=self.batch_documents,
+            duplicates=self.mapping.duplicates,
+            effects=effects,
+            effect_calls=effect_calls,
         )
 
     def close(self) -> None:
         """Put the queue's visibility timeout back (kept stack), stop the functions, the proxy, the server."""
         if self.restore is not None:
             restore_visibility(*self.restore, self.report)
-        for function in (self.producer, self.consumer):
+        for function in (self.producer, self.consumer, self.second_consumer):
             if function is not None:
                 function.close()
         if self.counter is not None:
@@ -337,14 +375,26 @@ class DemoRun:
         started = time.monotonic()
         result = self.consumer.invoke(event, timeout=context.get_remaining_time_in_millis() / 1000.0)
         self.times.consumer_invoke += time.monotonic() - started
-        self.invocations["consumer"] += 1
-        self.consumer_api_calls.extend(result.api_calls)
-        for document in batch_metric_documents(result.logs):
-            self.batch_documents += 1
-            for name, value in document.items():
-                self.batch_metrics[name] = self.batch_metrics.get(name, 0) + value
+        return self.take_result(result, "consumer")
+
+    def second_consumer_handler(self, event: Dict[str, Any], context: Any) -> Any:
+        """The second poller's handler: the consumer's other execution environment, at the same time."""
+        assert self.second_consumer is not None
+        result = self.second_consumer.invoke(event, timeout=context.get_remaining_time_in_millis() / 1000.0)
+        return self.take_result(result, "second_poller")
+
+    def take_result(self, result: Any, invoked: str) -> Any:
+        """Count one consumer invocation (its calls, its batch metrics); its return value, or raise."""
+        with self.counting:
+            self.invocations[invoked] += 1
+            self.consumer_api_calls.extend(result.api_calls)
+            for document in batch_metric_documents(result.logs):
+                self.batch_documents += 1
+                for name, value in document.items():
+                    self.batch_metrics[name] = self.batch_metrics.get(name, 0) + value
+            if not result.ok and invoked == "consumer":
+                self.invocations["consumer_errors"] += 1
         if not result.ok:
-            self.invocations["consumer_errors"] += 1
             raise FunctionError(result.error or {})
         return result.return_value
 

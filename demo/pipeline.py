@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
+from demo.duplicates import DuplicateCounts
+from demo.effects import EffectCounts
 from demo.ledger import LedgerCounts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +79,11 @@ class DemoOptions:
     #: ``tenants - 1`` quiet tenants, after the rest, the noisy tenant's: each message's tenant
     #: is its MessageGroupId (a fair queue), and the summary gives each tenant's receive delay.
     tenants: int = 0
+    #: Messages the event source hands a second time after their batch (as SQS may deliver a
+    #: message twice), and batches (the first ones) handed to two pollers at once (as when a
+    #: visibility timeout lapses): the consumer's idempotency keeps every effect single.
+    duplicates: int = 5
+    concurrent_batches: int = 1
 
     def check(self) -> None:
         """Raise :class:`DemoError` for an option out of range."""
@@ -96,6 +103,10 @@ class DemoOptions:
             raise DemoError("--slow-records must be 0 to --messages (and at most --wave-size)")
         if not 0 <= self.work_seconds <= 10:
             raise DemoError("--work-seconds must be 0 to 10 (the consumer's timeout is 20 s)")
+        if self.duplicates < 0:
+            raise DemoError("--duplicates must be 0 or more (at most the messages handled are handed twice)")
+        if not 0 <= self.concurrent_batches <= 100:
+            raise DemoError("--concurrent-batches must be 0 to 100")
         if self.tenants and (self.fifo or not 2 <= self.tenants <= 100):
             raise DemoError("--tenants must be 0 (none) or 2 to 100, on the standard queue only")
 
@@ -147,10 +158,17 @@ class DemoResult:
     #: and how many there were.
     batch_metrics: Dict[str, float] = field(default_factory=dict)
     batch_documents: int = 0
+    #: The duplicate deliveries injected, and the consumer's effects read back.
+    duplicates: DuplicateCounts = field(default_factory=DuplicateCounts)
+    effects: EffectCounts = field(default_factory=EffectCounts)
+    #: The consumer's record handler's own calls (one `UpdateItem` per job counted), left out of
+    #: `consumer_calls`, which are the layer's.
+    effect_calls: int = 0
 
     @property
     def ok(self) -> bool:
-        """Nothing lost, nothing left, and the DLQ holds exactly the poison messages."""
+        """Nothing lost, nothing left, the DLQ holds exactly the poison messages, and each handled
+        message's effect happened exactly once (duplicate deliveries included)."""
         c = self.counts
         return (
             not self.timed_out
@@ -162,6 +180,8 @@ class DemoResult:
             and c.poison_in_dlq == c.poison_sent
             and c.sent + c.returned_unsent == c.requested
             and c.large_processed + c.large_in_dlq == c.large_sent
+            and self.effects.duplicated == 0
+            and self.effects.missing == 0
         )
 
     def as_dict(self) -> Dict[str, Any]:
@@ -170,6 +190,9 @@ class DemoResult:
 
         data = asdict(self)
         data["ok"] = self.ok
+        data["duplicates"]["delivered"] = self.duplicates.delivered
+        data["effects"]["duplicated"] = self.effects.duplicated
+        data["effects"]["missing"] = self.effects.missing
         return data
 
 

@@ -43,7 +43,7 @@ from emulator.forwarding import HOP_BY_HOP, Upstream
 #: Hop-by-hop headers, and ``Expect`` (the proxy answers the whole request at once).
 _HOP_BY_HOP = HOP_BY_HOP | {"expect"}
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
-_BATCH_KEYS = ("Entries", "Records", "MetricData", "PutRequests")
+_BATCH_KEYS = ("Entries", "Records", "MetricData", "PutRequests", "TransactItems")
 
 
 @dataclass
@@ -117,6 +117,8 @@ def _items(operation: str, request: Any, response: Any, form: Optional[Dict[str,
     if isinstance(request, dict):
         if operation == "BatchWriteItem":
             return sum(len(v) for v in (request.get("RequestItems") or {}).values())
+        if operation == "BatchGetItem":
+            return sum(len(v.get("Keys", [])) for v in (request.get("RequestItems") or {}).values())
         for key in _BATCH_KEYS:
             if isinstance(request.get(key), list):
                 return len(request[key])

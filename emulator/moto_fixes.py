@@ -171,3 +171,65 @@ def keep_disabled_stream_sources_idle() -> None:
 
     LambdaBackend.create_event_source_mapping = create_idle_when_disabled  # type: ignore[method-assign]
     LambdaBackend.disabled_stream_sources_idle = True  # type: ignore[attr-defined]
+
+
+def honour_table_time_to_live() -> None:
+    """Make moto's CloudFormation apply a table's `TimeToLiveSpecification` (once, in this process).
+
+    moto creates an `AWS::DynamoDB::Table` without its TTL setting (`DescribeTimeToLive` says
+    `DISABLED`): the stack's tables (the idempotency table's `expiration`, the results table's
+    `expires_at`) get it as CloudFormation gives it, from the resource's own properties.
+    """
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table, "time_to_live_from_template", False):
+        return
+    create = Table.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_with_time_to_live(cls: Any, resource_name: str, cloudformation_json: Dict[str, Any],
+                                 *args: Any, **kwargs: Any) -> Any:  # fmt: skip
+        table = create(cls, resource_name, cloudformation_json, *args, **kwargs)
+        spec = (cloudformation_json.get("Properties") or {}).get("TimeToLiveSpecification")
+        if isinstance(spec, Mapping) and spec.get("AttributeName"):
+            enabled = str(spec.get("Enabled")).lower() == "true"
+            table.ttl = {
+                "TimeToLiveStatus": "ENABLED" if enabled else "DISABLED",
+                "AttributeName": str(spec["AttributeName"]),
+            }
+        return table
+
+    Table.create_from_cloudformation_json = classmethod(create_with_time_to_live)  # type: ignore[method-assign,assignment]
+    Table.time_to_live_from_template = True  # type: ignore[attr-defined]
+
+
+def serialize_dynamodb_writes() -> None:
+    """Make moto's DynamoDB transactions isolated: one write (or read) at a time, in this process (once).
+
+    moto applies a ``TransactWriteItems`` item by item and, when one of its conditions fails, puts
+    back a copy of each whole table taken before it started: with no lock, a write another request
+    made in between (a claim, a completion, a counter) is undone with it, and a read in between sees
+    items the cancelled transaction never wrote (two pollers could then both claim a record, and both
+    run it). DynamoDB's transactions are serializable. So every item read and write of moto's
+    DynamoDB backend, transactions and batches included, runs under one re-entrant lock (a
+    transaction's own puts re-enter it).
+    """
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend, "writes_serialized", False):
+        return
+    lock = threading.RLock()
+
+    def locked(method: Any) -> Any:
+        def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(self, *args, **kwargs)
+
+        return run
+
+    # BatchGetItem and BatchWriteItem are made of get_item, put_item and delete_item calls.
+    names = ("transact_write_items", "put_item", "update_item", "delete_item", "get_item", "query", "scan")
+    for name in names:
+        setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
+    DynamoDBBackend.writes_serialized = True  # type: ignore[attr-defined]

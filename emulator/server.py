@@ -52,10 +52,16 @@ class MotoServer:
         thousands of HTTP lines.
         """
         from emulator.cloudformation import install
-        from emulator.moto_fixes import keep_disabled_stream_sources_idle
+        from emulator.moto_fixes import (
+            honour_table_time_to_live,
+            keep_disabled_stream_sources_idle,
+            serialize_dynamodb_writes,
+        )
 
         install()  # what `sam deploy` asks of CloudFormation (the Serverless transform, change sets)
         keep_disabled_stream_sources_idle()
+        honour_table_time_to_live()
+        serialize_dynamodb_writes()
         werkzeug = logging.getLogger("werkzeug")
         if werkzeug.level == logging.NOTSET:
             werkzeug.setLevel(logging.ERROR)

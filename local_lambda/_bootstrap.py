@@ -20,8 +20,8 @@ execution environment it:
   line ``END RequestId: <id>`` on stdout, as Lambda's logs do.
 
 With ``record_api_calls``, every AWS API call made through botocore is recorded (service,
-operation, and the request's target: queue URL, table, stream, namespace) and returned
-with the response.
+operation, and the request's target: queue URL, table, stream, namespace, a transaction's
+[kind, table] pairs) and returned with the response.
 """
 
 from __future__ import annotations
@@ -106,6 +106,13 @@ class _CallRecorder:
                 if key in api_params:
                     value = api_params[key]
                     target[key] = sorted(value) if key == "RequestItems" else value
+            if isinstance(api_params.get("TransactItems"), list):  # DynamoDB: [kind, table] of each item
+                target["TransactItems"] = [
+                    [kind, body.get("TableName")]
+                    for item in api_params["TransactItems"]
+                    for kind, body in (item.items() if isinstance(item, dict) else [])
+                    if isinstance(body, dict)
+                ]
             recorder.calls.append(
                 {
                     "service": client.meta.service_model.service_name,

@@ -58,6 +58,16 @@ def test_demo_accounts_for_every_message_and_the_dlq_holds_exactly_the_poison(bu
     # Each poison message was received maxReceiveCount (3) times before the redrive.
     assert counts.retried >= len(poison)
     assert counts.deliveries >= counts.processed + 3 * len(poison)
+    # Duplicate deliveries (the defaults: 5 messages handed twice, the first batch to two pollers at
+    # once), yet each handled message's effect, read back from the results table, happened once.
+    duplicates, effects = result.duplicates, result.effects
+    assert (duplicates.redelivered, duplicates.concurrent_batches) == (5, 1)
+    assert duplicates.delivered > 5 and result.invocations["second_poller"] == 1
+    assert (effects.duplicated, effects.missing) == (0, 0)
+    assert effects.checked == effects.once == effects.handler_runs == counts.processed
+    assert result.effect_calls == effects.handler_runs  # one UpdateItem per run, apart from the layer's
+    assert "dynamodb:UpdateItem" not in result.consumer_calls.by_operation
+    assert result.consumer_calls.by_operation["dynamodb:BatchGetItem"] <= result.invocations["consumer"] + 1
     assert result.ok
     # The producer batched its sends; the event source's receives and deletes carried several messages each.
     assert result.producer_calls.by_operation.get("sqs:SendMessageBatch", 0) >= 3
@@ -100,7 +110,7 @@ def test_demo_cli_fifo_json_summary(build_dir) -> None:
         timeout=600,
         check=False,
     )
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-1500:]
     summary = json.loads(completed.stdout)
     counts = summary["counts"]
     assert summary["ok"] is True
@@ -111,6 +121,10 @@ def test_demo_cli_fifo_json_summary(build_dir) -> None:
     assert counts["dlq"] == 4 and counts["good_in_dlq"] == 0
     assert counts["processed"] == 36
     assert summary["settings"]["fifo"] is True and summary["settings"]["max_receive_count"] == 5
+    # FIFO too: messages handed twice and a batch given to two pollers, each effect once.
+    assert summary["duplicates"]["redelivered"] == 5 and summary["duplicates"]["delivered"] > 5
+    assert summary["effects"]["duplicated"] == summary["effects"]["missing"] == 0
+    assert summary["effects"]["once"] == 36
     assert "progress" in completed.stderr
 
 

@@ -29,6 +29,10 @@ def test_retry_delays_slow_records_and_batch_metrics(build_dir) -> None:
         targets=["sqs"],
         run_id="t-opts",
         max_seconds=120,
+        # Counts one to one with the ledger: no duplicate deliveries here (tests/demo/test_demo.py
+        # has them), which succeed or fail again in documents of their own.
+        duplicates=0,
+        concurrent_batches=0,
     )
     result = run_demo(options)
     counts = result.counts

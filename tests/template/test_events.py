@@ -64,8 +64,17 @@ def test_events_are_shaped_as_sam_generate_event_makes_them() -> None:
             assert record["eventSource"] == "aws:sqs"
 
 
+def job_counts(stack: Any, jobs: List[str]) -> Dict[str, int]:
+    """The consumer's job counters (its effect) in the results table: job id -> times handled."""
+    from demo.effects import read_job_counts
+
+    return read_job_counts(stack.client("dynamodb"), stack.physical_id("ResultsTable"), jobs)
+
+
 def test_all_success_batch_returns_and_leaves_nothing_behind(consumer, stack, sqs) -> None:
     event = seed_sqs_event(load_event("sqs-batch-all-success.json"), stack.queue_url("WorkQueue"), sqs)
+    jobs = ["job-0", "job-1", "job-2"]  # the sample's ids (other tests may count them too: compare)
+    counted = job_counts(stack, jobs)
 
     result = consumer.invoke(event)
 
@@ -73,9 +82,20 @@ def test_all_success_batch_returns_and_leaves_nothing_behind(consumer, stack, sq
     assert result.return_value == {"batchItemFailures": [], "processed": 3}
     # Nothing was deleted by the function itself: on success Lambda deletes the batch. The sample
     # consumer's visibility heartbeat reads the queue's VisibilityTimeout once per process (the
-    # first batch of a cold start); a quick batch makes no other call.
-    calls = [c["operation"] for c in result.api_calls]
-    assert calls in ([], ["GetQueueAttributes"]), calls
+    # first batch of a cold start); a quick batch makes no other SQS call.
+    sqs_calls = [c["operation"] for c in result.api_calls if c["service"] == "sqs"]
+    assert sqs_calls in ([], ["GetQueueAttributes"]), sqs_calls
+    # Its DynamoDB calls: a job counter per record (the handler's effect), and the idempotency
+    # bookkeeping of the whole batch in a few calls, not two per record.
+    dynamodb = [c["operation"] for c in result.api_calls if c["service"] == "dynamodb"]
+    assert dynamodb.count("UpdateItem") == 3, dynamodb
+    assert dynamodb.count("BatchGetItem") == 1 and len(dynamodb) - 3 <= 3, dynamodb
+    # The same batch delivered again: completed within the hour, so no handler runs (no job counted
+    # again) and it succeeds.
+    again = consumer.invoke(event)
+    assert again.ok and again.return_value == {"batchItemFailures": [], "processed": 3}
+    assert [c["operation"] for c in again.api_calls if c["service"] == "dynamodb"] == ["BatchGetItem"]
+    assert job_counts(stack, jobs) == {job: counted.get(job, 0) + 1 for job in jobs}
     for record in event["Records"]:  # what Lambda's event source mapping then does
         sqs.delete_message(QueueUrl=stack.queue_url("WorkQueue"), ReceiptHandle=record["receiptHandle"])
     assert drain(sqs, stack.queue_url("WorkQueue")) == []
@@ -144,7 +164,8 @@ def test_producer_standard_request_arrives_in_queue_table_and_metrics(producer, 
     assert sorted(b["id"] for b in bodies) == [f"sample-standard-{i:05d}" for i in range(20)]
     assert sum(1 for b in bodies if b.get("poison")) == out["poison"] == 2
     table = stack.client("dynamodb").scan(TableName=stack.physical_id("ResultsTable"))["Items"]
-    stored = {i["pk"]["S"] for i in table if i["run_id"]["S"] == "sample-standard"}
+    # (the table also holds the consumer's job counters, `<id>#handled`, which have no run_id)
+    stored = {i["pk"]["S"] for i in table if i.get("run_id", {}).get("S") == "sample-standard"}
     assert stored == {f"sample-standard-{i:05d}" for i in range(20)}
     metrics = stack.client("cloudwatch").list_metrics(Namespace="LambdaBatch", MetricName="ItemsSent")[
         "Metrics"

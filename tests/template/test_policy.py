@@ -30,9 +30,24 @@ IAM_ACTION = {
     ("sns", "GetTopicAttributes"): "sns:GetTopicAttributes",
     ("dynamodb", "BatchWriteItem"): "dynamodb:BatchWriteItem",
     ("dynamodb", "DescribeTable"): "dynamodb:DescribeTable",
+    ("dynamodb", "BatchGetItem"): "dynamodb:BatchGetItem",
+    ("dynamodb", "UpdateItem"): "dynamodb:UpdateItem",
+    ("dynamodb", "PutItem"): "dynamodb:PutItem",
+    ("dynamodb", "DeleteItem"): "dynamodb:DeleteItem",
     ("kinesis", "PutRecords"): "kinesis:PutRecords",
     ("cloudwatch", "PutMetricData"): "cloudwatch:PutMetricData",
 }
+#: TransactWriteItems has no IAM action of its own: each item is authorized by its kind's action.
+TRANSACT_ITEM_ACTION = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+#: The DynamoDB actions the consumer's idempotency needs, on its table only: one BatchGetItem reads a
+#: batch's records, conditional puts in TransactWriteItems claim them (dynamodb:PutItem), BatchWriteItem
+#: completes them and releases a failed record's claim (a DeleteRequest: no dynamodb:DeleteItem).
+IDEMPOTENCY_ACTIONS = {"dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"}
 #: ``${Bucket.Arn}/*``: the objects of one bucket of the stack (named ``Bucket/*`` below).
 OBJECTS_OF = re.compile(r"^\$\{(\w+)\.Arn\}/\*$")
 #: Calls a dispatcher makes once and survives being denied (it then assumes the service limits).
@@ -126,6 +141,9 @@ def test_consumer_may_receive_and_delete_on_its_queues_and_nothing_else(template
     expected |= {("sqs:ChangeMessageVisibility", q) for q in queues}
     expected |= {("logs:CreateLogStream", "ConsumerLogGroup"), ("logs:PutLogEvents", "ConsumerLogGroup")}
     expected |= {("s3:GetObject", "PayloadBucket/*"), ("s3:DeleteObject", "PayloadBucket/*")}
+    # Idempotency, on its own table; the record handler's effect (a job counter) in the results table.
+    expected |= {(a, "IdempotencyTable") for a in IDEMPOTENCY_ACTIONS}
+    expected |= {("dynamodb:UpdateItem", "ResultsTable")}
     assert grants(template, "ConsumerRole") == expected
     # DeleteMessageBatch, which deletes a partial batch's successes, is authorized by sqs:DeleteMessage.
     assert IAM_ACTION["sqs", "DeleteMessageBatch"] == "sqs:DeleteMessage"
@@ -164,6 +182,34 @@ def test_describe_table_is_granted_on_the_results_table_only(template) -> None:
     for _, statement in statements(template):
         if "dynamodb:DescribeTable" in as_list(statement["Action"]):
             assert as_list(statement["Resource"]) == [{"Fn::GetAtt": ["ResultsTable", "Arn"]}]
+
+
+def test_idempotency_table_is_the_consumers_alone_with_exactly_the_features_actions(template) -> None:
+    """Powertools' table layout, on demand, TTL on ``expiration``, encrypted; only the consumer may use
+    it, with the calls the feature makes and no other (no Scan, Query, DescribeTable, UpdateItem)."""
+    table = template["Resources"]["IdempotencyTable"]
+    props = table["Properties"]
+    assert table["Type"] == "AWS::DynamoDB::Table"
+    assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert props["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    users = {
+        (role, action)
+        for role in ("ConsumerRole", "ProducerRole", "StreamConsumerRole")
+        for action, resource in grants(template, role)
+        if resource == "IdempotencyTable"
+    }
+    assert users == {("ConsumerRole", action) for action in IDEMPOTENCY_ACTIONS}
+    for _, statement in statements(template):
+        if "IdempotencyTable" in resource_ids(statement):  # the table itself, nothing else with it
+            assert as_list(statement["Resource"]) == [{"Fn::GetAtt": ["IdempotencyTable", "Arn"]}]
+    consumer_env = template["Resources"]["ConsumerFunction"]["Properties"]["Environment"]["Variables"]
+    assert consumer_env["IDEMPOTENCY_TABLE_NAME"] == {"Ref": "IdempotencyTable"}
+    assert consumer_env["RESULTS_TABLE_NAME"] == {"Ref": "ResultsTable"}
+    assert template["Outputs"]["IdempotencyTableName"]["Value"] == {"Ref": "IdempotencyTable"}
 
 
 def test_stream_consumer_may_read_its_stream_and_write_its_logs_and_nothing_else(template) -> None:
@@ -218,14 +264,21 @@ def test_every_call_the_functions_make_is_granted(template, consumer, producer, 
     for logical_id in ("WorkQueue", "WorkFifoQueue"):
         by_physical[stack.queue_url(logical_id)] = logical_id
     by_physical[stack.physical_id("ResultsTable")] = "ResultsTable"
+    by_physical[stack.physical_id("IdempotencyTable")] = "IdempotencyTable"
     by_physical[stack.physical_id("EventStream")] = "EventStream"
 
+    # Idempotency: the batch's records read, claimed, completed; the successes' effects counted.
+    assert {"BatchGetItem", "TransactWriteItems", "UpdateItem"} <= operations, operations
     for role_id, calls in (("ConsumerRole", consumer_calls), ("ProducerRole", producer_calls)):
         assert calls, role_id
         allowed = grants(template, role_id)
         for call in calls:
-            action = IAM_ACTION[call["service"], call["operation"]]
             target = call["target"]
+            if call["operation"] == "TransactWriteItems":  # authorized item by item
+                for kind, table in target["TransactItems"]:
+                    assert (TRANSACT_ITEM_ACTION[kind], by_physical[table]) in allowed, (role_id, call)
+                continue
+            action = IAM_ACTION[call["service"], call["operation"]]
             if "Namespace" in target:
                 assert target["Namespace"] == stack.parameters["MetricsNamespace"]
                 resource = "*"

@@ -43,6 +43,30 @@ def test_stream_and_table(stack) -> None:
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
 
 
+def test_idempotency_table_as_the_template_makes_it(stack) -> None:
+    """The consumer's idempotency table on the emulator: Powertools' key, on demand, TTL on
+    ``expiration`` (applied from the template, as CloudFormation does), encrypted; the consumer is
+    told its name."""
+    dynamodb = stack.client("dynamodb")
+    name = stack.physical_id("IdempotencyTable")
+    table = dynamodb.describe_table(TableName=name)["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    # (moto reports no SSEDescription for SSEEnabled alone; the template's is checked in test_policy)
+    assert dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "ENABLED",
+        "AttributeName": "expiration",
+    }
+    results = stack.physical_id("ResultsTable")
+    assert dynamodb.describe_time_to_live(TableName=results)["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "ENABLED",
+        "AttributeName": "expires_at",
+    }
+    env = stack.function_environment("ConsumerFunction")
+    assert env["IDEMPOTENCY_TABLE_NAME"] == name == stack.outputs["IdempotencyTableName"]
+    assert env["RESULTS_TABLE_NAME"] == results
+
+
 def test_functions_roles_and_layer(stack) -> None:
     lambda_client = stack.client("lambda")
     iam = stack.client("iam")
