@@ -131,18 +131,24 @@ def send_bodies(sqs: Any, url: str, bodies: List[str], group: Optional[str] = No
 
 
 def receive_all(sqs: Any, url: str, expected: int, attempts: int = 20) -> List[Dict[str, Any]]:
-    """Receive until ``expected`` messages arrived (or attempts run out); real receipt handles."""
-    messages: List[Dict[str, Any]] = []
+    """Receive until ``expected`` distinct messages arrived (or attempts run out); real receipt handles.
+
+    A message received again while receiving (its visibility timeout lapsed between two receives,
+    as on a busy machine with the tests' 1 s queues) counts once, with its latest receipt handle:
+    the one a delete or a visibility change needs.
+    """
+    messages: Dict[str, Dict[str, Any]] = {}
     for _ in range(attempts):
         if len(messages) >= expected:
             break
         batch = sqs.receive_message(
             QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
         ).get("Messages", [])
-        messages.extend(batch)
+        for message in batch:
+            messages[message["MessageId"]] = message  # first-received order, latest receive
         if not batch:
             time.sleep(0.05)
-    return messages
+    return list(messages.values())
 
 
 def receive_sqs_event(sqs: Any, queue: Dict[str, str], expected: int) -> Dict[str, Any]:
